@@ -1,0 +1,208 @@
+/*
+ * firmclust: spatial clustering of firm points into economic clusters.
+ *
+ * The public C API of libfirmclust.
+ *
+ * Conventions (after GEOS's and PROJ's C APIs):
+ *  - Every handle is opaque. A context (fc_context) carries the last error
+ *    message, a message handler for warnings and a progress callback; every
+ *    call that can fail takes it first. Use one context per thread.
+ *  - Functions that can fail return an int status: FC_OK (0) on success, a
+ *    negative FC_E* code on failure. fc_errmsg(ctx) then holds a message that
+ *    names the file, layer, field or feature at fault.
+ *  - Ownership: objects made by fc_*_new() or returned through an out
+ *    parameter are freed with the matching fc_*_destroy(), which accepts NULL
+ *    and returns NULL, so that `p = fc_result_destroy(p);` frees and clears.
+ *    Strings returned as `const char *` belong to the object they came from
+ *    and live as long as it does.
+ *  - The library never prints, never calls exit() and installs no global
+ *    handler. It uses GDAL, PROJ and GEOS, and expects the caller to have
+ *    called GDALAllRegister() (fc_context_new() does it if no driver is
+ *    registered yet).
+ */
+#ifndef FIRMCLUST_H
+#define FIRMCLUST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FIRMCLUST_VERSION_MAJOR 0
+#define FIRMCLUST_VERSION_MINOR 1
+#define FIRMCLUST_VERSION_PATCH 0
+#define FIRMCLUST_VERSION "0.1.0"
+
+/** Status codes: 0 is success, every error is negative. */
+enum fc_status {
+    FC_OK = 0,
+    FC_ENOMEM = -1,   /**< out of memory */
+    FC_EINVAL = -2,   /**< an option or argument has a bad value */
+    FC_EIO = -3,      /**< a file cannot be opened, read or written */
+    FC_EDATA = -4,    /**< the input data is unusable: layer, field, geometry */
+    FC_ECRS = -5,     /**< a coordinate reference system is missing or bad */
+    FC_EEXIST = -6,   /**< the output exists and overwriting was not asked */
+    FC_ECANCEL = -7,  /**< the progress callback asked to stop */
+    FC_EGEOM = -8,    /**< a geometry operation failed */
+    FC_EINTERNAL = -9 /**< a bug: please report it */
+};
+
+/** Short English description of a status code (static string). */
+const char *fc_strerror(int status);
+/** Name of a status code, e.g. "FC_EIO" (static string). */
+const char *fc_err_name(int status);
+/** The library's version string, e.g. "0.1.0". */
+const char *fc_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fc_context fc_context;
+
+/** Progress callback, the same type as GDALProgressFunc: `complete` runs
+ *  from 0 to 1; return 0 to cancel the operation (it then fails with
+ *  FC_ECANCEL), non-zero to go on. GDALTermProgress fits as it is. */
+typedef int (*fc_progress_fn)(double complete, const char *message, void *arg);
+
+enum fc_message_level { FC_MSG_DEBUG = 0, FC_MSG_INFO = 1, FC_MSG_WARNING = 2 };
+
+/** Handler for non-fatal messages (warnings such as skipped features, and
+ *  information). Without one, such messages are dropped. Debug messages
+ *  also go to GDAL's CPLDebug("FIRMCLUST", ...), shown by `--debug on`. */
+typedef void (*fc_message_fn)(int level, const char *message, void *arg);
+
+/** A new context, or NULL when out of memory. */
+fc_context *fc_context_new(void);
+/** Frees the context; accepts NULL; returns NULL. */
+fc_context *fc_context_destroy(fc_context *ctx);
+/** The message of the last error on this context ("" if none). */
+const char *fc_errmsg(const fc_context *ctx);
+/** The status code of the last error on this context (FC_OK if none). */
+int fc_errcode(const fc_context *ctx);
+void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg);
+void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* DBSCAN on arrays                                                         */
+/* ------------------------------------------------------------------------ */
+
+/** Role of a point after clustering. */
+enum fc_role { FC_ROLE_NOISE = 0, FC_ROLE_BORDER = 1, FC_ROLE_CORE = 2 };
+
+typedef struct fc_dbscan_params {
+    /** Neighbourhood radius in the unit of x and y. Two points are
+     *  neighbours when dx*dx + dy*dy <= eps*eps (computed in double). */
+    double eps;
+    /** A point is core when at least min_pts points, itself included, lie
+     *  within eps. Used when weight is NULL. */
+    size_t min_pts;
+    /** Optional weights (>= 0, finite), one per point. When given, a point
+     *  is core when the summed weight of its neighbourhood, itself
+     *  included, is at least min_weight; min_pts is then not used. Sums are
+     *  exact when weights are integers (or multiples of a power of two)
+     *  with totals below 2^53. */
+    const double *weight;
+    double min_weight;
+} fc_dbscan_params;
+
+/**
+ * Exact DBSCAN of n points, separately within each group (sector).
+ *
+ * @param group  group of each point (any uint32 value), or NULL for one group
+ * @param cluster_out  receives, for each point, its cluster index 0..K-1, or
+ *        -1 for noise. Clusters are numbered by (group, smallest input index
+ *        of the cluster's core points), so ids do not depend on anything but
+ *        the input.
+ * @param role_out  receives an fc_role per point (may be NULL)
+ * @param n_clusters_out  receives K (may be NULL)
+ *
+ * A border point within eps of core points of several clusters joins the
+ * cluster of its nearest core point; equal distances go to the core point
+ * that comes first in the input. Fails with FC_EINVAL on eps <= 0 or not
+ * finite, min_pts < 1, a negative or non-finite weight or coordinate, or
+ * n > INT32_MAX.
+ */
+int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
+              const uint32_t *group, const fc_dbscan_params *params,
+              int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out);
+
+/* ------------------------------------------------------------------------ */
+/* The clustering job: firm points in, cluster polygons and firms out       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fc_options fc_options;
+
+/** Options of fc_cluster() with their defaults. NULL when out of memory. */
+fc_options *fc_options_new(void);
+fc_options *fc_options_destroy(fc_options *opts);
+
+/**
+ * Sets one option by its command-line name, without the leading dashes:
+ * "eps", "min-pts", "sector-field", "hull", ... (see fc_options_usage()).
+ * The value is checked here: a bad one fails with FC_EINVAL and a message
+ * naming the option. Flags ("overwrite") take NULL or "yes"/"no".
+ */
+int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
+                   const char *value);
+/** 1 when the option exists and takes a value, 0 when it is a flag, -1
+ *  when there is no such option. */
+int fc_option_takes_value(const char *name);
+/** A help text listing every option of fc_cluster(), one or more lines
+ *  each, as `firmclust cluster --help` prints it (static string). */
+const char *fc_options_usage(void);
+
+typedef struct fc_result fc_result;
+
+/**
+ * Reads the firm points of `input`, clusters them sector by sector and
+ * writes `output`: a GeoPackage (or other multi-layer format) with layers
+ * "clusters" and "firms", or, for single-layer formats such as Shapefile,
+ * GeoJSON and FlatGeobuf, a directory holding clusters.* and firms.*.
+ *
+ * The output appears only when complete (it is written under a temporary
+ * name beside it and renamed into place); an existing output is replaced
+ * only with the "overwrite" option. The input is opened read-only.
+ *
+ * @param result_out  receives a summary of the run (may be NULL); free it
+ *                    with fc_result_destroy().
+ */
+int fc_cluster(fc_context *ctx, const char *input, const char *output,
+               const fc_options *opts, fc_result **result_out);
+
+fc_result *fc_result_destroy(fc_result *result);
+/** Firms clustered (points read and kept) and features skipped. */
+size_t fc_result_n_firms(const fc_result *r);
+size_t fc_result_n_skipped(const fc_result *r);
+size_t fc_result_n_clusters(const fc_result *r);
+/** Firms in a cluster (core and border). */
+size_t fc_result_n_clustered(const fc_result *r);
+size_t fc_result_n_sectors(const fc_result *r);
+/** Sector i (0 <= i < n_sectors, in code order): its code and counts. */
+int fc_result_sector(const fc_result *r, size_t i, const char **code,
+                     size_t *n_firms, size_t *n_clusters, size_t *n_clustered);
+/** The metric CRS distances were measured in, as a PROJ string or the
+ *  input CRS's name. */
+const char *fc_result_working_crs(const fc_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* Synthetic data                                                           */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Writes n_firms synthetic firms of Kazakhstan (EPSG:4326 points with
+ * fields firm_id, name, oked, employees, city) to `output`, in `format` (a
+ * GDAL driver name, or NULL to choose by the file's extension). Firms
+ * gather around the real cities in proportion to their population, with
+ * the sectors that concentrate there; the same seed gives the same firms.
+ */
+int fc_synth(fc_context *ctx, const char *output, const char *format,
+             size_t n_firms, uint64_t seed, int overwrite);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FIRMCLUST_H */

@@ -1,0 +1,371 @@
+/* The clustering job: read -> reproject -> dbscan -> hull -> write. */
+#include "fc_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+
+#define GEOS_USE_ONLY_R_API
+#include <geos_c.h>
+
+struct fc_result {
+    size_t n_firms, n_skipped, n_clusters, n_clustered, n_sectors;
+    char **codes;
+    size_t *sector_firms, *sector_clusters, *sector_clustered;
+    char working_crs[512];
+};
+
+fc_result *fc_result_destroy(fc_result *r)
+{
+    if (!r)
+        return NULL;
+    for (size_t i = 0; r->codes && i < r->n_sectors; i++)
+        free(r->codes[i]);
+    free(r->codes);
+    free(r->sector_firms);
+    free(r->sector_clusters);
+    free(r->sector_clustered);
+    free(r);
+    return NULL;
+}
+
+size_t fc_result_n_firms(const fc_result *r) { return r->n_firms; }
+size_t fc_result_n_skipped(const fc_result *r) { return r->n_skipped; }
+size_t fc_result_n_clusters(const fc_result *r) { return r->n_clusters; }
+size_t fc_result_n_clustered(const fc_result *r) { return r->n_clustered; }
+size_t fc_result_n_sectors(const fc_result *r) { return r->n_sectors; }
+const char *fc_result_working_crs(const fc_result *r) { return r->working_crs; }
+
+int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms,
+                     size_t *n_clusters, size_t *n_clustered)
+{
+    if (!r || i >= r->n_sectors)
+        return FC_EINVAL;
+    if (code)
+        *code = r->codes[i];
+    if (n_firms)
+        *n_firms = r->sector_firms[i];
+    if (n_clusters)
+        *n_clusters = r->sector_clusters[i];
+    if (n_clustered)
+        *n_clustered = r->sector_clustered[i];
+    return FC_OK;
+}
+
+static void cluster_table_free(fc_cluster_table *t)
+{
+    for (size_t i = 0; t->wkb && i < t->n; i++)
+        free(t->wkb[i]);
+    free(t->wkb);
+    free(t->wkb_size);
+    free(t->sector);
+    free(t->n_firms);
+    free(t->n_core);
+    free(t->weight);
+    free(t->area_km2);
+    memset(t, 0, sizeof *t);
+}
+
+static void geos_message(const char *msg, void *userdata)
+{
+    snprintf(userdata, 512, "%s", msg);
+}
+
+/* Per-cluster counts and polygons. The points of each cluster are
+ * gathered in input order, so GEOS sees the same input on every run. */
+static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
+                          const double *wy, const int32_t *cid, const uint8_t *role,
+                          size_t n_clusters, const fc_options *o, const fc_working_crs *work,
+                          double eps_w, fc_cluster_table *t)
+{
+    t->n = n_clusters;
+    size_t m = n_clusters ? n_clusters : 1;
+    t->sector = calloc(m, sizeof *t->sector);
+    t->n_firms = calloc(m, sizeof *t->n_firms);
+    t->n_core = calloc(m, sizeof *t->n_core);
+    t->area_km2 = calloc(m, sizeof *t->area_km2);
+    t->wkb = calloc(m, sizeof *t->wkb);
+    t->wkb_size = calloc(m, sizeof *t->wkb_size);
+    t->weight = f->weight ? calloc(m, sizeof *t->weight) : NULL;
+    size_t *start = calloc(m + 1, sizeof *start), *members = malloc((f->n ? f->n : 1) * sizeof *members);
+    double *px = NULL, *py = NULL;
+    if (!t->sector || !t->n_firms || !t->n_core || !t->area_km2 || !t->wkb || !t->wkb_size ||
+        (f->weight && !t->weight) || !start || !members) {
+        free(start), free(members);
+        return fc_error(ctx, FC_ENOMEM, "out of memory for %zu clusters", n_clusters);
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        if (cid[i] < 0)
+            continue;
+        size_t c = (size_t)cid[i];
+        t->sector[c] = (int32_t)f->sector[i];
+        t->n_firms[c]++;
+        t->n_core[c] += role[i] == FC_ROLE_CORE;
+        if (t->weight)
+            t->weight[c] += f->weight[i];
+        start[c + 1]++;
+    }
+    for (size_t c = 0; c < n_clusters; c++)
+        start[c + 1] += start[c];
+    size_t largest = 0;
+    for (size_t c = 0; c < n_clusters; c++)
+        if (t->n_firms[c] > largest)
+            largest = t->n_firms[c];
+    /* Fill each cluster's run in input order; start[c] then points at the
+     * next run, so shift it back by one afterwards. */
+    for (size_t i = 0; i < f->n; i++)
+        if (cid[i] >= 0)
+            members[start[cid[i]]++] = i;
+    for (size_t c = n_clusters; c > 0; c--)
+        start[c] = start[c - 1];
+    start[0] = 0;
+
+    int status = FC_OK;
+    px = malloc((largest ? largest : 1) * sizeof *px);
+    py = malloc((largest ? largest : 1) * sizeof *py);
+    char geos_msg[512] = "";
+    GEOSContextHandle_t h = GEOS_init_r();
+    if (!px || !py || !h)
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
+    if (h)
+        GEOSContext_setErrorMessageHandler_r(h, geos_message, geos_msg);
+    for (size_t c = 0; c < n_clusters && status == FC_OK; c++) {
+        size_t k = 0;
+        for (size_t j = start[c]; j < start[c + 1]; j++, k++) {
+            px[k] = wx[members[j]];
+            py[k] = wy[members[j]];
+        }
+        double area = 0;
+        status = fc_hull(ctx, h, k, px, py, o->hull, o->concavity, eps_w / 2, &t->wkb[c],
+                         &t->wkb_size[c], &area);
+        if (status != FC_OK && geos_msg[0]) {
+            size_t len = strlen(ctx->errmsg);
+            snprintf(ctx->errmsg + len, sizeof ctx->errmsg - len, ": %s", geos_msg);
+        }
+        t->area_km2[c] = area * work->to_metres * work->to_metres / 1e6;
+        if (status == FC_OK && (c & 0xFF) == 0)
+            status = fc_progress(ctx, (double)c / (double)n_clusters, "cluster polygons");
+    }
+    if (h)
+        GEOS_finish_r(h);
+    free(px);
+    free(py);
+    free(start);
+    free(members);
+    return status;
+}
+
+static int make_result(const fc_firms *f, const int32_t *cid, const fc_cluster_table *t,
+                       const fc_working_crs *work, fc_result **out)
+{
+    fc_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return FC_ENOMEM;
+    size_t m = f->n_sectors ? f->n_sectors : 1;
+    r->codes = calloc(m, sizeof *r->codes);
+    r->sector_firms = calloc(m, sizeof *r->sector_firms);
+    r->sector_clusters = calloc(m, sizeof *r->sector_clusters);
+    r->sector_clustered = calloc(m, sizeof *r->sector_clustered);
+    if (!r->codes || !r->sector_firms || !r->sector_clusters || !r->sector_clustered) {
+        fc_result_destroy(r);
+        return FC_ENOMEM;
+    }
+    r->n_sectors = f->n_sectors;
+    for (size_t s = 0; s < f->n_sectors; s++)
+        if (!(r->codes[s] = fc_strdup(f->sector_codes[s]))) {
+            fc_result_destroy(r);
+            return FC_ENOMEM;
+        }
+    r->n_firms = f->n;
+    r->n_skipped = f->n_skipped;
+    r->n_clusters = t->n;
+    for (size_t i = 0; i < f->n; i++) {
+        r->sector_firms[f->sector[i]]++;
+        if (cid[i] >= 0) {
+            r->n_clustered++;
+            r->sector_clustered[f->sector[i]]++;
+        }
+    }
+    for (size_t c = 0; c < t->n; c++)
+        r->sector_clusters[t->sector[c]]++;
+    snprintf(r->working_crs, sizeof r->working_crs, "%s", work->description);
+    *out = r;
+    return FC_OK;
+}
+
+static OGRSpatialReferenceH srs_from_user(fc_context *ctx, const char *def, const char *option,
+                                          int *status)
+{
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    CPLErrorReset();
+    if (!srs || OSRSetFromUserInput(srs, def) != OGRERR_NONE) {
+        if (srs)
+            OSRRelease(srs);
+        *status = fc_error_gdal(ctx, FC_ECRS, "%s: cannot understand the CRS '%s'", option, def);
+        return NULL;
+    }
+    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    return srs;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    bool same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}
+
+int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_options *o,
+               fc_result **result_out)
+{
+    if (result_out)
+        *result_out = NULL;
+    if (!ctx)
+        return FC_EINVAL;
+    if (!input || !output || !o)
+        return fc_error(ctx, FC_EINVAL, "fc_cluster needs an input, an output and options");
+    if (!(o->eps > 0))
+        return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
+    if (o->min_weight >= 0 && !o->weight_field)
+        return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
+    if (same_file(input, output))
+        return fc_error(ctx, FC_EINVAL, "%s: the output would replace the input", output);
+
+    fc_input in = {0};
+    fc_output out = {0};
+    fc_firms f = {0};
+    fc_working_crs work = {0};
+    fc_cluster_table table = {0};
+    OGRSpatialReferenceH out_srs = NULL;
+    double *wx = NULL, *wy = NULL;
+    int32_t *cid = NULL;
+    uint8_t *role = NULL;
+    size_t n_clusters = 0;
+    GDALDatasetH ds = NULL;
+    int status;
+
+    if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, false, &out)) != FC_OK)
+        goto done;
+    if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK ||
+        (status = fc_input_open(ctx, input, o, &in)) != FC_OK ||
+        (status = fc_read_firms(ctx, &in, o, &f)) != FC_OK)
+        goto done;
+    if (f.n == 0) {
+        status = fc_error(ctx, FC_EDATA, "%s, layer %s: no firms to cluster (%zu features, %zu skipped)",
+                          input, in.layer_name, f.n_features, f.n_skipped);
+        goto done;
+    }
+    if (o->s_srs) {
+        if (f.srs)
+            OSRRelease(f.srs);
+        if (!(f.srs = srs_from_user(ctx, o->s_srs, "--s-srs", &status)))
+            goto done;
+    } else if (!f.srs) {
+        status = fc_error(ctx, FC_ECRS,
+                          "%s, layer %s: has no CRS; give one with --s-srs (e.g. EPSG:4326 for "
+                          "longitude/latitude)",
+                          input, in.layer_name);
+        goto done;
+    }
+    if (o->t_srs) {
+        if (!(out_srs = srs_from_user(ctx, o->t_srs, "--t-srs", &status)))
+            goto done;
+    } else {
+        out_srs = OSRClone(f.srs);
+        OSRSetAxisMappingStrategy(out_srs, OAMS_TRADITIONAL_GIS_ORDER);
+    }
+
+    double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
+    for (size_t i = 0; i < f.n; i++) {
+        xmin = fmin(xmin, f.x[i]);
+        xmax = fmax(xmax, f.x[i]);
+        ymin = fmin(ymin, f.y[i]);
+        ymax = fmax(ymax, f.y[i]);
+    }
+    if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, &work)) != FC_OK)
+        goto done;
+    wx = malloc(f.n * sizeof *wx);
+    wy = malloc(f.n * sizeof *wy);
+    cid = malloc(f.n * sizeof *cid);
+    role = malloc(f.n);
+    if (!wx || !wy || !cid || !role) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f.n);
+        goto done;
+    }
+    memcpy(wx, f.x, f.n * sizeof *wx);
+    memcpy(wy, f.y, f.n * sizeof *wy);
+    if (work.reprojected &&
+        (status = fc_transform_points(ctx, f.srs, work.srs, f.n, wx, wy)) != FC_OK) {
+        /* Name the feature, not the array index. */
+        fc_error(ctx, status, "%s, layer %s: %s", input, in.layer_name, fc_errmsg(ctx));
+        goto done;
+    }
+
+    const double eps_w = o->eps / work.to_metres;
+    fc_dbscan_params params = {.eps = eps_w, .min_pts = o->min_pts};
+    if (o->min_weight >= 0) {
+        params.weight = f.weight;
+        params.min_weight = o->min_weight;
+    }
+    if ((status = fc_progress_stage(ctx, 0.4, 0.5, "clustering")) != FC_OK ||
+        (status = fc_dbscan(ctx, f.n, wx, wy, f.sector, &params, cid, role, &n_clusters)) != FC_OK)
+        goto done;
+    if ((status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons")) != FC_OK ||
+        (status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, o, &work, eps_w,
+                                 &table)) != FC_OK)
+        goto done;
+
+    /* Output timestamps are fixed so that the same input gives the same bytes. */
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
+    if ((status = fc_progress_stage(ctx, 0.7, 1.0, "writing")) != FC_OK)
+        goto done;
+    if (!(ds = fc_output_create(ctx, &out, out.is_directory ? "clusters" : NULL))) {
+        status = FC_EIO;
+        goto done;
+    }
+    status = fc_write_clusters(ctx, ds, &table, &f, &work, out_srs);
+    if (status == FC_OK && out.is_directory) {
+        GDALClose(ds);
+        if (!(ds = fc_output_create(ctx, &out, "firms")))
+            status = FC_EIO;
+    }
+    if (status == FC_OK)
+        status = fc_write_firms(ctx, ds, &in, &f, cid, role, out_srs);
+    if (ds) {
+        CPLErrorReset();
+        GDALClose(ds);
+        ds = NULL;
+        if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
+    }
+    if (status == FC_OK)
+        status = fc_output_commit(ctx, &out, o->overwrite);
+    if (status == FC_OK && result_out && make_result(&f, cid, &table, &work, result_out) != FC_OK)
+        status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    if (status == FC_OK && ctx->progress)
+        ctx->progress(1.0, "done", ctx->progress_arg); /* too late to cancel */
+
+done:
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    if (ds)
+        GDALClose(ds);
+    fc_output_abort(&out); /* after a commit, only frees the names */
+    fc_input_close(&in);
+    fc_firms_free(&f);
+    fc_working_crs_free(&work);
+    cluster_table_free(&table);
+    if (out_srs)
+        OSRRelease(out_srs);
+    free(wx);
+    free(wy);
+    free(cid);
+    free(role);
+    return status;
+}

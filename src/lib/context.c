@@ -1,0 +1,140 @@
+/* Context: errors, messages and progress. */
+#include "fc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+
+const char *fc_version(void) { return FIRMCLUST_VERSION; }
+
+const char *fc_strerror(int status)
+{
+    switch (status) {
+    case FC_OK: return "success";
+    case FC_ENOMEM: return "out of memory";
+    case FC_EINVAL: return "invalid option or argument";
+    case FC_EIO: return "cannot open, read or write a file";
+    case FC_EDATA: return "unusable input data";
+    case FC_ECRS: return "missing or bad coordinate reference system";
+    case FC_EEXIST: return "output exists";
+    case FC_ECANCEL: return "cancelled";
+    case FC_EGEOM: return "geometry operation failed";
+    case FC_EINTERNAL: return "internal error";
+    default: return "unknown status";
+    }
+}
+
+const char *fc_err_name(int status)
+{
+    switch (status) {
+    case FC_OK: return "FC_OK";
+    case FC_ENOMEM: return "FC_ENOMEM";
+    case FC_EINVAL: return "FC_EINVAL";
+    case FC_EIO: return "FC_EIO";
+    case FC_EDATA: return "FC_EDATA";
+    case FC_ECRS: return "FC_ECRS";
+    case FC_EEXIST: return "FC_EEXIST";
+    case FC_ECANCEL: return "FC_ECANCEL";
+    case FC_EGEOM: return "FC_EGEOM";
+    case FC_EINTERNAL: return "FC_EINTERNAL";
+    default: return "FC_EUNKNOWN";
+    }
+}
+
+fc_context *fc_context_new(void)
+{
+    fc_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    ctx->stage_hi = 1.0;
+    if (GDALGetDriverCount() == 0)
+        GDALAllRegister();
+    return ctx;
+}
+
+fc_context *fc_context_destroy(fc_context *ctx)
+{
+    free(ctx);
+    return NULL;
+}
+
+const char *fc_errmsg(const fc_context *ctx) { return ctx ? ctx->errmsg : ""; }
+int fc_errcode(const fc_context *ctx) { return ctx ? ctx->errcode : FC_EINVAL; }
+
+void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg)
+{
+    ctx->progress = fn;
+    ctx->progress_arg = arg;
+}
+
+void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg)
+{
+    ctx->message = fn;
+    ctx->message_arg = arg;
+}
+
+int fc_error(fc_context *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    ctx->errcode = code;
+    return code;
+}
+
+int fc_error_gdal(fc_context *ctx, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    const char *gdal_msg = CPLGetLastErrorMsg();
+    if (gdal_msg && *gdal_msg) {
+        size_t len = strlen(ctx->errmsg);
+        snprintf(ctx->errmsg + len, sizeof ctx->errmsg - len, ": %s", gdal_msg);
+    }
+    ctx->errcode = code;
+    return code;
+}
+
+void fc_message(fc_context *ctx, int level, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (level == FC_MSG_DEBUG)
+        CPLDebug("FIRMCLUST", "%s", buf);
+    if (ctx->message)
+        ctx->message(level, buf, ctx->message_arg);
+}
+
+int fc_progress(fc_context *ctx, double complete, const char *message)
+{
+    double overall = ctx->stage_lo + complete * (ctx->stage_hi - ctx->stage_lo);
+    if (ctx->progress && !ctx->progress(overall, message, ctx->progress_arg))
+        return fc_error(ctx, FC_ECANCEL, "cancelled by the progress callback");
+    return FC_OK;
+}
+
+int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message)
+{
+    ctx->stage_lo = lo;
+    ctx->stage_hi = hi;
+    return fc_progress(ctx, 0.0, message);
+}
+
+char *fc_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    char *d = malloc(len);
+    if (d)
+        memcpy(d, s, len);
+    return d;
+}

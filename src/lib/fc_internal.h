@@ -1,0 +1,178 @@
+/* Internal declarations shared by the modules of libfirmclust.
+ * Pipeline: read -> reproject -> dbscan (grid index inside) -> hull -> write,
+ * driven by cluster.c. Data flows between the stages as flat arrays. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include "firmclust.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+/* ---- context.c ---------------------------------------------------------- */
+
+struct fc_context {
+    int errcode;
+    char errmsg[1024];
+    fc_progress_fn progress;
+    void *progress_arg;
+    fc_message_fn message;
+    void *message_arg;
+    double stage_lo, stage_hi; /* fc_progress() maps 0..1 into this range */
+};
+
+/* Records an error on the context and returns `code`, so that callers can
+ * write `return fc_error(ctx, FC_EIO, "...", ...);`. */
+int fc_error(fc_context *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Appends GDAL's last error message, if any, to an error. */
+int fc_error_gdal(fc_context *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fc_message(fc_context *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reports progress of the current stage; returns FC_ECANCEL (with the
+ * message set) when the callback asks to stop, FC_OK otherwise. */
+int fc_progress(fc_context *ctx, double complete, const char *message);
+/* Starts a stage that covers [lo, hi] of the whole run's progress. */
+int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message);
+
+/* ---- options.c ----------------------------------------------------------- */
+
+enum fc_hull_kind { FC_HULL_CONCAVE, FC_HULL_CONVEX, FC_HULL_BUFFER };
+
+struct fc_options {
+    char *layer;
+    char *where;
+    char *sector_field;
+    int sector_digits; /* 0: the whole code */
+    double eps;        /* metres; 0 until set */
+    size_t min_pts;
+    char *weight_field;
+    double min_weight; /* < 0: not set */
+    int hull;
+    double concavity;
+    char *s_srs;
+    char *t_srs;
+    char *format;
+    bool overwrite;
+};
+
+/* ---- read.c ------------------------------------------------------------- */
+
+/* Firm points as columns. Point i came from input feature feature_of[i]
+ * (0-based position in the order the layer was read). */
+typedef struct fc_firms {
+    size_t n;
+    double *x, *y;
+    uint32_t *sector;  /* index into sector_codes, which is sorted */
+    double *weight;    /* NULL without a weight field */
+    size_t *feature_of;
+    char **sector_codes;
+    uint32_t n_sectors;
+    size_t n_features; /* features read, skipped ones included */
+    size_t n_skipped;
+    OGRSpatialReferenceH srs; /* input CRS (owned), or NULL */
+} fc_firms;
+
+/* An opened input: dataset and the chosen layer, with the filter applied. */
+typedef struct fc_input {
+    GDALDatasetH ds;
+    OGRLayerH layer;
+    const char *path;
+    const char *layer_name;
+} fc_input;
+
+int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
+                  fc_input *in);
+void fc_input_close(fc_input *in);
+int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts,
+                  fc_firms *firms);
+void fc_firms_free(fc_firms *firms);
+/* The first `digits` characters (UTF-8 code points) of a code, in place. */
+void fc_truncate_code(char *code, int digits);
+
+/* ---- reproject.c -------------------------------------------------------- */
+
+/* The metric CRS in which distances are measured. */
+typedef struct fc_working_crs {
+    OGRSpatialReferenceH srs;   /* owned */
+    double to_metres;           /* working units to metres */
+    bool reprojected;           /* false: the input CRS is used as it is */
+    char description[512];
+} fc_working_crs;
+
+/* Chooses the working CRS for points in `src` covering the given extent
+ * (in src units, x = easting or longitude). */
+int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src,
+                          double xmin, double ymin, double xmax, double ymax,
+                          fc_working_crs *out);
+void fc_working_crs_free(fc_working_crs *w);
+/* Transforms n points in place from src to dst. */
+int fc_transform_points(fc_context *ctx, OGRSpatialReferenceH src,
+                        OGRSpatialReferenceH dst, size_t n, double *x, double *y);
+/* A new SRS with traditional GIS axis order (x = longitude). */
+OGRSpatialReferenceH fc_srs_clone_gis_order(OGRSpatialReferenceH srs);
+
+/* ---- hull.c ------------------------------------------------------------- */
+
+/* A polygonal footprint of n points, as WKB (caller frees with free()).
+ * Always a valid Polygon or MultiPolygon; degenerate sets (one point, two
+ * points, collinear points) get their points or line buffered by
+ * `buffer_radius`. area receives the planar area in working units^2. */
+int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
+            const double *y, int kind, double concavity, double buffer_radius,
+            unsigned char **wkb, size_t *wkb_size, double *area);
+
+/* ---- write.c ------------------------------------------------------------ */
+
+/* Everything the writer needs about the clusters, as columns. */
+typedef struct fc_cluster_table {
+    size_t n;
+    int32_t *sector;          /* sector index */
+    size_t *n_firms, *n_core;
+    double *weight;           /* NULL without weights */
+    double *area_km2;
+    unsigned char **wkb;      /* polygon in the working CRS */
+    size_t *wkb_size;
+} fc_cluster_table;
+
+/* An output being written under a temporary name. */
+typedef struct fc_output {
+    char *final_path;
+    char *tmp_path;
+    GDALDriverH driver;
+    bool is_directory;        /* single-layer format: a directory of files */
+    bool one_dataset;         /* one dataset named final_path (synth) */
+    char ext[16];             /* file extension for directory outputs */
+} fc_output;
+
+/* Chooses the driver and checks that `path` may be written. With
+ * one_dataset, `path` is one dataset (of one or more files, as a Shapefile)
+ * rather than the clusters-and-firms output. */
+int fc_output_prepare(fc_context *ctx, const char *path, const char *format,
+                      bool overwrite, bool one_dataset, fc_output *out);
+/* Creates the dataset `name` in a directory output, or else the output
+ * dataset itself. */
+GDALDatasetH fc_output_create(fc_context *ctx, fc_output *out,
+                              const char *layer_base);
+/* Moves the completed output into place. */
+int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite);
+/* Removes whatever was written; safe to call after commit. */
+void fc_output_abort(fc_output *out);
+
+int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *t,
+                      const fc_firms *firms, const fc_working_crs *work,
+                      OGRSpatialReferenceH out_srs);
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in,
+                   const fc_firms *firms, const int32_t *cluster_id,
+                   const uint8_t *role, OGRSpatialReferenceH out_srs);
+
+/* ---- util --------------------------------------------------------------- */
+
+char *fc_strdup(const char *s);
+
+#endif

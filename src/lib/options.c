@@ -1,0 +1,211 @@
+/* Options of the clustering job: one table gives each option's name, its
+ * kind and its help text, so that the command line, its --help and (later)
+ * configuration files all read from the same place. */
+#include "fc_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum opt_kind { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_FLAG, OPT_HULL };
+
+typedef struct opt_def {
+    const char *name;
+    int kind;
+    size_t offset;
+    const char *metavar;
+    const char *help;
+} opt_def;
+
+#define OFF(f) offsetof(struct fc_options, f)
+
+static const opt_def option_table[] = {
+    {"layer", OPT_STRING, OFF(layer), "NAME",
+     "input layer (default: the only layer, or the first point layer)"},
+    {"where", OPT_STRING, OFF(where), "SQL",
+     "attribute filter, as in ogr2ogr -where, e.g. \"employees > 0\""},
+    {"sector-field", OPT_STRING, OFF(sector_field), "NAME",
+     "field holding the sector code (e.g. oked); without it all firms form one group"},
+    {"sector-digits", OPT_INT, OFF(sector_digits), "N",
+     "group sectors by the first N characters of the code (2 = OKED division);\n"
+     "default: the whole code"},
+    {"eps", OPT_DOUBLE, OFF(eps), "METRES",
+     "neighbourhood radius in metres, whatever the CRS (required)"},
+    {"min-pts", OPT_INT, OFF(min_pts), "N",
+     "a firm is core when at least N firms of its sector, itself included,\n"
+     "lie within eps (default 5)"},
+    {"weight-field", OPT_STRING, OFF(weight_field), "NAME",
+     "numeric field with each firm's weight, e.g. employees; summed per cluster"},
+    {"min-weight", OPT_DOUBLE, OFF(min_weight), "W",
+     "with --weight-field: a firm is core when the summed weight within eps,\n"
+     "itself included, reaches W (replaces --min-pts)"},
+    {"hull", OPT_HULL, OFF(hull), "convex|concave|buffer",
+     "cluster polygon: concave hull (default), convex hull, or union of\n"
+     "eps/2 buffers around the firms"},
+    {"concavity", OPT_DOUBLE, OFF(concavity), "R",
+     "concave hull edge-length ratio, 0 (most concave) to 1 (convex); default 0.3"},
+    {"s-srs", OPT_STRING, OFF(s_srs), "CRS",
+     "CRS of the input when it has none (EPSG:4326, a WKT or PROJ string, a file)"},
+    {"t-srs", OPT_STRING, OFF(t_srs), "CRS", "CRS of the output (default: the input's)"},
+    {"format", OPT_STRING, OFF(format), "NAME",
+     "GDAL driver of the output (default: from the extension, else GPKG)"},
+    {"overwrite", OPT_FLAG, OFF(overwrite), NULL, "replace an existing output"},
+};
+
+#define N_OPTIONS (sizeof option_table / sizeof option_table[0])
+
+fc_options *fc_options_new(void)
+{
+    fc_options *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->min_pts = 5;
+    o->min_weight = -1;
+    o->hull = FC_HULL_CONCAVE;
+    o->concavity = 0.3;
+    return o;
+}
+
+fc_options *fc_options_destroy(fc_options *o)
+{
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (option_table[i].kind == OPT_STRING)
+            free(*(char **)((char *)o + option_table[i].offset));
+    free(o);
+    return NULL;
+}
+
+static const opt_def *find_option(const char *name)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strcmp(option_table[i].name, name) == 0)
+            return &option_table[i];
+    return NULL;
+}
+
+int fc_option_takes_value(const char *name)
+{
+    const opt_def *d = name ? find_option(name) : NULL;
+    return d ? d->kind != OPT_FLAG : -1;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_long(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char *value)
+{
+    const opt_def *d = name ? find_option(name) : NULL;
+    if (!d)
+        return fc_error(ctx, FC_EINVAL, "unknown option --%s", name ? name : "(null)");
+    if (d->kind != OPT_FLAG && (!value || !*value))
+        return fc_error(ctx, FC_EINVAL, "option --%s needs a value (%s)", d->name, d->metavar);
+    void *field = (char *)o + d->offset;
+    double dv;
+    long long lv;
+    switch (d->kind) {
+    case OPT_STRING: {
+        char *copy = fc_strdup(value);
+        if (!copy)
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        free(*(char **)field);
+        *(char **)field = copy;
+        return FC_OK;
+    }
+    case OPT_FLAG:
+        if (!value || strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+            strcmp(value, "1") == 0)
+            *(bool *)field = true;
+        else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+                 strcmp(value, "0") == 0)
+            *(bool *)field = false;
+        else
+            return fc_error(ctx, FC_EINVAL, "option --%s takes yes or no, not '%s'", d->name, value);
+        return FC_OK;
+    case OPT_HULL:
+        if (strcmp(value, "concave") == 0)
+            o->hull = FC_HULL_CONCAVE;
+        else if (strcmp(value, "convex") == 0)
+            o->hull = FC_HULL_CONVEX;
+        else if (strcmp(value, "buffer") == 0)
+            o->hull = FC_HULL_BUFFER;
+        else
+            return fc_error(ctx, FC_EINVAL,
+                            "option --hull takes convex, concave or buffer, not '%s'", value);
+        return FC_OK;
+    case OPT_INT:
+        if (!parse_long(value, &lv))
+            return fc_error(ctx, FC_EINVAL, "option --%s takes a whole number, not '%s'", d->name, value);
+        if (strcmp(d->name, "min-pts") == 0) {
+            if (lv < 1 || lv > INT32_MAX)
+                return fc_error(ctx, FC_EINVAL, "option --min-pts must be at least 1, not %s", value);
+            o->min_pts = (size_t)lv;
+        } else { /* sector-digits */
+            if (lv < 1 || lv > 64)
+                return fc_error(ctx, FC_EINVAL,
+                                "option --sector-digits must be between 1 and 64, not %s", value);
+            o->sector_digits = (int)lv;
+        }
+        return FC_OK;
+    case OPT_DOUBLE:
+        if (!parse_double(value, &dv))
+            return fc_error(ctx, FC_EINVAL, "option --%s takes a number, not '%s'", d->name, value);
+        if (strcmp(d->name, "eps") == 0 && !(dv > 0))
+            return fc_error(ctx, FC_EINVAL, "option --eps must be greater than 0 metres, not %s", value);
+        if (strcmp(d->name, "concavity") == 0 && !(dv >= 0 && dv <= 1))
+            return fc_error(ctx, FC_EINVAL, "option --concavity must be between 0 and 1, not %s", value);
+        if (strcmp(d->name, "min-weight") == 0 && !(dv >= 0))
+            return fc_error(ctx, FC_EINVAL, "option --min-weight must be 0 or more, not %s", value);
+        *(double *)field = dv;
+        return FC_OK;
+    }
+    return fc_error(ctx, FC_EINTERNAL, "option --%s has an unknown kind", d->name);
+}
+
+const char *fc_options_usage(void)
+{
+    static char text[4096];
+    if (text[0])
+        return text;
+    size_t len = 0;
+    for (size_t i = 0; i < N_OPTIONS && len < sizeof text; i++) {
+        const opt_def *d = &option_table[i];
+        char head[64];
+        snprintf(head, sizeof head, "--%s%s%s", d->name, d->metavar ? " " : "",
+                 d->metavar ? d->metavar : "");
+        len += (size_t)snprintf(text + len, sizeof text - len, "  %-32s ", head);
+        /* Indent continuation lines of the help under the first. */
+        for (const char *h = d->help; *h && len < sizeof text - 40; h++) {
+            if (*h == '\n')
+                len += (size_t)snprintf(text + len, sizeof text - len, "\n%35s", "");
+            else
+                text[len++] = *h;
+        }
+        if (len < sizeof text - 1)
+            text[len++] = '\n';
+    }
+    text[len < sizeof text ? len : sizeof text - 1] = '\0';
+    return text;
+}

@@ -1,0 +1,435 @@
+/* Reading firm points with GDAL/OGR into flat columns. */
+#define _GNU_SOURCE /* qsort_r */
+#include "fc_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+
+/* CSV files: GDAL builds points from these column names. */
+static const char *const csv_open_options[] = {
+    "X_POSSIBLE_NAMES=lon,long,longitude,x,easting,lng",
+    "Y_POSSIBLE_NAMES=lat,latitude,y,northing",
+    "KEEP_GEOM_COLUMNS=YES",
+    "AUTODETECT_TYPE=YES",
+    NULL};
+
+static bool is_point_type(OGRwkbGeometryType t)
+{
+    t = wkbFlatten(t);
+    return t == wkbPoint || t == wkbMultiPoint;
+}
+
+int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    CPLErrorReset();
+    GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
+    if (!drv) {
+        VSIStatBufL st;
+        if (VSIStatL(path, &st) != 0)
+            return fc_error(ctx, FC_EIO, "%s: no such file or directory", path);
+        return fc_error(ctx, FC_EIO, "%s: not a vector dataset that GDAL can read", path);
+    }
+    const char *const *open_options =
+        strcmp(GDALGetDriverShortName(drv), "CSV") == 0 ? csv_open_options : NULL;
+    const char *const drivers[] = {GDALGetDriverShortName(drv), NULL};
+    in->ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
+                        drivers, open_options, NULL);
+    if (!in->ds)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot open", path);
+
+    int n_layers = GDALDatasetGetLayerCount(in->ds);
+    if (opts->layer) {
+        in->layer = GDALDatasetGetLayerByName(in->ds, opts->layer);
+        if (!in->layer) {
+            char names[512] = "";
+            for (int i = 0; i < n_layers && strlen(names) < 400; i++) {
+                if (i)
+                    strcat(names, ", ");
+                strcat(names, OGR_L_GetName(GDALDatasetGetLayer(in->ds, i)));
+            }
+            fc_error(ctx, FC_EDATA, "%s: no layer named '%s' (layers: %s)", path, opts->layer, names);
+            fc_input_close(in);
+            return FC_EDATA;
+        }
+    } else if (n_layers == 1) {
+        in->layer = GDALDatasetGetLayer(in->ds, 0);
+    } else {
+        for (int i = 0; i < n_layers && !in->layer; i++) {
+            OGRLayerH l = GDALDatasetGetLayer(in->ds, i);
+            if (is_point_type(OGR_L_GetGeomType(l)))
+                in->layer = l;
+        }
+    }
+    if (!in->layer) {
+        fc_error(ctx, FC_EDATA, "%s: %s", path,
+                 n_layers == 0 ? "has no layers" : "has no point layer; name one with --layer");
+        fc_input_close(in);
+        return FC_EDATA;
+    }
+    in->layer_name = OGR_L_GetName(in->layer);
+    if (OGR_L_GetGeomType(in->layer) == wkbNone) {
+        fc_error(ctx, FC_EDATA, "%s, layer %s: has no geometry%s", path, in->layer_name,
+                 open_options ? " (a CSV needs columns named lon/lat, longitude/latitude or x/y)" : "");
+        fc_input_close(in);
+        return FC_EDATA;
+    }
+    if (opts->where && OGR_L_SetAttributeFilter(in->layer, opts->where) != OGRERR_NONE) {
+        fc_error_gdal(ctx, FC_EINVAL, "%s, layer %s: bad --where '%s'", path, in->layer_name,
+                      opts->where);
+        fc_input_close(in);
+        return FC_EINVAL;
+    }
+    return FC_OK;
+}
+
+void fc_input_close(fc_input *in)
+{
+    if (in->ds)
+        GDALClose(in->ds);
+    in->ds = NULL;
+    in->layer = NULL;
+}
+
+void fc_truncate_code(char *code, int digits)
+{
+    if (digits <= 0)
+        return;
+    int seen = 0;
+    for (char *p = code; *p; p++) {
+        /* Count code points: UTF-8 continuation bytes are 10xxxxxx. */
+        if (((unsigned char)*p & 0xC0) != 0x80 && seen++ == digits) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+/* ---- sector codes: string -> dense id, then renumbered in code order ---- */
+
+typedef struct code_table {
+    char **codes;     /* by id */
+    uint32_t n, cap;
+    uint32_t *slots;  /* open addressing: id + 1, 0 empty */
+    size_t n_slots;
+} code_table;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int code_table_grow(code_table *t)
+{
+    size_t n_slots = t->n_slots ? t->n_slots * 2 : 64;
+    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots)
+        return 0;
+    for (uint32_t id = 0; id < t->n; id++) {
+        size_t s = hash_str(t->codes[id]) & (n_slots - 1);
+        while (slots[s])
+            s = (s + 1) & (n_slots - 1);
+        slots[s] = id + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = n_slots;
+    return 1;
+}
+
+/* The id of `code`, added if new; UINT32_MAX when out of memory. */
+static uint32_t code_table_id(code_table *t, const char *code)
+{
+    if ((size_t)(t->n + 1) * 2 > t->n_slots && !code_table_grow(t))
+        return UINT32_MAX;
+    size_t s = hash_str(code) & (t->n_slots - 1);
+    while (t->slots[s]) {
+        uint32_t id = t->slots[s] - 1;
+        if (strcmp(t->codes[id], code) == 0)
+            return id;
+        s = (s + 1) & (t->n_slots - 1);
+    }
+    if (t->n == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
+        char **codes = realloc(t->codes, cap * sizeof *codes);
+        if (!codes)
+            return UINT32_MAX;
+        t->codes = codes;
+        t->cap = cap;
+    }
+    if (!(t->codes[t->n] = fc_strdup(code)))
+        return UINT32_MAX;
+    t->slots[s] = t->n + 1;
+    return t->n++;
+}
+
+static int cmp_code_ids(const void *a, const void *b, void *codes)
+{
+    char **c = codes;
+    return strcmp(c[*(const uint32_t *)a], c[*(const uint32_t *)b]);
+}
+
+/* Renumbers sectors so that ids follow the byte order of their codes. */
+static int sort_sectors(fc_firms *f, code_table *t)
+{
+    uint32_t *by_rank = malloc((t->n ? t->n : 1) * sizeof *by_rank);
+    uint32_t *rank_of = malloc((t->n ? t->n : 1) * sizeof *rank_of);
+    char **sorted = malloc((t->n ? t->n : 1) * sizeof *sorted);
+    if (!by_rank || !rank_of || !sorted) {
+        free(by_rank), free(rank_of), free(sorted);
+        return 0;
+    }
+    for (uint32_t i = 0; i < t->n; i++)
+        by_rank[i] = i;
+    qsort_r(by_rank, t->n, sizeof *by_rank, cmp_code_ids, t->codes);
+    for (uint32_t r = 0; r < t->n; r++) {
+        rank_of[by_rank[r]] = r;
+        sorted[r] = t->codes[by_rank[r]];
+    }
+    for (size_t i = 0; i < f->n; i++)
+        f->sector[i] = rank_of[f->sector[i]];
+    f->sector_codes = sorted;
+    f->n_sectors = t->n;
+    free(t->codes);
+    t->codes = NULL;
+    free(by_rank);
+    free(rank_of);
+    return 1;
+}
+
+/* ---- features ----------------------------------------------------------- */
+
+/* Per-feature problems are counted and the first few FIDs kept for the
+ * warning; the run goes on without the feature. */
+typedef struct skip_log {
+    const char *what;
+    size_t count;
+    GIntBig first[5];
+} skip_log;
+
+static void skip(skip_log *log, GIntBig fid)
+{
+    if (log->count < 5)
+        log->first[log->count] = fid;
+    log->count++;
+}
+
+static void report_skips(fc_context *ctx, const fc_input *in, const skip_log *log)
+{
+    if (!log->count)
+        return;
+    char ids[128] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < log->count && i < 5; i++)
+        len += (size_t)snprintf(ids + len, sizeof ids - len, "%s" CPL_FRMT_GIB, i ? ", " : "",
+                                log->first[i]);
+    fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: skipped %zu feature%s with %s (FID %s%s)",
+               in->path, in->layer_name, log->count, log->count == 1 ? "" : "s", log->what, ids,
+               log->count > 5 ? ", ..." : "");
+}
+
+static int field_index(fc_context *ctx, const fc_input *in, const char *name, int *idx)
+{
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
+    *idx = OGR_FD_GetFieldIndex(defn, name);
+    if (*idx >= 0)
+        return FC_OK;
+    char names[512] = "";
+    for (int i = 0; i < OGR_FD_GetFieldCount(defn) && strlen(names) < 400; i++) {
+        if (i)
+            strcat(names, ", ");
+        strcat(names, OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)));
+    }
+    return fc_error(ctx, FC_EDATA, "%s, layer %s: no field named '%s' (fields: %s)", in->path,
+                    in->layer_name, name, names);
+}
+
+static bool grow_array(void *pp, size_t elem_size, size_t n)
+{
+    void **p = pp;
+    void *q = realloc(*p, elem_size * n);
+    if (q)
+        *p = q;
+    return q != NULL;
+}
+
+static bool grow(fc_firms *f, size_t *cap)
+{
+    size_t c = *cap ? *cap * 2 : 4096;
+    bool ok = grow_array(&f->x, sizeof *f->x, c) && grow_array(&f->y, sizeof *f->y, c) &&
+              grow_array(&f->sector, sizeof *f->sector, c) &&
+              grow_array(&f->feature_of, sizeof *f->feature_of, c) &&
+              (!f->weight || grow_array(&f->weight, sizeof *f->weight, c));
+    if (ok)
+        *cap = c;
+    return ok;
+}
+
+int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f)
+{
+    memset(f, 0, sizeof *f);
+    int sector_idx = -1, weight_idx = -1, status;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
+    if (opts->sector_field) {
+        if ((status = field_index(ctx, in, opts->sector_field, &sector_idx)) != FC_OK)
+            return status;
+        OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, sector_idx));
+        if (t != OFTString && t != OFTInteger && t != OFTInteger64)
+            return fc_error(ctx, FC_EDATA,
+                            "%s, layer %s: sector field '%s' is of type %s; it must hold text or "
+                            "whole numbers",
+                            in->path, in->layer_name, opts->sector_field, OGR_GetFieldTypeName(t));
+    }
+    if (opts->weight_field) {
+        if ((status = field_index(ctx, in, opts->weight_field, &weight_idx)) != FC_OK)
+            return status;
+        OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, weight_idx));
+        if (t != OFTInteger && t != OFTInteger64 && t != OFTReal)
+            return fc_error(ctx, FC_EDATA,
+                            "%s, layer %s: weight field '%s' is of type %s; it must be numeric",
+                            in->path, in->layer_name, opts->weight_field, OGR_GetFieldTypeName(t));
+        f->weight = malloc(sizeof *f->weight); /* grown with the others */
+        if (!f->weight)
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer);
+    if (layer_srs)
+        f->srs = fc_srs_clone_gis_order(layer_srs);
+    const bool geographic = f->srs && OSRIsGeographic(f->srs);
+
+    skip_log no_geom = {"no geometry or an empty one", 0, {0}};
+    skip_log bad_xy = {"coordinates that are not finite", 0, {0}};
+    skip_log out_of_range = {"longitude/latitude out of range", 0, {0}};
+    skip_log no_sector = {"no sector code", 0, {0}};
+    skip_log bad_weight = {"a missing or negative weight", 0, {0}};
+    code_table codes = {0};
+    size_t cap = 0;
+    GIntBig total = OGR_L_GetFeatureCount(in->layer, FALSE);
+    status = FC_OK;
+
+    OGR_L_ResetReading(in->layer);
+    OGRFeatureH feat;
+    CPLErrorReset();
+    while ((feat = OGR_L_GetNextFeature(in->layer)) != NULL) {
+        size_t k = f->n_features++;
+        GIntBig fid = OGR_F_GetFID(feat);
+        OGRGeometryH geom = OGR_F_GetGeometryRef(feat);
+        double x = 0, y = 0, w = 1;
+        uint32_t sector = 0;
+        skip_log *problem = NULL;
+
+        if (!geom || OGR_G_IsEmpty(geom)) {
+            problem = &no_geom;
+        } else {
+            OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(geom));
+            if (t == wkbMultiPoint && OGR_G_GetGeometryCount(geom) == 1)
+                geom = OGR_G_GetGeometryRef(geom, 0);
+            else if (t != wkbPoint) {
+                status = fc_error(ctx, FC_EDATA,
+                                  "%s, layer %s, feature " CPL_FRMT_GIB
+                                  ": geometry is a %s, not a point",
+                                  in->path, in->layer_name, fid, OGRGeometryTypeToName(t));
+                OGR_F_Destroy(feat);
+                break;
+            }
+            x = OGR_G_GetX(geom, 0);
+            y = OGR_G_GetY(geom, 0);
+            if (!isfinite(x) || !isfinite(y))
+                problem = &bad_xy;
+            else if (geographic && (fabs(x) > 180 || fabs(y) > 90))
+                problem = &out_of_range;
+        }
+        if (!problem && sector_idx >= 0) {
+            if (!OGR_F_IsFieldSetAndNotNull(feat, sector_idx)) {
+                problem = &no_sector;
+            } else {
+                char *code = fc_strdup(OGR_F_GetFieldAsString(feat, sector_idx));
+                if (!code) {
+                    status = fc_error(ctx, FC_ENOMEM, "out of memory");
+                    OGR_F_Destroy(feat);
+                    break;
+                }
+                fc_truncate_code(code, opts->sector_digits);
+                if (!*code)
+                    problem = &no_sector;
+                else if ((sector = code_table_id(&codes, code)) == UINT32_MAX)
+                    status = fc_error(ctx, FC_ENOMEM, "out of memory");
+                free(code);
+            }
+        } else if (!problem && codes.n == 0) {
+            if (code_table_id(&codes, "all") == UINT32_MAX)
+                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+        }
+        if (!problem && weight_idx >= 0) {
+            if (!OGR_F_IsFieldSetAndNotNull(feat, weight_idx))
+                problem = &bad_weight;
+            else if (!((w = OGR_F_GetFieldAsDouble(feat, weight_idx)) >= 0) || !isfinite(w))
+                problem = &bad_weight;
+        }
+        OGR_F_Destroy(feat);
+        if (status != FC_OK)
+            break;
+        if (problem) {
+            skip(problem, fid);
+            f->n_skipped++;
+            continue;
+        }
+        if (f->n == cap && !grow(f, &cap)) {
+            status = fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
+            break;
+        }
+        f->x[f->n] = x;
+        f->y[f->n] = y;
+        f->sector[f->n] = sector;
+        f->feature_of[f->n] = k;
+        if (f->weight)
+            f->weight[f->n] = w;
+        f->n++;
+        if ((k & 0xFFFF) == 0 && total > 0 &&
+            (status = fc_progress(ctx, (double)k / (double)total, "reading")) != FC_OK)
+            break;
+    }
+    if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
+        status = fc_error_gdal(ctx, FC_EIO, "%s, layer %s: read failed after %zu features",
+                               in->path, in->layer_name, f->n_features);
+    if (status == FC_OK) {
+        report_skips(ctx, in, &no_geom);
+        report_skips(ctx, in, &bad_xy);
+        report_skips(ctx, in, &out_of_range);
+        report_skips(ctx, in, &no_sector);
+        report_skips(ctx, in, &bad_weight);
+        if (!sort_sectors(f, &codes))
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; codes.codes && i < codes.n; i++)
+        free(codes.codes[i]);
+    free(codes.codes);
+    free(codes.slots);
+    if (status != FC_OK)
+        fc_firms_free(f);
+    return status;
+}
+
+void fc_firms_free(fc_firms *f)
+{
+    free(f->x);
+    free(f->y);
+    free(f->sector);
+    free(f->weight);
+    free(f->feature_of);
+    for (uint32_t i = 0; f->sector_codes && i < f->n_sectors; i++)
+        free(f->sector_codes[i]);
+    free(f->sector_codes);
+    if (f->srs)
+        OSRRelease(f->srs);
+    memset(f, 0, sizeof *f);
+}

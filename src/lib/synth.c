@@ -1,0 +1,330 @@
+/* Synthetic firms of Kazakhstan: a realistic, deterministic test set.
+ *
+ * Firms gather around 31 real cities in proportion to their population.
+ * Each sector (an OKED subclass code) has a share of all firms and an
+ * affinity for some cities: oil near Atyrau, Aktau and Zhanaozen, steel in
+ * Temirtau, copper in Balkhash and Zhezkazgan, IT in Almaty and Astana,
+ * grain in the rural north. Within a city a firm lies either in one of its
+ * sector's districts (tight, so clusters form) or anywhere in the city;
+ * a share of firms, most of all in farming, is scattered over the
+ * countryside around a city. Employee counts are log-normal (heavy tail). */
+#include "fc_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <cpl_string.h>
+
+typedef struct city {
+    const char *name_kk;
+    double lat, lon;
+    double population;
+} city;
+
+static const city cities[] = {
+    {"Алматы", 43.238, 76.889, 2200000},   {"Астана", 51.169, 71.449, 1350000},
+    {"Шымкент", 42.341, 69.590, 1200000},  {"Ақтөбе", 50.283, 57.167, 560000},
+    {"Қарағанды", 49.806, 73.085, 500000}, {"Тараз", 42.900, 71.367, 430000},
+    {"Өскемен", 49.948, 82.628, 330000},   {"Павлодар", 52.287, 76.967, 360000},
+    {"Атырау", 47.117, 51.883, 300000},    {"Семей", 50.411, 80.227, 350000},
+    {"Қостанай", 53.214, 63.624, 250000},  {"Қызылорда", 44.853, 65.509, 320000},
+    {"Орал", 51.233, 51.367, 330000},      {"Петропавл", 54.875, 69.162, 220000},
+    {"Ақтау", 43.650, 51.160, 260000},     {"Теміртау", 50.054, 72.964, 180000},
+    {"Түркістан", 43.297, 68.251, 200000}, {"Көкшетау", 53.283, 69.383, 180000},
+    {"Талдықорған", 45.017, 78.383, 180000}, {"Екібастұз", 51.723, 75.323, 150000},
+    {"Рудный", 52.959, 63.117, 130000},    {"Жаңаөзен", 43.341, 52.862, 160000},
+    {"Жезқазған", 47.783, 67.767, 90000},  {"Балқаш", 46.848, 74.995, 70000},
+    {"Қонаев", 43.884, 77.068, 60000},     {"Сәтбаев", 47.900, 67.533, 70000},
+    {"Құлсары", 46.953, 54.019, 70000},    {"Риддер", 50.344, 83.513, 50000},
+    {"Ақсу", 52.041, 76.927, 40000},       {"Хромтау", 50.250, 58.433, 25000},
+    {"Степногорск", 52.350, 71.883, 45000},
+};
+#define N_CITIES (sizeof cities / sizeof cities[0])
+
+typedef struct affinity {
+    const char *city; /* Kazakh name, as in cities[] */
+    double factor;
+} affinity;
+
+typedef struct sector {
+    const char *oked;
+    double share;          /* of all firms, before normalisation */
+    double other_cities;   /* affinity of cities not listed */
+    double rural;          /* share scattered over the countryside */
+    double district;       /* share of urban firms in the sector's districts */
+    double log_employees;  /* log-normal employees: mean and sd of the log */
+    double log_sd;
+    affinity aff[8];
+} sector;
+
+static const sector sectors[] = {
+    {"47111", 0.20, 1, 0.08, 0.25, 1.0, 1.0, {{0}}},                       /* food retail */
+    {"46900", 0.06, 1, 0.03, 0.35, 1.5, 1.2, {{"Алматы", 1.5}, {"Шымкент", 1.3}}}, /* wholesale */
+    {"41201", 0.07, 1, 0.10, 0.25, 2.0, 1.3, {{"Астана", 1.4}}},             /* housing construction */
+    {"49410", 0.06, 1, 0.15, 0.30, 1.3, 1.1, {{0}}},                       /* road freight */
+    {"56101", 0.07, 1, 0.05, 0.40, 1.6, 0.9, {{"Алматы", 1.5}, {"Астана", 1.3}}}, /* restaurants */
+    {"68201", 0.05, 1, 0.02, 0.30, 0.7, 0.8, {{"Алматы", 1.4}, {"Астана", 1.4}}}, /* real estate */
+    {"45200", 0.04, 1, 0.10, 0.30, 1.0, 0.8, {{0}}},                       /* car repair */
+    {"10711", 0.02, 1, 0.15, 0.20, 1.6, 1.0, {{0}}},                       /* bakeries */
+    {"85100", 0.04, 1, 0.15, 0.10, 2.5, 0.7, {{0}}},                       /* pre-school education */
+    {"86210", 0.03, 1, 0.10, 0.20, 2.0, 1.0, {{0}}},                       /* general medical practice */
+    {"62011", 0.03, 0.2, 0.00, 0.70, 2.0, 1.2, {{"Алматы", 6}, {"Астана", 4}, {"Қарағанды", 1}}}, /* IT */
+    {"64191", 0.005, 0.3, 0.00, 0.80, 4.0, 1.5, {{"Алматы", 10}, {"Астана", 5}}}, /* banking */
+    {"55101", 0.01, 1, 0.05, 0.50, 2.2, 1.0,
+     {{"Алматы", 2}, {"Астана", 2}, {"Түркістан", 4}, {"Қонаев", 4}}},   /* hotels */
+    {"13921", 0.006, 0.1, 0.02, 0.80, 2.5, 1.2, {{"Шымкент", 12}, {"Тараз", 3}, {"Алматы", 2}}}, /* textiles */
+    {"06100", 0.010, 0.02, 0.30, 0.75, 4.0, 1.6,
+     {{"Атырау", 40}, {"Ақтау", 25}, {"Жаңаөзен", 40}, {"Құлсары", 40}, {"Ақтөбе", 6},
+      {"Қызылорда", 8}, {"Орал", 6}}},                                     /* crude petroleum */
+    {"09100", 0.015, 0.02, 0.20, 0.70, 3.0, 1.4,
+     {{"Атырау", 40}, {"Ақтау", 30}, {"Жаңаөзен", 30}, {"Құлсары", 30}, {"Ақтөбе", 5},
+      {"Қызылорда", 6}, {"Орал", 5}}},                                     /* oil services */
+    {"24100", 0.004, 0.01, 0.00, 0.90, 4.5, 1.8,
+     {{"Теміртау", 60}, {"Ақсу", 40}, {"Павлодар", 8}, {"Рудный", 15}, {"Қарағанды", 5}}}, /* steel */
+    {"24420", 0.002, 0.01, 0.00, 0.90, 4.5, 1.8, {{"Павлодар", 60}, {"Екібастұз", 5}}}, /* aluminium */
+    {"24430", 0.002, 0.01, 0.00, 0.90, 4.0, 1.8, {{"Өскемен", 50}, {"Риддер", 80}, {"Шымкент", 8}}}, /* lead, zinc */
+    {"24440", 0.002, 0.01, 0.05, 0.90, 4.5, 1.8,
+     {{"Балқаш", 80}, {"Жезқазған", 80}, {"Сәтбаев", 40}, {"Өскемен", 10}}}, /* copper */
+    {"05100", 0.003, 0.01, 0.30, 0.80, 4.5, 1.8, {{"Екібастұз", 80}, {"Қарағанды", 20}, {"Теміртау", 5}}}, /* coal */
+    {"07210", 0.001, 0.01, 0.50, 0.70, 4.0, 1.5, {{"Степногорск", 60}, {"Түркістан", 20}, {"Қызылорда", 10}}}, /* uranium */
+    {"07290", 0.002, 0.01, 0.30, 0.80, 4.0, 1.5, {{"Хромтау", 80}, {"Риддер", 20}, {"Жезқазған", 10}}}, /* other ores */
+    {"01110", 0.06, 0.2, 0.85, 0.30, 2.0, 1.2,
+     {{"Қостанай", 6}, {"Көкшетау", 6}, {"Петропавл", 6}, {"Павлодар", 2}, {"Орал", 2},
+      {"Астана", 1.5}, {"Ақтөбе", 1}}},                                    /* cereals */
+    {"01451", 0.03, 0.3, 0.85, 0.20, 1.0, 0.8,
+     {{"Шымкент", 5}, {"Түркістан", 6}, {"Тараз", 5}, {"Қызылорда", 3}, {"Талдықорған", 3},
+      {"Семей", 3}}},                                                      /* sheep and goats */
+};
+#define N_SECTORS (sizeof sectors / sizeof sectors[0])
+#define DISTRICTS 3 /* per sector and city */
+
+/* xoshiro256** seeded by splitmix64: fast, and the same on every machine. */
+typedef struct rng {
+    uint64_t s[4];
+} rng;
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in [0, 1). */
+static double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+static double rng_normal(rng *r)
+{
+    double u = 1.0 - rng_uniform(r), v = rng_uniform(r); /* u in (0, 1] */
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* Index of the first cumulative weight above u * total. */
+static size_t pick(const double *cumulative, size_t n, double u)
+{
+    double target = u * cumulative[n - 1];
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cumulative[mid] > target)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static double city_affinity(const sector *s, const char *name)
+{
+    for (int a = 0; a < 8 && s->aff[a].city; a++)
+        if (strcmp(s->aff[a].city, name) == 0)
+            return s->aff[a].factor;
+    return s->other_cities;
+}
+
+typedef struct model {
+    double sector_cdf[N_SECTORS];
+    double city_cdf[N_SECTORS][N_CITIES];
+    double district_dx[N_SECTORS][N_CITIES][DISTRICTS]; /* km from the centre */
+    double district_dy[N_SECTORS][N_CITIES][DISTRICTS];
+} model;
+
+static double city_radius_km(const city *c) { return 1.5 + 5.5 * sqrt(c->population / 2.2e6); }
+
+static void model_init(model *m, uint64_t seed)
+{
+    double acc = 0;
+    for (size_t s = 0; s < N_SECTORS; s++) {
+        m->sector_cdf[s] = (acc += sectors[s].share);
+        double cacc = 0;
+        for (size_t c = 0; c < N_CITIES; c++)
+            m->city_cdf[s][c] = (cacc += cities[c].population * city_affinity(&sectors[s], cities[c].name_kk));
+    }
+    rng r;
+    rng_seed(&r, seed ^ 0xD1579C75ULL);
+    for (size_t s = 0; s < N_SECTORS; s++)
+        for (size_t c = 0; c < N_CITIES; c++)
+            for (int d = 0; d < DISTRICTS; d++) {
+                double rad = city_radius_km(&cities[c]) * 0.8;
+                m->district_dx[s][c][d] = rad * rng_normal(&r);
+                m->district_dy[s][c][d] = rad * rng_normal(&r);
+            }
+}
+
+typedef struct firm {
+    double lon, lat;
+    size_t sector, city;
+    int employees;
+} firm;
+
+static void make_firm(const model *m, rng *r, firm *f)
+{
+    size_t s = pick(m->sector_cdf, N_SECTORS, rng_uniform(r));
+    size_t c = pick(m->city_cdf[s], N_CITIES, rng_uniform(r));
+    const sector *sec = &sectors[s];
+    const city *ct = &cities[c];
+    double dx, dy; /* km */
+    if (rng_uniform(r) < sec->rural) {
+        double sigma = 25 + 35 * rng_uniform(r);
+        dx = sigma * rng_normal(r);
+        dy = sigma * rng_normal(r);
+    } else if (rng_uniform(r) < sec->district) {
+        int d = (int)(rng_uniform(r) * DISTRICTS);
+        dx = m->district_dx[s][c][d] + 0.6 * rng_normal(r);
+        dy = m->district_dy[s][c][d] + 0.6 * rng_normal(r);
+    } else {
+        double sigma = city_radius_km(ct);
+        dx = sigma * rng_normal(r);
+        dy = sigma * rng_normal(r);
+    }
+    f->lat = ct->lat + dy / 111.32;
+    f->lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
+    f->sector = s;
+    f->city = c;
+    double e = exp(sec->log_employees + sec->log_sd * rng_normal(r));
+    f->employees = e < 1 ? 1 : e > 60000 ? 60000 : (int)e;
+}
+
+static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_t seed)
+{
+    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(wgs84, 4326);
+    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    char **lco = NULL;
+    if (strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "ESRI Shapefile") == 0)
+        lco = CSLSetNameValue(lco, "ENCODING", "UTF-8");
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "firms", wgs84, wkbPoint, lco);
+    CSLDestroy(lco);
+    OSRRelease(wgs84);
+    if (!l)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot create layer firms", GDALGetDescription(ds));
+    static const struct { const char *name; OGRFieldType type; int width; } fields[] = {
+        {"firm_id", OFTInteger64, 0}, {"name", OFTString, 60}, {"oked", OFTString, 5},
+        {"employees", OFTInteger, 0}, {"city", OFTString, 40}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
+        OGR_Fld_SetWidth(fd, fields[i].width);
+        OGRErr err = OGR_L_CreateField(l, fd, TRUE);
+        OGR_Fld_Destroy(fd);
+        if (err != OGRERR_NONE)
+            return fc_error_gdal(ctx, FC_EIO, "cannot create field %s", fields[i].name);
+    }
+    model *m = malloc(sizeof *m);
+    if (!m)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    model_init(m, seed);
+    rng r;
+    rng_seed(&r, seed);
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    OGRFeatureH feat = OGR_F_Create(defn);
+    int status = FC_OK;
+    bool in_tx = false;
+    for (size_t i = 0; i < n_firms && status == FC_OK; i++) {
+        if (i % 20000 == 0) {
+            if (in_tx)
+                GDALDatasetCommitTransaction(ds);
+            in_tx = GDALDatasetStartTransaction(ds, FALSE) == OGRERR_NONE;
+            if ((status = fc_progress(ctx, (double)i / (double)n_firms, "writing firms")) != FC_OK)
+                break;
+        }
+        firm f;
+        make_firm(m, &r, &f);
+        char name[96];
+        snprintf(name, sizeof name, "ЖШС «%s-%zu»", cities[f.city].name_kk, i + 1);
+        OGR_F_SetFID(feat, OGRNullFID);
+        OGR_F_SetFieldInteger64(feat, 0, (GIntBig)(i + 1));
+        OGR_F_SetFieldString(feat, 1, name);
+        OGR_F_SetFieldString(feat, 2, sectors[f.sector].oked);
+        OGR_F_SetFieldInteger(feat, 3, f.employees);
+        OGR_F_SetFieldString(feat, 4, cities[f.city].name_kk);
+        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_SetPoint_2D(pt, 0, f.lon, f.lat);
+        OGR_F_SetGeometryDirectly(feat, pt);
+        if (OGR_L_CreateFeature(l, feat) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu", GDALGetDescription(ds), i + 1);
+    }
+    if (in_tx && status == FC_OK && GDALDatasetCommitTransaction(ds) != OGRERR_NONE)
+        status = fc_error_gdal(ctx, FC_EIO, "%s: cannot commit", GDALGetDescription(ds));
+    OGR_F_Destroy(feat);
+    free(m);
+    return status;
+}
+
+int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_firms,
+             uint64_t seed, int overwrite)
+{
+    if (!ctx)
+        return FC_EINVAL;
+    if (!output)
+        return fc_error(ctx, FC_EINVAL, "synth needs an output");
+    if (n_firms < 1 || n_firms > INT32_MAX)
+        return fc_error(ctx, FC_EINVAL, "--firms must be between 1 and %d", INT32_MAX);
+    fc_output out;
+    int status = fc_output_prepare(ctx, output, format, overwrite != 0, true, &out);
+    if (status == FC_OK) {
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
+        fc_progress_stage(ctx, 0, 1, "writing firms");
+        GDALDatasetH ds = fc_output_create(ctx, &out, NULL);
+        if (!ds)
+            status = FC_EIO;
+        else {
+            status = write_synth(ctx, ds, n_firms, seed);
+            CPLErrorReset();
+            GDALClose(ds);
+            if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
+        }
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+        if (status == FC_OK)
+            status = fc_output_commit(ctx, &out, overwrite != 0);
+        if (status == FC_OK && ctx->progress)
+            ctx->progress(1.0, "done", ctx->progress_arg);
+    }
+    fc_output_abort(&out);
+    return status;
+}

@@ -1,0 +1,427 @@
+/* Writing clusters and labelled firms with GDAL, atomically: everything is
+ * written under a temporary name beside the output and renamed into place
+ * once complete, so a failed or killed run never leaves half an output and
+ * never damages an existing one. */
+#define _GNU_SOURCE /* renameat2 */
+#include "fc_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_error.h>
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+
+#define TRANSACTION_SIZE 20000
+
+/* ---- choosing the driver ------------------------------------------------ */
+
+static bool can_create_vector(GDALDriverH d)
+{
+    return GDALGetMetadataItem(d, GDAL_DCAP_VECTOR, NULL) &&
+           GDALGetMetadataItem(d, GDAL_DCAP_CREATE, NULL);
+}
+
+/* The first creatable vector driver that lists `ext` among its extensions. */
+static GDALDriverH driver_for_extension(const char *ext)
+{
+    for (int i = 0; i < GDALGetDriverCount(); i++) {
+        GDALDriverH d = GDALGetDriver(i);
+        if (!can_create_vector(d))
+            continue;
+        const char *exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSIONS, NULL);
+        if (!exts)
+            exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSION, NULL);
+        if (!exts)
+            continue;
+        char **list = CSLTokenizeString(exts);
+        bool match = false;
+        for (char **e = list; e && *e && !match; e++)
+            match = strcasecmp(*e, ext) == 0;
+        CSLDestroy(list);
+        if (match)
+            return d;
+    }
+    return NULL;
+}
+
+static void first_extension(GDALDriverH d, char *ext, size_t size)
+{
+    const char *exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSIONS, NULL);
+    if (!exts)
+        exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSION, NULL);
+    char **list = exts ? CSLTokenizeString(exts) : NULL;
+    snprintf(ext, size, "%s", list && list[0] ? list[0] : "dat");
+    CSLDestroy(list);
+}
+
+static int remove_tree(const char *path)
+{
+    VSIStatBufL st;
+    if (VSIStatL(path, &st) != 0)
+        return 0;
+    if (VSI_ISDIR(st.st_mode))
+        return VSIRmdirRecursive(path);
+    return VSIUnlink(path);
+}
+
+int fc_output_prepare(fc_context *ctx, const char *path, const char *format, bool overwrite,
+                      bool one_dataset, fc_output *out)
+{
+    memset(out, 0, sizeof *out);
+    if (format) {
+        out->driver = GDALGetDriverByName(format);
+        if (!out->driver || !can_create_vector(out->driver))
+            return fc_error(ctx, FC_EINVAL,
+                            "'%s' is not a GDAL vector driver that can write (see --formats)",
+                            format);
+    } else {
+        const char *ext = CPLGetExtension(path);
+        out->driver = GDALGetDriverByName("GPKG");
+        if (*ext && !(out->driver = driver_for_extension(ext)))
+            return fc_error(ctx, FC_EINVAL,
+                            "%s: no GDAL driver writes '.%s' files; name the format with -f", path,
+                            ext);
+    }
+    if (!out->driver)
+        return fc_error(ctx, FC_EINVAL, "the GeoPackage driver is missing from this GDAL");
+    out->one_dataset = one_dataset;
+    out->is_directory =
+        !one_dataset && !GDALGetMetadataItem(out->driver, GDAL_DCAP_MULTIPLE_VECTOR_LAYERS, NULL);
+    first_extension(out->driver, out->ext, sizeof out->ext);
+
+    VSIStatBufL st;
+    if (VSIStatL(path, &st) == 0 && !overwrite)
+        return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", path);
+
+    /* A hidden name in the same directory, so that the final rename stays
+     * on one file system. The original extension is kept for drivers that
+     * look at it. */
+    char *dir = fc_strdup(CPLGetPath(path));
+    char *base = fc_strdup(CPLGetFilename(path));
+    out->final_path = fc_strdup(path);
+    if (!dir || !base || !out->final_path) {
+        free(dir), free(base);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    size_t len = strlen(dir) + strlen(base) + 64;
+    out->tmp_path = malloc(len);
+    if (out->tmp_path) {
+        const char *ext = CPLGetExtension(path);
+        bool file = !out->is_directory && !one_dataset;
+        snprintf(out->tmp_path, len, "%s%s.%s.%ld.tmp%s%s", dir, *dir ? "/" : "", base,
+                 (long)getpid(), (*ext && file) ? "." : "", file ? ext : "");
+    }
+    free(dir);
+    free(base);
+    if (!out->tmp_path)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    /* Stale temporaries of a killed run with the same pid are replaced. */
+    remove_tree(out->tmp_path);
+    if ((out->is_directory || one_dataset) && VSIMkdir(out->tmp_path, 0755) != 0)
+        return fc_error(ctx, FC_EIO, "%s: cannot create directory: %s", out->tmp_path,
+                        strerror(errno));
+    return FC_OK;
+}
+
+GDALDatasetH fc_output_create(fc_context *ctx, fc_output *out, const char *name)
+{
+    char path[4096];
+    if (out->one_dataset)
+        snprintf(path, sizeof path, "%s/%s", out->tmp_path, CPLGetFilename(out->final_path));
+    else if (name)
+        snprintf(path, sizeof path, "%s/%s.%s", out->tmp_path, name, out->ext);
+    else
+        snprintf(path, sizeof path, "%s", out->tmp_path);
+    CPLErrorReset();
+    GDALDatasetH ds = GDALCreate(out->driver, path, 0, 0, 0, GDT_Unknown, NULL);
+    if (!ds)
+        fc_error_gdal(ctx, FC_EIO, "%s: cannot create", out->final_path);
+    return ds;
+}
+
+/* One dataset written in a temporary directory (it may be several files,
+ * as a Shapefile is): each file is moved beside the final path. */
+static int commit_files(fc_context *ctx, fc_output *out, bool overwrite)
+{
+    char **names = VSIReadDir(out->tmp_path);
+    const char *dir = CPLGetPath(out->final_path);
+    char from[4200], to[4200];
+    int status = FC_OK;
+    for (char **n = names; n && *n && status == FC_OK; n++) {
+        if (strcmp(*n, ".") == 0 || strcmp(*n, "..") == 0)
+            continue;
+        snprintf(to, sizeof to, "%s%s%s", dir, *dir ? "/" : "", *n);
+        VSIStatBufL st;
+        if (!overwrite && VSIStatL(to, &st) == 0)
+            status = fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", to);
+    }
+    for (char **n = names; n && *n && status == FC_OK; n++) {
+        if (strcmp(*n, ".") == 0 || strcmp(*n, "..") == 0)
+            continue;
+        snprintf(from, sizeof from, "%s/%s", out->tmp_path, *n);
+        snprintf(to, sizeof to, "%s%s%s", dir, *dir ? "/" : "", *n);
+        if (rename(from, to) != 0)
+            status = fc_error(ctx, FC_EIO, "%s: cannot move into place: %s", to, strerror(errno));
+    }
+    CSLDestroy(names);
+    return status;
+}
+
+int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite)
+{
+    if (out->one_dataset)
+        return commit_files(ctx, out, overwrite);
+    if (!overwrite) {
+        if (renameat2(AT_FDCWD, out->tmp_path, AT_FDCWD, out->final_path, RENAME_NOREPLACE) != 0)
+            return fc_error(ctx, errno == EEXIST ? FC_EEXIST : FC_EIO, "%s: cannot move into place: %s",
+                            out->final_path, strerror(errno));
+        return FC_OK;
+    }
+    /* rename() replaces a file atomically; a directory (or a file where a
+     * directory goes) is first moved aside, then removed. */
+    VSIStatBufL st;
+    bool swap = VSIStatL(out->final_path, &st) == 0 &&
+                (VSI_ISDIR(st.st_mode) || out->is_directory);
+    char aside[4200];
+    snprintf(aside, sizeof aside, "%s.%ld.old", out->tmp_path, (long)getpid());
+    if (swap && rename(out->final_path, aside) != 0)
+        return fc_error(ctx, FC_EIO, "%s: cannot move the old output aside: %s", out->final_path,
+                        strerror(errno));
+    if (rename(out->tmp_path, out->final_path) != 0) {
+        int e = errno;
+        if (swap)
+            rename(aside, out->final_path);
+        return fc_error(ctx, FC_EIO, "%s: cannot move into place: %s", out->final_path,
+                        strerror(e));
+    }
+    if (swap)
+        remove_tree(aside);
+    return FC_OK;
+}
+
+void fc_output_abort(fc_output *out)
+{
+    if (out->tmp_path) {
+        remove_tree(out->tmp_path);
+        /* SQLite journals of an interrupted GeoPackage */
+        char side[4200];
+        snprintf(side, sizeof side, "%s-journal", out->tmp_path);
+        VSIUnlink(side);
+        snprintf(side, sizeof side, "%s-wal", out->tmp_path);
+        VSIUnlink(side);
+    }
+    free(out->tmp_path);
+    free(out->final_path);
+    memset(out, 0, sizeof *out);
+}
+
+/* ---- layers ------------------------------------------------------------- */
+
+static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name,
+                              OGRSpatialReferenceH srs, OGRwkbGeometryType type)
+{
+    char **lco = NULL;
+    const char *drv = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+    if (strcmp(drv, "ESRI Shapefile") == 0)
+        lco = CSLSetNameValue(lco, "ENCODING", "UTF-8"); /* and a .cpg saying so */
+    OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, type, lco);
+    CSLDestroy(lco);
+    if (!l)
+        fc_error_gdal(ctx, FC_EIO, "%s: cannot create layer %s", GDALGetDescription(ds), name);
+    return l;
+}
+
+static int add_field(fc_context *ctx, OGRLayerH l, const char *name, OGRFieldType type, int width)
+{
+    OGRFieldDefnH f = OGR_Fld_Create(name, type);
+    if (width)
+        OGR_Fld_SetWidth(f, width);
+    OGRErr err = OGR_L_CreateField(l, f, TRUE);
+    OGR_Fld_Destroy(f);
+    if (err != OGRERR_NONE)
+        return fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer %s", name,
+                             OGR_L_GetName(l));
+    return FC_OK;
+}
+
+/* Starts a new transaction every TRANSACTION_SIZE features; drivers without
+ * transactions ignore it. */
+static int batch_step(fc_context *ctx, GDALDatasetH ds, size_t written, bool *in_tx)
+{
+    if (written % TRANSACTION_SIZE != 0)
+        return FC_OK;
+    if (*in_tx && GDALDatasetCommitTransaction(ds) != OGRERR_NONE)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot commit", GDALGetDescription(ds));
+    *in_tx = GDALDatasetStartTransaction(ds, FALSE) == OGRERR_NONE;
+    return FC_OK;
+}
+
+static int batch_end(fc_context *ctx, GDALDatasetH ds, bool in_tx)
+{
+    if (in_tx && GDALDatasetCommitTransaction(ds) != OGRERR_NONE)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot commit", GDALGetDescription(ds));
+    return FC_OK;
+}
+
+static OGRCoordinateTransformationH transform_or_null(OGRSpatialReferenceH from,
+                                                      OGRSpatialReferenceH to, bool *failed)
+{
+    *failed = false;
+    if (!from || !to || OSRIsSame(from, to))
+        return NULL;
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(from, to);
+    *failed = ct == NULL;
+    return ct;
+}
+
+int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *t,
+                      const fc_firms *firms, const fc_working_crs *work,
+                      OGRSpatialReferenceH out_srs)
+{
+    OGRLayerH l = create_layer(ctx, ds, "clusters", out_srs, wkbMultiPolygon);
+    if (!l)
+        return FC_EIO;
+    int status;
+    if ((status = add_field(ctx, l, "cluster_id", OFTInteger, 0)) ||
+        (status = add_field(ctx, l, "sector", OFTString, 0)) ||
+        (status = add_field(ctx, l, "n_firms", OFTInteger, 0)) ||
+        (status = add_field(ctx, l, "n_core", OFTInteger, 0)) ||
+        (t->weight && (status = add_field(ctx, l, "weight", OFTReal, 0))) ||
+        (status = add_field(ctx, l, "area_km2", OFTReal, 0)))
+        return status;
+    bool failed;
+    OGRCoordinateTransformationH ct = transform_or_null(work->srs, out_srs, &failed);
+    if (failed)
+        return fc_error_gdal(ctx, FC_ECRS, "cannot transform clusters to the output CRS");
+
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    bool in_tx = false;
+    for (size_t i = 0; i < t->n && status == FC_OK; i++) {
+        if ((status = batch_step(ctx, ds, i, &in_tx)) != FC_OK)
+            break;
+        OGRGeometryH g = NULL;
+        if (OGR_G_CreateFromWkbEx(t->wkb[i], NULL, &g, t->wkb_size[i]) !=
+            OGRERR_NONE) {
+            status = fc_error(ctx, FC_EINTERNAL, "cluster %zu has a bad polygon", i + 1);
+            break;
+        }
+        g = OGR_G_ForceToMultiPolygon(g);
+        if (ct && OGR_G_Transform(g, ct) != OGRERR_NONE) {
+            OGR_G_DestroyGeometry(g);
+            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform cluster %zu to the output CRS",
+                                   i + 1);
+            break;
+        }
+        OGRFeatureH f = OGR_F_Create(defn);
+        int k = 0;
+        OGR_F_SetFieldInteger(f, k++, (int)(i + 1));
+        OGR_F_SetFieldString(f, k++, firms->sector_codes[t->sector[i]]);
+        OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
+        OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
+        if (t->weight)
+            OGR_F_SetFieldDouble(f, k++, t->weight[i]);
+        OGR_F_SetFieldDouble(f, k++, t->area_km2[i]);
+        OGR_F_SetGeometryDirectly(f, g);
+        if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write cluster %zu",
+                                   GDALGetDescription(ds), i + 1);
+        OGR_F_Destroy(f);
+    }
+    if (status == FC_OK)
+        status = batch_end(ctx, ds, in_tx);
+    if (ct)
+        OCTDestroyCoordinateTransformation(ct);
+    return status;
+}
+
+static const char *const role_names[] = {"noise", "border", "core"};
+
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firms *firms,
+                   const int32_t *cluster_id, const uint8_t *role,
+                   OGRSpatialReferenceH out_srs)
+{
+    OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(in->layer);
+    OGRwkbGeometryType gtype = OGR_L_GetGeomType(in->layer);
+    OGRLayerH l = create_layer(ctx, ds, "firms", out_srs, gtype == wkbUnknown ? wkbPoint : gtype);
+    if (!l)
+        return FC_EIO;
+    const int n_in = OGR_FD_GetFieldCount(in_defn);
+    int *map = malloc((n_in ? n_in : 1) * sizeof *map);
+    if (!map)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    int status = FC_OK, n_out = 0;
+    for (int i = 0; i < n_in && status == FC_OK; i++) {
+        OGRFieldDefnH fd = OGR_FD_GetFieldDefn(in_defn, i);
+        const char *name = OGR_Fld_GetNameRef(fd);
+        /* Fields named like ours (say, from an earlier run) are replaced. */
+        if (strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0) {
+            fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: field %s is replaced by the new one",
+                       in->path, in->layer_name, name);
+            map[i] = -1;
+            continue;
+        }
+        if (OGR_L_CreateField(l, fd, TRUE) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms", name);
+        map[i] = n_out++;
+    }
+    const int cluster_field = n_out, role_field = n_out + 1;
+    if (status == FC_OK && (status = add_field(ctx, l, "cluster_id", OFTInteger, 0)) == FC_OK)
+        status = add_field(ctx, l, "role", OFTString, 6);
+    bool failed;
+    OGRCoordinateTransformationH ct = transform_or_null(firms->srs, out_srs, &failed);
+    if (status == FC_OK && failed)
+        status = fc_error_gdal(ctx, FC_ECRS, "cannot transform firms to the output CRS");
+
+    OGRFeatureDefnH out_defn = OGR_L_GetLayerDefn(l);
+    bool in_tx = false;
+    size_t k = 0, p = 0;
+    OGRFeatureH src;
+    OGR_L_ResetReading(in->layer);
+    while (status == FC_OK && (src = OGR_L_GetNextFeature(in->layer)) != NULL) {
+        if ((status = batch_step(ctx, ds, k, &in_tx)) != FC_OK) {
+            OGR_F_Destroy(src);
+            break;
+        }
+        OGRFeatureH f = OGR_F_Create(out_defn);
+        OGR_F_SetFromWithMap(f, src, TRUE, map);
+        /* Points follow the features in read order; skipped features have
+         * no point and keep NULL labels. */
+        if (p < firms->n && firms->feature_of[p] == k) {
+            if (cluster_id[p] >= 0)
+                OGR_F_SetFieldInteger(f, cluster_field, cluster_id[p] + 1);
+            OGR_F_SetFieldString(f, role_field, role_names[role[p]]);
+            p++;
+        }
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_ECRS,
+                                   "%s, layer %s, feature " CPL_FRMT_GIB
+                                   ": cannot transform to the output CRS",
+                                   in->path, in->layer_name, OGR_F_GetFID(src));
+        else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
+                                   GDALGetDescription(ds), k);
+        OGR_F_Destroy(f);
+        OGR_F_Destroy(src);
+        k++;
+        if ((k & 0xFFFF) == 0 && status == FC_OK)
+            status = fc_progress(ctx, (double)k / (double)(firms->n_features + 1), "writing firms");
+    }
+    if (status == FC_OK && (k != firms->n_features || p != firms->n))
+        status = fc_error(ctx, FC_EIO, "%s, layer %s: the layer changed while it was read",
+                          in->path, in->layer_name);
+    if (status == FC_OK)
+        status = batch_end(ctx, ds, in_tx);
+    if (ct)
+        OCTDestroyCoordinateTransformation(ct);
+    free(map);
+    return status;
+}
