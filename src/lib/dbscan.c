@@ -18,7 +18,9 @@
  * contraction). Cell membership is computed in floating point, so the
  * "whole cell within eps" shortcut is taken only when the cell's actual
  * bounding box passes that same test: because IEEE rounding is monotone,
- * every pair inside the box then passes it too.
+ * every pair inside the box then passes it too. With side eps/sqrt(2) the
+ * box practically always passes; the tests also run larger cells, where it
+ * does not, through fc_dbscan_with_side().
  */
 #include "fc_internal.h"
 
@@ -134,7 +136,7 @@ static int neighbour_runs(const grid *g, size_t c, size_t runs[5][2])
 
 static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x,
                       const double *y, const uint32_t *group, const double *weight,
-                      double eps)
+                      double eps, double side)
 {
     double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -145,7 +147,6 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x,
         ymin = fmin(ymin, y[i]);
         ymax = fmax(ymax, y[i]);
     }
-    const double side = eps / sqrt(2.0);
     const double max_cells = 4294967290.0; /* keeps column + 2 inside uint32 */
     if ((xmax - xmin) / side >= max_cells || (ymax - ymin) / side >= max_cells)
         return fc_error(ctx, FC_EINVAL,
@@ -366,6 +367,15 @@ int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
               const uint32_t *group, const fc_dbscan_params *params,
               int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out)
 {
+    double side = params ? params->eps / sqrt(2.0) : 0;
+    return fc_dbscan_with_side(ctx, n, x, y, group, params, side, cluster_out, role_out,
+                               n_clusters_out);
+}
+
+int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
+                        const uint32_t *group, const fc_dbscan_params *params, double side,
+                        int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out)
+{
     if (!params || !(params->eps > 0) || !isfinite(params->eps))
         return fc_error(ctx, FC_EINVAL, "eps must be a finite number greater than 0");
     if (!params->weight && params->min_pts < 1)
@@ -390,7 +400,10 @@ int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
     uint8_t *core = NULL;
     uint32_t *parent = NULL, *first_core = NULL, *min_index = NULL;
     root_key *roots = NULL;
-    int status = grid_build(ctx, &g, n, x, y, group, params->weight, params->eps);
+    if (!(side >= params->eps / 2))
+        return fc_error(ctx, FC_EINTERNAL, "grid cells of side %g miss neighbours at eps %g",
+                        side, params->eps);
+    int status = grid_build(ctx, &g, n, x, y, group, params->weight, params->eps, side);
     if (status != FC_OK)
         goto done;
 
