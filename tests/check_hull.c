@@ -1,0 +1,157 @@
+/* fc_hull: every cluster gets a valid polygon, degenerate ones included. */
+#include "fc_internal.h"
+#include "check_main.h"
+
+#include <math.h>
+
+#define GEOS_USE_ONLY_R_API
+#include <geos_c.h>
+
+static fc_context *ctx;
+static GEOSContextHandle_t h;
+
+static void setup(void)
+{
+    ctx = fc_context_new();
+    h = GEOS_init_r();
+}
+
+static void teardown(void)
+{
+    GEOS_finish_r(h);
+    ctx = fc_context_destroy(ctx);
+}
+
+/* Builds the hull, checks it is a valid (multi)polygon, returns its type
+ * and area. */
+static int hull(size_t n, const double *x, const double *y, int kind, double concavity,
+                double radius, double *area)
+{
+    unsigned char *wkb;
+    size_t size;
+    ck_assert_int_eq(fc_hull(ctx, h, n, x, y, kind, concavity, radius, &wkb, &size, area), FC_OK);
+    GEOSWKBReader *r = GEOSWKBReader_create_r(h);
+    GEOSGeometry *g = GEOSWKBReader_read_r(h, r, wkb, size);
+    GEOSWKBReader_destroy_r(h, r);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(GEOSisValid_r(h, g), 1);
+    int type = GEOSGeomTypeId_r(h, g);
+    ck_assert(type == GEOS_POLYGON || type == GEOS_MULTIPOLYGON);
+    double garea;
+    GEOSArea_r(h, g, &garea);
+    ck_assert_double_eq_tol(garea, *area, 1e-9);
+    /* Every input point lies in the footprint or on its border. */
+    for (size_t i = 0; i < n; i++) {
+        GEOSGeometry *p = GEOSGeom_createPointFromXY_r(h, x[i], y[i]);
+        double d;
+        GEOSDistance_r(h, g, p, &d);
+        ck_assert_msg(d < 1e-9, "point %zu is %g from its hull", i, d);
+        GEOSGeom_destroy_r(h, p);
+    }
+    GEOSGeom_destroy_r(h, g);
+    free(wkb);
+    return type;
+}
+
+/* Area of a circle drawn with 8 segments per quarter, as GEOS buffers. */
+static double buffered_circle(double r) { return 16 * r * r * sin(2 * M_PI / 32); }
+
+START_TEST(square_convex_and_concave)
+{
+    /* Unit square corners and its centre: area 1 whatever the hull. */
+    double x[] = {0, 1, 1, 0, 0.5}, y[] = {0, 0, 1, 1, 0.5}, a;
+    ck_assert_int_eq(hull(5, x, y, FC_HULL_CONVEX, 0, 1, &a), GEOS_POLYGON);
+    ck_assert_double_eq_tol(a, 1.0, 1e-12);
+    ck_assert_int_eq(hull(5, x, y, FC_HULL_CONCAVE, 1.0, 1, &a), GEOS_POLYGON);
+    ck_assert_double_eq_tol(a, 1.0, 1e-12);
+}
+END_TEST
+
+START_TEST(concave_hull_follows_an_l_shape)
+{
+    /* Lattice points filling an L: the bar 0..4 x 0..1 and the bar
+     * 0..1 x 1..4. The convex hull cuts the corner, (0,0) (4,0) (4,1)
+     * (1,4) (0,4): area 16 - 4.5; the most concave hull is the L: 4 + 3. */
+    double x[32], y[32], convex, concave;
+    size_t n = 0;
+    for (int i = 0; i <= 4; i++)
+        for (int j = 0; j <= 4; j++)
+            if (j <= 1 || i <= 1) {
+                x[n] = i;
+                y[n++] = j;
+            }
+    hull(n, x, y, FC_HULL_CONVEX, 0, 1, &convex);
+    hull(n, x, y, FC_HULL_CONCAVE, 0.0, 1, &concave);
+    ck_assert_double_eq_tol(convex, 11.5, 1e-12);
+    ck_assert_double_eq_tol(concave, 7.0, 1e-12);
+}
+END_TEST
+
+START_TEST(one_point_gets_a_disc)
+{
+    double x[] = {5}, y[] = {7}, a;
+    for (int kind = FC_HULL_CONCAVE; kind <= FC_HULL_BUFFER; kind++) {
+        ck_assert_int_eq(hull(1, x, y, kind, 0.3, 2, &a), GEOS_POLYGON);
+        ck_assert_double_eq_tol(a, buffered_circle(2), 1e-9);
+    }
+}
+END_TEST
+
+START_TEST(two_points_and_collinear_points_get_a_polygon)
+{
+    double x[] = {0, 10, 4, 7}, y[] = {0, 0, 0, 0}, a;
+    for (int kind = FC_HULL_CONCAVE; kind <= FC_HULL_CONVEX; kind++) {
+        ck_assert_int_eq(hull(2, x, y, kind, 0.3, 1, &a), GEOS_POLYGON);
+        /* a 10 x 2 rectangle with two half discs */
+        ck_assert_double_eq_tol(a, 20 + buffered_circle(1), 1e-9);
+        ck_assert_int_eq(hull(4, x, y, kind, 0.3, 1, &a), GEOS_POLYGON);
+        ck_assert_double_eq_tol(a, 20 + buffered_circle(1), 1e-9);
+    }
+    /* duplicates of one point are one point */
+    double dx[] = {3, 3, 3}, dy[] = {3, 3, 3};
+    ck_assert_int_eq(hull(3, dx, dy, FC_HULL_CONCAVE, 0.3, 1, &a), GEOS_POLYGON);
+    ck_assert_double_eq_tol(a, buffered_circle(1), 1e-9);
+}
+END_TEST
+
+START_TEST(buffer_of_far_points_is_a_multipolygon)
+{
+    double x[] = {0, 100}, y[] = {0, 0}, a;
+    ck_assert_int_eq(hull(2, x, y, FC_HULL_BUFFER, 0, 1, &a), GEOS_MULTIPOLYGON);
+    ck_assert_double_eq_tol(a, 2 * buffered_circle(1), 1e-9);
+}
+END_TEST
+
+START_TEST(random_clouds_always_valid)
+{
+    uint64_t s = 42;
+    double x[64], y[64], a;
+    for (int t = 0; t < 300; t++) {
+        size_t n = 1 + t % 64;
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[i] = (double)(s >> 40 & 0xFF); /* a coarse lattice: duplicates, collinear runs */
+            y[i] = (double)(s >> 20 & 0x0F);
+        }
+        hull(n, x, y, t % 3, (t % 11) / 10.0, 0.5, &a);
+        ck_assert_double_gt(a, 0);
+    }
+}
+END_TEST
+
+static Suite *hull_suite(void)
+{
+    Suite *s = suite_create("hull");
+    TCase *tc = tcase_create("hull");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, square_convex_and_concave);
+    tcase_add_test(tc, concave_hull_follows_an_l_shape);
+    tcase_add_test(tc, one_point_gets_a_disc);
+    tcase_add_test(tc, two_points_and_collinear_points_get_a_polygon);
+    tcase_add_test(tc, buffer_of_far_points_is_a_multipolygon);
+    tcase_add_test(tc, random_clouds_always_valid);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(hull_suite)
