@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cpl_conv.h>
+#include <cpl_error.h>
 #include <cpl_progress.h>
 #include <cpl_string.h>
 #include <gdal.h>
@@ -73,6 +74,16 @@ static void print_message(int level, const char *message, void *arg)
         fprintf(stderr, "Warning: %s\n", message);
     else if (level == FC_MSG_INFO)
         fprintf(stderr, "%s\n", message);
+}
+
+/* GDAL's own messages: a failure is repeated in the library's error (and
+ * so in the FAILURE line), so only warnings and debug output are shown. */
+static void gdal_message(CPLErr level, CPLErrorNum num, const char *message)
+{
+    if (level == CE_Debug)
+        CPLDefaultErrorHandler(level, num, message);
+    else if (level == CE_Warning)
+        fprintf(stderr, "Warning: %s\n", message);
 }
 
 static int fail(fc_context *ctx)
@@ -290,6 +301,7 @@ int main(int argc, char **argv)
     argc = GDALGeneralCmdLineProcessor(argc, &argv, 0);
     if (argc < 1) /* --formats and the like were handled, or failed */
         return argc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    CPLSetErrorHandler(gdal_message);
     int rc;
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -80,11 +80,24 @@ int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_
         fc_input_close(in);
         return FC_EDATA;
     }
-    if (opts->where && OGR_L_SetAttributeFilter(in->layer, opts->where) != OGRERR_NONE) {
-        fc_error_gdal(ctx, FC_EINVAL, "%s, layer %s: bad --where '%s'", path, in->layer_name,
-                      opts->where);
-        fc_input_close(in);
-        return FC_EINVAL;
+    if (opts->where) {
+        /* Some drivers (GeoPackage) accept any filter and fail only when
+         * reading: read one feature to find out now. */
+        CPLErrorReset();
+        bool bad = OGR_L_SetAttributeFilter(in->layer, opts->where) != OGRERR_NONE;
+        if (!bad) {
+            OGRFeatureH first = OGR_L_GetNextFeature(in->layer);
+            if (first)
+                OGR_F_Destroy(first);
+            bad = CPLGetLastErrorType() == CE_Failure;
+            OGR_L_ResetReading(in->layer);
+        }
+        if (bad) {
+            fc_error_gdal(ctx, FC_EINVAL, "%s, layer %s: bad --where '%s'", path, in->layer_name,
+                          opts->where);
+            fc_input_close(in);
+            return FC_EINVAL;
+        }
     }
     return FC_OK;
 }

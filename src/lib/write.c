@@ -52,13 +52,21 @@ static GDALDriverH driver_for_extension(const char *ext)
     return NULL;
 }
 
-static void first_extension(GDALDriverH d, char *ext, size_t size)
+/* The driver's file extension: its main one, else the longest it lists
+ * ("geojson" rather than "json"). */
+static void driver_extension(GDALDriverH d, char *ext, size_t size)
 {
+    const char *main_ext = GDALGetMetadataItem(d, GDAL_DMD_EXTENSION, NULL);
+    if (main_ext && *main_ext) {
+        snprintf(ext, size, "%s", main_ext);
+        return;
+    }
     const char *exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSIONS, NULL);
-    if (!exts)
-        exts = GDALGetMetadataItem(d, GDAL_DMD_EXTENSION, NULL);
     char **list = exts ? CSLTokenizeString(exts) : NULL;
-    snprintf(ext, size, "%s", list && list[0] ? list[0] : "dat");
+    snprintf(ext, size, "dat");
+    for (char **e = list; e && *e; e++)
+        if (strlen(*e) > strlen(ext) || strcmp(ext, "dat") == 0)
+            snprintf(ext, size, "%s", *e);
     CSLDestroy(list);
 }
 
@@ -95,7 +103,7 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     out->one_dataset = one_dataset;
     out->is_directory =
         !one_dataset && !GDALGetMetadataItem(out->driver, GDAL_DCAP_MULTIPLE_VECTOR_LAYERS, NULL);
-    first_extension(out->driver, out->ext, sizeof out->ext);
+    driver_extension(out->driver, out->ext, sizeof out->ext);
 
     VSIStatBufL st;
     if (VSIStatL(path, &st) == 0 && !overwrite)

@@ -1,0 +1,667 @@
+/* The command-line tool, run as a user runs it, on the bundled fixtures and
+ * on small files made here; every output is read back with OGR. */
+#define _GNU_SOURCE
+#include "firmclust.h"
+#include "check_main.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+static const char *bin, *src;
+static char dir[256], firms[512], out_text[16384], err_text[16384];
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* Runs `firmclust ARGS` in the test directory; returns its exit code and
+ * keeps its stdout and stderr in out_text and err_text. */
+static int run(const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > stdout.txt 2> stderr.txt < /dev/null", dir,
+             bin, args);
+    int status = system(cmd);
+    char path[512];
+    snprintf(path, sizeof path, "%s/stdout.txt", dir);
+    slurp(path, out_text, sizeof out_text);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    slurp(path, err_text, sizeof err_text);
+    unlink(path);
+    ck_assert_msg(WIFEXITED(status), "firmclust %s did not exit normally", args);
+    return WEXITSTATUS(status);
+}
+
+static const char *in_dir(const char *name)
+{
+    static char path[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+    return path[k];
+}
+
+/* Names in the test directory, sorted, joined by spaces. */
+static const char *listing(void)
+{
+    static char buf[4096];
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.' || strlen(names[i]->d_name) > 2) {
+            if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+                strncat(buf, names[i]->d_name, sizeof buf - strlen(buf) - 2);
+                strcat(buf, " ");
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return buf;
+}
+
+static GDALDatasetH open_vector(const char *path)
+{
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    ck_assert_msg(ds != NULL, "cannot open %s", path);
+    return ds;
+}
+
+static OGRLayerH layer(GDALDatasetH ds, const char *name)
+{
+    OGRLayerH l = name ? GDALDatasetGetLayerByName(ds, name) : GDALDatasetGetLayer(ds, 0);
+    ck_assert_msg(l != NULL, "no layer %s", name ? name : "0");
+    return l;
+}
+
+static GIntBig count(const char *path, const char *layer_name)
+{
+    GDALDatasetH ds = open_vector(path);
+    GIntBig n = OGR_L_GetFeatureCount(layer(ds, layer_name), TRUE);
+    GDALClose(ds);
+    return n;
+}
+
+static int epsg_of(OGRLayerH l)
+{
+    OGRSpatialReferenceH s = OGR_L_GetSpatialRef(l);
+    ck_assert_ptr_nonnull(s);
+    OSRAutoIdentifyEPSG(s);
+    const char *code = OSRGetAuthorityCode(s, NULL);
+    return code ? atoi(code) : 0;
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
+    return system(cmd) == 0;
+}
+
+static void setup(void)
+{
+    bin = getenv("FIRMCLUST_BIN");
+    src = getenv("FIRMCLUST_SOURCE_DIR");
+    ck_assert_msg(bin && src, "FIRMCLUST_BIN and FIRMCLUST_SOURCE_DIR must be set (ctest sets them)");
+    snprintf(dir, sizeof dir, "/tmp/firmclust-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(firms, sizeof firms, "%s/fixtures/kz/firms.gpkg", src);
+    GDALAllRegister();
+}
+
+static void teardown(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+#define MAIN_JOB "cluster '%s' %s --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10"
+
+/* Writes a small GeoPackage of points; `wkt` and `oked` per feature, NULL
+ * WKT for a feature without geometry. */
+static void write_points(const char *path, int epsg, size_t n, const char *const *wkt,
+                         const char *const *oked)
+{
+    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(s, epsg);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "points", s, wkbUnknown, NULL);
+    OSRRelease(s);
+    OGRFieldDefnH fd = OGR_Fld_Create("oked", OFTString);
+    OGR_L_CreateField(l, fd, TRUE);
+    OGR_Fld_Destroy(fd);
+    for (size_t i = 0; i < n; i++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        if (oked[i])
+            OGR_F_SetFieldString(f, 0, oked[i]);
+        if (wkt[i]) {
+            OGRGeometryH g = NULL;
+            char *w = (char *)wkt[i];
+            ck_assert_int_eq(OGR_G_CreateFromWkt(&w, NULL, &g), OGRERR_NONE);
+            OGR_F_SetGeometryDirectly(f, g);
+        }
+        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+
+/* ---- the main job ------------------------------------------------------- */
+
+START_TEST(main_job_writes_consistent_layers)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "clusters holding"));
+    ck_assert_str_eq(listing(), "out.gpkg ");
+
+    GDALDatasetH in = open_vector(firms), out = open_vector(in_dir("out.gpkg"));
+    OGRLayerH lin = layer(in, NULL), lf = layer(out, "firms"), lc = layer(out, "clusters");
+    ck_assert_int_eq(epsg_of(lf), 4326);
+    ck_assert_int_eq(epsg_of(lc), 4326);
+    GIntBig n_clusters = OGR_L_GetFeatureCount(lc, TRUE);
+    ck_assert_int_gt(n_clusters, 20);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(lf, TRUE), OGR_L_GetFeatureCount(lin, TRUE));
+
+    /* Per cluster: firms and core firms counted from the firms layer. */
+    GIntBig *n_firms = calloc(n_clusters + 1, sizeof *n_firms);
+    GIntBig *n_core = calloc(n_clusters + 1, sizeof *n_core);
+    char(*sector)[8] = calloc(n_clusters + 1, sizeof *sector);
+    OGRFeatureDefnH fd = OGR_L_GetLayerDefn(lf);
+    int i_cluster = OGR_FD_GetFieldIndex(fd, "cluster_id"), i_role = OGR_FD_GetFieldIndex(fd, "role");
+    int i_name = OGR_FD_GetFieldIndex(fd, "name"), i_oked = OGR_FD_GetFieldIndex(fd, "oked");
+    ck_assert_int_ge(i_cluster, 0);
+    ck_assert_int_ge(i_role, 0);
+    ck_assert_int_ge(i_name, 0); /* input fields are kept */
+    OGRFeatureH a, b;
+    OGR_L_ResetReading(lin);
+    while ((a = OGR_L_GetNextFeature(lin)) && (b = OGR_L_GetNextFeature(lf))) {
+        /* Kazakh names and every input value survive. */
+        ck_assert_str_eq(OGR_F_GetFieldAsString(a, OGR_F_GetFieldIndex(a, "name")),
+                         OGR_F_GetFieldAsString(b, i_name));
+        ck_assert(OGR_G_Equals(OGR_F_GetGeometryRef(a), OGR_F_GetGeometryRef(b)));
+        const char *role = OGR_F_GetFieldAsString(b, i_role);
+        bool noise = strcmp(role, "noise") == 0;
+        ck_assert(noise || strcmp(role, "core") == 0 || strcmp(role, "border") == 0);
+        ck_assert_int_eq(OGR_F_IsFieldSetAndNotNull(b, i_cluster), !noise);
+        if (!noise) {
+            int c = OGR_F_GetFieldAsInteger(b, i_cluster);
+            ck_assert(c >= 1 && c <= n_clusters);
+            n_firms[c]++;
+            n_core[c] += strcmp(role, "core") == 0;
+            snprintf(sector[c], sizeof sector[c], "%.2s", OGR_F_GetFieldAsString(b, i_oked));
+        }
+        OGR_F_Destroy(a);
+        OGR_F_Destroy(b);
+    }
+    OGRFeatureH c;
+    GIntBig seen = 0;
+    while ((c = OGR_L_GetNextFeature(lc))) {
+        int id = OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "cluster_id"));
+        ck_assert_int_eq(id, ++seen); /* ids run 1..N in order */
+        ck_assert_int_eq(OGR_F_GetFieldAsInteger64(c, OGR_F_GetFieldIndex(c, "n_firms")), n_firms[id]);
+        ck_assert_int_eq(OGR_F_GetFieldAsInteger64(c, OGR_F_GetFieldIndex(c, "n_core")), n_core[id]);
+        /* At least one core firm; fewer than min-pts firms is possible, when
+         * border firms of a core firm are nearer to another cluster. */
+        ck_assert_int_ge(n_core[id], 1);
+        ck_assert_int_ge(n_firms[id], n_core[id]);
+        ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sector")), sector[id]);
+        ck_assert_double_gt(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "area_km2")), 0);
+        OGRGeometryH g = OGR_F_GetGeometryRef(c);
+        ck_assert_int_eq(wkbFlatten(OGR_G_GetGeometryType(g)), wkbMultiPolygon);
+        ck_assert(OGR_G_IsValid(g));
+        OGR_F_Destroy(c);
+    }
+    ck_assert_int_eq(seen, n_clusters);
+
+    /* Each clustered firm lies in (or, after the round trip through the
+     * working CRS, within a hair of) its cluster's polygon. */
+    OGR_L_ResetReading(lf);
+    while ((b = OGR_L_GetNextFeature(lf))) {
+        if (OGR_F_IsFieldSetAndNotNull(b, i_cluster)) {
+            OGRFeatureH poly = NULL;
+            char filter[64];
+            snprintf(filter, sizeof filter, "cluster_id = %d", OGR_F_GetFieldAsInteger(b, i_cluster));
+            OGR_L_SetAttributeFilter(lc, filter);
+            OGR_L_ResetReading(lc);
+            poly = OGR_L_GetNextFeature(lc);
+            ck_assert_ptr_nonnull(poly);
+            double d = OGR_G_Distance(OGR_F_GetGeometryRef(poly), OGR_F_GetGeometryRef(b));
+            ck_assert_msg(d < 1e-7, "firm " CPL_FRMT_GIB " is %g degrees from its cluster",
+                          OGR_F_GetFID(b), d);
+            OGR_F_Destroy(poly);
+        }
+        OGR_F_Destroy(b);
+    }
+    free(n_firms), free(n_core), free(sector);
+    GDALClose(in);
+    GDALClose(out);
+}
+END_TEST
+
+START_TEST(clusters_lie_over_the_oblasts)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    char oblasts[512];
+    snprintf(oblasts, sizeof oblasts, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", src);
+    GDALDatasetH ob = open_vector(oblasts), out = open_vector(in_dir("out.gpkg"));
+    OGRGeometryH kz = OGR_G_CreateGeometry(wkbMultiPolygon);
+    OGRFeatureH f;
+    OGRLayerH lo = layer(ob, NULL);
+    while ((f = OGR_L_GetNextFeature(lo))) {
+        OGRGeometryH valid = OGR_G_MakeValid(OGR_F_GetGeometryRef(f));
+        OGRGeometryH u = OGR_G_Union(kz, valid);
+        OGR_G_DestroyGeometry(kz);
+        OGR_G_DestroyGeometry(valid);
+        kz = u;
+        OGR_F_Destroy(f);
+    }
+    OGRLayerH lc = layer(out, "clusters");
+    int inside = 0, total = 0;
+    while ((f = OGR_L_GetNextFeature(lc))) {
+        OGRGeometryH centroid = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_Centroid(OGR_F_GetGeometryRef(f), centroid);
+        inside += OGR_G_Contains(kz, centroid);
+        total++;
+        OGR_G_DestroyGeometry(centroid);
+        OGR_F_Destroy(f);
+    }
+    ck_assert_int_gt(total, 20);
+    ck_assert_msg(inside == total, "%d of %d cluster centroids inside Kazakhstan", inside, total);
+    OGR_G_DestroyGeometry(kz);
+    GDALClose(ob);
+    GDALClose(out);
+}
+END_TEST
+
+START_TEST(same_input_same_bytes)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "a.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " --hull buffer", firms, "b.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "c.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("a.gpkg"), in_dir("c.gpkg")));
+    ck_assert(!same_bytes(in_dir("a.gpkg"), in_dir("b.gpkg")));
+}
+END_TEST
+
+START_TEST(existing_output_kept_without_overwrite)
+{
+    ck_assert_int_eq(run(MAIN_JOB " --hull convex", firms, "out.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 50 before.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 50 out2.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out2.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "out2.gpkg exists; use --overwrite"));
+    ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_int_eq(run(MAIN_JOB " --hull convex --overwrite", firms, "out2.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_str_eq(listing(), "before.gpkg out.gpkg out2.gpkg ");
+}
+END_TEST
+
+START_TEST(output_never_replaces_input)
+{
+    ck_assert_int_eq(run("synth -q --firms 500 in.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 500 copy.gpkg"), 0);
+    ck_assert_int_eq(run("cluster in.gpkg in.gpkg --eps 5000 --overwrite"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "would replace the input"));
+    ck_assert(same_bytes(in_dir("in.gpkg"), in_dir("copy.gpkg")));
+}
+END_TEST
+
+/* ---- formats ------------------------------------------------------------ */
+
+static void check_directory_output(const char *format, const char *ext)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "ref.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " -f '%s'", firms, "outdir", format), 0);
+    char c[600], f[600];
+    snprintf(c, sizeof c, "%s/outdir/clusters.%s", dir, ext);
+    snprintf(f, sizeof f, "%s/outdir/firms.%s", dir, ext);
+    ck_assert_int_eq(count(c, NULL), count(in_dir("ref.gpkg"), "clusters"));
+    ck_assert_int_eq(count(f, NULL), count(in_dir("ref.gpkg"), "firms"));
+    GDALDatasetH ds = open_vector(f);
+    OGRFeatureDefnH fd = OGR_L_GetLayerDefn(layer(ds, NULL));
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(fd, "cluster_id"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(fd, "role"), 0);
+    ck_assert_int_eq(epsg_of(layer(ds, NULL)), 4326);
+    /* Kazakh text intact (FlatGeobuf orders features spatially, so the
+     * reference firm is found by id) */
+    OGRFeatureH feat = OGR_L_GetNextFeature(layer(ds, NULL));
+    GDALDatasetH ref = open_vector(in_dir("ref.gpkg"));
+    char filter[64];
+    snprintf(filter, sizeof filter, "firm_id = " CPL_FRMT_GIB,
+             OGR_F_GetFieldAsInteger64(feat, OGR_F_GetFieldIndex(feat, "firm_id")));
+    OGR_L_SetAttributeFilter(layer(ref, "firms"), filter);
+    OGRFeatureH rf = OGR_L_GetNextFeature(layer(ref, "firms"));
+    ck_assert_ptr_nonnull(rf);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(feat, OGR_F_GetFieldIndex(feat, "city")),
+                     OGR_F_GetFieldAsString(rf, OGR_F_GetFieldIndex(rf, "city")));
+    OGR_F_Destroy(feat);
+    OGR_F_Destroy(rf);
+    GDALClose(ref);
+    GDALClose(ds);
+}
+
+START_TEST(shapefile_directory_with_cpg_and_prj)
+{
+    check_directory_output("ESRI Shapefile", "shp");
+    const char *parts[] = {"clusters.shp", "clusters.dbf", "clusters.shx", "clusters.prj",
+                           "clusters.cpg", "firms.shp", "firms.cpg", "firms.prj"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char p[600];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/outdir/%s", dir, parts[i]);
+        ck_assert_msg(stat(p, &st) == 0, "%s missing", parts[i]);
+    }
+    char cpg[64];
+    char p[600];
+    snprintf(p, sizeof p, "%s/outdir/firms.cpg", dir);
+    slurp(p, cpg, sizeof cpg);
+    ck_assert_ptr_nonnull(strstr(cpg, "UTF-8"));
+}
+END_TEST
+
+START_TEST(geojson_directory) { check_directory_output("GeoJSON", "geojson"); }
+END_TEST
+
+START_TEST(flatgeobuf_directory) { check_directory_output("FlatGeobuf", "fgb"); }
+END_TEST
+
+START_TEST(csv_input_needs_a_crs)
+{
+    FILE *f = fopen(in_dir("firms.csv"), "w");
+    fprintf(f, "name,lon,lat,oked\n");
+    for (int i = 0; i < 30; i++) /* a tight group in Astana and two far away */
+        fprintf(f, "Фирма %d,%.5f,%.5f,62011\n", i, 71.44 + 0.001 * (i % 6), 51.16 + 0.001 * (i / 6));
+    fprintf(f, "Алыс,75.0,45.0,62011\nҚашық,80.0,50.0,62011\n");
+    fclose(f);
+    ck_assert_int_eq(run("cluster firms.csv out.gpkg --eps 500 --sector-field oked"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "has no CRS; give one with --s-srs"));
+    ck_assert_str_eq(listing(), "firms.csv ");
+    ck_assert_int_eq(run("cluster firms.csv out.gpkg --eps 500 --sector-field oked --s-srs EPSG:4326"), 0);
+    ck_assert_int_eq(count(in_dir("out.gpkg"), "clusters"), 1);
+    ck_assert_int_eq(count(in_dir("out.gpkg"), "firms"), 32);
+}
+END_TEST
+
+/* ---- distances in metres ------------------------------------------------ */
+
+START_TEST(projected_input_eps_in_metres)
+{
+    /* UTM 43N: a chain of three points 999 m apart, and a pair 1001 m apart. */
+    const char *wkt[] = {"POINT (500000 5000000)", "POINT (500999 5000000)",
+                         "POINT (501998 5000000)", "POINT (600000 5000000)",
+                         "POINT (600000 5001001)"};
+    const char *oked[] = {"1", "1", "1", "1", "1"};
+    write_points(in_dir("utm.gpkg"), 32643, 5, wkt, oked);
+    ck_assert_int_eq(run("cluster utm.gpkg out.gpkg --eps 1000 --min-pts 2"), 0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH lc = layer(ds, "clusters");
+    ck_assert_int_eq(epsg_of(lc), 32643);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(lc, TRUE), 1);
+    OGRFeatureH c = OGR_L_GetNextFeature(lc);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_firms")), 3);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sector")), "all");
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+    /* --t-srs reprojects the output */
+    ck_assert_int_eq(run("cluster utm.gpkg wgs.gpkg --eps 1000 --min-pts 2 --t-srs EPSG:4326"), 0);
+    ds = open_vector(in_dir("wgs.gpkg"));
+    ck_assert_int_eq(epsg_of(layer(ds, "clusters")), 4326);
+    ck_assert_int_eq(epsg_of(layer(ds, "firms")), 4326);
+    GDALClose(ds);
+}
+END_TEST
+
+START_TEST(lonlat_input_eps_in_metres)
+{
+    /* Two points 0.01 degrees of latitude apart near Astana: 1112 m. */
+    const char *wkt[] = {"POINT (71.4 51.10)", "POINT (71.4 51.11)", "POINT (80 45)"};
+    const char *oked[] = {"62", "62", "62"};
+    write_points(in_dir("ll.gpkg"), 4326, 3, wkt, oked);
+    ck_assert_int_eq(run("cluster ll.gpkg a.gpkg --eps 1115 --min-pts 2 --sector-field oked"), 0);
+    ck_assert_int_eq(count(in_dir("a.gpkg"), "clusters"), 1);
+    ck_assert_int_eq(run("cluster ll.gpkg b.gpkg --eps 1110 --min-pts 2 --sector-field oked"), 0);
+    ck_assert_int_eq(count(in_dir("b.gpkg"), "clusters"), 0);
+}
+END_TEST
+
+START_TEST(weights_are_summed_and_can_define_core)
+{
+    ck_assert_int_eq(run(MAIN_JOB " --weight-field employees", firms, "w.gpkg"), 0);
+    GDALDatasetH ds = open_vector(in_dir("w.gpkg"));
+    OGRLayerH lc = layer(ds, "clusters");
+    OGRFeatureH c = OGR_L_GetNextFeature(lc);
+    ck_assert_int_ge(OGR_F_GetFieldIndex(c, "weight"), 0);
+    double weight = OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "weight"));
+    OGR_F_Destroy(c);
+    OGRLayerH sum = GDALDatasetExecuteSQL(ds, "SELECT SUM(employees) FROM firms WHERE cluster_id = 1",
+                                          NULL, NULL);
+    OGRFeatureH s = OGR_L_GetNextFeature(sum);
+    ck_assert_double_eq(weight, OGR_F_GetFieldAsDouble(s, 0));
+    OGR_F_Destroy(s);
+    GDALDatasetReleaseResultSet(ds, sum);
+    GDALClose(ds);
+    ck_assert_int_eq(run(MAIN_JOB " --weight-field employees --min-weight 500", firms, "w2.gpkg"), 0);
+    ck_assert_int_ne(count(in_dir("w2.gpkg"), "clusters"), count(in_dir("w.gpkg"), "clusters"));
+    ck_assert_int_eq(run(MAIN_JOB " --min-weight 500", firms, "w3.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "--min-weight needs --weight-field"));
+}
+END_TEST
+
+START_TEST(where_filters_firms)
+{
+    ck_assert_int_eq(run(MAIN_JOB " --where \"oked LIKE '47%%'\"", firms, "w.gpkg"), 0);
+    GDALDatasetH ds = open_vector(in_dir("w.gpkg"));
+    OGRLayerH sql = GDALDatasetExecuteSQL(ds, "SELECT COUNT(*) FROM firms WHERE oked NOT LIKE '47%'",
+                                          NULL, NULL);
+    OGRFeatureH f = OGR_L_GetNextFeature(sql);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(f, 0), 0);
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, sql);
+    ck_assert_int_gt(OGR_L_GetFeatureCount(layer(ds, "firms"), TRUE), 1000);
+    GDALClose(ds);
+}
+END_TEST
+
+/* ---- bad input: a clear message, a non-zero exit, nothing left behind -- */
+
+static const struct {
+    const char *args;
+    int exit_code;
+    const char *words;
+} bad_runs[] = {
+    {"cluster missing.gpkg out.gpkg --eps 100", 1, "missing.gpkg: no such file"},
+    {"cluster FIRMS out.gpkg --eps 100 --sector-field sektor", 1, "no field named 'sektor'"},
+    {"cluster FIRMS out.gpkg --eps 100 --layer nope", 1, "no layer named 'nope'"},
+    {"cluster FIRMS out.gpkg --eps 100 --sector-field employees --weight-field oked", 1,
+     "weight field 'oked' is of type String"},
+    {"cluster FIRMS out.gpkg --eps 100 --where 'no_such_column > 1'", 1, "bad --where"},
+    {"cluster FIRMS out.gpkg --sector-field oked", 1, "--eps is required"},
+    {"cluster FIRMS out.gpkg --eps -3", 2, "--eps must be greater than 0"},
+    {"cluster FIRMS out.gpkg --eps 100 --min-pts 0", 2, "--min-pts must be at least 1"},
+    {"cluster FIRMS out.gpkg --eps 100 --hull round", 2, "--hull takes convex, concave or buffer"},
+    {"cluster FIRMS out.gpkg --eps 100 --bogus 1", 2, "unknown option --bogus"},
+    {"cluster FIRMS --eps 100", 2, "needs FIRMS and OUTPUT"},
+    {"cluster FIRMS out.xyz --eps 100", 1, "no GDAL driver writes '.xyz' files"},
+    {"cluster FIRMS out.gpkg --eps 100 -f NoSuchDriver", 1, "'NoSuchDriver' is not a GDAL vector driver"},
+    {"cluster FIRMS out.gpkg --eps 100 --t-srs EPSG:999999", 1, "--t-srs: cannot understand the CRS"},
+    {"cluster notvector.txt out.gpkg --eps 100", 1, "notvector.txt: not a vector dataset"},
+    {"cluster polygons.gpkg out.gpkg --eps 100", 1, "feature 1: geometry is a Polygon, not a point"},
+    {"frobnicate", 2, "unknown command 'frobnicate'"},
+};
+
+START_TEST(bad_input_fails_cleanly)
+{
+    FILE *f = fopen(in_dir("notvector.txt"), "w");
+    fputs("hello\n", f);
+    fclose(f);
+    const char *wkt[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"};
+    const char *oked[] = {"1"};
+    write_points(in_dir("polygons.gpkg"), 4326, 1, wkt, oked);
+    const char *before = strdup(listing());
+
+    char args[1024];
+    const char *a = bad_runs[_i].args, *at = strstr(a, "FIRMS");
+    if (at)
+        snprintf(args, sizeof args, "%.*s'%s'%s", (int)(at - a), a, firms, at + 5);
+    else
+        snprintf(args, sizeof args, "%s", a);
+    ck_assert_int_eq(run("%s", args), bad_runs[_i].exit_code);
+    ck_assert_msg(strstr(err_text, bad_runs[_i].words), "firmclust %s: stderr '%s' lacks '%s'", a,
+                  err_text, bad_runs[_i].words);
+    ck_assert_str_eq(listing(), before); /* no output, no temporary */
+    free((void *)before);
+}
+END_TEST
+
+START_TEST(skipped_features_are_reported_and_kept)
+{
+    const char *wkt[] = {"POINT (71.4 51.1)", NULL, "POINT (71.4 51.1)", "POINT EMPTY",
+                         "POINT (71.4 51.1)"};
+    const char *oked[] = {"62", "62", NULL, "62", "62"};
+    write_points(in_dir("gaps.gpkg"), 4326, 5, wkt, oked);
+    ck_assert_int_eq(run("cluster gaps.gpkg out.gpkg --eps 100 --min-pts 2 --sector-field oked"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "skipped 2 features with no geometry or an empty one (FID 2, 4)"));
+    ck_assert_ptr_nonnull(strstr(err_text, "skipped 1 feature with no sector code (FID 3)"));
+    ck_assert_ptr_nonnull(strstr(out_text, "(3 features skipped)"));
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH lf = layer(ds, "firms");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(lf, TRUE), 5);
+    OGRFeatureH f;
+    int labelled = 0;
+    while ((f = OGR_L_GetNextFeature(lf))) {
+        labelled += OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "role"));
+        OGR_F_Destroy(f);
+    }
+    ck_assert_int_eq(labelled, 2);
+    GDALClose(ds);
+}
+END_TEST
+
+static int cancel_at_half(double complete, const char *message, void *arg)
+{
+    (void)message;
+    *(double *)arg = complete;
+    return complete < 0.5;
+}
+
+START_TEST(cancelled_run_leaves_nothing)
+{
+    fc_context *ctx = fc_context_new();
+    fc_options *o = fc_options_new();
+    double last = 0;
+    fc_options_set(ctx, o, "eps", "2000");
+    fc_options_set(ctx, o, "sector-field", "oked");
+    fc_context_set_progress(ctx, cancel_at_half, &last);
+    ck_assert_int_eq(fc_cluster(ctx, firms, in_dir("out.gpkg"), o, NULL), FC_ECANCEL);
+    ck_assert_str_eq(fc_errmsg(ctx), "cancelled by the progress callback");
+    ck_assert_double_ge(last, 0.5);
+    ck_assert_str_eq(listing(), "");
+    fc_options_destroy(o);
+    fc_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- help and the GDAL generic options ---------------------------------- */
+
+START_TEST(help_and_version)
+{
+    ck_assert_int_eq(run("cluster --help"), 0);
+    const char *opts[] = {"--layer", "--where", "--sector-field", "--sector-digits", "--eps",
+                          "--min-pts", "--weight-field", "--min-weight", "--hull", "--concavity",
+                          "--s-srs", "--t-srs", "--format", "--overwrite", "--quiet"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        ck_assert_msg(strstr(out_text, opts[i]), "cluster --help lacks %s", opts[i]);
+    ck_assert_int_eq(run("--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "synth"));
+    ck_assert_int_eq(run(""), 2);
+    ck_assert_int_eq(run("--version"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "firmclust " FIRMCLUST_VERSION));
+    ck_assert_ptr_nonnull(strstr(out_text, "GEOS"));
+    ck_assert_int_eq(run("--formats"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "GPKG"));
+    ck_assert_int_eq(run("synth --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "--seed"));
+}
+END_TEST
+
+START_TEST(synth_is_deterministic)
+{
+    ck_assert_int_eq(run("synth -q --firms 3000 --seed 9 a.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 3000 --seed 9 b.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 3000 --seed 10 c.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("a.gpkg"), in_dir("b.gpkg")));
+    ck_assert(!same_bytes(in_dir("a.gpkg"), in_dir("c.gpkg")));
+    ck_assert_int_eq(count(in_dir("a.gpkg"), NULL), 3000);
+    /* Oil firms concentrate in the west, IT in Almaty and Astana. */
+    GDALDatasetH ds = open_vector(in_dir("a.gpkg"));
+    OGRLayerH sql = GDALDatasetExecuteSQL(
+        ds, "SELECT AVG(ST_X(geom)) FROM firms WHERE oked IN ('06100', '09100')", NULL, "SQLite");
+    OGRFeatureH f = OGR_L_GetNextFeature(sql);
+    ck_assert_double_lt(OGR_F_GetFieldAsDouble(f, 0), 60);
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, sql);
+    GDALClose(ds);
+    ck_assert_int_eq(run("synth -q --firms 100 d.shp"), 0); /* a Shapefile, with its sidecars */
+    ck_assert_str_eq(listing(), "a.gpkg b.gpkg c.gpkg d.cpg d.dbf d.prj d.shp d.shx ");
+    ck_assert_int_eq(run("synth -q --firms 100 d.shp"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "exists; use --overwrite"));
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, main_job_writes_consistent_layers);
+    tcase_add_test(tc, clusters_lie_over_the_oblasts);
+    tcase_add_test(tc, same_input_same_bytes);
+    tcase_add_test(tc, existing_output_kept_without_overwrite);
+    tcase_add_test(tc, output_never_replaces_input);
+    tcase_add_test(tc, shapefile_directory_with_cpg_and_prj);
+    tcase_add_test(tc, geojson_directory);
+    tcase_add_test(tc, flatgeobuf_directory);
+    tcase_add_test(tc, csv_input_needs_a_crs);
+    tcase_add_test(tc, projected_input_eps_in_metres);
+    tcase_add_test(tc, lonlat_input_eps_in_metres);
+    tcase_add_test(tc, weights_are_summed_and_can_define_core);
+    tcase_add_test(tc, where_filters_firms);
+    tcase_add_loop_test(tc, bad_input_fails_cleanly, 0, sizeof bad_runs / sizeof bad_runs[0]);
+    tcase_add_test(tc, skipped_features_are_reported_and_kept);
+    tcase_add_test(tc, cancelled_run_leaves_nothing);
+    tcase_add_test(tc, help_and_version);
+    tcase_add_test(tc, synth_is_deterministic);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(cli_suite)
