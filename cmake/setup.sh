@@ -1,0 +1,81 @@
+#!/bin/sh
+# Set-up, build and check firmclust on Debian 12, in one command.
+#
+#   sh cmake/setup.sh demo   install what is missing, build, cluster the bundled
+#                            Kazakhstan sample into build/kz_clusters.gpkg
+#   sh cmake/setup.sh test   install what is missing, build, run the whole test
+#                            suite: a release build, an AddressSanitizer and
+#                            UndefinedBehaviorSanitizer build, and valgrind on a
+#                            normal and a failing run
+#
+# Installing needs root (or sudo); nothing is installed when all is there.
+set -eu
+
+cd "$(dirname "$0")/.."
+mode=${1:-}
+case "$mode" in
+demo | test) ;;
+*)
+    echo "usage: sh cmake/setup.sh demo|test" >&2
+    exit 2
+    ;;
+esac
+
+packages="build-essential cmake pkg-config libgdal-dev libproj-dev libgeos-dev"
+if [ "$mode" = test ]; then
+    packages="$packages check libsubunit-dev valgrind"
+fi
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "== installing:$missing"
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if [ "$mode" = demo ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=OFF
+    cmake --build build -j "$jobs"
+    echo "== clustering fixtures/kz/firms.gpkg"
+    build/firmclust cluster fixtures/kz/firms.gpkg build/kz_clusters.gpkg \
+        --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 --overwrite
+    echo "== open build/kz_clusters.gpkg in QGIS, over fixtures/kz/kaz_admbnda_adm1_2024.shp"
+    exit 0
+fi
+
+echo "== release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=ON
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== AddressSanitizer and UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON -DFIRMCLUST_SANITIZE=ON
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ctest --output-on-failure -j "$jobs")
+
+echo "== valgrind: no leak on a normal run and on a failing run"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
+$vg build/firmclust cluster fixtures/kz/firms.gpkg "$tmp/ok.gpkg" -q \
+    --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10
+status=0
+$vg build/firmclust cluster fixtures/kz/firms.gpkg "$tmp/fail.gpkg" -q \
+    --sector-field no_such_field --eps 2000 2>"$tmp/err" || status=$?
+if [ "$status" != 1 ] || ! grep -q "no field named 'no_such_field'" "$tmp/err"; then
+    echo "valgrind failing run: exit $status, expected 1 with a clear message:" >&2
+    cat "$tmp/err" >&2
+    exit 1
+fi
+echo "valgrind: 2 passed, 0 failed"
