@@ -2,6 +2,7 @@
 find_package(GDAL 3.6 CONFIG REQUIRED)   # GDAL::GDAL
 find_package(PROJ 9.1 CONFIG REQUIRED)   # PROJ::proj
 find_package(GEOS 3.11 CONFIG REQUIRED)  # GEOS::geos_c
+find_package(Threads REQUIRED)
 if(FIRMCLUST_TESTS)
   find_package(PkgConfig REQUIRED)
   # Debian's check.pc needs libsubunit-dev to link.

@@ -4,6 +4,7 @@
 #include "fc_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,29 +26,33 @@ static const opt_def option_table[] = {
     {"layer", OPT_STRING, OFF(layer), "NAME",
      "input layer (default: the only layer, or the first point layer)"},
     {"where", OPT_STRING, OFF(where), "SQL",
-     "attribute filter, as in ogr2ogr -where, e.g. \"employees > 0\""},
+     "attribute filter, as ogr2ogr -where: \"employees > 0\""},
     {"sector-field", OPT_STRING, OFF(sector_field), "NAME",
-     "field holding the sector code (e.g. oked); without it all firms form one group"},
+     "field holding the sector code, e.g. oked (text or whole numbers);\n"
+     "without it, all firms form one group"},
     {"sector-digits", OPT_INT, OFF(sector_digits), "N",
-     "group sectors by the first N characters of the code (2 = OKED division);\n"
-     "default: the whole code"},
+     "group sectors by the first N characters of the code\n"
+     "(2 = OKED division; default: the whole code)"},
     {"eps", OPT_DOUBLE, OFF(eps), "METRES",
      "neighbourhood radius in metres, whatever the CRS (required)"},
     {"min-pts", OPT_INT, OFF(min_pts), "N",
-     "a firm is core when at least N firms of its sector, itself included,\n"
-     "lie within eps (default 5)"},
+     "a firm is core when at least N firms of its sector, itself\n"
+     "included, lie within eps (default 5)"},
     {"weight-field", OPT_STRING, OFF(weight_field), "NAME",
-     "numeric field with each firm's weight, e.g. employees; summed per cluster"},
+     "numeric field with each firm's weight, e.g. employees;\n"
+     "summed per cluster"},
     {"min-weight", OPT_DOUBLE, OFF(min_weight), "W",
-     "with --weight-field: a firm is core when the summed weight within eps,\n"
-     "itself included, reaches W (replaces --min-pts)"},
+     "with --weight-field: a firm is core when the summed weight\n"
+     "within eps, itself included, reaches W (replaces --min-pts)"},
     {"hull", OPT_HULL, OFF(hull), "convex|concave|buffer",
-     "cluster polygon: concave hull (default), convex hull, or union of\n"
-     "eps/2 buffers around the firms"},
+     "cluster polygon: concave hull (default), convex hull, or the\n"
+     "union of eps/2 buffers around the firms"},
     {"concavity", OPT_DOUBLE, OFF(concavity), "R",
-     "concave hull edge-length ratio, 0 (most concave) to 1 (convex); default 0.3"},
+     "concave hull edge-length ratio, 0 (most concave) to 1 (convex);\n"
+     "default 0.3"},
     {"s-srs", OPT_STRING, OFF(s_srs), "CRS",
-     "CRS of the input when it has none (EPSG:4326, a WKT or PROJ string, a file)"},
+     "CRS of the input, when it has none or a wrong one: EPSG:4326,\n"
+     "a WKT or PROJ string, or a .prj file"},
     {"t-srs", OPT_STRING, OFF(t_srs), "CRS", "CRS of the output (default: the input's)"},
     {"format", OPT_STRING, OFF(format), "NAME",
      "GDAL driver of the output (default: from the extension, else GPKG)"},
@@ -184,28 +189,29 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     return fc_error(ctx, FC_EINTERNAL, "option --%s has an unknown kind", d->name);
 }
 
+static char usage_text[4096];
+static const char *text_ptr = usage_text;
+
+static void build_usage(void)
+{
+    size_t len = 0, size = sizeof usage_text;
+    for (size_t i = 0; i < N_OPTIONS && len < size; i++) {
+        const opt_def *d = &option_table[i];
+        len += (size_t)snprintf(usage_text + len, size - len, "  --%s%s%s\n      ", d->name,
+                                d->metavar ? " " : "", d->metavar ? d->metavar : "");
+        for (const char *h = d->help; *h && len < size - 8; h++)
+            len += (size_t)snprintf(usage_text + len, size - len, *h == '\n' ? "\n      " : "%c", *h);
+        if (len < size - 1)
+            usage_text[len++] = '\n';
+    }
+    usage_text[len < size ? len : size - 1] = '\0';
+}
+
+/* Each option on one line, its help indented on the lines below, so that
+ * the text fits in 80 columns. Built once, thread-safely. */
 const char *fc_options_usage(void)
 {
-    static char text[4096];
-    if (text[0])
-        return text;
-    size_t len = 0;
-    for (size_t i = 0; i < N_OPTIONS && len < sizeof text; i++) {
-        const opt_def *d = &option_table[i];
-        char head[64];
-        snprintf(head, sizeof head, "--%s%s%s", d->name, d->metavar ? " " : "",
-                 d->metavar ? d->metavar : "");
-        len += (size_t)snprintf(text + len, sizeof text - len, "  %-32s ", head);
-        /* Indent continuation lines of the help under the first. */
-        for (const char *h = d->help; *h && len < sizeof text - 40; h++) {
-            if (*h == '\n')
-                len += (size_t)snprintf(text + len, sizeof text - len, "\n%35s", "");
-            else
-                text[len++] = *h;
-        }
-        if (len < sizeof text - 1)
-            text[len++] = '\n';
-    }
-    text[len < sizeof text ? len : sizeof text - 1] = '\0';
-    return text;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, build_usage);
+    return text_ptr;
 }
