@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -69,6 +70,20 @@ static void cluster_table_free(fc_cluster_table *t)
     free(t->weight);
     free(t->area_km2);
     memset(t, 0, sizeof *t);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+/* Under --debug: how long each stage took. */
+static void stage_done(fc_context *ctx, const char *stage, struct timespec *t0)
+{
+    fc_message(ctx, FC_MSG_DEBUG, "%s: %.3f s", stage, seconds_since(t0));
+    clock_gettime(CLOCK_MONOTONIC, t0);
 }
 
 static void geos_message(const char *msg, void *userdata)
@@ -251,6 +266,8 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     GDALDatasetH ds = NULL;
     int status;
 
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, false, &out)) != FC_OK)
         goto done;
     if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK ||
@@ -289,6 +306,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         ymin = fmin(ymin, f.y[i]);
         ymax = fmax(ymax, f.y[i]);
     }
+    stage_done(ctx, "reading", &t0);
     if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, &work)) != FC_OK)
         goto done;
     wx = malloc(f.n * sizeof *wx);
@@ -308,6 +326,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         goto done;
     }
 
+    stage_done(ctx, "reprojecting", &t0);
     const double eps_w = o->eps / work.to_metres;
     fc_dbscan_params params = {.eps = eps_w, .min_pts = o->min_pts};
     if (o->min_weight >= 0) {
@@ -317,11 +336,13 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     if ((status = fc_progress_stage(ctx, 0.4, 0.5, "clustering")) != FC_OK ||
         (status = fc_dbscan(ctx, f.n, wx, wy, f.sector, &params, cid, role, &n_clusters)) != FC_OK)
         goto done;
+    stage_done(ctx, "clustering", &t0);
     if ((status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons")) != FC_OK ||
         (status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, o, &work, eps_w,
                                  &table)) != FC_OK)
         goto done;
 
+    stage_done(ctx, "cluster polygons", &t0);
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     if ((status = fc_progress_stage(ctx, 0.7, 1.0, "writing")) != FC_OK)
@@ -336,8 +357,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         if (!(ds = fc_output_create(ctx, &out, "firms")))
             status = FC_EIO;
     }
-    if (status == FC_OK)
+    if (status == FC_OK) {
+        stage_done(ctx, "writing clusters", &t0);
         status = fc_write_firms(ctx, ds, &in, &f, cid, role, out_srs);
+    }
     if (ds) {
         CPLErrorReset();
         GDALClose(ds);
@@ -345,8 +368,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
     }
-    if (status == FC_OK)
+    if (status == FC_OK) {
+        stage_done(ctx, "writing firms", &t0);
         status = fc_output_commit(ctx, &out, o->overwrite);
+    }
     if (status == FC_OK && result_out && make_result(&f, cid, &table, &work, result_out) != FC_OK)
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
     if (status == FC_OK && ctx->progress)
