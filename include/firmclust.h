@@ -92,9 +92,20 @@ void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg
 /** Role of a point after clustering. */
 enum fc_role { FC_ROLE_NOISE = 0, FC_ROLE_BORDER = 1, FC_ROLE_CORE = 2 };
 
+/** How distances are measured. */
+enum fc_distance {
+    /** x, y in a plane: two points are neighbours when dx*dx + dy*dy <=
+     *  eps*eps (computed in double). */
+    FC_DISTANCE_PLANAR = 0,
+    /** x, y are longitude and latitude in degrees: two points are
+     *  neighbours when their geodesic distance on the ellipsoid, as PROJ's
+     *  geod_inverse() computes it, is at most eps metres. */
+    FC_DISTANCE_GEODESIC = 1
+};
+
 typedef struct fc_dbscan_params {
-    /** Neighbourhood radius in the unit of x and y. Two points are
-     *  neighbours when dx*dx + dy*dy <= eps*eps (computed in double). */
+    /** Neighbourhood radius: in the unit of x and y (planar), or in metres
+     *  (geodesic). Distance <= eps counts. */
     double eps;
     /** A point is core when at least min_pts points, itself included, lie
      *  within eps. Used when weight is NULL. */
@@ -106,6 +117,11 @@ typedef struct fc_dbscan_params {
      *  with totals below 2^53. */
     const double *weight;
     double min_weight;
+    /** An fc_distance; 0 (planar) when left zero. */
+    int distance;
+    /** Geodesic: the ellipsoid's semi-major axis (metres) and flattening;
+     *  both 0 means WGS84. */
+    double semi_major, flattening;
 } fc_dbscan_params;
 
 /**
@@ -122,8 +138,8 @@ typedef struct fc_dbscan_params {
  * A border point within eps of core points of several clusters joins the
  * cluster of its nearest core point; equal distances go to the core point
  * that comes first in the input. Fails with FC_EINVAL on eps <= 0 or not
- * finite, min_pts < 1, a negative or non-finite weight or coordinate, or
- * n > INT32_MAX.
+ * finite, min_pts < 1, a negative or non-finite weight or coordinate, a
+ * latitude outside [-90, 90] in geodesic mode, or n > INT32_MAX.
  */
 int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
               const uint32_t *group, const fc_dbscan_params *params,

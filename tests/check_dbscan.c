@@ -321,10 +321,10 @@ static size_t make_case(int shape, double *x, double *y, uint32_t *g, double *w,
     }
     *use_groups = (int)(next_u64() & 1);
     *use_weights = below(4) == 0;
-    p->eps = eps;
-    p->min_pts = 1 + below(7);
-    p->weight = *use_weights ? w : NULL;
-    p->min_weight = (double)below(9) * 0.5;
+    *p = (fc_dbscan_params){.eps = eps,
+                            .min_pts = 1 + below(7),
+                            .weight = *use_weights ? w : NULL,
+                            .min_weight = (double)below(9) * 0.5};
     return n;
 }
 

@@ -119,10 +119,10 @@ OGRSpatialReferenceH fc_srs_clone_gis_order(OGRSpatialReferenceH srs);
 
 /* ---- dbscan.c ---------------------------------------------------------- */
 
-/* fc_dbscan() with grid cells of a given side (>= eps/2, so that the 5x5
- * block of cells around a point holds all its neighbours). fc_dbscan()
- * uses eps/sqrt(2); the tests use larger cells too, to run the paths for
- * cells whose points are not all within eps of each other. */
+/* fc_dbscan() with grid cells of a given side (in metres of earth-centred
+ * coordinates for geodesic distances). fc_dbscan() uses the largest cells
+ * whose points are all within eps of each other; the tests use larger and
+ * smaller ones too, to run the paths for cells that are not. */
 int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                         const uint32_t *group, const fc_dbscan_params *params, double side,
                         int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out);
