@@ -199,9 +199,12 @@ size_t fc_result_n_sectors(const fc_result *r);
 /** Sector i (0 <= i < n_sectors, in code order): its code and counts. */
 int fc_result_sector(const fc_result *r, size_t i, const char **code,
                      size_t *n_firms, size_t *n_clusters, size_t *n_clustered);
-/** The metric CRS distances were measured in, as a PROJ string or the
- *  input CRS's name. */
+/** The metric CRS the hulls were drawn in (and planar distances measured
+ *  in), as a PROJ string or the input CRS's name. */
 const char *fc_result_working_crs(const fc_result *r);
+/** How distances were measured, e.g. "geodesic on the WGS 84 ellipsoid
+ *  (...)" or "planar in ...". */
+const char *fc_result_distance(const fc_result *r);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data                                                           */

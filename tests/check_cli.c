@@ -12,6 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <geodesic.h>
+#include <math.h>
+
 #include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal.h>
@@ -490,6 +493,83 @@ START_TEST(where_filters_firms)
 }
 END_TEST
 
+/* ---- geodesic distances ------------------------------------------------ */
+
+START_TEST(distance_mode_follows_the_crs)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "g.gpkg"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: geodesic on the WGS 84 ellipsoid"));
+    ck_assert_int_eq(run(MAIN_JOB " --distance planar", firms, "p.gpkg"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: planar in +proj=eqdc"));
+    const char *wkt[] = {"POINT (500000 5000000)", "POINT (500999 5000000)"};
+    const char *oked[] = {"1", "1"};
+    write_points(in_dir("utm.gpkg"), 32643, 2, wkt, oked);
+    ck_assert_int_eq(run("cluster utm.gpkg u.gpkg --eps 1000 --min-pts 2"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: planar in WGS 84 / UTM zone 43N"));
+    ck_assert_int_eq(run("cluster utm.gpkg u2.gpkg --eps 1000 --min-pts 2 --distance geodesic"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: geodesic on the WGS 84 ellipsoid"));
+    ck_assert_int_eq(count(in_dir("u2.gpkg"), "clusters"), 1);
+    ck_assert_int_eq(run("cluster utm.gpkg u3.gpkg --eps 1000 --distance spherical"), 2);
+    ck_assert_ptr_nonnull(strstr(err_text, "--distance takes geodesic or planar"));
+}
+END_TEST
+
+START_TEST(areas_on_the_ellipsoid)
+{
+    /* A square of 0.01 degrees at the equator, about 1.1 x 1.1 km. */
+    const char *wkt[] = {"POINT (30 0)", "POINT (30.01 0)", "POINT (30.01 0.01)", "POINT (30 0.01)",
+                         "POINT (30.005 0.005)"};
+    const char *oked[] = {"1", "1", "1", "1", "1"};
+    write_points(in_dir("square.gpkg"), 4326, 5, wkt, oked);
+    ck_assert_int_eq(run("cluster square.gpkg out.gpkg --eps 1000 --min-pts 2 --hull convex"), 0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
+    ck_assert_ptr_nonnull(c);
+    double area = OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "area_km2"));
+    struct geod_geodesic g;
+    double lats[] = {0, 0, 0.01, 0.01}, lons[] = {30, 30.01, 30.01, 30}, expected;
+    geod_init(&g, 6378137, 1 / 298.257223563);
+    geod_polygonarea(&g, lats, lons, 4, &expected, NULL);
+    expected = fabs(expected) / 1e6;
+    ck_assert_msg(fabs(area - expected) / expected < 1e-4, "area %.6f km2, geodesic square %.6f",
+                  area, expected);
+    /* The square's edges (1.1 km) got a vertex every kilometre before
+     * leaving the working CRS: more than its 4 corners and closing point. */
+    OGRGeometryH polygon = OGR_G_GetGeometryRef(OGR_F_GetGeometryRef(c), 0);
+    ck_assert_int_gt(OGR_G_GetPointCount(OGR_G_GetGeometryRef(polygon, 0)), 5);
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+}
+END_TEST
+
+START_TEST(cluster_across_the_antimeridian)
+{
+    /* Fiji: eight firms within 1 km, on both sides of 180 degrees. */
+    const char *wkt[] = {"POINT (179.997 -17)", "POINT (179.999 -17.002)", "POINT (-179.999 -17)",
+                         "POINT (-179.997 -17.001)", "POINT (179.998 -16.998)",
+                         "POINT (-179.998 -17.003)", "POINT (180 -17.001)", "POINT (-179.996 -16.999)"};
+    const char *oked[] = {"1", "1", "1", "1", "1", "1", "1", "1"};
+    write_points(in_dir("fiji.gpkg"), 4326, 8, wkt, oked);
+    ck_assert_int_eq(run("cluster fiji.gpkg out.gpkg --eps 1000 --min-pts 3"), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "1 cluster holding 8 firms"));
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
+    OGRGeometryH g = OGR_F_GetGeometryRef(c);
+    ck_assert(OGR_G_IsValid(g));
+    /* cut at 180 degrees into narrow parts, not stretched round the world */
+    ck_assert_int_eq(OGR_G_GetGeometryCount(g), 2);
+    for (int i = 0; i < OGR_G_GetGeometryCount(g); i++) {
+        OGREnvelope e;
+        OGR_G_GetEnvelope(OGR_G_GetGeometryRef(g, i), &e);
+        ck_assert_double_lt(e.MaxX - e.MinX, 0.02);
+    }
+    double area = OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "area_km2"));
+    ck_assert(area > 0.05 && area < 2);
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+}
+END_TEST
+
 /* ---- bad input: a clear message, a non-zero exit, nothing left behind -- */
 
 static const struct {
@@ -655,6 +735,9 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, lonlat_input_eps_in_metres);
     tcase_add_test(tc, weights_are_summed_and_can_define_core);
     tcase_add_test(tc, where_filters_firms);
+    tcase_add_test(tc, distance_mode_follows_the_crs);
+    tcase_add_test(tc, areas_on_the_ellipsoid);
+    tcase_add_test(tc, cluster_across_the_antimeridian);
     tcase_add_loop_test(tc, bad_input_fails_cleanly, 0, sizeof bad_runs / sizeof bad_runs[0]);
     tcase_add_test(tc, skipped_features_are_reported_and_kept);
     tcase_add_test(tc, cancelled_run_leaves_nothing);

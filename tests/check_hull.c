@@ -29,7 +29,8 @@ static int hull(size_t n, const double *x, const double *y, int kind, double con
 {
     unsigned char *wkb;
     size_t size;
-    ck_assert_int_eq(fc_hull(ctx, h, n, x, y, kind, concavity, radius, &wkb, &size, area), FC_OK);
+    fc_hull_params params = {kind, concavity, radius, 0};
+    ck_assert_int_eq(fc_hull(ctx, h, n, x, y, &params, &wkb, &size, area), FC_OK);
     GEOSWKBReader *r = GEOSWKBReader_create_r(h);
     GEOSGeometry *g = GEOSWKBReader_read_r(h, r, wkb, size);
     GEOSWKBReader_destroy_r(h, r);
@@ -122,6 +123,23 @@ START_TEST(buffer_of_far_points_is_a_multipolygon)
 }
 END_TEST
 
+START_TEST(densify_adds_vertices_not_area)
+{
+    double x[] = {0, 100, 100, 0}, y[] = {0, 0, 100, 100}, a;
+    fc_hull_params params = {FC_HULL_CONVEX, 0, 1, 10};
+    unsigned char *wkb;
+    size_t size;
+    ck_assert_int_eq(fc_hull(ctx, h, 4, x, y, &params, &wkb, &size, &a), FC_OK);
+    ck_assert_double_eq_tol(a, 10000, 1e-9);
+    GEOSWKBReader *r = GEOSWKBReader_create_r(h);
+    GEOSGeometry *g = GEOSWKBReader_read_r(h, r, wkb, size);
+    ck_assert_int_eq(GEOSGetNumCoordinates_r(h, g), 41); /* 4 sides of 10 pieces, closed */
+    GEOSGeom_destroy_r(h, g);
+    GEOSWKBReader_destroy_r(h, r);
+    free(wkb);
+}
+END_TEST
+
 START_TEST(random_clouds_always_valid)
 {
     uint64_t s = 42;
@@ -149,6 +167,7 @@ static Suite *hull_suite(void)
     tcase_add_test(tc, one_point_gets_a_disc);
     tcase_add_test(tc, two_points_and_collinear_points_get_a_polygon);
     tcase_add_test(tc, buffer_of_far_points_is_a_multipolygon);
+    tcase_add_test(tc, densify_adds_vertices_not_area);
     tcase_add_test(tc, random_clouds_always_valid);
     suite_add_tcase(s, tc);
     return s;

@@ -139,6 +139,7 @@ static void print_summary(const fc_result *r)
     printf("; %zu cluster%s holding %zu firms (%.1f%%)\n", fc_result_n_clusters(r),
            fc_result_n_clusters(r) == 1 ? "" : "s", clustered,
            n ? 100.0 * (double)clustered / (double)n : 0.0);
+    printf("distances: %s\n", fc_result_distance(r));
 
     /* Sectors with the most clustered firms first; ties in code order. */
     size_t *order = malloc((n_sectors ? n_sectors : 1) * sizeof *order);

@@ -19,6 +19,7 @@ struct fc_result {
     char **codes;
     size_t *sector_firms, *sector_clusters, *sector_clustered;
     char working_crs[512];
+    char distance[640];
 };
 
 fc_result *fc_result_destroy(fc_result *r)
@@ -41,6 +42,7 @@ size_t fc_result_n_clusters(const fc_result *r) { return r->n_clusters; }
 size_t fc_result_n_clustered(const fc_result *r) { return r->n_clustered; }
 size_t fc_result_n_sectors(const fc_result *r) { return r->n_sectors; }
 const char *fc_result_working_crs(const fc_result *r) { return r->working_crs; }
+const char *fc_result_distance(const fc_result *r) { return r->distance; }
 
 int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms,
                      size_t *n_clusters, size_t *n_clustered)
@@ -93,10 +95,18 @@ static void geos_message(const char *msg, void *userdata)
 
 /* Per-cluster counts and polygons. The points of each cluster are
  * gathered in input order, so GEOS sees the same input on every run. */
+/* How cluster areas are measured: on the ellipsoid, for geographic input,
+ * else in the plane of the working CRS. */
+typedef struct area_method {
+    OGRCoordinateTransformationH to_lonlat; /* NULL: planar */
+    double a, f;
+} area_method;
+
 static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
                           const double *wy, const int32_t *cid, const uint8_t *role,
-                          size_t n_clusters, const fc_options *o, const fc_working_crs *work,
-                          double eps_w, fc_cluster_table *t)
+                          size_t n_clusters, const fc_hull_params *hp,
+                          const fc_working_crs *work, const area_method *am,
+                          fc_cluster_table *t)
 {
     t->n = n_clusters;
     size_t m = n_clusters ? n_clusters : 1;
@@ -156,13 +166,24 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
             py[k] = wy[members[j]];
         }
         double area = 0;
-        status = fc_hull(ctx, h, k, px, py, o->hull, o->concavity, eps_w / 2, &t->wkb[c],
-                         &t->wkb_size[c], &area);
+        status = fc_hull(ctx, h, k, px, py, hp, &t->wkb[c], &t->wkb_size[c], &area);
         if (status != FC_OK && geos_msg[0]) {
             size_t len = strlen(ctx->errmsg);
             snprintf(ctx->errmsg + len, sizeof ctx->errmsg - len, ": %s", geos_msg);
         }
-        t->area_km2[c] = area * work->to_metres * work->to_metres / 1e6;
+        if (status == FC_OK && am->to_lonlat) {
+            OGRGeometryH g = NULL;
+            if (OGR_G_CreateFromWkbEx(t->wkb[c], NULL, &g, t->wkb_size[c]) != OGRERR_NONE ||
+                OGR_G_Transform(g, am->to_lonlat) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_ECRS, "cannot measure the area of cluster %zu", c + 1);
+            else
+                area = fc_ellipsoidal_area(g, am->a, am->f);
+            if (g)
+                OGR_G_DestroyGeometry(g);
+        } else {
+            area *= work->to_metres * work->to_metres;
+        }
+        t->area_km2[c] = area / 1e6;
         if (status == FC_OK && (c & 0xFF) == 0)
             status = fc_progress(ctx, (double)c / (double)n_clusters, "cluster polygons");
     }
@@ -228,6 +249,30 @@ static OGRSpatialReferenceH srs_from_user(fc_context *ctx, const char *def, cons
     return srs;
 }
 
+/* Longitude and latitude in degrees of the firms, on the geographic CRS of
+ * the input's datum. lon and lat stay NULL when the input is already in it
+ * (then f->x and f->y are used). */
+static int to_lonlat(fc_context *ctx, const fc_firms *f, double **lon, double **lat,
+                     OGRSpatialReferenceH *geog)
+{
+    *geog = OSRCloneGeogCS(f->srs);
+    if (!*geog)
+        return fc_error_gdal(ctx, FC_ECRS, "the input CRS has no geographic CRS");
+    OSRSetAxisMappingStrategy(*geog, OAMS_TRADITIONAL_GIS_ORDER);
+    if (fabs(OSRGetAngularUnits(*geog, NULL) - M_PI / 180) > 1e-12)
+        return fc_error(ctx, FC_ECRS,
+                        "geodesic distances need a geographic CRS in degrees; use --distance planar");
+    if (OSRIsGeographic(f->srs))
+        return FC_OK;
+    *lon = malloc(f->n * sizeof **lon);
+    *lat = malloc(f->n * sizeof **lat);
+    if (!*lon || !*lat)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f->n);
+    memcpy(*lon, f->x, f->n * sizeof **lon);
+    memcpy(*lat, f->y, f->n * sizeof **lat);
+    return fc_transform_points(ctx, f->srs, *geog, f->n, *lon, *lat);
+}
+
 static bool same_file(const char *a, const char *b)
 {
     char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
@@ -259,7 +304,9 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     fc_working_crs work = {0};
     fc_cluster_table table = {0};
     OGRSpatialReferenceH out_srs = NULL;
-    double *wx = NULL, *wy = NULL;
+    double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL;
+    OGRSpatialReferenceH geog = NULL;
+    char distance_used[640] = "";
     int32_t *cid = NULL;
     uint8_t *role = NULL;
     size_t n_clusters = 0;
@@ -299,6 +346,8 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         OSRSetAxisMappingStrategy(out_srs, OAMS_TRADITIONAL_GIS_ORDER);
     }
 
+    stage_done(ctx, "reading", &t0);
+    const bool geographic = OSRIsGeographic(f.srs);
     double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
     for (size_t i = 0; i < f.n; i++) {
         xmin = fmin(xmin, f.x[i]);
@@ -306,7 +355,8 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         ymin = fmin(ymin, f.y[i]);
         ymax = fmax(ymax, f.y[i]);
     }
-    stage_done(ctx, "reading", &t0);
+    if (geographic) /* a window that may straddle the antimeridian */
+        fc_longitude_window(f.x, f.n, &xmin, &xmax);
     if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, &work)) != FC_OK)
         goto done;
     wx = malloc(f.n * sizeof *wx);
@@ -321,25 +371,67 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     memcpy(wy, f.y, f.n * sizeof *wy);
     if (work.reprojected &&
         (status = fc_transform_points(ctx, f.srs, work.srs, f.n, wx, wy)) != FC_OK) {
-        /* Name the feature, not the array index. */
         fc_error(ctx, status, "%s, layer %s: %s", input, in.layer_name, fc_errmsg(ctx));
         goto done;
     }
-
     stage_done(ctx, "reprojecting", &t0);
-    const double eps_w = o->eps / work.to_metres;
-    fc_dbscan_params params = {.eps = eps_w, .min_pts = o->min_pts};
+
+    const bool geodesic_mode = o->distance == FC_DIST_GEODESIC ||
+                               (o->distance == FC_DIST_AUTO && geographic);
+    fc_dbscan_params params = {.eps = o->eps / work.to_metres, .min_pts = o->min_pts};
     if (o->min_weight >= 0) {
         params.weight = f.weight;
         params.min_weight = o->min_weight;
     }
+    const double *cx = wx, *cy = wy; /* the coordinates DBSCAN sees */
+    if (geodesic_mode) {
+        if ((status = to_lonlat(ctx, &f, &lon, &lat, &geog)) != FC_OK)
+            goto done;
+        double inv_f = OSRGetInvFlattening(geog, NULL);
+        params.distance = FC_DISTANCE_GEODESIC;
+        params.eps = o->eps;
+        params.semi_major = OSRGetSemiMajor(geog, NULL);
+        params.flattening = inv_f > 0 ? 1 / inv_f : 0;
+        cx = lon ? lon : f.x;
+        cy = lat ? lat : f.y;
+        snprintf(distance_used, sizeof distance_used,
+                 "geodesic on the %s ellipsoid (a = %.3f m, 1/f = %.9g)",
+                 OSRGetAttrValue(geog, "SPHEROID", 0) ? OSRGetAttrValue(geog, "SPHEROID", 0) : "input's",
+                 params.semi_major, inv_f);
+    } else {
+        snprintf(distance_used, sizeof distance_used, "planar in %s", work.description);
+    }
+    fc_message(ctx, FC_MSG_DEBUG, "distances: %s", distance_used);
     if ((status = fc_progress_stage(ctx, 0.4, 0.5, "clustering")) != FC_OK ||
-        (status = fc_dbscan(ctx, f.n, wx, wy, f.sector, &params, cid, role, &n_clusters)) != FC_OK)
+        (status = fc_dbscan(ctx, f.n, cx, cy, f.sector, &params, cid, role, &n_clusters)) != FC_OK)
         goto done;
     stage_done(ctx, "clustering", &t0);
-    if ((status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons")) != FC_OK ||
-        (status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, o, &work, eps_w,
-                                 &table)) != FC_OK)
+
+    /* Hulls are drawn in the working CRS. Where the output is in another
+     * CRS, their edges get a vertex every kilometre, so that they do not cut
+     * corners there (a 1 km chord strays under 2 cm from the curve it
+     * stands for); for geographic input, areas are measured on the
+     * ellipsoid. */
+    const double eps_w = o->eps / work.to_metres;
+    fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
+                           OSRIsSame(work.srs, out_srs) ? 0 : 1000 / work.to_metres};
+    area_method area = {0};
+    if (geographic) {
+        area.to_lonlat = OCTNewCoordinateTransformation(work.srs, f.srs);
+        double inv_f = OSRGetInvFlattening(f.srs, NULL);
+        area.a = OSRGetSemiMajor(f.srs, NULL);
+        area.f = inv_f > 0 ? 1 / inv_f : 0;
+        if (!area.to_lonlat) {
+            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform back to longitude/latitude");
+            goto done;
+        }
+    }
+    status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons");
+    if (status == FC_OK)
+        status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, &hull, &work, &area, &table);
+    if (area.to_lonlat)
+        OCTDestroyCoordinateTransformation(area.to_lonlat);
+    if (status != FC_OK)
         goto done;
 
     stage_done(ctx, "cluster polygons", &t0);
@@ -374,6 +466,8 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     }
     if (status == FC_OK && result_out && make_result(&f, cid, &table, &work, result_out) != FC_OK)
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    if (status == FC_OK && result_out)
+        snprintf((*result_out)->distance, sizeof (*result_out)->distance, "%s", distance_used);
     if (status == FC_OK && ctx->progress)
         ctx->progress(1.0, "done", ctx->progress_arg); /* too late to cancel */
 
@@ -390,6 +484,10 @@ done:
         OSRRelease(out_srs);
     free(wx);
     free(wy);
+    free(lon);
+    free(lat);
+    if (geog)
+        OSRRelease(geog);
     free(cid);
     free(role);
     return status;

@@ -43,6 +43,8 @@ int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message
 /* ---- options.c ----------------------------------------------------------- */
 
 enum fc_hull_kind { FC_HULL_CONCAVE, FC_HULL_CONVEX, FC_HULL_BUFFER };
+/* --distance: auto is geodesic for geographic input, planar otherwise. */
+enum fc_distance_option { FC_DIST_AUTO, FC_DIST_GEODESIC, FC_DIST_PLANAR };
 
 struct fc_options {
     char *layer;
@@ -53,6 +55,7 @@ struct fc_options {
     size_t min_pts;
     char *weight_field;
     double min_weight; /* < 0: not set */
+    int distance;
     int hull;
     double concavity;
     char *s_srs;
@@ -106,11 +109,18 @@ typedef struct fc_working_crs {
 } fc_working_crs;
 
 /* Chooses the working CRS for points in `src` covering the given extent
- * (in src units, x = easting or longitude). */
+ * (in src units, x = easting or longitude; xmax may pass 180 for data
+ * straddling the antimeridian, see fc_longitude_window()). */
 int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src,
                           double xmin, double ymin, double xmax, double ymax,
                           fc_working_crs *out);
 void fc_working_crs_free(fc_working_crs *w);
+/* The narrowest band of longitudes [west, east] holding all of lon[]: east
+ * may pass 180 when the points straddle the antimeridian. */
+void fc_longitude_window(const double *lon, size_t n, double *west, double *east);
+/* Area in m^2 on the ellipsoid (a, f) of a polygon or multipolygon in
+ * longitude/latitude (x = longitude), with geodesic edges. */
+double fc_ellipsoidal_area(OGRGeometryH lonlat, double a, double f);
 /* Transforms n points in place from src to dst. */
 int fc_transform_points(fc_context *ctx, OGRSpatialReferenceH src,
                         OGRSpatialReferenceH dst, size_t n, double *x, double *y);
@@ -129,13 +139,20 @@ int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double
 
 /* ---- hull.c ------------------------------------------------------------- */
 
+typedef struct fc_hull_params {
+    int kind;             /* fc_hull_kind */
+    double concavity;     /* concave hull edge-length ratio */
+    double buffer_radius; /* buffer hulls, and the footprint of degenerate sets */
+    double densify;       /* > 0: no edge longer than this (GEOSDensify) */
+} fc_hull_params;
+
 /* A polygonal footprint of n points, as WKB (caller frees with free()).
  * Always a valid Polygon or MultiPolygon; degenerate sets (one point, two
  * points, collinear points) get their points or line buffered by
- * `buffer_radius`. area receives the planar area in working units^2. */
+ * buffer_radius. area receives the planar area in working units^2. */
 int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
-            const double *y, int kind, double concavity, double buffer_radius,
-            unsigned char **wkb, size_t *wkb_size, double *area);
+            const double *y, const fc_hull_params *params, unsigned char **wkb,
+            size_t *wkb_size, double *area);
 
 /* ---- write.c ------------------------------------------------------------ */
 

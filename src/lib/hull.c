@@ -29,9 +29,9 @@ static GEOSGeometry *multipoint(GEOSContextHandle_t h, size_t n, const double *x
 }
 
 int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const double *y,
-            int kind, double concavity, double buffer_radius, unsigned char **wkb,
-            size_t *wkb_size, double *area)
+            const fc_hull_params *params, unsigned char **wkb, size_t *wkb_size, double *area)
 {
+    const double buffer_radius = params->buffer_radius;
     GEOSContextHandle_t h = geos_handle;
     *wkb = NULL;
     *wkb_size = 0;
@@ -41,9 +41,9 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const
     if (!mp)
         return fc_error(ctx, FC_EGEOM, "cannot build a multipoint of %zu points", n);
     GEOSGeometry *g = NULL;
-    switch (kind) {
+    switch (params->kind) {
     case FC_HULL_CONVEX: g = GEOSConvexHull_r(h, mp); break;
-    case FC_HULL_CONCAVE: g = GEOSConcaveHull_r(h, mp, concavity, 0); break;
+    case FC_HULL_CONCAVE: g = GEOSConcaveHull_r(h, mp, params->concavity, 0); break;
     default: g = GEOSBuffer_r(h, mp, buffer_radius, 8); break;
     }
     /* One point, two points or collinear points have no area: their hull is
@@ -63,6 +63,15 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const
         if (g)
             GEOSGeom_destroy_r(h, g);
         return fc_error(ctx, FC_EGEOM, "GEOS could not build a polygon around %zu points", n);
+    }
+    /* Edges drawn straight here are curves in another CRS: extra vertices
+     * keep the polygon's shape when it is reprojected. */
+    if (params->densify > 0) {
+        GEOSGeometry *d = GEOSDensify_r(h, g, params->densify);
+        if (d) {
+            GEOSGeom_destroy_r(h, g);
+            g = d;
+        }
     }
     GEOSArea_r(h, g, area);
     GEOSWKBWriter *w = GEOSWKBWriter_create_r(h);

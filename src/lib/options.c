@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_FLAG, OPT_HULL };
+enum opt_kind { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_FLAG, OPT_HULL, OPT_DISTANCE };
 
 typedef struct opt_def {
     const char *name;
@@ -44,6 +44,10 @@ static const opt_def option_table[] = {
     {"min-weight", OPT_DOUBLE, OFF(min_weight), "W",
      "with --weight-field: a firm is core when the summed weight\n"
      "within eps, itself included, reaches W (replaces --min-pts)"},
+    {"distance", OPT_DISTANCE, OFF(distance), "geodesic|planar",
+     "geodesic: exact distances on the ellipsoid (default for longitude/\n"
+     "latitude input); planar: in the projected CRS (default for projected\n"
+     "input) or, for longitude/latitude, in a local equidistant projection"},
     {"hull", OPT_HULL, OFF(hull), "convex|concave|buffer",
      "cluster polygon: concave hull (default), convex hull, or the\n"
      "union of eps/2 buffers around the firms"},
@@ -159,6 +163,17 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
         else
             return fc_error(ctx, FC_EINVAL,
                             "option --hull takes convex, concave or buffer, not '%s'", value);
+        return FC_OK;
+    case OPT_DISTANCE:
+        if (strcmp(value, "geodesic") == 0)
+            o->distance = FC_DIST_GEODESIC;
+        else if (strcmp(value, "planar") == 0)
+            o->distance = FC_DIST_PLANAR;
+        else if (strcmp(value, "auto") == 0)
+            o->distance = FC_DIST_AUTO;
+        else
+            return fc_error(ctx, FC_EINVAL,
+                            "option --distance takes geodesic or planar, not '%s'", value);
         return FC_OK;
     case OPT_INT:
         if (!parse_long(value, &lv))

@@ -11,6 +11,7 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
+#include <geodesic.h>
 
 OGRSpatialReferenceH fc_srs_clone_gis_order(OGRSpatialReferenceH srs)
 {
@@ -54,7 +55,10 @@ int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src, double xmin
     /* Standard parallels at 1/6 and 5/6 of the latitude range (the classic
      * rule for conics), centred on the data. Errors then stay within a few
      * tenths of a percent across a country the size of Kazakhstan. */
-    const double lat0 = (ymin + ymax) / 2, lon0 = (xmin + xmax) / 2;
+    const double lat0 = (ymin + ymax) / 2;
+    double lon0 = (xmin + xmax) / 2; /* xmax may pass 180 (antimeridian) */
+    if (lon0 > 180)
+        lon0 -= 360;
     const double lat1 = ymin + (ymax - ymin) / 6, lat2 = ymax - (ymax - ymin) / 6;
     OGRSpatialReferenceH w = fc_srs_clone_gis_order(src);
     if (!w)
@@ -113,4 +117,79 @@ int fc_transform_points(fc_context *ctx, OGRSpatialReferenceH src, OGRSpatialRef
     }
     OCTDestroyCoordinateTransformation(ct);
     return status;
+}
+
+void fc_longitude_window(const double *lon, size_t n, double *west, double *east)
+{
+    /* Mark the whole degrees that hold points; the window is the circle
+     * less its longest empty stretch. */
+    bool used[360] = {false};
+    for (size_t i = 0; i < n; i++) {
+        double l = fmod(lon[i] + 180.0, 360.0);
+        if (l < 0)
+            l += 360.0;
+        used[(int)l % 360] = true;
+    }
+    int best_start = -1, best_len = 0;
+    for (int start = 0; start < 360; start++) {
+        if (used[start] || !used[(start + 359) % 360])
+            continue; /* empty runs start after a used degree */
+        int len = 0;
+        while (len < 360 && !used[(start + len) % 360])
+            len++;
+        if (len > best_len) {
+            best_len = len;
+            best_start = start;
+        }
+    }
+    if (best_start < 0) { /* every degree used: the whole circle */
+        *west = -180;
+        *east = 180;
+        return;
+    }
+    /* The points lie in the degrees from the end of the gap round to its
+     * start: refine to the actual extremes within them. */
+    double w0 = best_start + best_len - 180.0; /* first used degree's west edge */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double rel = fmod(lon[i] - w0, 360.0);
+        if (rel < 0)
+            rel += 360.0;
+        lo = fmin(lo, rel);
+        hi = fmax(hi, rel);
+    }
+    *west = w0 + lo;
+    *east = w0 + hi;
+    if (*west >= 180) {
+        *west -= 360;
+        *east -= 360;
+    }
+}
+
+static double ring_area(const struct geod_geodesic *g, OGRGeometryH ring)
+{
+    struct geod_polygon p;
+    geod_polygon_init(&p, 0);
+    int n = OGR_G_GetPointCount(ring);
+    for (int i = 0; i + 1 < n; i++) /* the closing point repeats the first */
+        geod_polygon_addpoint(g, &p, OGR_G_GetY(ring, i), OGR_G_GetX(ring, i));
+    double area = 0;
+    geod_polygon_compute(g, &p, 0, 1, &area, NULL);
+    return fabs(area);
+}
+
+double fc_ellipsoidal_area(OGRGeometryH lonlat, double a, double f)
+{
+    struct geod_geodesic g;
+    geod_init(&g, a, f);
+    double total = 0;
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(lonlat));
+    if (t == wkbMultiPolygon) {
+        for (int i = 0; i < OGR_G_GetGeometryCount(lonlat); i++)
+            total += fc_ellipsoidal_area(OGR_G_GetGeometryRef(lonlat, i), a, f);
+    } else if (t == wkbPolygon) {
+        for (int r = 0; r < OGR_G_GetGeometryCount(lonlat); r++) /* outer ring, then holes */
+            total += (r == 0 ? 1 : -1) * ring_area(&g, OGR_G_GetGeometryRef(lonlat, r));
+    }
+    return total;
 }

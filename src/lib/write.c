@@ -309,6 +309,16 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *
     OGRCoordinateTransformationH ct = transform_or_null(work->srs, out_srs, &failed);
     if (failed)
         return fc_error_gdal(ctx, FC_ECRS, "cannot transform clusters to the output CRS");
+    /* In longitude/latitude, a polygon across the antimeridian is cut there
+     * rather than wrapped round the world. */
+    const char *const wrap[] = {"WRAPDATELINE=YES", NULL};
+    OGRGeomTransformerH gt =
+        ct ? OGR_GeomTransformer_Create(ct, OSRIsGeographic(out_srs) ? (CSLConstList)wrap : NULL)
+           : NULL;
+    if (ct && !gt) {
+        OCTDestroyCoordinateTransformation(ct);
+        return fc_error_gdal(ctx, FC_ECRS, "cannot transform clusters to the output CRS");
+    }
 
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
@@ -321,13 +331,16 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *
             status = fc_error(ctx, FC_EINTERNAL, "cluster %zu has a bad polygon", i + 1);
             break;
         }
-        g = OGR_G_ForceToMultiPolygon(g);
-        if (ct && OGR_G_Transform(g, ct) != OGRERR_NONE) {
+        if (gt) {
+            OGRGeometryH moved = OGR_GeomTransformer_Transform(gt, g);
             OGR_G_DestroyGeometry(g);
-            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform cluster %zu to the output CRS",
-                                   i + 1);
-            break;
+            if (!(g = moved)) {
+                status = fc_error_gdal(ctx, FC_ECRS,
+                                       "cannot transform cluster %zu to the output CRS", i + 1);
+                break;
+            }
         }
+        g = OGR_G_ForceToMultiPolygon(g);
         OGRFeatureH f = OGR_F_Create(defn);
         int k = 0;
         OGR_F_SetFieldInteger(f, k++, (int)(i + 1));
@@ -345,6 +358,8 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *
     }
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
+    if (gt)
+        OGR_GeomTransformer_Destroy(gt);
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
     return status;
