@@ -205,6 +205,19 @@ const char *fc_result_working_crs(const fc_result *r);
 /** How distances were measured, e.g. "geodesic on the WGS 84 ellipsoid
  *  (...)" or "planar in ...". */
 const char *fc_result_distance(const fc_result *r);
+/** With regions: how many were read, how many firms lay outside all of
+ *  them, and the field that names them (*guessed set to 1 when it was
+ *  not given). 0, 0 and NULL without regions. */
+size_t fc_result_n_regions(const fc_result *r);
+size_t fc_result_n_outside(const fc_result *r);
+const char *fc_result_region_field(const fc_result *r, int *guessed);
+/** The region with the rank-th highest (0 = highest, up to 2) location
+ *  quotient in sector i, among regions with firms of the sector; FC_EINVAL
+ *  when there is none. */
+int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
+                         double *lq, size_t *n_firms);
+/** Monte Carlo runs behind the clusters' p-values (0: none). */
+int fc_result_permutations(const fc_result *r);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data                                                           */

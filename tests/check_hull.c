@@ -4,8 +4,6 @@
 
 #include <math.h>
 
-#define GEOS_USE_ONLY_R_API
-#include <geos_c.h>
 
 static fc_context *ctx;
 static GEOSContextHandle_t h;

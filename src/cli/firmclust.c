@@ -74,10 +74,10 @@ static const char *const synth_usage =
 
 static void print_message(int level, const char *message, void *arg)
 {
-    (void)arg;
+    bool quiet = *(bool *)arg;
     if (level == FC_MSG_WARNING)
         fprintf(stderr, "Warning: %s\n", message);
-    else if (level == FC_MSG_INFO)
+    else if (level == FC_MSG_INFO && !quiet)
         fprintf(stderr, "%s\n", message);
 }
 
@@ -140,6 +140,16 @@ static void print_summary(const fc_result *r)
            fc_result_n_clusters(r) == 1 ? "" : "s", clustered,
            n ? 100.0 * (double)clustered / (double)n : 0.0);
     printf("distances: %s\n", fc_result_distance(r));
+    int guessed;
+    const char *field = fc_result_region_field(r, &guessed);
+    if (field)
+        printf("regions: %zu, named by field %s%s; %zu firm%s outside every region\n",
+               fc_result_n_regions(r), field,
+               guessed ? " (a guess: set --region-field to choose)" : "", fc_result_n_outside(r),
+               fc_result_n_outside(r) == 1 ? "" : "s");
+    if (fc_result_permutations(r))
+        printf("p-values: %d Monte Carlo runs, sectors shuffled among the firms of %s\n",
+               fc_result_permutations(r), field ? "each region" : "the whole input");
 
     /* Sectors with the most clustered firms first; ties in code order. */
     size_t *order = malloc((n_sectors ? n_sectors : 1) * sizeof *order);
@@ -157,12 +167,17 @@ static void print_summary(const fc_result *r)
         order[j] = k;
     }
     const size_t shown = n_sectors < 15 ? n_sectors : 15;
-    printf("%-12s %10s %9s %10s\n", "sector", "firms", "clusters", "clustered");
+    printf("%-8s %8s %8s %9s%s\n", "sector", "firms", "clusters", "clustered",
+           field ? "  top regions by location quotient" : "");
     for (size_t i = 0; i < shown; i++) {
-        const char *code;
+        const char *code, *region;
         size_t f, c, cl;
+        double lq;
         fc_result_sector(r, order[i], &code, &f, &c, &cl);
-        printf("%-12s %10zu %9zu %10zu\n", code, f, c, cl);
+        printf("%-8s %8zu %8zu %9zu ", code, f, c, cl);
+        for (int k = 0; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK; k++)
+            printf("%s %s %.2f", k ? "," : " ", region, lq);
+        printf("\n");
     }
     if (n_sectors > shown)
         printf("... and %zu more sectors\n", n_sectors - shown);
@@ -230,7 +245,7 @@ static int cmd_cluster(int argc, char **argv)
     if (rc != EXIT_SUCCESS)
         goto out;
 
-    fc_context_set_message_handler(ctx, print_message, NULL);
+    fc_context_set_message_handler(ctx, print_message, &quiet);
     if (want_progress(quiet, progress))
         fc_context_set_progress(ctx, GDALTermProgress, NULL);
     fc_result *result = NULL;

@@ -1,4 +1,5 @@
-/* The clustering job: read -> reproject -> dbscan -> hull -> write. */
+/* The clustering job: read -> reproject -> dbscan -> hull -> regions and
+ * statistics -> write. */
 #include "fc_internal.h"
 
 #include <limits.h>
@@ -7,58 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
 
-#define GEOS_USE_ONLY_R_API
-#include <geos_c.h>
-
-struct fc_result {
-    size_t n_firms, n_skipped, n_clusters, n_clustered, n_sectors;
-    char **codes;
-    size_t *sector_firms, *sector_clusters, *sector_clustered;
-    char working_crs[512];
-    char distance[640];
-};
-
-fc_result *fc_result_destroy(fc_result *r)
-{
-    if (!r)
-        return NULL;
-    for (size_t i = 0; r->codes && i < r->n_sectors; i++)
-        free(r->codes[i]);
-    free(r->codes);
-    free(r->sector_firms);
-    free(r->sector_clusters);
-    free(r->sector_clustered);
-    free(r);
-    return NULL;
-}
-
-size_t fc_result_n_firms(const fc_result *r) { return r->n_firms; }
-size_t fc_result_n_skipped(const fc_result *r) { return r->n_skipped; }
-size_t fc_result_n_clusters(const fc_result *r) { return r->n_clusters; }
-size_t fc_result_n_clustered(const fc_result *r) { return r->n_clustered; }
-size_t fc_result_n_sectors(const fc_result *r) { return r->n_sectors; }
-const char *fc_result_working_crs(const fc_result *r) { return r->working_crs; }
-const char *fc_result_distance(const fc_result *r) { return r->distance; }
-
-int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms,
-                     size_t *n_clusters, size_t *n_clustered)
-{
-    if (!r || i >= r->n_sectors)
-        return FC_EINVAL;
-    if (code)
-        *code = r->codes[i];
-    if (n_firms)
-        *n_firms = r->sector_firms[i];
-    if (n_clusters)
-        *n_clusters = r->sector_clusters[i];
-    if (n_clustered)
-        *n_clustered = r->sector_clustered[i];
-    return FC_OK;
-}
 
 static void cluster_table_free(fc_cluster_table *t)
 {
@@ -71,6 +25,13 @@ static void cluster_table_free(fc_cluster_table *t)
     free(t->n_core);
     free(t->weight);
     free(t->area_km2);
+    free(t->region);
+    free(t->region_share);
+    free(t->n_regions);
+    free(t->region_lq);
+    free(t->sector_share);
+    free(t->weight_share);
+    free(t->p_value);
     memset(t, 0, sizeof *t);
 }
 
@@ -196,44 +157,6 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     return status;
 }
 
-static int make_result(const fc_firms *f, const int32_t *cid, const fc_cluster_table *t,
-                       const fc_working_crs *work, fc_result **out)
-{
-    fc_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return FC_ENOMEM;
-    size_t m = f->n_sectors ? f->n_sectors : 1;
-    r->codes = calloc(m, sizeof *r->codes);
-    r->sector_firms = calloc(m, sizeof *r->sector_firms);
-    r->sector_clusters = calloc(m, sizeof *r->sector_clusters);
-    r->sector_clustered = calloc(m, sizeof *r->sector_clustered);
-    if (!r->codes || !r->sector_firms || !r->sector_clusters || !r->sector_clustered) {
-        fc_result_destroy(r);
-        return FC_ENOMEM;
-    }
-    r->n_sectors = f->n_sectors;
-    for (size_t s = 0; s < f->n_sectors; s++)
-        if (!(r->codes[s] = fc_strdup(f->sector_codes[s]))) {
-            fc_result_destroy(r);
-            return FC_ENOMEM;
-        }
-    r->n_firms = f->n;
-    r->n_skipped = f->n_skipped;
-    r->n_clusters = t->n;
-    for (size_t i = 0; i < f->n; i++) {
-        r->sector_firms[f->sector[i]]++;
-        if (cid[i] >= 0) {
-            r->n_clustered++;
-            r->sector_clustered[f->sector[i]]++;
-        }
-    }
-    for (size_t c = 0; c < t->n; c++)
-        r->sector_clusters[t->sector[c]]++;
-    snprintf(r->working_crs, sizeof r->working_crs, "%s", work->description);
-    *out = r;
-    return FC_OK;
-}
-
 static OGRSpatialReferenceH srs_from_user(fc_context *ctx, const char *def, const char *option,
                                           int *status)
 {
@@ -295,8 +218,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
     if (o->min_weight >= 0 && !o->weight_field)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
-    if (same_file(input, output))
-        return fc_error(ctx, FC_EINVAL, "%s: the output would replace the input", output);
+    if (same_file(input, output) || (o->regions && same_file(o->regions, output)))
+        return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
+    if (o->json && !o->overwrite && access(o->json, F_OK) == 0)
+        return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", o->json);
 
     fc_input in = {0};
     fc_output out = {0};
@@ -307,6 +232,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL;
     OGRSpatialReferenceH geog = NULL;
     char distance_used[640] = "";
+    int32_t *region_of = NULL;
+    fc_regions regions = {0};
+    fc_region_stats stats = {0};
+    fc_result *result = NULL;
     int32_t *cid = NULL;
     uint8_t *role = NULL;
     size_t n_clusters = 0;
@@ -315,7 +244,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, false, &out)) != FC_OK)
+    if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, FC_OUT_LAYERS, &out)) != FC_OK)
         goto done;
     if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK ||
         (status = fc_input_open(ctx, input, o, &in)) != FC_OK ||
@@ -435,15 +364,62 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         goto done;
 
     stage_done(ctx, "cluster polygons", &t0);
+
+    /* Regions and statistics */
+    if ((status = fc_progress_stage(ctx, 0.7, 0.8, "statistics")) != FC_OK)
+        goto done;
+    if (o->regions) {
+        region_of = malloc(f.n * sizeof *region_of);
+        if (!region_of) {
+            status = fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f.n);
+            goto done;
+        }
+        if ((status = fc_regions_read(ctx, o->regions, o->region_layer, o->region_field, f.srs,
+                                      &regions)) != FC_OK ||
+            (status = fc_regions_assign(ctx, &regions, f.n, f.x, f.y, region_of)) != FC_OK ||
+            (status = fc_region_stats_compute(ctx, f.n, region_of, f.sector, f.weight, regions.n,
+                                              f.n_sectors, &stats)) != FC_OK)
+            goto done;
+    }
+    if ((status = fc_cluster_economics(ctx, &f, cid, region_of, o->regions ? &stats : NULL,
+                                       &table)) != FC_OK)
+        goto done;
+    if (o->permutations > 0 && n_clusters > 0) {
+        int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        table.p_value = malloc(n_clusters * sizeof *table.p_value);
+        if (!table.p_value) {
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((status = fc_cluster_pvalues(ctx, f.n, cx, cy, f.sector, region_of, &params,
+                                         f.n_sectors, n_clusters, table.sector, table.n_firms,
+                                         o->permutations, o->seed, threads, table.p_value)) != FC_OK)
+            goto done;
+    }
+    stage_done(ctx, "statistics", &t0);
+
+    fc_findings findings = {.firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
+                            .role = role, .clusters = &table,
+                            .regions = o->regions ? &regions : NULL, .region_of = region_of,
+                            .stats = o->regions ? &stats : NULL};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
-    if ((status = fc_progress_stage(ctx, 0.7, 1.0, "writing")) != FC_OK)
+    if ((status = fc_progress_stage(ctx, 0.8, 1.0, "writing")) != FC_OK)
         goto done;
     if (!(ds = fc_output_create(ctx, &out, out.is_directory ? "clusters" : NULL))) {
         status = FC_EIO;
         goto done;
     }
-    status = fc_write_clusters(ctx, ds, &table, &f, &work, out_srs);
+    status = fc_write_clusters(ctx, ds, &findings);
+    if (status == FC_OK && o->regions) {
+        if (out.is_directory) {
+            GDALClose(ds);
+            if (!(ds = fc_output_create(ctx, &out, "regions")))
+                status = FC_EIO;
+        }
+        if (status == FC_OK)
+            status = fc_write_regions(ctx, ds, &findings);
+    }
     if (status == FC_OK && out.is_directory) {
         GDALClose(ds);
         if (!(ds = fc_output_create(ctx, &out, "firms")))
@@ -451,7 +427,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     }
     if (status == FC_OK) {
         stage_done(ctx, "writing clusters", &t0);
-        status = fc_write_firms(ctx, ds, &in, &f, cid, role, out_srs);
+        status = fc_write_firms(ctx, ds, &in, &findings);
     }
     if (ds) {
         CPLErrorReset();
@@ -460,14 +436,20 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
     }
-    if (status == FC_OK) {
+    if (status == FC_OK)
         stage_done(ctx, "writing firms", &t0);
+    /* The summary (and its JSON) before the output goes into place, so
+     * that a failure here leaves nothing behind either. */
+    if (status == FC_OK && (result_out || o->json))
+        status = fc_result_make(ctx, &findings, distance_used, o->permutations, &result);
+    if (status == FC_OK && o->json)
+        status = fc_result_write_json(ctx, result, o->json, input, output, o->overwrite);
+    if (status == FC_OK)
         status = fc_output_commit(ctx, &out, o->overwrite);
+    if (status == FC_OK && result_out) {
+        *result_out = result;
+        result = NULL;
     }
-    if (status == FC_OK && result_out && make_result(&f, cid, &table, &work, result_out) != FC_OK)
-        status = fc_error(ctx, FC_ENOMEM, "out of memory");
-    if (status == FC_OK && result_out)
-        snprintf((*result_out)->distance, sizeof (*result_out)->distance, "%s", distance_used);
     if (status == FC_OK && ctx->progress)
         ctx->progress(1.0, "done", ctx->progress_arg); /* too late to cancel */
 
@@ -490,5 +472,9 @@ done:
         OSRRelease(geog);
     free(cid);
     free(role);
+    free(region_of);
+    fc_regions_free(&regions);
+    fc_region_stats_free(&stats);
+    fc_result_destroy(result);
     return status;
 }

@@ -13,6 +13,9 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#define GEOS_USE_ONLY_R_API
+#include <geos_c.h>
+
 /* ---- context.c ---------------------------------------------------------- */
 
 struct fc_context {
@@ -62,6 +65,13 @@ struct fc_options {
     char *t_srs;
     char *format;
     bool overwrite;
+    char *regions;
+    char *region_field;
+    char *region_layer;
+    int permutations;
+    uint64_t seed;
+    int threads; /* 0: all cores */
+    char *json;
 };
 
 /* ---- read.c ------------------------------------------------------------- */
@@ -154,6 +164,70 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
             const double *y, const fc_hull_params *params, unsigned char **wkb,
             size_t *wkb_size, double *area);
 
+/* ---- regions.c ---------------------------------------------------------- */
+
+/* Region polygons, valid, in the firms' CRS, indexed for point lookups. */
+typedef struct fc_regions {
+    size_t n, cap;
+    char **names;          /* the region field's value, per region */
+    char *path;
+    char *field;           /* the region field */
+    int field_index;
+    bool field_guessed;
+    size_t n_repaired;
+    GEOSContextHandle_t h;
+    GEOSGeometry **geoms;
+    const GEOSPreparedGeometry **prepared;
+    GEOSSTRtree *tree;
+} fc_regions;
+
+/* Reads the polygons of `layer` (NULL: the first polygon layer), named by
+ * `field` (NULL: guessed), transformed to `target`. */
+int fc_regions_read(fc_context *ctx, const char *path, const char *layer, const char *field,
+                    OGRSpatialReferenceH target, fc_regions *r);
+/* The region of each point (-1: none). A point on a shared border goes to
+ * the region read first. */
+int fc_regions_assign(fc_context *ctx, const fc_regions *r, size_t n, const double *x,
+                      const double *y, int32_t *region_of);
+/* Region i's polygon as WKB, in the firms' CRS (caller frees). */
+int fc_regions_wkb(fc_context *ctx, const fc_regions *r, size_t i, unsigned char **wkb,
+                   size_t *size);
+void fc_regions_free(fc_regions *r);
+
+/* ---- stats.c ------------------------------------------------------------ */
+
+/* Firm counts and weights per region and sector, over the firms inside a
+ * region. Cell [r * n_sectors + s]. */
+typedef struct fc_region_stats {
+    size_t n_regions, n_sectors;
+    size_t *n;            /* firms of sector s in region r */
+    double *w;            /* their weight (NULL without weights) */
+    size_t *n_region, *n_sector, n_total;
+    double *w_region, *w_sector, w_total;
+    size_t n_outside;     /* firms in no region */
+} fc_region_stats;
+
+int fc_region_stats_compute(fc_context *ctx, size_t n, const int32_t *region_of,
+                            const uint32_t *sector, const double *weight, size_t n_regions,
+                            size_t n_sectors, fc_region_stats *st);
+void fc_region_stats_free(fc_region_stats *st);
+/* Location quotient (e_rs / e_r) / (e_s / e) by firm count, or by weight;
+ * NaN where undefined (a region or sector without firms). */
+double fc_lq(const fc_region_stats *st, size_t r, size_t s);
+double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s);
+
+/* Monte Carlo significance of clusters: `permutations` times, sector labels
+ * are shuffled among the firms of each stratum (region, or the whole input
+ * with strata NULL) and DBSCAN runs again; the p-value of a cluster of m
+ * firms in sector s is (r + 1) / (R + 1), r the number of runs whose largest
+ * cluster of sector s has at least m firms. Runs are seeded from (seed, run),
+ * so the result does not depend on `threads`. */
+int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
+                       const uint32_t *sector, const int32_t *strata,
+                       const fc_dbscan_params *params, size_t n_sectors, size_t n_clusters,
+                       const int32_t *cluster_sector, const size_t *cluster_size,
+                       int permutations, uint64_t seed, int threads, double *p_out);
+
 /* ---- write.c ------------------------------------------------------------ */
 
 /* Everything the writer needs about the clusters, as columns. */
@@ -165,7 +239,37 @@ typedef struct fc_cluster_table {
     double *area_km2;
     unsigned char **wkb;      /* polygon in the working CRS */
     size_t *wkb_size;
+    /* with regions: the region holding most of the cluster's firms (-1:
+     * none), the share of its firms there, the regions it spans, and that
+     * region's location quotient in the cluster's sector */
+    int32_t *region;
+    double *region_share;
+    size_t *n_regions;
+    double *region_lq;
+    double *sector_share;     /* of the sector's firms (in every region) */
+    double *weight_share;     /* of the sector's weight; NULL without weights */
+    double *p_value;          /* NULL without permutations */
 } fc_cluster_table;
+
+/* What a run found, as the writers and the summary see it. */
+typedef struct fc_findings {
+    const fc_firms *firms;
+    const fc_working_crs *work;
+    OGRSpatialReferenceH out_srs;
+    const int32_t *cluster_id;      /* per firm, -1: noise */
+    const uint8_t *role;
+    const fc_cluster_table *clusters;
+    const fc_regions *regions;      /* NULL without --regions */
+    const int32_t *region_of;       /* per firm, -1: outside every region */
+    const fc_region_stats *stats;   /* NULL without --regions */
+} fc_findings;
+
+/* Per cluster: shares of the sector's firms and weight, and with regions
+ * (region_of and st not NULL) the region holding most of its firms. */
+int fc_cluster_economics(fc_context *ctx, const fc_firms *f, const int32_t *cid,
+                         const int32_t *region_of, const fc_region_stats *st,
+                         fc_cluster_table *t);
+
 
 /* An output being written under a temporary name. */
 typedef struct fc_output {
@@ -173,15 +277,20 @@ typedef struct fc_output {
     char *tmp_path;
     GDALDriverH driver;
     bool is_directory;        /* single-layer format: a directory of files */
-    bool one_dataset;         /* one dataset named final_path (synth) */
+    bool one_dataset;         /* one dataset or file named final_path */
     char ext[16];             /* file extension for directory outputs */
 } fc_output;
 
-/* Chooses the driver and checks that `path` may be written. With
- * one_dataset, `path` is one dataset (of one or more files, as a Shapefile)
- * rather than the clusters-and-firms output. */
+/* What an output is. */
+enum fc_output_kind {
+    FC_OUT_LAYERS,  /* the clusters-and-firms output: a multi-layer dataset, or a directory */
+    FC_OUT_DATASET, /* one dataset, of one or more files (a Shapefile) */
+    FC_OUT_FILE     /* a plain file, not a GDAL dataset; written in tmp_path/<name> */
+};
+
+/* Chooses the driver and checks that `path` may be written. */
 int fc_output_prepare(fc_context *ctx, const char *path, const char *format,
-                      bool overwrite, bool one_dataset, fc_output *out);
+                      bool overwrite, int kind, fc_output *out);
 /* Creates the dataset `name` in a directory output, or else the output
  * dataset itself. */
 GDALDatasetH fc_output_create(fc_context *ctx, fc_output *out,
@@ -191,12 +300,17 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite);
 /* Removes whatever was written; safe to call after commit. */
 void fc_output_abort(fc_output *out);
 
-int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *t,
-                      const fc_firms *firms, const fc_working_crs *work,
-                      OGRSpatialReferenceH out_srs);
-int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in,
-                   const fc_firms *firms, const int32_t *cluster_id,
-                   const uint8_t *role, OGRSpatialReferenceH out_srs);
+int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_findings *r);
+/* One row per region and sector, with the region's polygon. */
+int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+
+/* ---- result.c ----------------------------------------------------------- */
+
+int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
+                   int permutations, fc_result **out);
+int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
+                         const char *input, const char *output, bool overwrite);
 
 /* ---- util --------------------------------------------------------------- */
 

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GEOS_USE_ONLY_R_API
-#include <geos_c.h>
 
 static bool is_polygonal(GEOSContextHandle_t h, const GEOSGeometry *g)
 {

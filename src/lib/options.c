@@ -54,6 +54,18 @@ static const opt_def option_table[] = {
     {"concavity", OPT_DOUBLE, OFF(concavity), "R",
      "concave hull edge-length ratio, 0 (most concave) to 1 (convex);\n"
      "default 0.3"},
+    {"regions", OPT_STRING, OFF(regions), "FILE",
+     "region polygons (oblasts, rayons...) in any format and CRS: each firm\n"
+     "gets its region, and a 'regions' layer gets location quotients"},
+    {"region-field", OPT_STRING, OFF(region_field), "NAME",
+     "field naming each region (default: a guess, said in the summary)"},
+    {"region-layer", OPT_STRING, OFF(region_layer), "NAME",
+     "layer of --regions (default: the first polygon layer)"},
+    {"permutations", OPT_INT, OFF(permutations), "N",
+     "Monte Carlo runs for the clusters' p-values (default 999; 0: none)"},
+    {"seed", OPT_INT, OFF(seed), "S", "seed of the Monte Carlo runs (default 1)"},
+    {"threads", OPT_INT, OFF(threads), "N", "threads to use (default: all cores)"},
+    {"json", OPT_STRING, OFF(json), "FILE", "also write the summary as JSON to FILE"},
     {"s-srs", OPT_STRING, OFF(s_srs), "CRS",
      "CRS of the input, when it has none or a wrong one: EPSG:4326,\n"
      "a WKT or PROJ string, or a .prj file"},
@@ -74,6 +86,8 @@ fc_options *fc_options_new(void)
     o->min_weight = -1;
     o->hull = FC_HULL_CONCAVE;
     o->concavity = 0.3;
+    o->permutations = 999;
+    o->seed = 1;
     return o;
 }
 
@@ -182,11 +196,25 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
             if (lv < 1 || lv > INT32_MAX)
                 return fc_error(ctx, FC_EINVAL, "option --min-pts must be at least 1, not %s", value);
             o->min_pts = (size_t)lv;
-        } else { /* sector-digits */
+        } else if (strcmp(d->name, "sector-digits") == 0) {
             if (lv < 1 || lv > 64)
                 return fc_error(ctx, FC_EINVAL,
                                 "option --sector-digits must be between 1 and 64, not %s", value);
             o->sector_digits = (int)lv;
+        } else if (strcmp(d->name, "permutations") == 0) {
+            if (lv < 0 || lv > 1000000)
+                return fc_error(ctx, FC_EINVAL,
+                                "option --permutations must be between 0 and 1000000, not %s", value);
+            o->permutations = (int)lv;
+        } else if (strcmp(d->name, "threads") == 0) {
+            if (lv < 1 || lv > 1024)
+                return fc_error(ctx, FC_EINVAL, "option --threads must be between 1 and 1024, not %s",
+                                value);
+            o->threads = (int)lv;
+        } else { /* seed */
+            if (lv < 0)
+                return fc_error(ctx, FC_EINVAL, "option --seed must be 0 or more, not %s", value);
+            o->seed = (uint64_t)lv;
         }
         return FC_OK;
     case OPT_DOUBLE:

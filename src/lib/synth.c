@@ -305,7 +305,7 @@ int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_f
     if (n_firms < 1 || n_firms > INT32_MAX)
         return fc_error(ctx, FC_EINVAL, "--firms must be between 1 and %d", INT32_MAX);
     fc_output out;
-    int status = fc_output_prepare(ctx, output, format, overwrite != 0, true, &out);
+    int status = fc_output_prepare(ctx, output, format, overwrite != 0, FC_OUT_DATASET, &out);
     if (status == FC_OK) {
         CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
         fc_progress_stage(ctx, 0, 1, "writing firms");

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +82,13 @@ static int remove_tree(const char *path)
 }
 
 int fc_output_prepare(fc_context *ctx, const char *path, const char *format, bool overwrite,
-                      bool one_dataset, fc_output *out)
+                      int kind, fc_output *out)
 {
     memset(out, 0, sizeof *out);
-    if (format) {
+    const bool one_dataset = kind != FC_OUT_LAYERS;
+    if (kind == FC_OUT_FILE) {
+        /* not a GDAL dataset: no driver */
+    } else if (format) {
         out->driver = GDALGetDriverByName(format);
         if (!out->driver || !can_create_vector(out->driver))
             return fc_error(ctx, FC_EINVAL,
@@ -98,12 +102,13 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
                             "%s: no GDAL driver writes '.%s' files; name the format with -f", path,
                             ext);
     }
-    if (!out->driver)
+    if (!out->driver && kind != FC_OUT_FILE)
         return fc_error(ctx, FC_EINVAL, "the GeoPackage driver is missing from this GDAL");
     out->one_dataset = one_dataset;
     out->is_directory =
         !one_dataset && !GDALGetMetadataItem(out->driver, GDAL_DCAP_MULTIPLE_VECTOR_LAYERS, NULL);
-    driver_extension(out->driver, out->ext, sizeof out->ext);
+    if (out->driver)
+        driver_extension(out->driver, out->ext, sizeof out->ext);
 
     VSIStatBufL st;
     if (VSIStatL(path, &st) == 0 && !overwrite)
@@ -290,11 +295,63 @@ static OGRCoordinateTransformationH transform_or_null(OGRSpatialReferenceH from,
     return ct;
 }
 
-int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *t,
-                      const fc_firms *firms, const fc_working_crs *work,
-                      OGRSpatialReferenceH out_srs)
+/* Sets a double field, or NULL where the value is undefined (NaN). */
+static void set_double(OGRFeatureH f, int field, double v)
 {
-    OGRLayerH l = create_layer(ctx, ds, "clusters", out_srs, wkbMultiPolygon);
+    if (isnan(v))
+        OGR_F_SetFieldNull(f, field);
+    else
+        OGR_F_SetFieldDouble(f, field, v);
+}
+
+/* Moves polygons from one CRS to another; in longitude/latitude, a polygon
+ * across the antimeridian is cut there rather than wrapped round the world. */
+typedef struct polygon_mover {
+    OGRCoordinateTransformationH ct;
+    OGRGeomTransformerH gt;
+} polygon_mover;
+
+static int mover_init(fc_context *ctx, polygon_mover *m, OGRSpatialReferenceH from,
+                      OGRSpatialReferenceH to)
+{
+    bool failed;
+    m->gt = NULL;
+    m->ct = transform_or_null(from, to, &failed);
+    const char *const wrap[] = {"WRAPDATELINE=YES", NULL};
+    if (m->ct)
+        m->gt = OGR_GeomTransformer_Create(m->ct, OSRIsGeographic(to) ? (CSLConstList)wrap : NULL);
+    if (failed || (m->ct && !m->gt))
+        return fc_error_gdal(ctx, FC_ECRS, "cannot transform polygons to the output CRS");
+    return FC_OK;
+}
+
+static void mover_free(polygon_mover *m)
+{
+    if (m->gt)
+        OGR_GeomTransformer_Destroy(m->gt);
+    if (m->ct)
+        OCTDestroyCoordinateTransformation(m->ct);
+}
+
+/* A multipolygon in the output CRS from WKB, or NULL. */
+static OGRGeometryH move_polygon(const polygon_mover *m, const unsigned char *wkb, size_t size)
+{
+    OGRGeometryH g = NULL;
+    if (OGR_G_CreateFromWkbEx(wkb, NULL, &g, size) != OGRERR_NONE)
+        return NULL;
+    if (m->gt) {
+        OGRGeometryH moved = OGR_GeomTransformer_Transform(m->gt, g);
+        OGR_G_DestroyGeometry(g);
+        if (!(g = moved))
+            return NULL;
+    }
+    return OGR_G_ForceToMultiPolygon(g);
+}
+
+int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+{
+    const fc_cluster_table *t = r->clusters;
+    OGRLayerH l = create_layer(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon);
     if (!l)
         return FC_EIO;
     int status;
@@ -303,53 +360,54 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *
         (status = add_field(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = add_field(ctx, l, "n_core", OFTInteger, 0)) ||
         (t->weight && (status = add_field(ctx, l, "weight", OFTReal, 0))) ||
-        (status = add_field(ctx, l, "area_km2", OFTReal, 0)))
+        (status = add_field(ctx, l, "area_km2", OFTReal, 0)) ||
+        (status = add_field(ctx, l, "density", OFTReal, 0)) ||
+        (status = add_field(ctx, l, "sect_share", OFTReal, 0)) ||
+        (t->weight_share && (status = add_field(ctx, l, "wgt_share", OFTReal, 0))) ||
+        (r->regions && ((status = add_field(ctx, l, "region", OFTString, 0)) ||
+                        (status = add_field(ctx, l, "reg_share", OFTReal, 0)) ||
+                        (status = add_field(ctx, l, "n_regions", OFTInteger, 0)) ||
+                        (status = add_field(ctx, l, "region_lq", OFTReal, 0)))) ||
+        (t->p_value && (status = add_field(ctx, l, "p_value", OFTReal, 0))))
         return status;
-    bool failed;
-    OGRCoordinateTransformationH ct = transform_or_null(work->srs, out_srs, &failed);
-    if (failed)
-        return fc_error_gdal(ctx, FC_ECRS, "cannot transform clusters to the output CRS");
-    /* In longitude/latitude, a polygon across the antimeridian is cut there
-     * rather than wrapped round the world. */
-    const char *const wrap[] = {"WRAPDATELINE=YES", NULL};
-    OGRGeomTransformerH gt =
-        ct ? OGR_GeomTransformer_Create(ct, OSRIsGeographic(out_srs) ? (CSLConstList)wrap : NULL)
-           : NULL;
-    if (ct && !gt) {
-        OCTDestroyCoordinateTransformation(ct);
-        return fc_error_gdal(ctx, FC_ECRS, "cannot transform clusters to the output CRS");
-    }
+    polygon_mover mover;
+    if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs)) != FC_OK)
+        return status;
 
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
     for (size_t i = 0; i < t->n && status == FC_OK; i++) {
         if ((status = batch_step(ctx, ds, i, &in_tx)) != FC_OK)
             break;
-        OGRGeometryH g = NULL;
-        if (OGR_G_CreateFromWkbEx(t->wkb[i], NULL, &g, t->wkb_size[i]) !=
-            OGRERR_NONE) {
-            status = fc_error(ctx, FC_EINTERNAL, "cluster %zu has a bad polygon", i + 1);
+        OGRGeometryH g = move_polygon(&mover, t->wkb[i], t->wkb_size[i]);
+        if (!g) {
+            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform cluster %zu to the output CRS",
+                                   i + 1);
             break;
         }
-        if (gt) {
-            OGRGeometryH moved = OGR_GeomTransformer_Transform(gt, g);
-            OGR_G_DestroyGeometry(g);
-            if (!(g = moved)) {
-                status = fc_error_gdal(ctx, FC_ECRS,
-                                       "cannot transform cluster %zu to the output CRS", i + 1);
-                break;
-            }
-        }
-        g = OGR_G_ForceToMultiPolygon(g);
         OGRFeatureH f = OGR_F_Create(defn);
         int k = 0;
         OGR_F_SetFieldInteger(f, k++, (int)(i + 1));
-        OGR_F_SetFieldString(f, k++, firms->sector_codes[t->sector[i]]);
+        OGR_F_SetFieldString(f, k++, r->firms->sector_codes[t->sector[i]]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
         if (t->weight)
             OGR_F_SetFieldDouble(f, k++, t->weight[i]);
         OGR_F_SetFieldDouble(f, k++, t->area_km2[i]);
+        set_double(f, k++, t->area_km2[i] > 0 ? (double)t->n_firms[i] / t->area_km2[i] : NAN);
+        set_double(f, k++, t->sector_share[i]);
+        if (t->weight_share)
+            set_double(f, k++, t->weight_share[i]);
+        if (r->regions) {
+            if (t->region[i] >= 0)
+                OGR_F_SetFieldString(f, k, r->regions->names[t->region[i]]);
+            k++;
+            set_double(f, k++, t->region_share[i]);
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_regions[i]);
+            set_double(f, k++, t->region_lq[i]);
+        }
+        if (t->p_value)
+            OGR_F_SetFieldDouble(f, k++, t->p_value[i]);
         OGR_F_SetGeometryDirectly(f, g);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write cluster %zu",
@@ -358,22 +416,18 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_cluster_table *
     }
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
-    if (gt)
-        OGR_GeomTransformer_Destroy(gt);
-    if (ct)
-        OCTDestroyCoordinateTransformation(ct);
+    mover_free(&mover);
     return status;
 }
 
 static const char *const role_names[] = {"noise", "border", "core"};
 
-int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firms *firms,
-                   const int32_t *cluster_id, const uint8_t *role,
-                   OGRSpatialReferenceH out_srs)
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_findings *r)
 {
+    const fc_firms *firms = r->firms;
     OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(in->layer);
     OGRwkbGeometryType gtype = OGR_L_GetGeomType(in->layer);
-    OGRLayerH l = create_layer(ctx, ds, "firms", out_srs, gtype == wkbUnknown ? wkbPoint : gtype);
+    OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype == wkbUnknown ? wkbPoint : gtype);
     if (!l)
         return FC_EIO;
     const int n_in = OGR_FD_GetFieldCount(in_defn);
@@ -385,7 +439,8 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firm
         OGRFieldDefnH fd = OGR_FD_GetFieldDefn(in_defn, i);
         const char *name = OGR_Fld_GetNameRef(fd);
         /* Fields named like ours (say, from an earlier run) are replaced. */
-        if (strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0) {
+        if (strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0 ||
+            (r->regions && strcasecmp(name, "region") == 0)) {
             fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: field %s is replaced by the new one",
                        in->path, in->layer_name, name);
             map[i] = -1;
@@ -395,11 +450,13 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firm
             status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms", name);
         map[i] = n_out++;
     }
-    const int cluster_field = n_out, role_field = n_out + 1;
+    const int cluster_field = n_out, role_field = n_out + 1, region_field = n_out + 2;
     if (status == FC_OK && (status = add_field(ctx, l, "cluster_id", OFTInteger, 0)) == FC_OK)
         status = add_field(ctx, l, "role", OFTString, 6);
+    if (status == FC_OK && r->regions)
+        status = add_field(ctx, l, "region", OFTString, 0);
     bool failed;
-    OGRCoordinateTransformationH ct = transform_or_null(firms->srs, out_srs, &failed);
+    OGRCoordinateTransformationH ct = transform_or_null(firms->srs, r->out_srs, &failed);
     if (status == FC_OK && failed)
         status = fc_error_gdal(ctx, FC_ECRS, "cannot transform firms to the output CRS");
 
@@ -418,9 +475,11 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firm
         /* Points follow the features in read order; skipped features have
          * no point and keep NULL labels. */
         if (p < firms->n && firms->feature_of[p] == k) {
-            if (cluster_id[p] >= 0)
-                OGR_F_SetFieldInteger(f, cluster_field, cluster_id[p] + 1);
-            OGR_F_SetFieldString(f, role_field, role_names[role[p]]);
+            if (r->cluster_id[p] >= 0)
+                OGR_F_SetFieldInteger(f, cluster_field, r->cluster_id[p] + 1);
+            OGR_F_SetFieldString(f, role_field, role_names[r->role[p]]);
+            if (r->regions && r->region_of[p] >= 0)
+                OGR_F_SetFieldString(f, region_field, r->regions->names[r->region_of[p]]);
             p++;
         }
         OGRGeometryH g = OGR_F_GetGeometryRef(f);
@@ -446,5 +505,66 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_firm
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
     free(map);
+    return status;
+}
+
+int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+{
+    const fc_region_stats *st = r->stats;
+    OGRLayerH l = create_layer(ctx, ds, "regions", r->out_srs, wkbMultiPolygon);
+    if (!l)
+        return FC_EIO;
+    int status;
+    if ((status = add_field(ctx, l, "region", OFTString, 0)) ||
+        (status = add_field(ctx, l, "sector", OFTString, 0)) ||
+        (status = add_field(ctx, l, "n_firms", OFTInteger, 0)) ||
+        (st->w && (status = add_field(ctx, l, "weight", OFTReal, 0))) ||
+        (status = add_field(ctx, l, "share", OFTReal, 0)) ||
+        (status = add_field(ctx, l, "lq", OFTReal, 0)) ||
+        (st->w && (status = add_field(ctx, l, "lq_weight", OFTReal, 0))))
+        return status;
+    polygon_mover mover;
+    if ((status = mover_init(ctx, &mover, r->firms->srs, r->out_srs)) != FC_OK)
+        return status;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    bool in_tx = false;
+    size_t row = 0;
+    for (size_t g = 0; g < st->n_regions && status == FC_OK; g++) {
+        unsigned char *wkb = NULL;
+        size_t size = 0;
+        if ((status = fc_regions_wkb(ctx, r->regions, g, &wkb, &size)) != FC_OK)
+            break;
+        for (size_t s = 0; s < st->n_sectors && status == FC_OK; s++, row++) {
+            if ((status = batch_step(ctx, ds, row, &in_tx)) != FC_OK)
+                break;
+            OGRGeometryH geom = move_polygon(&mover, wkb, size);
+            if (!geom) {
+                status = fc_error_gdal(ctx, FC_ECRS, "cannot transform region '%s' to the output CRS",
+                                       r->regions->names[g]);
+                break;
+            }
+            size_t cell = g * st->n_sectors + s;
+            OGRFeatureH f = OGR_F_Create(defn);
+            int k = 0;
+            OGR_F_SetFieldString(f, k++, r->regions->names[g]);
+            OGR_F_SetFieldString(f, k++, r->firms->sector_codes[s]);
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)st->n[cell]);
+            if (st->w)
+                OGR_F_SetFieldDouble(f, k++, st->w[cell]);
+            set_double(f, k++, st->n_region[g] ? (double)st->n[cell] / (double)st->n_region[g] : NAN);
+            set_double(f, k++, fc_lq(st, g, s));
+            if (st->w)
+                set_double(f, k++, fc_lq_weight(st, g, s));
+            OGR_F_SetGeometryDirectly(f, geom);
+            if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write region '%s'",
+                                       GDALGetDescription(ds), r->regions->names[g]);
+            OGR_F_Destroy(f);
+        }
+        free(wkb);
+    }
+    if (status == FC_OK)
+        status = batch_end(ctx, ds, in_tx);
+    mover_free(&mover);
     return status;
 }
