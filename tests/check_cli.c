@@ -572,6 +572,112 @@ START_TEST(cluster_across_the_antimeridian)
 }
 END_TEST
 
+/* ---- regions and statistics -------------------------------------------- */
+
+START_TEST(oblasts_location_quotients_and_pvalues)
+{
+    char oblasts[512];
+    snprintf(oblasts, sizeof oblasts, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", src);
+    ck_assert_int_eq(run("cluster '%s' out.gpkg --sector-field oked --sector-digits 2 --eps 2000 "
+                         "--min-pts 10 --weight-field employees --regions '%s' --permutations 99 "
+                         "--json summary.json",
+                         firms, oblasts),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "regions: 20, named by field ADM1_EN (a guess"));
+    ck_assert_ptr_nonnull(strstr(out_text, "p-values: 99 Monte Carlo runs"));
+    ck_assert_ptr_nonnull(strstr(err_text, "region 'Zhetysu' (feature 7) has 2 rings without area"));
+
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    /* every cluster has its oblast and a p-value */
+    OGRLayerH lc = layer(ds, "clusters");
+    OGRFeatureH f;
+    int n = 0;
+    while ((f = OGR_L_GetNextFeature(lc))) {
+        ck_assert(OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "region")));
+        double p = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "p_value"));
+        ck_assert(p >= 0.01 - 1e-12 && p <= 1);
+        double share = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "reg_share"));
+        ck_assert(share > 0 && share <= 1);
+        ck_assert_int_ge(OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "n_regions")), 1);
+        ck_assert(OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "region_lq")));
+        OGR_F_Destroy(f);
+        n++;
+    }
+    ck_assert_int_gt(n, 20);
+
+    /* the regions layer's LQs against a computation from the firms layer */
+    OGRLayerH counts = GDALDatasetExecuteSQL(
+        ds,
+        "SELECT region, substr(oked, 1, 2) AS sector, COUNT(*) AS n, SUM(employees) AS w, "
+        "(SELECT COUNT(*) FROM firms f2 WHERE f2.region = f.region) AS n_r, "
+        "(SELECT SUM(employees) FROM firms f2 WHERE f2.region = f.region) AS w_r, "
+        "(SELECT COUNT(*) FROM firms f3 WHERE f3.region IS NOT NULL AND "
+        "   substr(f3.oked, 1, 2) = substr(f.oked, 1, 2)) AS n_s, "
+        "(SELECT SUM(employees) FROM firms f3 WHERE f3.region IS NOT NULL AND "
+        "   substr(f3.oked, 1, 2) = substr(f.oked, 1, 2)) AS w_s "
+        "FROM firms f WHERE region IS NOT NULL GROUP BY region, sector",
+        NULL, "SQLite");
+    ck_assert_ptr_nonnull(counts);
+    OGRLayerH totals = GDALDatasetExecuteSQL(
+        ds, "SELECT COUNT(*), SUM(employees) FROM firms WHERE region IS NOT NULL", NULL, "SQLite");
+    OGRFeatureH t = OGR_L_GetNextFeature(totals);
+    double n_all = OGR_F_GetFieldAsDouble(t, 0), w_all = OGR_F_GetFieldAsDouble(t, 1);
+    OGR_F_Destroy(t);
+    GDALDatasetReleaseResultSet(ds, totals);
+    OGRLayerH lr = layer(ds, "regions");
+    int checked = 0;
+    while ((f = OGR_L_GetNextFeature(counts))) {
+        double lq = (OGR_F_GetFieldAsDouble(f, 2) / OGR_F_GetFieldAsDouble(f, 4)) /
+                    (OGR_F_GetFieldAsDouble(f, 6) / n_all);
+        double lqw = (OGR_F_GetFieldAsDouble(f, 3) / OGR_F_GetFieldAsDouble(f, 5)) /
+                     (OGR_F_GetFieldAsDouble(f, 7) / w_all);
+        char filter[256];
+        char *region = CPLEscapeString(OGR_F_GetFieldAsString(f, 0), -1, CPLES_SQL);
+        snprintf(filter, sizeof filter, "region = '%s' AND sector = '%s'", region,
+                 OGR_F_GetFieldAsString(f, 1));
+        CPLFree(region);
+        OGR_L_SetAttributeFilter(lr, filter);
+        OGR_L_ResetReading(lr);
+        OGRFeatureH row = OGR_L_GetNextFeature(lr);
+        ck_assert_msg(row != NULL, "no regions row for %s", filter);
+        ck_assert_int_eq(OGR_F_GetFieldAsInteger(row, OGR_F_GetFieldIndex(row, "n_firms")),
+                         OGR_F_GetFieldAsInteger(f, 2));
+        ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(row, OGR_F_GetFieldIndex(row, "lq")), lq, 1e-9);
+        ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(row, OGR_F_GetFieldIndex(row, "lq_weight")),
+                                lqw, 1e-9);
+        ck_assert(OGR_G_IsValid(OGR_F_GetGeometryRef(row)));
+        OGR_F_Destroy(row);
+        OGR_F_Destroy(f);
+        checked++;
+    }
+    GDALDatasetReleaseResultSet(ds, counts);
+    ck_assert_int_gt(checked, 150);
+    OGR_L_SetAttributeFilter(lr, NULL);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(lr, TRUE), 20 * 20); /* every region x sector */
+    GDALClose(ds);
+
+    char json[16384];
+    slurp(in_dir("summary.json"), json, sizeof json);
+    ck_assert_ptr_nonnull(strstr(json, "\"regions\": {\"count\": 20, \"field\": \"ADM1_EN\""));
+    ck_assert_ptr_nonnull(strstr(json, "\"top_regions\": [{\"region\": "));
+    ck_assert_ptr_nonnull(strstr(json, "\"p_value\": "));
+}
+END_TEST
+
+START_TEST(json_never_replaced_without_overwrite)
+{
+    FILE *f = fopen(in_dir("summary.json"), "w");
+    fputs("keep me\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(MAIN_JOB " --json summary.json", firms, "out.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "summary.json exists; use --overwrite"));
+    char text[64];
+    slurp(in_dir("summary.json"), text, sizeof text);
+    ck_assert_str_eq(text, "keep me\n");
+    ck_assert_str_eq(listing(), "summary.json ");
+}
+END_TEST
+
 /* ---- bad input: a clear message, a non-zero exit, nothing left behind -- */
 
 static const struct {
@@ -597,6 +703,9 @@ static const struct {
     {"cluster notvector.txt out.gpkg --eps 100", 1, "notvector.txt: not a vector dataset"},
     {"cluster polygons.gpkg out.gpkg --eps 100", 1, "feature 1: geometry is a Polygon, not a point"},
     {"frobnicate", 2, "unknown command 'frobnicate'"},
+    {"cluster FIRMS out.gpkg --eps 100 --regions missing.shp", 1, "missing.shp: no such file"},
+    {"cluster FIRMS out.gpkg --eps 100 --regions FIRMS", 1, "is a POINT, not a polygon"},
+    {"cluster FIRMS out.gpkg --eps 100 --permutations -1", 2, "--permutations must be between"},
 };
 
 START_TEST(bad_input_fails_cleanly)
@@ -609,12 +718,15 @@ START_TEST(bad_input_fails_cleanly)
     write_points(in_dir("polygons.gpkg"), 4326, 1, wkt, oked);
     const char *before = strdup(listing());
 
-    char args[1024];
-    const char *a = bad_runs[_i].args, *at = strstr(a, "FIRMS");
-    if (at)
-        snprintf(args, sizeof args, "%.*s'%s'%s", (int)(at - a), a, firms, at + 5);
-    else
-        snprintf(args, sizeof args, "%s", a);
+    /* FIRMS stands for the fixture's firms */
+    char args[2048] = "";
+    const char *a = bad_runs[_i].args, *at, *rest = a;
+    while ((at = strstr(rest, "FIRMS"))) {
+        size_t len = strlen(args);
+        snprintf(args + len, sizeof args - len, "%.*s'%s'", (int)(at - rest), rest, firms);
+        rest = at + 5;
+    }
+    strncat(args, rest, sizeof args - strlen(args) - 1);
     ck_assert_int_eq(run("%s", args), bad_runs[_i].exit_code);
     ck_assert_msg(strstr(err_text, bad_runs[_i].words), "firmclust %s: stderr '%s' lacks '%s'", a,
                   err_text, bad_runs[_i].words);
@@ -738,6 +850,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, weights_are_summed_and_can_define_core);
     tcase_add_test(tc, where_filters_firms);
     tcase_add_test(tc, distance_mode_follows_the_crs);
+    tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
+    tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, areas_on_the_ellipsoid);
     tcase_add_test(tc, cluster_across_the_antimeridian);
     tcase_add_loop_test(tc, bad_input_fails_cleanly, 0, sizeof bad_runs / sizeof bad_runs[0]);

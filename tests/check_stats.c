@@ -1,0 +1,335 @@
+/* Regions, location quotients and the Monte Carlo significance of clusters,
+ * on cases small enough to compute by hand. */
+#include "fc_internal.h"
+#include "check_main.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static fc_context *ctx;
+static char dir[64], messages[4096];
+
+static void collect(int level, const char *message, void *arg)
+{
+    (void)level, (void)arg;
+    strncat(messages, message, sizeof messages - strlen(messages) - 2);
+    strcat(messages, "\n");
+}
+
+static void setup(void)
+{
+    ctx = fc_context_new();
+    messages[0] = '\0';
+    fc_context_set_message_handler(ctx, collect, NULL);
+    snprintf(dir, sizeof dir, "/tmp/firmclust-stats-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ctx = fc_context_destroy(ctx);
+}
+
+static OGRSpatialReferenceH epsg(int code)
+{
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(s, code);
+    OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
+    return s;
+}
+
+/* A GeoPackage of named polygons. */
+static const char *write_regions(const char *name, int code, size_t n, const char *const *names,
+                                 const char *const *wkt)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), path, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH s = epsg(code);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "regions", s, wkbPolygon, NULL);
+    OSRRelease(s);
+    OGRFieldDefnH fd = OGR_Fld_Create("name", OFTString);
+    OGR_L_CreateField(l, fd, TRUE);
+    OGR_Fld_Destroy(fd);
+    for (size_t i = 0; i < n; i++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        OGR_F_SetFieldString(f, 0, names[i]);
+        OGRGeometryH g = NULL;
+        char *w = (char *)wkt[i];
+        ck_assert_int_eq(OGR_G_CreateFromWkt(&w, NULL, &g), OGRERR_NONE);
+        OGR_F_SetGeometryDirectly(f, g);
+        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return path;
+}
+
+/* Two 10 x 10 km squares side by side (UTM 42N, offsets from 500000,
+ * 5000000), and eleven firms: A holds X X X Y and, on the shared border,
+ * Y; B holds X Y Y Y; one X lies outside both. */
+static const char *const square_names[] = {"A", "B"};
+static const char *const square_wkt[] = {
+    "POLYGON ((500000 5000000, 510000 5000000, 510000 5010000, 500000 5010000, 500000 5000000))",
+    "POLYGON ((510000 5000000, 520000 5000000, 520000 5010000, 510000 5010000, 510000 5000000))"};
+static const double fx[] = {501000, 502000, 503000, 504000, 510000, 515000, 512000, 513000, 514000, 530000};
+static const double fy[] = {5001000, 5002000, 5003000, 5004000, 5005000, 5005000, 5002000, 5003000, 5004000, 5030000};
+static const uint32_t fs[] = {0, 0, 0, 1, 1, 0, 1, 1, 1, 0}; /* 0 = X, 1 = Y */
+static const double fw[] = {10, 10, 10, 1, 1, 50, 2, 2, 2, 100};
+#define N_FIRMS 10
+
+START_TEST(location_quotients_by_hand)
+{
+    OGRSpatialReferenceH utm = epsg(32642);
+    fc_regions r;
+    const char *path = write_regions("squares.gpkg", 32642, 2, square_names, square_wkt);
+    ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, utm, &r), FC_OK);
+    ck_assert_str_eq(r.field, "name");
+    ck_assert(r.field_guessed);
+    int32_t region_of[N_FIRMS];
+    ck_assert_int_eq(fc_regions_assign(ctx, &r, N_FIRMS, fx, fy, region_of), FC_OK);
+    const int32_t expected[N_FIRMS] = {0, 0, 0, 0, 0, 1, 1, 1, 1, -1}; /* border -> A, read first */
+    ck_assert_mem_eq(region_of, expected, sizeof expected);
+
+    fc_region_stats st;
+    ck_assert_int_eq(fc_region_stats_compute(ctx, N_FIRMS, region_of, fs, fw, 2, 2, &st), FC_OK);
+    ck_assert_uint_eq(st.n_outside, 1);
+    ck_assert_uint_eq(st.n_total, 9);
+    /* A: 3 X of 5 firms; X: 4 of 9 firms in regions -> (3/5) / (4/9) = 1.35 */
+    ck_assert_double_eq_tol(fc_lq(&st, 0, 0), (3.0 / 5) / (4.0 / 9), 1e-12);
+    ck_assert_double_eq_tol(fc_lq(&st, 0, 1), (2.0 / 5) / (5.0 / 9), 1e-12);
+    ck_assert_double_eq_tol(fc_lq(&st, 1, 0), (1.0 / 4) / (4.0 / 9), 1e-12);
+    ck_assert_double_eq_tol(fc_lq(&st, 1, 1), (3.0 / 4) / (5.0 / 9), 1e-12);
+    /* by weight: A's X employ 30 of A's 32; X employs 80 of 88 */
+    ck_assert_double_eq_tol(fc_lq_weight(&st, 0, 0), (30.0 / 32) / (80.0 / 88), 1e-12);
+    ck_assert_double_eq_tol(fc_lq_weight(&st, 1, 1), (6.0 / 56) / (8.0 / 88), 1e-12);
+    fc_region_stats_free(&st);
+    fc_regions_free(&r);
+    OSRRelease(utm);
+}
+END_TEST
+
+START_TEST(regions_in_another_crs)
+{
+    /* The same squares in longitude/latitude: their corners transformed,
+     * edges straight in degrees (a few metres off the UTM ones). Firms well
+     * inside land in the same regions. */
+    OGRSpatialReferenceH utm = epsg(32642), ll = epsg(4326);
+    double cx[] = {500000, 510000, 520000, 500000, 510000, 520000};
+    double cy[] = {5000000, 5000000, 5000000, 5010000, 5010000, 5010000};
+    ck_assert_int_eq(fc_transform_points(ctx, utm, ll, 6, cx, cy), FC_OK);
+    char a[512], b[512];
+    snprintf(a, sizeof a, "POLYGON ((%.9f %.9f, %.9f %.9f, %.9f %.9f, %.9f %.9f, %.9f %.9f))", cx[0],
+             cy[0], cx[1], cy[1], cx[4], cy[4], cx[3], cy[3], cx[0], cy[0]);
+    snprintf(b, sizeof b, "POLYGON ((%.9f %.9f, %.9f %.9f, %.9f %.9f, %.9f %.9f, %.9f %.9f))", cx[1],
+             cy[1], cx[2], cy[2], cx[5], cy[5], cx[4], cy[4], cx[1], cy[1]);
+    const char *wkt[] = {a, b};
+    const char *path = write_regions("lonlat.gpkg", 4326, 2, square_names, wkt);
+    fc_regions r;
+    ck_assert_int_eq(fc_regions_read(ctx, path, NULL, "name", utm, &r), FC_OK);
+    ck_assert(!r.field_guessed);
+    double x[] = {505000, 515000, 530000}, y[] = {5005000, 5005000, 5005000};
+    int32_t region_of[3];
+    ck_assert_int_eq(fc_regions_assign(ctx, &r, 3, x, y, region_of), FC_OK);
+    ck_assert_int_eq(region_of[0], 0);
+    ck_assert_int_eq(region_of[1], 1);
+    ck_assert_int_eq(region_of[2], -1);
+    fc_regions_free(&r);
+    OSRRelease(utm);
+    OSRRelease(ll);
+}
+END_TEST
+
+START_TEST(bow_tie_is_repaired_and_reported)
+{
+    /* A figure eight: two triangles meeting at (5, 5). */
+    const char *names[] = {"Bow tie"};
+    const char *wkt[] = {"POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))"};
+    const char *path = write_regions("bowtie.gpkg", 32642, 1, names, wkt);
+    OGRSpatialReferenceH utm = epsg(32642);
+    fc_regions r;
+    ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, utm, &r), FC_OK);
+    ck_assert_uint_eq(r.n_repaired, 1);
+    ck_assert_msg(strstr(messages, "region 'Bow tie' (feature 1) is not a valid polygon (Self-intersection"),
+                  "messages: %s", messages);
+    ck_assert_int_eq(GEOSisValid_r(r.h, r.geoms[0]), 1);
+    double area;
+    GEOSArea_r(r.h, r.geoms[0], &area);
+    ck_assert_double_eq_tol(area, 50, 1e-9); /* both triangles kept */
+    double x[] = {8, 2, 5}, y[] = {5, 5, 8};
+    int32_t region_of[3];
+    ck_assert_int_eq(fc_regions_assign(ctx, &r, 3, x, y, region_of), FC_OK);
+    ck_assert_int_eq(region_of[0], 0);
+    ck_assert_int_eq(region_of[1], 0);
+    ck_assert_int_eq(region_of[2], -1); /* between the triangles */
+    fc_regions_free(&r);
+    OSRRelease(utm);
+}
+END_TEST
+
+START_TEST(kazakhstan_oblasts_have_collapsed_rings_removed)
+{
+    const char *src = getenv("FIRMCLUST_SOURCE_DIR");
+    ck_assert_ptr_nonnull(src);
+    char path[512];
+    snprintf(path, sizeof path, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", src);
+    OGRSpatialReferenceH ll = epsg(4326);
+    fc_regions r;
+    ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, ll, &r), FC_OK);
+    ck_assert_uint_eq(r.n, 20);
+    ck_assert_str_eq(r.field, "ADM1_EN");
+    ck_assert_ptr_nonnull(strstr(messages, "region 'Zhetysu' (feature 7) has 2 rings without area"));
+    ck_assert_ptr_nonnull(strstr(messages, "region 'Turkestan'"));
+    /* Astana, an enclave in Akmola, keeps its hole in Akmola */
+    double x[] = {71.43}, y[] = {51.13};
+    int32_t region_of[1];
+    ck_assert_int_eq(fc_regions_assign(ctx, &r, 1, x, y, region_of), FC_OK);
+    ck_assert_str_eq(r.names[region_of[0]], "Astana (city)");
+    fc_regions_free(&r);
+    OSRRelease(ll);
+}
+END_TEST
+
+/* ---- significance ------------------------------------------------------- */
+
+static uint64_t rng_state;
+static double uniform(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+}
+
+typedef struct mc_case {
+    size_t n, k;
+    double x[600], y[600];
+    uint32_t s[600];
+    int32_t cid[600];
+    int32_t cluster_sector[600];
+    size_t size[600];
+    double p[600];
+} mc_case;
+
+/* Clusters the case and computes the p-values of its clusters. */
+static void significance(mc_case *c, const fc_dbscan_params *p, int perms, uint64_t seed, int threads)
+{
+    ck_assert_int_eq(fc_dbscan(ctx, c->n, c->x, c->y, c->s, p, c->cid, NULL, &c->k), FC_OK);
+    memset(c->size, 0, sizeof c->size);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->cid[i] >= 0) {
+            c->size[c->cid[i]]++;
+            c->cluster_sector[c->cid[i]] = (int32_t)c->s[i];
+        }
+    ck_assert_int_eq(fc_cluster_pvalues(ctx, c->n, c->x, c->y, c->s, NULL, p, 2, c->k,
+                                        c->cluster_sector, c->size, perms, seed, threads, c->p),
+                     FC_OK);
+}
+
+START_TEST(planted_cluster_is_significant)
+{
+    /* 500 firms of sector 1 spread over 10 x 10 km, and 40 of sector 0:
+     * 30 within 300 m of one spot, 10 anywhere. */
+    static mc_case c;
+    rng_state = 3;
+    c.n = 540;
+    for (size_t i = 0; i < c.n; i++) {
+        bool planted = i < 30;
+        c.x[i] = planted ? 5000 + 300 * uniform() : 10000 * uniform();
+        c.y[i] = planted ? 5000 + 300 * uniform() : 10000 * uniform();
+        c.s[i] = i < 40 ? 0 : 1;
+    }
+    fc_dbscan_params p = {.eps = 200, .min_pts = 5};
+    significance(&c, &p, 199, 1, 2);
+    bool found = false;
+    for (size_t k = 0; k < c.k; k++)
+        if (c.cluster_sector[k] == 0 && c.size[k] >= 25) {
+            found = true;
+            ck_assert_msg(c.p[k] < 0.01, "planted cluster of %zu firms: p = %g", c.size[k], c.p[k]);
+            ck_assert_double_eq_tol(c.p[k], 1.0 / 200, 1e-12); /* never matched by chance */
+        }
+    ck_assert(found);
+}
+END_TEST
+
+START_TEST(chance_clusters_are_not_significant)
+{
+    /* Two sectors drawn from the same spread: the largest cluster of a
+     * sector is as large as chance makes it, so its p-value is uniform on
+     * (0, 1]. Over 20 such inputs, few fall below 0.05 and they spread. */
+    static mc_case c;
+    fc_dbscan_params p = {.eps = 400, .min_pts = 4};
+    int below_005 = 0, above_05 = 0, datasets = 0;
+    for (int d = 0; d < 20; d++) {
+        rng_state = 100 + (uint64_t)d;
+        c.n = 300;
+        for (size_t i = 0; i < c.n; i++) {
+            c.x[i] = 10000 * uniform();
+            c.y[i] = 10000 * uniform();
+            c.s[i] = uniform() < 0.5;
+        }
+        significance(&c, &p, 99, 7, 2);
+        double largest_p = -1;
+        size_t largest = 0;
+        for (size_t k = 0; k < c.k; k++)
+            if (c.cluster_sector[k] == 1 && c.size[k] > largest) {
+                largest = c.size[k];
+                largest_p = c.p[k];
+            }
+        if (largest_p < 0)
+            continue;
+        datasets++;
+        below_005 += largest_p <= 0.05;
+        above_05 += largest_p > 0.5;
+    }
+    ck_assert_int_ge(datasets, 15);
+    ck_assert_int_le(below_005, 4);
+    ck_assert_int_ge(above_05, 4);
+}
+END_TEST
+
+START_TEST(same_seed_same_pvalues_any_threads)
+{
+    static mc_case a, b, c;
+    rng_state = 11;
+    a.n = 400;
+    for (size_t i = 0; i < a.n; i++) {
+        a.x[i] = 5000 * uniform();
+        a.y[i] = 5000 * uniform() * uniform();
+        a.s[i] = uniform() < 0.3;
+    }
+    b = a;
+    c = a;
+    fc_dbscan_params p = {.eps = 250, .min_pts = 4};
+    significance(&a, &p, 60, 42, 1);
+    significance(&b, &p, 60, 42, 3);
+    significance(&c, &p, 60, 43, 2);
+    ck_assert_uint_gt(a.k, 2);
+    ck_assert_mem_eq(a.p, b.p, a.k * sizeof *a.p);
+    ck_assert_msg(memcmp(a.p, c.p, a.k * sizeof *a.p) != 0, "another seed, the same p-values");
+}
+END_TEST
+
+static Suite *stats_suite(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *tc = tcase_create("stats");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, location_quotients_by_hand);
+    tcase_add_test(tc, regions_in_another_crs);
+    tcase_add_test(tc, bow_tie_is_repaired_and_reported);
+    tcase_add_test(tc, kazakhstan_oblasts_have_collapsed_rings_removed);
+    tcase_add_test(tc, planted_cluster_is_significant);
+    tcase_add_test(tc, chance_clusters_are_not_significant);
+    tcase_add_test(tc, same_seed_same_pvalues_any_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(stats_suite)
