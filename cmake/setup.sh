@@ -49,7 +49,9 @@ if [ "$mode" = demo ]; then
     cmake --build build -j "$jobs"
     echo "== clustering fixtures/kz/firms.gpkg"
     build/firmclust cluster fixtures/kz/firms.gpkg build/kz_clusters.gpkg \
-        --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 --overwrite
+        --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 \
+        --weight-field employees --regions fixtures/kz/kaz_admbnda_adm1_2024.shp \
+        --json build/kz_clusters.json --overwrite
     echo "== open build/kz_clusters.gpkg in QGIS, over fixtures/kz/kaz_admbnda_adm1_2024.shp"
     exit 0
 fi
