@@ -71,7 +71,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99"
 $vg build/firmclust cluster fixtures/kz/firms.gpkg "$tmp/ok.gpkg" -q \
-    --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10
+    --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 --weight-field employees \
+    --regions fixtures/kz/kaz_admbnda_adm1_2024.shp --permutations 20 --json "$tmp/ok.json"
 status=0
 $vg build/firmclust cluster fixtures/kz/firms.gpkg "$tmp/fail.gpkg" -q \
     --sector-field no_such_field --eps 2000 2>"$tmp/err" || status=$?
