@@ -170,6 +170,16 @@ int fc_option_takes_value(const char *name);
  *  each, as `firmclust cluster --help` prints it (static string). */
 const char *fc_options_usage(void);
 
+/**
+ * Reads a configuration file's text (`name` is used in messages) into a
+ * NULL-terminated list of command-line arguments: each line is
+ * "option = value", "option value", "--option value" or a lone flag, with
+ * '#' starting a comment; so `eps = 2000` gives "--eps", "2000". Free the
+ * list with fc_args_free(). Fails with FC_EINVAL naming the file and line.
+ */
+int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args);
+void fc_args_free(char **args);
+
 typedef struct fc_result fc_result;
 
 /**
@@ -218,6 +228,17 @@ int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char
                          double *lq, size_t *n_firms);
 /** Monte Carlo runs behind the clusters' p-values (0: none). */
 int fc_result_permutations(const fc_result *r);
+
+/**
+ * Describes a vector file as firmclust sees it: its layers with geometry
+ * type, feature count and CRS, their fields with types and a few sample
+ * values, and which fields look like sector codes, weights or region names.
+ * *text receives plain text, or JSON when json is non-zero; free it with
+ * fc_free().
+ */
+int fc_info(fc_context *ctx, const char *path, int json, char **text);
+/** Frees memory the library handed over (fc_info's text). */
+void fc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data                                                           */

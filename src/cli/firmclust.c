@@ -2,8 +2,12 @@
  * It parses arguments, sets GDAL's terminal progress, makes one library
  * call and prints the summary; exit 0 on success, 1 on failure, 2 on a
  * usage error. */
+#define _GNU_SOURCE /* struct stat64 behind VSIStatBufL, sigaction */
 #include "firmclust.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include <cpl_error.h>
 #include <cpl_progress.h>
 #include <cpl_string.h>
+#include <cpl_vsi.h>
 #include <gdal.h>
 #include <geos_c.h>
 #include <proj.h>
@@ -26,6 +31,7 @@ static const char *const main_usage =
     "\n"
     "Commands:\n"
     "  cluster FIRMS OUTPUT   cluster firm points; write cluster polygons and labelled firms\n"
+    "  info FILE              what firmclust sees in a file: layers, fields, likely roles\n"
     "  synth OUTPUT           write a synthetic set of Kazakh firms\n"
     "\n"
     "Run 'firmclust COMMAND --help' for a command's options.\n"
@@ -34,6 +40,7 @@ static const char *const main_usage =
 
 static const char *const cluster_usage_head =
     "Usage: firmclust cluster FIRMS OUTPUT --eps METRES [OPTIONS]\n"
+    "       firmclust cluster FIRMS... --output-dir DIR --eps METRES [OPTIONS]\n"
     "\n"
     "Reads firm points from FIRMS (any vector format GDAL reads), finds, sector by\n"
     "sector, the firms that lie in dense groups (DBSCAN: a firm is core when at least\n"
@@ -48,6 +55,12 @@ static const char *const cluster_usage_head =
 static const char *const cluster_usage_tail =
     "  -f NAME\n"
     "      same as --format\n"
+    "  --output-dir DIR\n"
+    "      several inputs: one output per input in DIR, named after it\n"
+    "  --fail-fast\n"
+    "      in a batch, stop at the first failure (default: go on)\n"
+    "  --config-file FILE\n"
+    "      read options from FILE, one 'option = value' per line ('#' comments)\n"
     "  -q, --quiet\n"
     "      print no progress and no summary\n"
     "  --progress\n"
@@ -58,6 +71,13 @@ static const char *const cluster_usage_tail =
     "Example:\n"
     "  firmclust cluster fixtures/kz/firms.gpkg clusters.gpkg \\\n"
     "      --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10\n";
+
+static const char *const info_usage =
+    "Usage: firmclust info FILE [--json]\n"
+    "\n"
+    "Tells what firmclust sees in FILE: its layers with geometry type, feature count\n"
+    "and CRS, their fields with types and sample values, and which fields look like\n"
+    "sector codes, weights or region names. --json writes the same for scripts.\n";
 
 static const char *const synth_usage =
     "Usage: firmclust synth OUTPUT [--firms N] [--seed S] [-f NAME] [--overwrite] [-q]\n"
@@ -189,6 +209,157 @@ static bool want_progress(bool quiet, bool forced)
     return !quiet && (forced || isatty(STDERR_FILENO));
 }
 
+/* ---- cluster: one input, or a batch ------------------------------------- */
+
+/* Ctrl-C (and SIGTERM) ask the library to stop through the progress
+ * callback: it then removes its temporary files and leaves every output as
+ * it was. */
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct job {
+    const char *input;
+    char *output;
+    int status;
+    char message[1024];
+    fc_result *result;
+    double done; /* progress of this input, 0..1 */
+} job;
+
+typedef struct batch {
+    job *jobs;
+    int n_jobs, next;
+    const fc_options *opts;
+    bool show_progress, fail_fast, quiet, stop;
+    pthread_mutex_t lock;
+} batch;
+
+typedef struct job_slot {
+    batch *b;
+    job *j;
+} job_slot;
+
+/* The library's progress for one input: the terminal shows the whole
+ * batch's, and a stop (Ctrl-C, or --fail-fast after a failure) cancels. */
+static int job_progress(double complete, const char *message, void *arg)
+{
+    job_slot *slot = arg;
+    batch *b = slot->b;
+    pthread_mutex_lock(&b->lock);
+    if (complete > slot->j->done)
+        slot->j->done = complete;
+    double total = 0;
+    for (int i = 0; i < b->n_jobs; i++)
+        total += b->jobs[i].done;
+    if (b->show_progress)
+        GDALTermProgress(total / b->n_jobs, b->n_jobs == 1 ? message : NULL, NULL);
+    bool go_on = !interrupted && !b->stop;
+    pthread_mutex_unlock(&b->lock);
+    return go_on;
+}
+
+static void *batch_worker(void *arg)
+{
+    batch *b = arg;
+    bool quiet = b->quiet;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        int i = b->next < b->n_jobs && !b->stop && !interrupted ? b->next++ : -1;
+        pthread_mutex_unlock(&b->lock);
+        if (i < 0)
+            break;
+        job *j = &b->jobs[i];
+        job_slot slot = {b, j};
+        fc_context *ctx = fc_context_new();
+        if (!ctx) {
+            j->status = FC_ENOMEM;
+            snprintf(j->message, sizeof j->message, "out of memory");
+            continue;
+        }
+        fc_context_set_message_handler(ctx, print_message, &quiet);
+        fc_context_set_progress(ctx, job_progress, &slot);
+        j->status = fc_cluster(ctx, j->input, j->output, b->opts, &j->result);
+        snprintf(j->message, sizeof j->message, "%s", fc_errmsg(ctx));
+        pthread_mutex_lock(&b->lock);
+        j->done = 1;
+        if (j->status != FC_OK && b->fail_fast)
+            b->stop = true;
+        pthread_mutex_unlock(&b->lock);
+        fc_context_destroy(ctx);
+    }
+    return NULL;
+}
+
+/* DIR/<input's name without extension>.<format's extension>, or a
+ * directory DIR/<name> for single-layer formats. */
+static char *batch_output(const char *dir, const char *input, const char *format)
+{
+    const char *ext = "gpkg";
+    if (format) {
+        GDALDriverH d = GDALGetDriverByName(format);
+        const char *e = d ? GDALGetMetadataItem(d, GDAL_DMD_EXTENSION, NULL) : NULL;
+        bool multi = d && GDALGetMetadataItem(d, GDAL_DCAP_MULTIPLE_VECTOR_LAYERS, NULL);
+        ext = multi && e && *e ? e : NULL;
+    }
+    const char *base = CPLGetBasename(input);
+    size_t len = strlen(dir) + strlen(base) + 16;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/%s%s%s", dir, base, ext ? "." : "", ext ? ext : "");
+    return out;
+}
+
+/* Splices the arguments of --config-file FILE into argv at i. */
+static int splice_config(char ***argv, int *argc, int i, const char *path)
+{
+    char *text = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        text = size >= 0 ? calloc(1, (size_t)size + 1) : NULL;
+        if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
+            free(text);
+            text = NULL;
+        }
+        fclose(f);
+    }
+    if (!text) {
+        fprintf(stderr, "FAILURE: %s: cannot read the configuration file\n", path);
+        return EXIT_FAILURE;
+    }
+    fc_context *ctx = fc_context_new();
+    char **args = NULL;
+    int rc = EXIT_SUCCESS;
+    if (fc_config_parse(ctx, path, text, &args) != FC_OK) {
+        rc = fail(ctx);
+    } else {
+        /* argv without "--config-file FILE", with args in their place */
+        int n_args = 0;
+        while (args[n_args])
+            n_args++;
+        char **merged = calloc((size_t)(*argc - 2 + n_args + 1), sizeof *merged);
+        int k = 0;
+        for (int m = 0; m < i; m++)
+            merged[k++] = (*argv)[m];
+        for (int m = 0; m < n_args; m++)
+            merged[k++] = CPLStrdup(args[m]); /* leaked with argv: lives to exit */
+        for (int m = i + 2; m < *argc; m++)
+            merged[k++] = (*argv)[m];
+        *argv = merged;
+        *argc = k;
+    }
+    fc_args_free(args);
+    fc_context_destroy(ctx);
+    free(text);
+    return rc;
+}
+
 static int cmd_cluster(int argc, char **argv)
 {
     fc_context *ctx = fc_context_new();
@@ -197,9 +368,11 @@ static int cmd_cluster(int argc, char **argv)
         fprintf(stderr, "FAILURE: out of memory\n");
         return EXIT_FAILURE;
     }
-    const char *positional[2] = {NULL, NULL};
-    int n_positional = 0, rc = EXIT_SUCCESS;
-    bool quiet = false, progress = false;
+    const char **positional = calloc((size_t)argc, sizeof *positional);
+    char **own_argv = NULL; /* argv after a --config-file splice */
+    const char *output_dir = NULL, *format = NULL, *json = NULL;
+    int n_positional = 0, rc = EXIT_SUCCESS, threads = 0;
+    bool quiet = false, progress = false, fail_fast = false;
     for (int i = 1; i < argc && rc == EXIT_SUCCESS; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -209,11 +382,29 @@ static int cmd_cluster(int argc, char **argv)
             quiet = true;
         } else if (strcmp(a, "--progress") == 0) {
             progress = true;
+        } else if (strcmp(a, "--fail-fast") == 0) {
+            fail_fast = true;
+        } else if (strcmp(a, "--output-dir") == 0 || strcmp(a, "--config-file") == 0) {
+            if (i + 1 >= argc) {
+                rc = usage_error("cluster", "%s needs a value", a);
+            } else if (a[2] == 'o') {
+                output_dir = argv[++i];
+            } else {
+                char **before = own_argv;
+                rc = splice_config(&argv, &argc, i, argv[i + 1]);
+                if (argv != before) {
+                    free(own_argv);
+                    own_argv = argv;
+                }
+                i--; /* read what came in its place */
+            }
         } else if (strcmp(a, "-f") == 0) {
             if (i + 1 >= argc)
                 rc = usage_error("cluster", "-f needs a format name%s", "");
             else if (fc_options_set(ctx, opts, "format", argv[++i]) != FC_OK)
-                rc = fail(ctx);
+                rc = usage_error("cluster", "%s", fc_errmsg(ctx));
+            else
+                format = argv[i];
         } else if (strncmp(a, "--", 2) == 0 && a[2]) {
             char name[64];
             const char *value;
@@ -232,32 +423,155 @@ static int cmd_cluster(int argc, char **argv)
             i += used - 1;
             if (fc_options_set(ctx, opts, name, value) != FC_OK)
                 rc = usage_error("cluster", "%s", fc_errmsg(ctx));
+            else if (strcmp(name, "format") == 0)
+                format = value;
+            else if (strcmp(name, "json") == 0)
+                json = value;
+            else if (strcmp(name, "threads") == 0)
+                threads = atoi(value);
         } else if (a[0] == '-' && a[1]) {
             rc = usage_error("cluster", "unknown option %s", a);
-        } else if (n_positional < 2) {
-            positional[n_positional++] = a;
         } else {
-            rc = usage_error("cluster", "too many arguments: %s", a);
+            positional[n_positional++] = a;
         }
     }
-    if (rc == EXIT_SUCCESS && n_positional < 2)
-        rc = usage_error("cluster", "needs FIRMS and OUTPUT%s", "");
     if (rc != EXIT_SUCCESS)
         goto out;
-
-    fc_context_set_message_handler(ctx, print_message, &quiet);
-    if (want_progress(quiet, progress))
-        fc_context_set_progress(ctx, GDALTermProgress, NULL);
-    fc_result *result = NULL;
-    if (fc_cluster(ctx, positional[0], positional[1], opts, &result) != FC_OK) {
-        rc = fail(ctx);
-    } else if (!quiet) {
-        print_summary(result);
-        printf("wrote %s\n", positional[1]);
+    if (!output_dir && n_positional != 2) {
+        rc = usage_error("cluster", n_positional < 2 ? "needs FIRMS and OUTPUT%s"
+                                                     : "several inputs need --output-dir DIR%s",
+                         "");
+        goto out;
     }
-    fc_result_destroy(result);
+    if (output_dir && n_positional < 1) {
+        rc = usage_error("cluster", "needs at least one FIRMS file%s", "");
+        goto out;
+    }
+    if (output_dir && json && n_positional > 1) {
+        rc = usage_error("cluster", "--json writes one summary: give one input with it%s", "");
+        goto out;
+    }
+
+    /* The jobs: one input and its output each. */
+    int n_jobs = output_dir ? n_positional : 1;
+    job *jobs = calloc((size_t)n_jobs, sizeof *jobs);
+    if (output_dir && VSIMkdir(output_dir, 0755) != 0) {
+        VSIStatBufL st;
+        if (VSIStatL(output_dir, &st) != 0 || !VSI_ISDIR(st.st_mode)) {
+            fprintf(stderr, "FAILURE: %s: cannot create the output directory\n", output_dir);
+            free(jobs);
+            rc = EXIT_FAILURE;
+            goto out;
+        }
+    }
+    for (int i = 0; i < n_jobs; i++) {
+        jobs[i].input = positional[i];
+        jobs[i].output = output_dir ? batch_output(output_dir, positional[i], format)
+                                    : CPLStrdup(positional[1]);
+        for (int k = 0; k < i && rc == EXIT_SUCCESS; k++)
+            if (strcmp(jobs[k].output, jobs[i].output) == 0)
+                rc = usage_error("cluster", "two inputs would both write %s", jobs[i].output);
+    }
+    if (rc == EXIT_SUCCESS) {
+        int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        int workers = threads > 0 ? threads : cores > 0 ? cores : 1;
+        if (workers > n_jobs)
+            workers = n_jobs;
+        if (workers > 1) /* the inputs share the cores, not each input's permutations */
+            fc_options_set(ctx, opts, "threads", "1");
+        batch b = {.jobs = jobs, .n_jobs = n_jobs, .opts = opts, .fail_fast = fail_fast,
+                   .quiet = quiet, .show_progress = want_progress(quiet, progress)};
+        pthread_mutex_init(&b.lock, NULL);
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        pthread_t *tid = calloc((size_t)workers, sizeof *tid);
+        int started = 0;
+        for (int t = 1; t < workers; t++)
+            if (pthread_create(&tid[t], NULL, batch_worker, &b) == 0)
+                started = t;
+        batch_worker(&b);
+        for (int t = 1; t <= started; t++)
+            pthread_join(tid[t], NULL);
+        free(tid);
+        pthread_mutex_destroy(&b.lock);
+
+        int failed = 0, not_run = 0;
+        for (int i = 0; i < n_jobs; i++) {
+            if (jobs[i].result == NULL && jobs[i].status == FC_OK && jobs[i].message[0] == '\0')
+                not_run++; /* stopped before its turn */
+            else if (jobs[i].status != FC_OK)
+                failed++;
+        }
+        if (!output_dir) {
+            if (jobs[0].status != FC_OK) {
+                fprintf(stderr, "FAILURE: %s\n", jobs[0].message);
+            } else if (!quiet) {
+                print_summary(jobs[0].result);
+                printf("wrote %s\n", jobs[0].output);
+            }
+        } else {
+            for (int i = 0; i < n_jobs && !quiet; i++) {
+                job *j = &jobs[i];
+                if (j->status == FC_OK && j->result)
+                    printf("ok      %s -> %s: %zu clusters, %zu of %zu firms clustered\n", j->input,
+                           j->output, fc_result_n_clusters(j->result),
+                           fc_result_n_clustered(j->result), fc_result_n_firms(j->result));
+                else if (j->status != FC_OK) /* the message names the file */
+                    printf("FAILED  %s\n", j->message);
+                else
+                    printf("skipped %s: not run after a failure (--fail-fast) or Ctrl-C\n", j->input);
+            }
+            if (!quiet)
+                printf("%d of %d inputs done, %d failed%s\n", n_jobs - failed - not_run, n_jobs, failed,
+                       not_run ? ", the rest not run" : "");
+            for (int i = 0; i < n_jobs && quiet; i++)
+                if (jobs[i].status != FC_OK)
+                    fprintf(stderr, "FAILURE: %s: %s\n", jobs[i].input, jobs[i].message);
+        }
+        rc = interrupted ? 130 : failed || not_run ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+    for (int i = 0; i < n_jobs; i++) {
+        CPLFree(jobs[i].output);
+        fc_result_destroy(jobs[i].result);
+    }
+    free(jobs);
 out:
+    free(positional);
+    free(own_argv);
     fc_options_destroy(opts);
+    fc_context_destroy(ctx);
+    return rc;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("%s", info_usage);
+            return EXIT_SUCCESS;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (argv[i][0] == '-') {
+            return usage_error("info", "unknown option %s", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return usage_error("info", "too many arguments: %s", argv[i]);
+        }
+    }
+    if (!path)
+        return usage_error("info", "needs FILE%s", "");
+    fc_context *ctx = fc_context_new();
+    char *text = NULL;
+    int rc = EXIT_SUCCESS;
+    if (fc_info(ctx, path, json, &text) != FC_OK)
+        rc = fail(ctx);
+    else
+        fputs(text, stdout);
+    fc_free(text);
     fc_context_destroy(ctx);
     return rc;
 }
@@ -330,6 +644,8 @@ int main(int argc, char **argv)
         rc = argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
     } else if (strcmp(argv[1], "cluster") == 0) {
         rc = cmd_cluster(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "info") == 0) {
+        rc = cmd_info(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "synth") == 0) {
         rc = cmd_synth(argc - 1, argv + 1);
     } else {

@@ -216,6 +216,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         return fc_error(ctx, FC_EINVAL, "fc_cluster needs an input, an output and options");
     if (!(o->eps > 0))
         return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
+    if (o->eps > 20037508.0)
+        return fc_error(ctx, FC_EINVAL,
+                        "--eps %g m is more than half the earth's circumference: is it in metres?",
+                        o->eps);
     if (o->min_weight >= 0 && !o->weight_field)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
     if (same_file(input, output) || (o->regions && same_file(o->regions, output)))

@@ -65,6 +65,7 @@ struct fc_options {
     char *t_srs;
     char *format;
     bool overwrite;
+    bool centroids;
     char *regions;
     char *region_field;
     char *region_layer;
@@ -77,7 +78,8 @@ struct fc_options {
 /* ---- read.c ------------------------------------------------------------- */
 
 /* Firm points as columns. Point i came from input feature feature_of[i]
- * (0-based position in the order the layer was read). */
+ * (0-based position in the order the layer was read), which is ascending;
+ * a multipoint gives several points. */
 typedef struct fc_firms {
     size_t n;
     double *x, *y;
@@ -88,6 +90,7 @@ typedef struct fc_firms {
     uint32_t n_sectors;
     size_t n_features; /* features read, skipped ones included */
     size_t n_skipped;
+    size_t n_reshaped; /* features exploded (multipoints) or replaced by a centroid */
     OGRSpatialReferenceH srs; /* input CRS (owned), or NULL */
 } fc_firms;
 
@@ -99,6 +102,11 @@ typedef struct fc_input {
     const char *layer_name;
 } fc_input;
 
+/* Opens a vector dataset read-only, checking what GDAL would not say
+ * clearly (a Shapefile's missing .shx or .dbf); CSV columns named lon/lat,
+ * longitude/latitude or x/y become points. NULL, with the error set, on
+ * failure. */
+GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path);
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
                   fc_input *in);
 void fc_input_close(fc_input *in);
@@ -185,6 +193,8 @@ typedef struct fc_regions {
  * `field` (NULL: guessed), transformed to `target`. */
 int fc_regions_read(fc_context *ctx, const char *path, const char *layer, const char *field,
                     OGRSpatialReferenceH target, fc_regions *r);
+/* The field that best names the polygons of l, or -1. */
+int fc_guess_region_field(OGRLayerH l);
 /* The region of each point (-1: none). A point on a shared border goes to
  * the region read first. */
 int fc_regions_assign(fc_context *ctx, const fc_regions *r, size_t n, const double *x,

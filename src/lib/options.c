@@ -73,6 +73,8 @@ static const opt_def option_table[] = {
     {"format", OPT_STRING, OFF(format), "NAME",
      "GDAL driver of the output (default: from the extension, else GPKG)"},
     {"overwrite", OPT_FLAG, OFF(overwrite), NULL, "replace an existing output"},
+    {"centroids", OPT_FLAG, OFF(centroids), NULL,
+     "cluster the centroids of lines and polygons (refused without it)"},
 };
 
 #define N_OPTIONS (sizeof option_table / sizeof option_table[0])
@@ -257,4 +259,93 @@ const char *fc_options_usage(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, build_usage);
     return text_ptr;
+}
+
+/* ---- configuration files ------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        s[--len] = '\0';
+    return s;
+}
+
+static int push_arg(fc_context *ctx, char ***args, size_t *n, const char *a)
+{
+    char **grown = realloc(*args, (*n + 2) * sizeof **args);
+    if (!grown)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    *args = grown;
+    if (!(grown[*n] = fc_strdup(a)))
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    grown[++*n] = NULL;
+    return FC_OK;
+}
+
+void fc_args_free(char **args)
+{
+    for (char **a = args; a && *a; a++)
+        free(*a);
+    free(args);
+}
+
+int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args_out)
+{
+    *args_out = NULL;
+    char **args = calloc(1, sizeof *args); /* a list, even an empty one */
+    size_t n = 0;
+    int status = FC_OK;
+    char *copy = fc_strdup(text ? text : "");
+    if (!args || !copy) {
+        free(copy);
+        fc_args_free(args);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    int line_no = 0;
+    for (char *line = copy, *next; status == FC_OK && line; line = next) {
+        line_no++;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *hash = strchr(line, '#'); /* comments; a value cannot hold '#' */
+        if (hash)
+            *hash = '\0';
+        char *l = trim(line);
+        if (!*l)
+            continue;
+        /* "key = value", "key value", "--key value", "--key=value" or a flag */
+        if (l[0] == '-' && l[1] == '-')
+            l += 2;
+        size_t key_len = strcspn(l, " \t=");
+        char key[64];
+        if (key_len == 0 || key_len >= sizeof key) {
+            status = fc_error(ctx, FC_EINVAL, "%s:%d: expected 'option = value'", name, line_no);
+            break;
+        }
+        memcpy(key, l, key_len);
+        key[key_len] = '\0';
+        char *value = trim(l + key_len);
+        if (*value == '=')
+            value = trim(value + 1);
+        size_t vlen = strlen(value); /* quotes around a value are dropped */
+        if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') && value[vlen - 1] == value[0]) {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        char flag[80];
+        snprintf(flag, sizeof flag, "--%s", key);
+        status = push_arg(ctx, &args, &n, flag);
+        if (status == FC_OK && *value)
+            status = push_arg(ctx, &args, &n, value);
+    }
+    free(copy);
+    if (status != FC_OK) {
+        fc_args_free(args);
+        return status;
+    }
+    *args_out = args;
+    return FC_OK;
 }

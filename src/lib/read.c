@@ -3,8 +3,10 @@
 #include "fc_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
@@ -24,25 +26,60 @@ static bool is_point_type(OGRwkbGeometryType t)
     return t == wkbPoint || t == wkbMultiPoint;
 }
 
-int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
+/* Whether path's sidecar with extension ext (or its upper case) exists. */
+static bool sidecar_exists(const char *path, const char *ext)
 {
-    memset(in, 0, sizeof *in);
-    in->path = path;
+    VSIStatBufL st;
+    char upper[8];
+    snprintf(upper, sizeof upper, "%s", ext);
+    for (char *c = upper; *c; c++)
+        *c = (char)(*c - 'a' + 'A');
+    return VSIStatL(CPLResetExtension(path, ext), &st) == 0 ||
+           VSIStatL(CPLResetExtension(path, upper), &st) == 0;
+}
+
+GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path)
+{
     CPLErrorReset();
     GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
     if (!drv) {
         VSIStatBufL st;
         if (VSIStatL(path, &st) != 0)
-            return fc_error(ctx, FC_EIO, "%s: no such file or directory", path);
-        return fc_error(ctx, FC_EIO, "%s: not a vector dataset that GDAL can read", path);
+            fc_error(ctx, FC_EIO, "%s: no such file or directory", path);
+        else
+            fc_error(ctx, FC_EIO, "%s: not a vector dataset that GDAL can read", path);
+        return NULL;
+    }
+    if (strcmp(GDALGetDriverShortName(drv), "ESRI Shapefile") == 0 &&
+        strcasecmp(CPLGetExtension(path), "shp") == 0) {
+        if (!sidecar_exists(path, "shx")) {
+            fc_error(ctx, FC_EIO, "%s: its .shx index is missing (GDAL can rebuild it: "
+                                  "--config SHAPE_RESTORE_SHX YES)", path);
+            return NULL;
+        }
+        if (!sidecar_exists(path, "dbf")) {
+            fc_error(ctx, FC_EIO, "%s: its .dbf, which holds the attributes, is missing", path);
+            return NULL;
+        }
     }
     const char *const *open_options =
         strcmp(GDALGetDriverShortName(drv), "CSV") == 0 ? csv_open_options : NULL;
     const char *const drivers[] = {GDALGetDriverShortName(drv), NULL};
-    in->ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
-                        drivers, open_options, NULL);
-    if (!in->ds)
-        return fc_error_gdal(ctx, FC_EIO, "%s: cannot open", path);
+    GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
+                                 drivers, open_options, NULL);
+    if (!ds)
+        fc_error_gdal(ctx, FC_EIO, "%s: cannot open", path);
+    return ds;
+}
+
+int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    if (!(in->ds = fc_dataset_open(ctx, path)))
+        return fc_errcode(ctx);
+    const bool is_csv =
+        strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(in->ds)), "CSV") == 0;
 
     int n_layers = GDALDatasetGetLayerCount(in->ds);
     if (opts->layer) {
@@ -76,7 +113,7 @@ int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_
     in->layer_name = OGR_L_GetName(in->layer);
     if (OGR_L_GetGeomType(in->layer) == wkbNone) {
         fc_error(ctx, FC_EDATA, "%s, layer %s: has no geometry%s", path, in->layer_name,
-                 open_options ? " (a CSV needs columns named lon/lat, longitude/latitude or x/y)" : "");
+                 is_csv ? " (a CSV needs columns named lon/lat, longitude/latitude or x/y)" : "");
         fc_input_close(in);
         return FC_EDATA;
     }
@@ -266,6 +303,12 @@ static int field_index(fc_context *ctx, const fc_input *in, const char *name, in
                     in->layer_name, name, names);
 }
 
+/* Part i of a point (i = 0) or multipoint. */
+static OGRGeometryH point_part(OGRGeometryH g, int i)
+{
+    return wkbFlatten(OGR_G_GetGeometryType(g)) == wkbMultiPoint ? OGR_G_GetGeometryRef(g, i) : g;
+}
+
 static bool grow_array(void *pp, size_t elem_size, size_t n)
 {
     void **p = pp;
@@ -336,46 +379,59 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
         size_t k = f->n_features++;
         GIntBig fid = OGR_F_GetFID(feat);
         OGRGeometryH geom = OGR_F_GetGeometryRef(feat);
-        double x = 0, y = 0, w = 1;
+        double w = 1;
         uint32_t sector = 0;
         skip_log *problem = NULL;
 
+        /* The feature's points: one, the parts of a multipoint, or with
+         * --centroids the centroid of any other geometry. */
+        OGRGeometryH centroid = NULL;
+        int n_parts = 0;
         if (!geom || OGR_G_IsEmpty(geom)) {
             problem = &no_geom;
         } else {
             OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(geom));
-            if (t == wkbMultiPoint && OGR_G_GetGeometryCount(geom) == 1)
-                geom = OGR_G_GetGeometryRef(geom, 0);
-            else if (t != wkbPoint) {
+            if (t == wkbMultiPoint) {
+                n_parts = OGR_G_GetGeometryCount(geom);
+            } else if (t == wkbPoint) {
+                n_parts = 1;
+            } else if (opts->centroids) {
+                centroid = OGR_G_CreateGeometry(wkbPoint);
+                if (OGR_G_Centroid(geom, centroid) != OGRERR_NONE || OGR_G_IsEmpty(centroid))
+                    problem = &no_geom;
+                geom = centroid;
+                n_parts = 1;
+            } else {
                 status = fc_error(ctx, FC_EDATA,
                                   "%s, layer %s, feature " CPL_FRMT_GIB
-                                  ": geometry is a %s, not a point",
+                                  ": geometry is a %s, not a point (use --centroids to cluster "
+                                  "the centroids of other geometries)",
                                   in->path, in->layer_name, fid, OGRGeometryTypeToName(t));
                 OGR_F_Destroy(feat);
                 break;
             }
-            x = OGR_G_GetX(geom, 0);
-            y = OGR_G_GetY(geom, 0);
-            if (!isfinite(x) || !isfinite(y))
-                problem = &bad_xy;
-            else if (geographic && (fabs(x) > 180 || fabs(y) > 90))
-                problem = &out_of_range;
+            for (int part = 0; part < n_parts && !problem; part++) {
+                OGRGeometryH pt = point_part(geom, part);
+                double px = OGR_G_GetX(pt, 0), py = OGR_G_GetY(pt, 0);
+                if (OGR_G_IsEmpty(pt))
+                    problem = &no_geom;
+                else if (!isfinite(px) || !isfinite(py))
+                    problem = &bad_xy;
+                else if (geographic && (fabs(px) > 180 || fabs(py) > 90))
+                    problem = &out_of_range;
+            }
         }
         if (!problem && sector_idx >= 0) {
             if (!OGR_F_IsFieldSetAndNotNull(feat, sector_idx)) {
                 problem = &no_sector;
             } else {
                 char *code = fc_strdup(OGR_F_GetFieldAsString(feat, sector_idx));
-                if (!code) {
+                if (code)
+                    fc_truncate_code(code, opts->sector_digits);
+                if (!code || (*code && (sector = code_table_id(&codes, code)) == UINT32_MAX))
                     status = fc_error(ctx, FC_ENOMEM, "out of memory");
-                    OGR_F_Destroy(feat);
-                    break;
-                }
-                fc_truncate_code(code, opts->sector_digits);
-                if (!*code)
+                else if (!*code)
                     problem = &no_sector;
-                else if ((sector = code_table_id(&codes, code)) == UINT32_MAX)
-                    status = fc_error(ctx, FC_ENOMEM, "out of memory");
                 free(code);
             }
         } else if (!problem && codes.n == 0) {
@@ -388,6 +444,26 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
             else if (!((w = OGR_F_GetFieldAsDouble(feat, weight_idx)) >= 0) || !isfinite(w))
                 problem = &bad_weight;
         }
+        if (status == FC_OK && !problem) {
+            for (int part = 0; part < n_parts && status == FC_OK; part++) {
+                OGRGeometryH pt = point_part(geom, part);
+                if (f->n == cap && !grow(f, &cap)) {
+                    status = fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
+                    break;
+                }
+                f->x[f->n] = OGR_G_GetX(pt, 0);
+                f->y[f->n] = OGR_G_GetY(pt, 0);
+                f->sector[f->n] = sector;
+                f->feature_of[f->n] = k;
+                if (f->weight)
+                    f->weight[f->n] = w;
+                f->n++;
+            }
+            if (n_parts > 1 || centroid)
+                f->n_reshaped++;
+        }
+        if (centroid)
+            OGR_G_DestroyGeometry(centroid);
         OGR_F_Destroy(feat);
         if (status != FC_OK)
             break;
@@ -396,17 +472,6 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
             f->n_skipped++;
             continue;
         }
-        if (f->n == cap && !grow(f, &cap)) {
-            status = fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
-            break;
-        }
-        f->x[f->n] = x;
-        f->y[f->n] = y;
-        f->sector[f->n] = sector;
-        f->feature_of[f->n] = k;
-        if (f->weight)
-            f->weight[f->n] = w;
-        f->n++;
         if ((k & 0xFFFF) == 0 && total > 0 &&
             (status = fc_progress(ctx, (double)k / (double)total, "reading")) != FC_OK)
             break;
@@ -414,6 +479,10 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
     if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
         status = fc_error_gdal(ctx, FC_EIO, "%s, layer %s: read failed after %zu features",
                                in->path, in->layer_name, f->n_features);
+    if (status == FC_OK && f->n_reshaped)
+        fc_message(ctx, FC_MSG_INFO, "%s, layer %s: %zu features were multipoints or other "
+                   "geometries: their points or centroids are clustered", in->path, in->layer_name,
+                   f->n_reshaped);
     if (status == FC_OK) {
         report_skips(ctx, in, &no_geom);
         report_skips(ctx, in, &bad_xy);

@@ -31,21 +31,11 @@ static int name_score(const char *field)
     return 10;
 }
 
-/* The region field: the one given, or the string field with one distinct,
- * non-empty value per feature that looks most like a name (for the
- * Kazakhstan boundaries: ADM1_EN). */
-static int choose_field(fc_context *ctx, const char *path, OGRLayerH l, const char *given,
-                        fc_regions *r)
+int fc_guess_region_field(OGRLayerH l)
 {
+    /* The string field with one distinct, non-empty value per feature that
+     * looks most like a name (for the Kazakhstan boundaries: ADM1_EN). */
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
-    if (given) {
-        r->field_index = OGR_FD_GetFieldIndex(defn, given);
-        if (r->field_index < 0)
-            return fc_error(ctx, FC_EDATA, "%s, layer %s: no field named '%s' for --region-field",
-                            path, OGR_L_GetName(l), given);
-        r->field = fc_strdup(given);
-        return r->field ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
-    }
     int n_fields = OGR_FD_GetFieldCount(defn), best = -1, best_score = -1;
     GIntBig n = OGR_L_GetFeatureCount(l, TRUE);
     for (int i = 0; i < n_fields; i++) {
@@ -54,7 +44,6 @@ static int choose_field(fc_context *ctx, const char *path, OGRLayerH l, const ch
         int score = name_score(OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)));
         if (score <= best_score)
             continue;
-        /* distinct and set for every feature? */
         char **seen = calloc((size_t)(n > 0 ? n : 1), sizeof *seen);
         size_t k = 0;
         bool unique = seen != NULL;
@@ -78,6 +67,23 @@ static int choose_field(fc_context *ctx, const char *path, OGRLayerH l, const ch
         }
     }
     OGR_L_ResetReading(l);
+    return best;
+}
+
+/* The region field: the one given, or a guess. */
+static int choose_field(fc_context *ctx, const char *path, OGRLayerH l, const char *given,
+                        fc_regions *r)
+{
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    if (given) {
+        r->field_index = OGR_FD_GetFieldIndex(defn, given);
+        if (r->field_index < 0)
+            return fc_error(ctx, FC_EDATA, "%s, layer %s: no field named '%s' for --region-field",
+                            path, OGR_L_GetName(l), given);
+        r->field = fc_strdup(given);
+        return r->field ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    int best = fc_guess_region_field(l);
     if (best < 0)
         return fc_error(ctx, FC_EDATA,
                         "%s, layer %s: no text field names each region once; give one with "

@@ -426,8 +426,11 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_find
 {
     const fc_firms *firms = r->firms;
     OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(in->layer);
+    /* Points stay as they are (Z included); anything else becomes points. */
     OGRwkbGeometryType gtype = OGR_L_GetGeomType(in->layer);
-    OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype == wkbUnknown ? wkbPoint : gtype);
+    if (wkbFlatten(gtype) != wkbPoint)
+        gtype = wkbPoint;
+    OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype);
     if (!l)
         return FC_EIO;
     const int n_in = OGR_FD_GetFieldCount(in_defn);
@@ -462,36 +465,56 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_find
 
     OGRFeatureDefnH out_defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
-    size_t k = 0, p = 0;
+    size_t k = 0, p = 0, rows = 0;
     OGRFeatureH src;
     OGR_L_ResetReading(in->layer);
     while (status == FC_OK && (src = OGR_L_GetNextFeature(in->layer)) != NULL) {
-        if ((status = batch_step(ctx, ds, k, &in_tx)) != FC_OK) {
-            OGR_F_Destroy(src);
-            break;
-        }
-        OGRFeatureH f = OGR_F_Create(out_defn);
-        OGR_F_SetFromWithMap(f, src, TRUE, map);
-        /* Points follow the features in read order; skipped features have
-         * no point and keep NULL labels. */
-        if (p < firms->n && firms->feature_of[p] == k) {
-            if (r->cluster_id[p] >= 0)
-                OGR_F_SetFieldInteger(f, cluster_field, r->cluster_id[p] + 1);
-            OGR_F_SetFieldString(f, role_field, role_names[r->role[p]]);
-            if (r->regions && r->region_of[p] >= 0)
-                OGR_F_SetFieldString(f, region_field, r->regions->names[r->region_of[p]]);
-            p++;
-        }
-        OGRGeometryH g = OGR_F_GetGeometryRef(f);
-        if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
-            status = fc_error_gdal(ctx, FC_ECRS,
-                                   "%s, layer %s, feature " CPL_FRMT_GIB
-                                   ": cannot transform to the output CRS",
-                                   in->path, in->layer_name, OGR_F_GetFID(src));
-        else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
-            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
-                                   GDALGetDescription(ds), k);
-        OGR_F_Destroy(f);
+        /* Points follow the features in read order: a feature has no point
+         * (skipped: one row, NULL labels), one, or several (a multipoint:
+         * one row per point). Rows that are not the feature's own point
+         * get a point geometry. */
+        OGRGeometryH sg = OGR_F_GetGeometryRef(src);
+        bool own_point = !sg || wkbFlatten(OGR_G_GetGeometryType(sg)) == wkbPoint;
+        size_t first = p;
+        do {
+            if ((status = batch_step(ctx, ds, rows, &in_tx)) != FC_OK)
+                break;
+            bool labelled = p < firms->n && firms->feature_of[p] == k;
+            OGRFeatureH f = OGR_F_Create(out_defn);
+            OGR_F_SetFromWithMap(f, src, TRUE, map);
+            if (labelled) {
+                if (r->cluster_id[p] >= 0)
+                    OGR_F_SetFieldInteger(f, cluster_field, r->cluster_id[p] + 1);
+                OGR_F_SetFieldString(f, role_field, role_names[r->role[p]]);
+                if (r->regions && r->region_of[p] >= 0)
+                    OGR_F_SetFieldString(f, region_field, r->regions->names[r->region_of[p]]);
+                if (!own_point) {
+                    OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+                    OGR_G_SetPoint_2D(pt, 0, firms->x[p], firms->y[p]);
+                    OGR_F_SetGeometryDirectly(f, pt);
+                }
+                p++;
+            } else if (!own_point) { /* a skipped non-point: its centroid, if any */
+                OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+                if (OGR_G_Centroid(sg, pt) == OGRERR_NONE && !OGR_G_IsEmpty(pt))
+                    OGR_F_SetGeometryDirectly(f, pt);
+                else {
+                    OGR_G_DestroyGeometry(pt);
+                    OGR_F_SetGeometryDirectly(f, NULL);
+                }
+            }
+            OGRGeometryH g = OGR_F_GetGeometryRef(f);
+            if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_ECRS,
+                                       "%s, layer %s, feature " CPL_FRMT_GIB
+                                       ": cannot transform to the output CRS",
+                                       in->path, in->layer_name, OGR_F_GetFID(src));
+            else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
+                                       GDALGetDescription(ds), k);
+            OGR_F_Destroy(f);
+            rows++;
+        } while (status == FC_OK && p > first && p < firms->n && firms->feature_of[p] == k);
         OGR_F_Destroy(src);
         k++;
         if ((k & 0xFFFF) == 0 && status == FC_OK)
