@@ -5,6 +5,8 @@
 #include "check_main.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,11 +154,12 @@ static void teardown(void)
 static void write_points(const char *path, int epsg, size_t n, const char *const *wkt,
                          const char *const *oked)
 {
-    GDALDriverH drv = GDALGetDriverByName("GPKG");
+    bool shp = strcmp(CPLGetExtension(path), "shp") == 0;
+    GDALDriverH drv = GDALGetDriverByName(shp ? "ESRI Shapefile" : "GPKG");
     GDALDatasetH ds = GDALCreate(drv, path, 0, 0, 0, GDT_Unknown, NULL);
     OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
     OSRImportFromEPSG(s, epsg);
-    OGRLayerH l = GDALDatasetCreateLayer(ds, "points", s, wkbUnknown, NULL);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "points", s, shp ? wkbPoint : wkbUnknown, NULL);
     OSRRelease(s);
     OGRFieldDefnH fd = OGR_Fld_Create("oked", OFTString);
     OGR_L_CreateField(l, fd, TRUE);
@@ -165,7 +168,11 @@ static void write_points(const char *path, int epsg, size_t n, const char *const
         OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
         if (oked[i])
             OGR_F_SetFieldString(f, 0, oked[i]);
-        if (wkt[i]) {
+        if (wkt[i] && strcmp(wkt[i], "NAN") == 0) {
+            OGRGeometryH g = OGR_G_CreateGeometry(wkbPoint);
+            OGR_G_SetPoint_2D(g, 0, NAN, NAN);
+            OGR_F_SetGeometryDirectly(f, g);
+        } else if (wkt[i]) {
             OGRGeometryH g = NULL;
             char *w = (char *)wkt[i];
             ck_assert_int_eq(OGR_G_CreateFromWkt(&w, NULL, &g), OGRERR_NONE);
@@ -699,23 +706,92 @@ static const struct {
     {"cluster FIRMS --eps 100", 2, "needs FIRMS and OUTPUT"},
     {"cluster FIRMS out.xyz --eps 100", 1, "no GDAL driver writes '.xyz' files"},
     {"cluster FIRMS out.gpkg --eps 100 -f NoSuchDriver", 1, "'NoSuchDriver' is not a GDAL vector driver"},
-    {"cluster FIRMS out.gpkg --eps 100 --t-srs EPSG:999999", 1, "--t-srs: cannot understand the CRS"},
+    {"cluster FIRMS out.gpkg --eps 100 --t-srs EPSG:999999", 2, "--t-srs: cannot understand the CRS"},
     {"cluster notvector.txt out.gpkg --eps 100", 1, "notvector.txt: not a vector dataset"},
     {"cluster polygons.gpkg out.gpkg --eps 100", 1, "feature 1: geometry is a Polygon, not a point"},
     {"frobnicate", 2, "unknown command 'frobnicate'"},
     {"cluster FIRMS out.gpkg --eps 100 --regions missing.shp", 1, "missing.shp: no such file"},
     {"cluster FIRMS out.gpkg --eps 100 --regions FIRMS", 1, "is a POINT, not a polygon"},
     {"cluster FIRMS out.gpkg --eps 100 --permutations -1", 2, "--permutations must be between"},
+    {"cluster empty.gpkg out.gpkg --eps 100", 1, "layer points: no firms to cluster (0 features"},
+    {"cluster truncated.gpkg out.gpkg --eps 100", 1, "truncated.gpkg"},
+    {"cluster nodbf.shp out.gpkg --eps 100", 1, "nodbf.shp: its .dbf, which holds the attributes, is missing"},
+    {"cluster noshx.shp out.gpkg --eps 100", 1, "noshx.shp: its .shx index is missing"},
+    {"cluster nocoords.csv out.gpkg --eps 100", 1, "has no geometry (a CSV needs columns named lon/lat"},
+    {"cluster realcode.csv out.gpkg --eps 100 --s-srs EPSG:4326 --sector-field code", 1,
+     "sector field 'code' is of type Real"},
+    {"cluster FIRMS out.gpkg --eps 3e7", 1, "more than half the earth's circumference"},
+    {"cluster FIRMS out.gpkg --eps 100 --s-srs nonsense", 2, "--s-srs: cannot understand the CRS 'nonsense'"},
+    {"cluster a.gpkg b.gpkg c.gpkg --eps 100", 2, "several inputs need --output-dir"},
+    {"cluster FIRMS out.gpkg --config-file missing.conf", 1, "missing.conf: cannot read the configuration file"},
+    {"cluster FIRMS out.gpkg --config-file bad.conf", 1, "bad.conf:2: expected 'option = value'"},
+    {"info missing.gpkg", 1, "missing.gpkg: no such file"},
+    /* per-feature problems: a warning with a count and FIDs, and the run goes on */
+    /* OGR reads a NaN point as an empty one */
+    {"cluster nan.shp out.gpkg --eps 100 --min-pts 1", 0,
+     "skipped 1 feature with no geometry or an empty one (FID 1)"},
+    {"cluster mixed.csv out.gpkg --eps 100 --min-pts 1 --s-srs EPSG:4326", 0,
+     "skipped 1 feature with longitude/latitude out of range (FID 3)"},
+    {"cluster mixed.csv out.gpkg --eps 100 --min-pts 1 --s-srs EPSG:4326 --sector-field oked", 0,
+     "skipped 1 feature with no sector code (FID 4)"},
+    {"cluster weights.csv out.gpkg --eps 100 --s-srs EPSG:4326 --weight-field staff", 0,
+     "skipped 2 features with a missing or negative weight (FID 2, 3)"},
 };
+
+static void write_text(const char *name, const char *text)
+{
+    FILE *f = fopen(in_dir(name), "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Copies `bytes` bytes (all when 0) of a file. */
+static void copy_file(const char *from, const char *to, long bytes)
+{
+    char cmd[1400];
+    if (bytes > 0)
+        snprintf(cmd, sizeof cmd, "head -c %ld '%s' > '%s'", bytes, from, in_dir(to));
+    else
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, in_dir(to));
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The broken inputs of the table below. */
+static void make_bad_inputs(void)
+{
+    write_text("notvector.txt", "hello\n");
+    const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"1"};
+    write_points(in_dir("polygons.gpkg"), 4326, 1, poly, one);
+    write_points(in_dir("empty.gpkg"), 4326, 0, poly, one);
+    const char *codes2[] = {"62", "62"};
+    write_text("mixed.csv", "lon,lat,oked\n71.4,51.1,62\n71.4,51.1,62\n200,51.1,62\n71.4,51.1,\n");
+    const char *nan[] = {"POINT (71.4 51.1)", "NAN"}; /* a Shapefile holds NaNs as they are */
+    write_points(in_dir("nan.shp"), 4326, 2, nan, codes2);
+    copy_file(firms, "truncated.gpkg", 200000);
+    char shp[512];
+    snprintf(shp, sizeof shp, "%s/fixtures/kz/kaz_admbnda_adm1_2024", src);
+    const char *parts[] = {"shp", "shx", "dbf", "prj"};
+    for (int i = 0; i < 4; i++) {
+        char from[600], to[64];
+        snprintf(from, sizeof from, "%s.%s", shp, parts[i]);
+        if (i != 2) {
+            snprintf(to, sizeof to, "nodbf.%s", parts[i]);
+            copy_file(from, to, 0);
+        }
+        if (i != 1) {
+            snprintf(to, sizeof to, "noshx.%s", parts[i]);
+            copy_file(from, to, 0);
+        }
+    }
+    write_text("nocoords.csv", "name,code\nA,1\n");
+    write_text("realcode.csv", "lon,lat,code\n71.4,51.1,47.5\n");
+    write_text("weights.csv", "lon,lat,staff\n71.4,51.1,5\n71.4,51.1,\n71.4,51.1,-3\n");
+    write_text("bad.conf", "eps = 100\n= 5\n");
+}
 
 START_TEST(bad_input_fails_cleanly)
 {
-    FILE *f = fopen(in_dir("notvector.txt"), "w");
-    fputs("hello\n", f);
-    fclose(f);
-    const char *wkt[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"};
-    const char *oked[] = {"1"};
-    write_points(in_dir("polygons.gpkg"), 4326, 1, wkt, oked);
+    make_bad_inputs();
     const char *before = strdup(listing());
 
     /* FIRMS stands for the fixture's firms */
@@ -730,7 +806,10 @@ START_TEST(bad_input_fails_cleanly)
     ck_assert_int_eq(run("%s", args), bad_runs[_i].exit_code);
     ck_assert_msg(strstr(err_text, bad_runs[_i].words), "firmclust %s: stderr '%s' lacks '%s'", a,
                   err_text, bad_runs[_i].words);
-    ck_assert_str_eq(listing(), before); /* no output, no temporary */
+    if (bad_runs[_i].exit_code != 0)
+        ck_assert_str_eq(listing(), before); /* no output, no temporary */
+    else
+        ck_assert_int_gt(count(in_dir("out.gpkg"), "firms"), 0);
     free((void *)before);
 }
 END_TEST
@@ -780,6 +859,164 @@ START_TEST(cancelled_run_leaves_nothing)
     ck_assert_str_eq(listing(), "");
     fc_options_destroy(o);
     fc_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(multipoints_exploded_and_centroids_on_request)
+{
+    const char *wkt[] = {"MULTIPOINT ((71.4 51.1), (71.401 51.1))", "POINT (71.4005 51.1)",
+                         "POLYGON ((71.40 51.10, 71.402 51.10, 71.402 51.102, 71.40 51.10))"};
+    const char *oked[] = {"62", "62", "62"};
+    write_points(in_dir("shapes.gpkg"), 4326, 3, wkt, oked);
+    ck_assert_int_eq(run("cluster shapes.gpkg out.gpkg --eps 500 --min-pts 2 --permutations 0"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "feature 3: geometry is a Polygon, not a point (use --centroids"));
+    ck_assert_int_eq(run("cluster shapes.gpkg out.gpkg --eps 500 --min-pts 2 --permutations 0 --centroids"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "2 features were multipoints or other geometries"));
+    ck_assert_ptr_nonnull(strstr(out_text, "4 firms in 1 sector; 1 cluster holding 4 firms"));
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH lf = layer(ds, "firms");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(lf, TRUE), 4); /* the multipoint gave two rows */
+    ck_assert_int_eq(wkbFlatten(OGR_L_GetGeomType(lf)), wkbPoint);
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(lf))) {
+        ck_assert_int_eq(wkbFlatten(OGR_G_GetGeometryType(OGR_F_GetGeometryRef(f))), wkbPoint);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+END_TEST
+
+/* ---- batches, configuration, signals ------------------------------------ */
+
+START_TEST(batch_of_twenty_with_three_broken)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/in'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    for (int i = 1; i <= 17; i++)
+        ck_assert_int_eq(run("synth -q --firms 400 --seed %d in/year%02d.gpkg", i, i), 0);
+    write_text("in/broken.gpkg", "not a GeoPackage\n");
+    write_text("in/nocoords.csv", "name,oked\nA,47\n");
+    const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"47"};
+    write_points(in_dir("in/polygons.gpkg"), 4326, 1, poly, one);
+    ck_assert_int_eq(run("cluster in/* --output-dir out --sector-field oked --sector-digits 2 "
+                         "--eps 3000 --min-pts 5 --permutations 9 --progress"),
+                     1);
+    ck_assert_ptr_nonnull(strstr(out_text, "17 of 20 inputs done, 3 failed"));
+    ck_assert_ptr_nonnull(strstr(out_text, "FAILED  in/broken.gpkg: not a vector dataset"));
+    ck_assert_ptr_nonnull(strstr(out_text, "FAILED  in/nocoords.csv, layer nocoords: has no geometry"));
+    ck_assert_ptr_nonnull(strstr(out_text, "FAILED  in/polygons.gpkg, layer points, feature 1"));
+    ck_assert_ptr_nonnull(strstr(out_text, "ok      in/year07.gpkg -> out/year07.gpkg: "));
+    ck_assert_ptr_nonnull(strstr(err_text, "100 - done."));
+    for (int i = 1; i <= 17; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "out/year%02d.gpkg", i);
+        ck_assert_int_eq(count(in_dir(name), "firms"), 400);
+    }
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s/out' | wc -l) -eq 17", dir);
+    ck_assert_msg(system(cmd) == 0, "out/ holds more than the 17 outputs");
+    /* all good: exit 0; the existing outputs need --overwrite */
+    ck_assert_int_eq(run("cluster in/year0*.gpkg --output-dir out --eps 3000 --permutations 0 -q"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "out/year01.gpkg exists; use --overwrite"));
+    ck_assert_int_eq(run("cluster in/year0*.gpkg --output-dir out --eps 3000 --permutations 0 "
+                         "--overwrite"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "9 of 9 inputs done, 0 failed"));
+    /* --fail-fast, one at a time, a broken input first: the rest is not run */
+    ck_assert_int_eq(run("cluster in/broken.gpkg in/year01.gpkg in/year02.gpkg --output-dir out2 "
+                         "--eps 3000 --threads 1 --fail-fast"),
+                     1);
+    ck_assert_ptr_nonnull(strstr(out_text, "skipped in/year01.gpkg"));
+    ck_assert_ptr_nonnull(strstr(out_text, "0 of 3 inputs done, 1 failed, the rest not run"));
+}
+END_TEST
+
+START_TEST(config_file_equals_command_line)
+{
+    write_text("year.conf", "# the yearly run\n"
+                            "sector-field = oked\n"
+                            "sector-digits 2\n"
+                            "--eps=2000   # metres\n"
+                            "min-pts = \"10\"\n"
+                            "permutations = 0\n");
+    ck_assert_int_eq(run("cluster '%s' a.gpkg --config-file year.conf", firms), 0);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "b.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("a.gpkg"), in_dir("b.gpkg")));
+    /* what follows the file on the command line wins */
+    ck_assert_int_eq(run("cluster '%s' c.gpkg --config-file year.conf --min-pts 3", firms), 0);
+    ck_assert(!same_bytes(in_dir("a.gpkg"), in_dir("c.gpkg")));
+    write_text("typo.conf", "epss = 2000\n");
+    ck_assert_int_eq(run("cluster '%s' d.gpkg --config-file typo.conf", firms), 2);
+    ck_assert_ptr_nonnull(strstr(err_text, "unknown option --epss"));
+}
+END_TEST
+
+START_TEST(info_tells_roles)
+{
+    ck_assert_int_eq(run("info '%s'", firms), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "layer firms: Point, 10000 features, CRS EPSG:4326"));
+    ck_assert_ptr_nonnull(strstr(out_text, "looks like a sector code (--sector-field oked)"));
+    ck_assert_ptr_nonnull(strstr(out_text, "looks like a weight (--weight-field employees)"));
+    ck_assert_int_eq(run("info '%s/fixtures/kz/kaz_admbnda_adm1_2024.shp' --json", src), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"name\": \"ADM1_EN\", \"type\": \"String\", "
+                                           "\"samples\": [\"Abay\", \"Akmola\", \"Aktobe\"], "
+                                           "\"looks_like\": \"region\""));
+    ck_assert_ptr_nonnull(strstr(out_text, "\"features\": 20"));
+}
+END_TEST
+
+/* Starts firmclust ARGS in the background in the test directory. */
+static pid_t spawn(const char *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' %s > /dev/null 2> stderr.txt", dir, bin, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+START_TEST(ctrl_c_cancels_cleanly)
+{
+    char args[1024];
+    snprintf(args, sizeof args, MAIN_JOB " --permutations 200000 --threads 1", firms, "out.gpkg");
+    pid_t pid = spawn(args + 0);
+    sleep_ms(1500);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 130);
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), ""); /* no output, no temporary */
+}
+END_TEST
+
+START_TEST(killed_run_leaves_the_old_output)
+{
+    ck_assert_int_eq(run("synth -q --firms 150000 --seed 3 big.gpkg"), 0);
+    ck_assert_int_eq(run("cluster big.gpkg out.gpkg --eps 1500 --permutations 0 -q"), 0);
+    copy_file(in_dir("out.gpkg"), "before.gpkg", 0);
+    for (int attempt = 0; attempt < 3; attempt++) { /* kill at different moments */
+        pid_t pid = spawn("cluster big.gpkg out.gpkg --eps 1500 --permutations 0 --hull buffer "
+                          "--overwrite -q");
+        sleep_ms(300 + 700 * attempt);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("before.gpkg")) ||
+                  (WIFEXITED(status) && WEXITSTATUS(status) == 0)); /* or it had finished */
+    }
+    /* whatever happened, out.gpkg is a complete output that opens */
+    ck_assert_int_eq(count(in_dir("out.gpkg"), "firms"), 150000);
 }
 END_TEST
 
@@ -857,6 +1094,12 @@ static Suite *cli_suite(void)
     tcase_add_loop_test(tc, bad_input_fails_cleanly, 0, sizeof bad_runs / sizeof bad_runs[0]);
     tcase_add_test(tc, skipped_features_are_reported_and_kept);
     tcase_add_test(tc, cancelled_run_leaves_nothing);
+    tcase_add_test(tc, multipoints_exploded_and_centroids_on_request);
+    tcase_add_test(tc, batch_of_twenty_with_three_broken);
+    tcase_add_test(tc, config_file_equals_command_line);
+    tcase_add_test(tc, info_tells_roles);
+    tcase_add_test(tc, ctrl_c_cancels_cleanly);
+    tcase_add_test(tc, killed_run_leaves_the_old_output);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);
     suite_add_tcase(s, tc);

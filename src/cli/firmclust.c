@@ -204,13 +204,6 @@ static void print_summary(const fc_result *r)
     free(order);
 }
 
-static bool want_progress(bool quiet, bool forced)
-{
-    return !quiet && (forced || isatty(STDERR_FILENO));
-}
-
-/* ---- cluster: one input, or a batch ------------------------------------- */
-
 /* Ctrl-C (and SIGTERM) ask the library to stop through the progress
  * callback: it then removes its temporary files and leaves every output as
  * it was. */
@@ -220,6 +213,44 @@ static void on_signal(int sig)
     (void)sig;
     interrupted = 1;
 }
+
+/* GDALTermProgress's "0...10...20... - done." on stderr, where it does not
+ * mix with the summary that scripts read from stdout. */
+static int term_progress(double complete, const char *message, void *arg)
+{
+    (void)message, (void)arg;
+    static int last_tick = -1;
+    int tick = complete <= 0 ? 0 : complete >= 1 ? 40 : (int)(complete * 40);
+    if (tick < last_tick && last_tick >= 39)
+        last_tick = -1; /* a new run */
+    while (tick > last_tick) {
+        ++last_tick;
+        if (last_tick % 4 == 0)
+            fprintf(stderr, "%d", last_tick / 4 * 10);
+        else
+            fputc('.', stderr);
+    }
+    if (tick == 40 && last_tick == 40) {
+        fputs(" - done.\n", stderr);
+        last_tick = 41;
+    }
+    fflush(stderr);
+    return !interrupted;
+}
+
+/* No bar, but Ctrl-C still cancels. */
+static int cancel_only(double complete, const char *message, void *arg)
+{
+    (void)complete, (void)message, (void)arg;
+    return !interrupted;
+}
+
+static bool want_progress(bool quiet, bool forced)
+{
+    return !quiet && (forced || isatty(STDERR_FILENO));
+}
+
+/* ---- cluster: one input, or a batch ------------------------------------- */
 
 typedef struct job {
     const char *input;
@@ -256,7 +287,7 @@ static int job_progress(double complete, const char *message, void *arg)
     for (int i = 0; i < b->n_jobs; i++)
         total += b->jobs[i].done;
     if (b->show_progress)
-        GDALTermProgress(total / b->n_jobs, b->n_jobs == 1 ? message : NULL, NULL);
+        term_progress(total / b->n_jobs, message, NULL);
     bool go_on = !interrupted && !b->stop;
     pthread_mutex_unlock(&b->lock);
     return go_on;
@@ -390,9 +421,9 @@ static int cmd_cluster(int argc, char **argv)
             } else if (a[2] == 'o') {
                 output_dir = argv[++i];
             } else {
-                char **before = own_argv;
+                char **before = argv;
                 rc = splice_config(&argv, &argc, i, argv[i + 1]);
-                if (argv != before) {
+                if (argv != before) { /* a new array: ours to free */
                     free(own_argv);
                     own_argv = argv;
                 }
@@ -482,9 +513,6 @@ static int cmd_cluster(int argc, char **argv)
         batch b = {.jobs = jobs, .n_jobs = n_jobs, .opts = opts, .fail_fast = fail_fast,
                    .quiet = quiet, .show_progress = want_progress(quiet, progress)};
         pthread_mutex_init(&b.lock, NULL);
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
         pthread_t *tid = calloc((size_t)workers, sizeof *tid);
         int started = 0;
         for (int t = 1; t < workers; t++)
@@ -495,6 +523,8 @@ static int cmd_cluster(int argc, char **argv)
             pthread_join(tid[t], NULL);
         free(tid);
         pthread_mutex_destroy(&b.lock);
+        if (b.show_progress && !interrupted)
+            term_progress(1.0, NULL, NULL); /* failed inputs count as done */
 
         int failed = 0, not_run = 0;
         for (int i = 0; i < n_jobs; i++) {
@@ -612,8 +642,7 @@ static int cmd_synth(int argc, char **argv)
     fc_context *ctx = fc_context_new();
     if (!ctx)
         return EXIT_FAILURE;
-    if (want_progress(quiet, false))
-        fc_context_set_progress(ctx, GDALTermProgress, NULL);
+    fc_context_set_progress(ctx, want_progress(quiet, false) ? term_progress : cancel_only, NULL);
     int rc = EXIT_SUCCESS;
     if (fc_synth(ctx, output, format, (size_t)firms, (uint64_t)seed, overwrite) != FC_OK)
         rc = fail(ctx);
@@ -625,6 +654,9 @@ static int cmd_synth(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     GDALAllRegister();
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--version") == 0) {

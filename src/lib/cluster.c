@@ -157,21 +157,6 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     return status;
 }
 
-static OGRSpatialReferenceH srs_from_user(fc_context *ctx, const char *def, const char *option,
-                                          int *status)
-{
-    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-    CPLErrorReset();
-    if (!srs || OSRSetFromUserInput(srs, def) != OGRERR_NONE) {
-        if (srs)
-            OSRRelease(srs);
-        *status = fc_error_gdal(ctx, FC_ECRS, "%s: cannot understand the CRS '%s'", option, def);
-        return NULL;
-    }
-    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
-    return srs;
-}
-
 /* Longitude and latitude in degrees of the firms, on the geographic CRS of
  * the input's datum. lon and lat stay NULL when the input is already in it
  * (then f->x and f->y are used). */
@@ -259,12 +244,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
                           input, in.layer_name, f.n_features, f.n_skipped);
         goto done;
     }
-    if (o->s_srs) {
-        if (f.srs)
-            OSRRelease(f.srs);
-        if (!(f.srs = srs_from_user(ctx, o->s_srs, "--s-srs", &status)))
-            goto done;
-    } else if (!f.srs) {
+    if (!f.srs) {
         status = fc_error(ctx, FC_ECRS,
                           "%s, layer %s: has no CRS; give one with --s-srs (e.g. EPSG:4326 for "
                           "longitude/latitude)",
@@ -272,8 +252,10 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         goto done;
     }
     if (o->t_srs) {
-        if (!(out_srs = srs_from_user(ctx, o->t_srs, "--t-srs", &status)))
+        if (!(out_srs = fc_srs_from_user(ctx, o->t_srs, "--t-srs"))) {
+            status = fc_errcode(ctx);
             goto done;
+        }
     } else {
         out_srs = OSRClone(f.srs);
         OSRSetAxisMappingStrategy(out_srs, OAMS_TRADITIONAL_GIS_ORDER);

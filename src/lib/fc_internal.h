@@ -142,6 +142,9 @@ double fc_ellipsoidal_area(OGRGeometryH lonlat, double a, double f);
 /* Transforms n points in place from src to dst. */
 int fc_transform_points(fc_context *ctx, OGRSpatialReferenceH src,
                         OGRSpatialReferenceH dst, size_t n, double *x, double *y);
+/* A CRS from what a user wrote (EPSG:4326, WKT, PROJ, a file), in GIS axis
+ * order; NULL with the error set (naming `option`) when it is no CRS. */
+OGRSpatialReferenceH fc_srs_from_user(fc_context *ctx, const char *def, const char *option);
 /* A new SRS with traditional GIS axis order (x = longitude). */
 OGRSpatialReferenceH fc_srs_clone_gis_order(OGRSpatialReferenceH srs);
 

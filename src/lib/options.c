@@ -152,6 +152,16 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     long long lv;
     switch (d->kind) {
     case OPT_STRING: {
+        if (strcmp(d->name, "s-srs") == 0 || strcmp(d->name, "t-srs") == 0) {
+            /* a bad CRS is a usage error, found before any work */
+            OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+            OGRErr err = srs ? OSRSetFromUserInput(srs, value) : OGRERR_NOT_ENOUGH_MEMORY;
+            if (srs)
+                OSRRelease(srs);
+            if (err != OGRERR_NONE)
+                return fc_error_gdal(ctx, FC_EINVAL, "--%s: cannot understand the CRS '%s'", d->name,
+                                     value);
+        }
         char *copy = fc_strdup(value);
         if (!copy)
             return fc_error(ctx, FC_ENOMEM, "out of memory");

@@ -357,9 +357,17 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
         if (!f->weight)
             return fc_error(ctx, FC_ENOMEM, "out of memory");
     }
+    /* --s-srs overrides the layer's CRS (as ogr2ogr -s_srs does) */
     OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer);
-    if (layer_srs)
+    if (opts->s_srs) {
+        if (!(f->srs = fc_srs_from_user(ctx, opts->s_srs, "--s-srs"))) {
+            status = fc_errcode(ctx);
+            fc_firms_free(f);
+            return status;
+        }
+    } else if (layer_srs) {
         f->srs = fc_srs_clone_gis_order(layer_srs);
+    }
     const bool geographic = f->srs && OSRIsGeographic(f->srs);
 
     skip_log no_geom = {"no geometry or an empty one", 0, {0}};

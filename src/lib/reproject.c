@@ -193,3 +193,17 @@ double fc_ellipsoidal_area(OGRGeometryH lonlat, double a, double f)
     }
     return total;
 }
+
+OGRSpatialReferenceH fc_srs_from_user(fc_context *ctx, const char *def, const char *option)
+{
+    OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+    CPLErrorReset();
+    if (!srs || OSRSetFromUserInput(srs, def) != OGRERR_NONE) {
+        if (srs)
+            OSRRelease(srs);
+        fc_error_gdal(ctx, FC_ECRS, "%s: cannot understand the CRS '%s'", option, def);
+        return NULL;
+    }
+    OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
+    return srs;
+}

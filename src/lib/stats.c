@@ -3,6 +3,7 @@
 #include "fc_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,9 +154,12 @@ static int null_run(fc_context *ctx, mc_job *job, int run, uint32_t *labels, int
     return FC_OK;
 }
 
-static void *mc_worker(void *arg)
+/* Runs null runs until none is left. The calling thread passes its own
+ * context as `caller` and reports progress through it, so that the
+ * progress callback runs on the thread that called the library and can
+ * cancel the whole test. */
+static void mc_work(mc_job *job, fc_context *caller)
 {
-    mc_job *job = arg;
     fc_context ctx = {0};
     uint32_t *labels = malloc(job->n * sizeof *labels);
     int32_t *cid = malloc(job->n * sizeof *cid);
@@ -172,10 +176,20 @@ static void *mc_worker(void *arg)
         if (run < 0)
             break;
         status = null_run(&ctx, job, run, labels, cid, sizes);
+        if (status == FC_OK && caller &&
+            fc_progress(caller, (double)(run + 1) / job->permutations, "significance") != FC_OK) {
+            status = FC_ECANCEL;
+            snprintf(ctx.errmsg, sizeof ctx.errmsg, "%s", caller->errmsg);
+        }
     }
     free(labels);
     free(cid);
     free(sizes);
+}
+
+static void *mc_worker(void *arg)
+{
+    mc_work(arg, NULL);
     return NULL;
 }
 
@@ -226,14 +240,16 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
             started = t;
         else
             break;
-    mc_worker(&job); /* this thread works too */
+    mc_work(&job, ctx); /* this thread works too, and reports progress */
     for (int t = 1; t <= started; t++)
         pthread_join(tid[t], NULL);
     free(tid);
     pthread_mutex_destroy(&job.lock);
 
     int status = job.status;
-    if (status != FC_OK) {
+    if (status == FC_ECANCEL) {
+        fc_error(ctx, status, "%s", job.errmsg);
+    } else if (status != FC_OK) {
         fc_error(ctx, status, "significance test: %s", job.errmsg);
     } else {
         for (size_t c = 0; c < n_clusters; c++) {
