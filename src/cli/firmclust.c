@@ -344,8 +344,10 @@ static char *batch_output(const char *dir, const char *input, const char *format
     return out;
 }
 
-/* Splices the arguments of --config-file FILE into argv at i. */
-static int splice_config(char ***argv, int *argc, int i, const char *path)
+/* Splices the arguments of --config-file FILE into argv at i. The new argv
+ * and the strings in it are added to *owned, to be freed by the caller. */
+static int splice_config(char ***argv, int *argc, int i, const char *path, char ****owned,
+                         int *n_owned)
 {
     char *text = NULL;
     FILE *f = fopen(path, "rb");
@@ -375,15 +377,29 @@ static int splice_config(char ***argv, int *argc, int i, const char *path)
         while (args[n_args])
             n_args++;
         char **merged = calloc((size_t)(*argc - 2 + n_args + 1), sizeof *merged);
+        char ***grown = realloc(*owned, (size_t)(*n_owned + 2) * sizeof *grown);
+        if (!merged || !grown) {
+            free(merged);
+            free(grown);
+            fc_args_free(args);
+            fc_context_destroy(ctx);
+            free(text);
+            fprintf(stderr, "FAILURE: out of memory\n");
+            return EXIT_FAILURE;
+        }
         int k = 0;
         for (int m = 0; m < i; m++)
             merged[k++] = (*argv)[m];
         for (int m = 0; m < n_args; m++)
-            merged[k++] = CPLStrdup(args[m]); /* leaked with argv: lives to exit */
+            merged[k++] = args[m];
         for (int m = i + 2; m < *argc; m++)
             merged[k++] = (*argv)[m];
+        *owned = grown;
+        grown[(*n_owned)++] = args;   /* the strings */
+        grown[(*n_owned)++] = merged; /* the array */
         *argv = merged;
         *argc = k;
+        args = NULL;
     }
     fc_args_free(args);
     fc_context_destroy(ctx);
@@ -400,7 +416,8 @@ static int cmd_cluster(int argc, char **argv)
         return EXIT_FAILURE;
     }
     const char **positional = calloc((size_t)argc, sizeof *positional);
-    char **own_argv = NULL; /* argv after a --config-file splice */
+    char ***owned = NULL; /* what --config-file splices allocated */
+    int n_owned = 0;
     const char *output_dir = NULL, *format = NULL, *json = NULL;
     int n_positional = 0, rc = EXIT_SUCCESS, threads = 0;
     bool quiet = false, progress = false, fail_fast = false;
@@ -421,12 +438,7 @@ static int cmd_cluster(int argc, char **argv)
             } else if (a[2] == 'o') {
                 output_dir = argv[++i];
             } else {
-                char **before = argv;
-                rc = splice_config(&argv, &argc, i, argv[i + 1]);
-                if (argv != before) { /* a new array: ours to free */
-                    free(own_argv);
-                    own_argv = argv;
-                }
+                rc = splice_config(&argv, &argc, i, argv[i + 1], &owned, &n_owned);
                 i--; /* read what came in its place */
             }
         } else if (strcmp(a, "-f") == 0) {
@@ -568,7 +580,11 @@ static int cmd_cluster(int argc, char **argv)
     free(jobs);
 out:
     free(positional);
-    free(own_argv);
+    for (int k = 0; k < n_owned; k += 2) {
+        fc_args_free(owned[k]);
+        free(owned[k + 1]);
+    }
+    free(owned);
     fc_options_destroy(opts);
     fc_context_destroy(ctx);
     return rc;
