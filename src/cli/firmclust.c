@@ -21,6 +21,9 @@
 #include <gdal.h>
 #include <geos_c.h>
 #include <proj.h>
+#include <sys/wait.h>
+
+#include "render_py.h"
 
 #define EXIT_USAGE 2
 
@@ -32,6 +35,7 @@ static const char *const main_usage =
     "Commands:\n"
     "  cluster FIRMS OUTPUT   cluster firm points; write cluster polygons and labelled firms\n"
     "  info FILE              what firmclust sees in a file: layers, fields, likely roles\n"
+    "  render OUTPUT PNG      a map picture of an output, drawn by QGIS (needs python3-qgis)\n"
     "  synth OUTPUT           write a synthetic set of Kazakh firms\n"
     "\n"
     "Run 'firmclust COMMAND --help' for a command's options.\n"
@@ -78,6 +82,15 @@ static const char *const info_usage =
     "Tells what firmclust sees in FILE: its layers with geometry type, feature count\n"
     "and CRS, their fields with types and sample values, and which fields look like\n"
     "sector codes, weights or region names. --json writes the same for scripts.\n";
+
+static const char *const render_usage =
+    "Usage: firmclust render OUTPUT PNG [--regions FILE] [--title TEXT] [--overwrite]\n"
+    "\n"
+    "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map picture\n"
+    "with QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
+    "sector with labels, firms by cluster, and the --regions polygons underneath,\n"
+    "with a legend. Needs QGIS's Python bindings (Debian: python3-qgis); the Python\n"
+    "used is $FIRMCLUST_PYTHON, else /usr/bin/python3.\n";
 
 static const char *const synth_usage =
     "Usage: firmclust synth OUTPUT [--firms N] [--seed S] [-f NAME] [--overwrite] [-q]\n"
@@ -622,6 +635,93 @@ static int cmd_info(int argc, char **argv)
     return rc;
 }
 
+static int cmd_render(int argc, char **argv)
+{
+    const char *output = NULL, *png = NULL, *regions = "", *title = "";
+    bool overwrite = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("%s", render_usage);
+            return EXIT_SUCCESS;
+        } else if (strcmp(a, "--regions") == 0 && i + 1 < argc) {
+            regions = argv[++i];
+        } else if (strcmp(a, "--title") == 0 && i + 1 < argc) {
+            title = argv[++i];
+        } else if (strcmp(a, "--overwrite") == 0) {
+            overwrite = true;
+        } else if (a[0] == '-') {
+            return usage_error("render", "unknown option or missing value: %s", a);
+        } else if (!output) {
+            output = a;
+        } else if (!png) {
+            png = a;
+        } else {
+            return usage_error("render", "too many arguments: %s", a);
+        }
+    }
+    if (!png)
+        return usage_error("render", "needs OUTPUT and PNG%s", "");
+    VSIStatBufL st;
+    if (VSIStatL(output, &st) != 0) {
+        fprintf(stderr, "FAILURE: %s: no such file or directory\n", output);
+        return EXIT_FAILURE;
+    }
+    if (!overwrite && VSIStatL(png, &st) == 0) {
+        fprintf(stderr, "FAILURE: %s exists; use --overwrite to replace it\n", png);
+        return EXIT_FAILURE;
+    }
+    /* the script and its messages in temporary files; the picture under a
+     * temporary name beside PNG, renamed into place when complete */
+    char script[] = "/tmp/firmclust-render-XXXXXX", log[] = "/tmp/firmclust-render-log-XXXXXX";
+    int fd = mkstemp(script), log_fd = mkstemp(log);
+    if (fd < 0 || log_fd < 0 ||
+        write(fd, render_py, sizeof render_py - 1) != (ssize_t)(sizeof render_py - 1)) {
+        fprintf(stderr, "FAILURE: cannot write a temporary file in /tmp\n");
+        return EXIT_FAILURE;
+    }
+    close(fd);
+    char tmp_png[4200];
+    snprintf(tmp_png, sizeof tmp_png, "%s%s.%s.%ld.tmp.png", CPLGetPath(png), *CPLGetPath(png) ? "/" : "",
+             CPLGetFilename(png), (long)getpid());
+    const char *python = getenv("FIRMCLUST_PYTHON") ? getenv("FIRMCLUST_PYTHON") : "/usr/bin/python3";
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        setenv("QT_QPA_PLATFORM", "offscreen", 0);
+        execl(python, python, script, output, tmp_png, regions, title, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    close(log_fd);
+    unlink(script);
+    int rc = EXIT_SUCCESS;
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char text[4096] = "";
+        FILE *f = fopen(log, "r");
+        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        text[n] = '\0';
+        if (f)
+            fclose(f);
+        if (strstr(text, "No module named 'qgis'") || (WIFEXITED(status) && WEXITSTATUS(status) == 127))
+            fprintf(stderr, "FAILURE: render needs QGIS's Python bindings (Debian: apt-get install "
+                            "python3-qgis), for %s\n", python);
+        else
+            fprintf(stderr, "FAILURE: %s: QGIS could not draw it:\n%s", output, text);
+        unlink(tmp_png);
+        rc = EXIT_FAILURE;
+    } else if (rename(tmp_png, png) != 0) {
+        fprintf(stderr, "FAILURE: %s: cannot move into place\n", png);
+        unlink(tmp_png);
+        rc = EXIT_FAILURE;
+    }
+    unlink(log);
+    return rc;
+}
+
 static int cmd_synth(int argc, char **argv)
 {
     const char *output = NULL, *format = NULL;
@@ -692,6 +792,8 @@ int main(int argc, char **argv)
         rc = argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
     } else if (strcmp(argv[1], "cluster") == 0) {
         rc = cmd_cluster(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "render") == 0) {
+        rc = cmd_render(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "info") == 0) {
         rc = cmd_info(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "synth") == 0) {

@@ -415,6 +415,8 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
         stage_done(ctx, "writing clusters", &t0);
         status = fc_write_firms(ctx, ds, &in, &findings);
     }
+    if (status == FC_OK)
+        status = fc_write_styles(ctx, &out, ds, &findings);
     if (ds) {
         CPLErrorReset();
         GDALClose(ds);

@@ -318,6 +318,18 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_find
 /* One row per region and sector, with the region's polygon. */
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 
+/* ---- style.c ------------------------------------------------------------ */
+
+/* QGIS styles (QML text, caller frees; NULL when out of memory): clusters
+ * categorised by sector and labelled "sector (firms)", firms coloured by
+ * cluster with noise grey and faint, regions graduated by LQ. */
+char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t);
+char *fc_style_firms(void);
+char *fc_style_regions(void);
+/* Stores the styles with the output: a layer_styles table in a GeoPackage,
+ * a NAME.qml beside each file of a directory output. */
+int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, const fc_findings *r);
+
 /* ---- result.c ----------------------------------------------------------- */
 
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,

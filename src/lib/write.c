@@ -245,6 +245,8 @@ static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name
     const char *drv = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
     if (strcmp(drv, "ESRI Shapefile") == 0)
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8"); /* and a .cpg saying so */
+    else if (strcmp(drv, "CSV") == 0)
+        lco = CSLSetNameValue(lco, "GEOMETRY", "AS_WKT"); /* for spreadsheets */
     OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, type, lco);
     CSLDestroy(lco);
     if (!l)

@@ -1,0 +1,295 @@
+/* QGIS styles (QML) made from what a run found, so that the layers open
+ * styled: in a GeoPackage through the layer_styles table QGIS itself
+ * writes, elsewhere as a .qml beside each file. */
+#define _GNU_SOURCE /* open_memstream */
+#include "fc_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_conv.h>
+
+/* Tableau 10 and two more: distinct, readable hues for sectors. */
+static const unsigned char palette[][3] = {
+    {78, 121, 167}, {242, 142, 43}, {225, 87, 89},  {118, 183, 178}, {89, 161, 79}, {237, 201, 72},
+    {176, 122, 161}, {255, 157, 167}, {156, 117, 95}, {186, 176, 172}, {134, 188, 182}, {211, 114, 149}};
+#define PALETTE_SIZE (sizeof palette / sizeof palette[0])
+
+static void xml_text(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&apos;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+static void option(FILE *out, const char *name, const char *value)
+{
+    fprintf(out, "          <Option type=\"QString\" name=\"%s\" value=\"", name);
+    xml_text(out, value);
+    fputs("\"/>\n", out);
+}
+
+static void fill_symbol(FILE *out, int name, const unsigned char *rgb, int alpha)
+{
+    char color[32], outline[32];
+    snprintf(color, sizeof color, "%d,%d,%d,%d", rgb[0], rgb[1], rgb[2], alpha);
+    snprintf(outline, sizeof outline, "%d,%d,%d,255", rgb[0] * 3 / 5, rgb[1] * 3 / 5, rgb[2] * 3 / 5);
+    fprintf(out, "      <symbol type=\"fill\" name=\"%d\" alpha=\"1\" clip_to_extent=\"1\" "
+                 "force_rhr=\"0\">\n"
+                 "        <layer class=\"SimpleFill\" enabled=\"1\" locked=\"0\" pass=\"0\">\n"
+                 "         <Option type=\"Map\">\n",
+            name);
+    option(out, "color", color);
+    option(out, "outline_color", outline);
+    option(out, "outline_width", "0.4");
+    option(out, "outline_width_unit", "MM");
+    option(out, "outline_style", "solid");
+    option(out, "style", "solid");
+    fputs("         </Option>\n        </layer>\n      </symbol>\n", out);
+}
+
+static void header(FILE *out)
+{
+    fputs("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+          "<qgis version=\"3.22.0\" styleCategories=\"Symbology|Labeling\">\n",
+          out);
+}
+
+/* The text of a memory stream, or NULL. (open_memstream sets *buf only
+ * when the stream is flushed or closed.) */
+static char *finish(FILE *out, char **buf)
+{
+    if (fclose(out) != 0) {
+        free(*buf);
+        return NULL;
+    }
+    return *buf;
+}
+
+char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        return NULL;
+    /* one category per sector that has clusters, in code order */
+    bool *has = calloc(f->n_sectors ? f->n_sectors : 1, sizeof *has);
+    if (!has) {
+        fclose(out);
+        free(buf);
+        return NULL;
+    }
+    for (size_t c = 0; c < t->n; c++)
+        has[t->sector[c]] = true;
+    header(out);
+    fputs("  <renderer-v2 type=\"categorizedSymbol\" attr=\"sector\" forceraster=\"0\" "
+          "symbollevels=\"0\" enableorderby=\"0\" referencescale=\"-1\">\n    <categories>\n",
+          out);
+    int k = 0;
+    for (size_t s = 0; s < f->n_sectors; s++) {
+        if (!has[s])
+            continue;
+        fputs("      <category render=\"true\" symbol=\"", out);
+        fprintf(out, "%d\" value=\"", k++);
+        xml_text(out, f->sector_codes[s]);
+        fputs("\" label=\"", out);
+        xml_text(out, f->sector_codes[s]);
+        fputs("\"/>\n", out);
+    }
+    fputs("    </categories>\n    <symbols>\n", out);
+    for (int i = 0; i < k; i++)
+        fill_symbol(out, i, palette[i % PALETTE_SIZE], 110); /* fill 43% opaque */
+    fputs("    </symbols>\n  </renderer-v2>\n", out);
+    /* labels: "sector (firms)" */
+    fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n"
+          "      <text-style fieldName=\"&quot;sector&quot; || ' (' || &quot;n_firms&quot; || ')'\" "
+          "isExpression=\"1\" fontSize=\"8\" fontSizeUnit=\"Point\" textColor=\"30,30,30,255\" "
+          "textOpacity=\"1\" fontWeight=\"63\">\n"
+          "        <text-buffer bufferDraw=\"1\" bufferSize=\"0.7\" bufferSizeUnits=\"MM\" "
+          "bufferColor=\"255,255,255,255\" bufferOpacity=\"0.85\" bufferNoFill=\"1\"/>\n"
+          "      </text-style>\n"
+          "      <rendering drawLabels=\"1\" obstacle=\"1\" upsidedownLabels=\"0\"/>\n"
+          "    </settings>\n  </labeling>\n</qgis>\n",
+          out);
+    free(has);
+    return finish(out, &buf);
+}
+
+char *fc_style_firms(void)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        return NULL;
+    header(out);
+    fputs("  <renderer-v2 type=\"RuleRenderer\" forceraster=\"0\" symbollevels=\"0\" "
+          "enableorderby=\"0\" referencescale=\"-1\">\n"
+          "    <rules key=\"root\">\n"
+          "      <rule key=\"noise\" symbol=\"0\" label=\"not in a cluster\" "
+          "filter=\"&quot;cluster_id&quot; IS NULL\"/>\n"
+          "      <rule key=\"clustered\" symbol=\"1\" label=\"in a cluster\" "
+          "filter=\"ELSE\"/>\n"
+          "    </rules>\n    <symbols>\n",
+          out);
+    /* noise: small, grey, faint */
+    fputs("      <symbol type=\"marker\" name=\"0\" alpha=\"0.5\" clip_to_extent=\"1\" "
+          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
+          "pass=\"0\">\n         <Option type=\"Map\">\n",
+          out);
+    option(out, "name", "circle");
+    option(out, "color", "150,150,150,255");
+    option(out, "outline_style", "no");
+    option(out, "size", "1");
+    option(out, "size_unit", "MM");
+    fputs("         </Option>\n        </layer>\n      </symbol>\n", out);
+    /* clustered: a hue per cluster id, spread round the colour wheel */
+    fputs("      <symbol type=\"marker\" name=\"1\" alpha=\"1\" clip_to_extent=\"1\" "
+          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
+          "pass=\"0\">\n         <Option type=\"Map\">\n",
+          out);
+    option(out, "name", "circle");
+    option(out, "color", "78,121,167,255");
+    option(out, "outline_color", "40,40,40,255");
+    option(out, "outline_width", "0.1");
+    option(out, "size", "1.6");
+    option(out, "size_unit", "MM");
+    fputs("         </Option>\n"
+          "         <data_defined_properties>\n          <Option type=\"Map\">\n"
+          "           <Option type=\"QString\" name=\"name\" value=\"\"/>\n"
+          "           <Option type=\"Map\" name=\"properties\">\n"
+          "            <Option type=\"Map\" name=\"fillColor\">\n"
+          "             <Option type=\"bool\" name=\"active\" value=\"true\"/>\n"
+          "             <Option type=\"QString\" name=\"expression\" "
+          "value=\"color_hsv((&quot;cluster_id&quot; * 137) % 360, 70, 85)\"/>\n"
+          "             <Option type=\"int\" name=\"type\" value=\"3\"/>\n"
+          "            </Option>\n           </Option>\n"
+          "           <Option type=\"QString\" name=\"type\" value=\"collection\"/>\n"
+          "          </Option>\n         </data_defined_properties>\n"
+          "        </layer>\n      </symbol>\n    </symbols>\n  </renderer-v2>\n</qgis>\n",
+          out);
+    return finish(out, &buf);
+}
+
+char *fc_style_regions(void)
+{
+    static const struct {
+        double lower, upper;
+        const char *label;
+        unsigned char rgb[3];
+    } classes[] = {
+        {0, 0.5, "under 0.5: far below the nation", {33, 102, 172}},
+        {0.5, 0.8, "0.5 to 0.8", {146, 197, 222}},
+        {0.8, 1.25, "0.8 to 1.25: as the nation", {247, 247, 247}},
+        {1.25, 2, "1.25 to 2", {244, 165, 130}},
+        {2, 1e9, "2 and over: specialised", {178, 24, 43}},
+    };
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        return NULL;
+    header(out);
+    fputs("  <renderer-v2 type=\"graduatedSymbol\" attr=\"lq\" graduatedMethod=\"GraduatedColor\" "
+          "forceraster=\"0\" symbollevels=\"0\" enableorderby=\"0\" referencescale=\"-1\">\n"
+          "    <ranges>\n",
+          out);
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        fprintf(out, "      <range render=\"true\" symbol=\"%zu\" lower=\"%g\" upper=\"%g\" "
+                     "label=\"%s\"/>\n",
+                i, classes[i].lower, classes[i].upper, classes[i].label);
+    fputs("    </ranges>\n    <symbols>\n", out);
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        fill_symbol(out, (int)i, classes[i].rgb, 255);
+    fputs("    </symbols>\n  </renderer-v2>\n</qgis>\n", out);
+    return finish(out, &buf);
+}
+
+/* ---- where styles go ------------------------------------------------------ */
+
+/* A GeoPackage's layer_styles table, as QGIS writes it, one row per layer
+ * with useAsDefault, so that QGIS opens each layer styled. */
+static int write_layer_styles(fc_context *ctx, GDALDatasetH ds, const char *const *layers,
+                              char *const *qml, int n)
+{
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "layer_styles", NULL, wkbNone, NULL);
+    if (!l)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot create layer_styles", GDALGetDescription(ds));
+    static const struct {
+        const char *name;
+        OGRFieldType type;
+        int width;
+    } fields[] = {{"f_table_catalog", OFTString, 256}, {"f_table_schema", OFTString, 256},
+                  {"f_table_name", OFTString, 256},    {"f_geometry_column", OFTString, 256},
+                  {"styleName", OFTString, 30},        {"styleQML", OFTString, 0},
+                  {"styleSLD", OFTString, 0},          {"useAsDefault", OFTInteger, 0},
+                  {"description", OFTString, 0},       {"owner", OFTString, 30},
+                  {"ui", OFTString, 30},               {"update_time", OFTDateTime, 0}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i].name, fields[i].type);
+        OGR_Fld_SetWidth(fd, fields[i].width);
+        if (strcmp(fields[i].name, "useAsDefault") == 0)
+            OGR_Fld_SetSubType(fd, OFSTBoolean);
+        OGRErr err = OGR_L_CreateField(l, fd, TRUE);
+        OGR_Fld_Destroy(fd);
+        if (err != OGRERR_NONE)
+            return fc_error_gdal(ctx, FC_EIO, "cannot create field %s of layer_styles", fields[i].name);
+    }
+    int status = FC_OK;
+    for (int i = 0; i < n && status == FC_OK; i++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        OGR_F_SetFieldString(f, 0, "");
+        OGR_F_SetFieldString(f, 1, "");
+        OGR_F_SetFieldString(f, 2, layers[i]);
+        OGR_F_SetFieldString(f, 3, "geom");
+        OGR_F_SetFieldString(f, 4, layers[i]);
+        OGR_F_SetFieldString(f, 5, qml[i]);
+        OGR_F_SetFieldString(f, 6, "");
+        OGR_F_SetFieldInteger(f, 7, 1);
+        OGR_F_SetFieldString(f, 8, "written by firmclust " FIRMCLUST_VERSION);
+        OGR_F_SetFieldString(f, 9, "");
+        OGR_F_SetFieldString(f, 10, "");
+        OGR_F_SetFieldDateTimeEx(f, 11, 2000, 1, 1, 0, 0, 0, 100); /* fixed: same bytes */
+        if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "cannot write the style of layer %s", layers[i]);
+        OGR_F_Destroy(f);
+    }
+    return status;
+}
+
+int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, const fc_findings *r)
+{
+    const char *layers[3] = {"clusters", "firms", "regions"};
+    char *qml[3] = {fc_style_clusters(r->firms, r->clusters), fc_style_firms(),
+                    r->regions ? fc_style_regions() : NULL};
+    int n = r->regions ? 3 : 2, status = FC_OK;
+    for (int i = 0; i < n; i++)
+        if (!qml[i])
+            status = fc_error(ctx, FC_ENOMEM, "out of memory writing styles");
+    const char *driver = GDALGetDriverShortName(out->driver);
+    if (status == FC_OK && !out->is_directory && strcmp(driver, "GPKG") == 0) {
+        status = write_layer_styles(ctx, ds, layers, qml, n);
+    } else if (status == FC_OK && out->is_directory) {
+        for (int i = 0; i < n && status == FC_OK; i++) { /* NAME.qml beside NAME.ext */
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s.qml", out->tmp_path, layers[i]);
+            FILE *f = fopen(path, "w");
+            if (!f || fputs(qml[i], f) < 0)
+                status = fc_error(ctx, FC_EIO, "%s: cannot write %s.qml", out->final_path, layers[i]);
+            if (f && fclose(f) != 0 && status == FC_OK)
+                status = fc_error(ctx, FC_EIO, "%s: cannot write %s.qml", out->final_path, layers[i]);
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        free(qml[i]);
+    return status;
+}
