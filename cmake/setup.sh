@@ -5,8 +5,9 @@
 #                            Kazakhstan sample into build/kz_clusters.gpkg
 #   sh cmake/setup.sh test   install what is missing, build, run the whole test
 #                            suite: a release build, an AddressSanitizer and
-#                            UndefinedBehaviorSanitizer build, and valgrind on a
-#                            normal and a failing run
+#                            UndefinedBehaviorSanitizer build (each with the
+#                            QGIS integration test), and valgrind on a normal
+#                            and a failing run
 #
 # Installing needs root (or sudo); nothing is installed when all is there.
 set -eu
@@ -23,7 +24,9 @@ esac
 
 packages="build-essential cmake pkg-config libgdal-dev libproj-dev libgeos-dev"
 if [ "$mode" = test ]; then
-    packages="$packages check libsubunit-dev valgrind"
+    # Check and valgrind; QGIS for the integration test that opens every
+    # output format in real QGIS
+    packages="$packages check libsubunit-dev valgrind qgis python3-qgis"
 fi
 
 missing=""
@@ -57,12 +60,13 @@ if [ "$mode" = demo ]; then
 fi
 
 echo "== release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=ON -DFIRMCLUST_QGIS_TESTS=ON
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
 
 echo "== AddressSanitizer and UndefinedBehaviorSanitizer build and tests"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON -DFIRMCLUST_SANITIZE=ON
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON -DFIRMCLUST_SANITIZE=ON \
+    -DFIRMCLUST_QGIS_TESTS=ON
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -j "$jobs")
 

@@ -1020,6 +1020,102 @@ START_TEST(killed_run_leaves_the_old_output)
 }
 END_TEST
 
+/* ---- text encodings ------------------------------------------------------ */
+
+/* A Shapefile of firms named `names`, written in `encoding`; `legacy`
+ * removes what says the encoding (.cpg, and the .dbf's code page byte), as
+ * in files from older software. */
+static void write_encoded(const char *base, const char *encoding, const char *const *names, int n,
+                          bool legacy)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s.shp", dir, base);
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("ESRI Shapefile"), path, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(s, 4326);
+    char option[64];
+    snprintf(option, sizeof option, "ENCODING=%s", encoding);
+    char *lco[] = {option, NULL};
+    OGRLayerH l = GDALDatasetCreateLayer(ds, base, s, wkbPoint, lco);
+    OSRRelease(s);
+    OGRFieldDefnH fd = OGR_Fld_Create("name", OFTString);
+    OGR_Fld_SetWidth(fd, 60);
+    OGR_L_CreateField(l, fd, TRUE);
+    OGR_Fld_Destroy(fd);
+    for (int i = 0; i < n; i++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        OGR_F_SetFieldString(f, 0, names[i]);
+        OGRGeometryH g = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_SetPoint_2D(g, 0, 71.4 + 0.0001 * i, 51.1);
+        OGR_F_SetGeometryDirectly(f, g);
+        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    if (legacy) {
+        snprintf(path, sizeof path, "%s/%s.cpg", dir, base);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/%s.dbf", dir, base);
+        FILE *dbf = fopen(path, "r+b");
+        ck_assert_ptr_nonnull(dbf);
+        fseek(dbf, 29, SEEK_SET); /* language driver id: 0, "not said" */
+        fputc(0, dbf);
+        fclose(dbf);
+    }
+}
+
+/* Whether the names in out.gpkg's firms are exactly `names`. */
+static bool names_survive(const char *const *names, int n)
+{
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH l = layer(ds, "firms");
+    OGRFeatureH f;
+    int i = 0;
+    bool same = true;
+    while ((f = OGR_L_GetNextFeature(l))) {
+        same &= i < n && strcmp(OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "name")), names[i]) == 0;
+        i++;
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return same && i == n;
+}
+
+START_TEST(cyrillic_and_kazakh_through_code_pages)
+{
+    static const char *const russian[] = {"Карагандинская", "Павлодар", "Усть-Каменогорск"};
+    static const char *const kazakh[] = {"Қарағанды", "Өскемен", "Ақтөбе", "Шығыс Қазақстан",
+                                         "Әлихан Бөкейхан", "Ұлытау", "Түркістан", "Һ і ң"};
+    static const struct {
+        const char *encoding;
+        const char *const *names;
+        int n;
+    } cases[] = {{"CP1251", russian, 3}, {"CP866", russian, 3}, {"RK1048", kazakh, 8},
+                 {"UTF-8", kazakh, 8}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        /* a .dbf that says its code page is read right without help */
+        write_encoded("said", cases[c].encoding, cases[c].names, cases[c].n, false);
+        ck_assert_int_eq(run("cluster said.shp out.gpkg --eps 100 --permutations 0 --overwrite -q"), 0);
+        ck_assert_msg(names_survive(cases[c].names, cases[c].n), "%s with .cpg", cases[c].encoding);
+        if (strcmp(cases[c].encoding, "UTF-8") == 0)
+            continue;
+        /* one that does not is garbled, unless --encoding says it */
+        write_encoded("unsaid", cases[c].encoding, cases[c].names, cases[c].n, true);
+        ck_assert_int_eq(run("cluster unsaid.shp out.gpkg --eps 100 --permutations 0 --overwrite -q"), 0);
+        ck_assert_msg(!names_survive(cases[c].names, cases[c].n), "%s read right by chance",
+                      cases[c].encoding);
+        ck_assert_int_eq(run("cluster unsaid.shp out.gpkg --eps 100 --permutations 0 --overwrite -q "
+                             "--encoding %s",
+                             cases[c].encoding),
+                         0);
+        ck_assert_msg(names_survive(cases[c].names, cases[c].n), "%s with --encoding",
+                      cases[c].encoding);
+    }
+    ck_assert_int_eq(run("cluster '%s' out.gpkg --eps 100 --encoding CP1251 --overwrite", firms), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "--encoding applies to Shapefiles, not to GPKG files"));
+}
+END_TEST
+
 /* ---- help and the GDAL generic options ---------------------------------- */
 
 START_TEST(help_and_version)
@@ -1100,6 +1196,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);
     tcase_add_test(tc, killed_run_leaves_the_old_output);
+    tcase_add_test(tc, cyrillic_and_kazakh_through_code_pages);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);
     suite_add_tcase(s, tc);

@@ -66,6 +66,7 @@ struct fc_options {
     char *format;
     bool overwrite;
     bool centroids;
+    char *encoding;
     char *regions;
     char *region_field;
     char *region_layer;
@@ -106,7 +107,7 @@ typedef struct fc_input {
  * clearly (a Shapefile's missing .shx or .dbf); CSV columns named lon/lat,
  * longitude/latitude or x/y become points. NULL, with the error set, on
  * failure. */
-GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path);
+GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding);
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
                   fc_input *in);
 void fc_input_close(fc_input *in);

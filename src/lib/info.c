@@ -178,7 +178,7 @@ static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
 int fc_info(fc_context *ctx, const char *path, int json, char **text)
 {
     *text = NULL;
-    GDALDatasetH ds = fc_dataset_open(ctx, path);
+    GDALDatasetH ds = fc_dataset_open(ctx, path, NULL);
     if (!ds)
         return fc_errcode(ctx);
     char *buf = NULL;

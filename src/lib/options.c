@@ -73,6 +73,9 @@ static const opt_def option_table[] = {
     {"format", OPT_STRING, OFF(format), "NAME",
      "GDAL driver of the output (default: from the extension, else GPKG)"},
     {"overwrite", OPT_FLAG, OFF(overwrite), NULL, "replace an existing output"},
+    {"encoding", OPT_STRING, OFF(encoding), "NAME",
+     "code page of an input Shapefile whose .dbf does not say it, or says\n"
+     "it wrong: CP1251, CP866, RK1048 (Kazakh), ISO-8859-5... (output: UTF-8)"},
     {"centroids", OPT_FLAG, OFF(centroids), NULL,
      "cluster the centroids of lines and polygons (refused without it)"},
 };

@@ -38,7 +38,7 @@ static bool sidecar_exists(const char *path, const char *ext)
            VSIStatL(CPLResetExtension(path, upper), &st) == 0;
 }
 
-GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path)
+GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding)
 {
     CPLErrorReset();
     GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
@@ -64,6 +64,19 @@ GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path)
     }
     const char *const *open_options =
         strcmp(GDALGetDriverShortName(drv), "CSV") == 0 ? csv_open_options : NULL;
+    /* --encoding: the code page of a Shapefile's .dbf that says none, or a
+     * wrong one (CP1251, CP866, RK1048...) */
+    char encoding_option[80];
+    const char *shp_options[] = {encoding_option, NULL};
+    if (encoding) {
+        if (strcmp(GDALGetDriverShortName(drv), "ESRI Shapefile") != 0) {
+            fc_error(ctx, FC_EINVAL, "%s: --encoding applies to Shapefiles, not to %s files", path,
+                     GDALGetDriverShortName(drv));
+            return NULL;
+        }
+        snprintf(encoding_option, sizeof encoding_option, "ENCODING=%s", encoding);
+        open_options = shp_options;
+    }
     const char *const drivers[] = {GDALGetDriverShortName(drv), NULL};
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR,
                                  drivers, open_options, NULL);
@@ -76,7 +89,7 @@ int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_
 {
     memset(in, 0, sizeof *in);
     in->path = path;
-    if (!(in->ds = fc_dataset_open(ctx, path)))
+    if (!(in->ds = fc_dataset_open(ctx, path, opts->encoding)))
         return fc_errcode(ctx);
     const bool is_csv =
         strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(in->ds)), "CSV") == 0;

@@ -1,0 +1,132 @@
+"""Opens every output format of firmclust in real QGIS, headless, and checks
+what a GIS specialist sees: valid layers with the expected feature counts and
+CRS, the default style loaded (renderer and categories matching the sectors),
+and Kazakh names read back identical. Then renders the map picture.
+
+Run by ctest as: python3 check_qgis.py FIRMCLUST_BIN SOURCE_DIR
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsVectorLayer  # noqa: E402
+
+BIN, SRC = sys.argv[1], sys.argv[2]
+FIRMS = os.path.join(SRC, "fixtures/kz/firms.gpkg")
+OBLASTS = os.path.join(SRC, "fixtures/kz/kaz_admbnda_adm1_2024.shp")
+ARGS = ["--sector-field", "oked", "--sector-digits", "2", "--eps", "2000", "--min-pts", "10",
+        "--weight-field", "employees", "--regions", OBLASTS, "--permutations", "19", "-q"]
+FORMATS = [  # (name, -f, output, layer uri pattern, holds a CRS)
+    ("GeoPackage", None, "out.gpkg", "{out}|layername={layer}", True),
+    ("Shapefile", "ESRI Shapefile", "shp", "{out}/{layer}.shp", True),
+    ("GeoJSON", "GeoJSON", "geojson", "{out}/{layer}.geojson", True),
+    ("FlatGeobuf", "FlatGeobuf", "fgb", "{out}/{layer}.fgb", True),
+    ("CSV", "CSV", "csv", "{out}/{layer}.csv", False),
+]
+
+passed, failed = 0, 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def layer(uri, name):
+    l = QgsVectorLayer(uri, name, "ogr")
+    return l
+
+
+def values(l, field, key="firm_id"):
+    # keys as text: a CSV reads every field as text
+    return {str(f[key]): f[field] for f in l.getFeatures()}
+
+
+def checks(work):
+    try:
+        source = layer(FIRMS, "input")
+        check("input opens", source.isValid())
+        kazakh_names = values(source, "name")
+        kazakh_cities = values(source, "city")
+        reference = None
+        for fmt, driver, out, pattern, has_crs in FORMATS:
+            path = os.path.join(work, out)
+            cmd = [BIN, "cluster", FIRMS, path] + ARGS + (["-f", driver] if driver else [])
+            run = subprocess.run(cmd, capture_output=True, text=True)
+            check(f"{fmt}: firmclust exits 0", run.returncode == 0, run.stderr)
+            layers = {n: layer(pattern.format(out=path, layer=n), n)
+                      for n in ("clusters", "firms", "regions")}
+            for n, l in layers.items():
+                check(f"{fmt} {n}: valid", l.isValid())
+            counts = {n: l.featureCount() for n, l in layers.items()}
+            if reference is None:
+                reference = counts
+                check("firms: every input firm", counts["firms"] == source.featureCount())
+                check("regions: 20 oblasts x sectors", counts["regions"] % 20 == 0 and counts["regions"] > 0)
+                check("clusters: some", counts["clusters"] > 20)
+            check(f"{fmt}: feature counts", counts == reference, f"{counts} != {reference}")
+            for n, l in layers.items():
+                if has_crs:
+                    check(f"{fmt} {n}: CRS", l.crs().authid() == "EPSG:4326", l.crs().authid())
+                else:  # a CSV holds no CRS
+                    check(f"{fmt} {n}: no CRS", not l.crs().isValid())
+            # the default style
+            clusters = layers["clusters"]
+            r = clusters.renderer()
+            check(f"{fmt} clusters: categorised", r.type() == "categorizedSymbol", r.type())
+            if r.type() == "categorizedSymbol":
+                sectors = sorted({f["sector"] for f in clusters.getFeatures()})
+                categories = sorted(c.value() for c in r.categories())
+                check(f"{fmt} clusters: a category per sector", categories == sectors,
+                      f"{categories} != {sectors}")
+                check(f"{fmt} clusters: categorised by sector", r.classAttribute() == "sector")
+            check(f"{fmt} clusters: labels", clusters.labelsEnabled())
+            check(f"{fmt} firms: rule-based", layers["firms"].renderer().type() == "RuleRenderer",
+                  layers["firms"].renderer().type())
+            check(f"{fmt} regions: graduated by LQ",
+                  layers["regions"].renderer().type() == "graduatedSymbol"
+                  and layers["regions"].renderer().classAttribute() == "lq")
+            # Kazakh text, every firm
+            firms = layers["firms"]
+            names = values(firms, "name")
+            cities = values(firms, "city")
+            check(f"{fmt} firms: Kazakh names identical", names == kazakh_names)
+            check(f"{fmt} firms: Kazakh cities identical", cities == kazakh_cities)
+            oblasts = {f["region"] for f in firms.getFeatures()} - {None}
+            check(f"{fmt} firms: oblast names", "Astana (city)" in oblasts and len(oblasts) >= 19,
+                  str(sorted(map(str, oblasts))[:5]))
+        # the map picture
+        png = os.path.join(work, "map.png")
+        run = subprocess.run([BIN, "render", os.path.join(work, "out.gpkg"), png, "--regions", OBLASTS],
+                             capture_output=True, text=True)
+        check("render exits 0", run.returncode == 0, run.stderr)
+        ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        check("render writes a PNG", ok)
+        check("render leaves no temporary", sorted(os.listdir(work)) ==
+              sorted([f for _, _, f, _, _ in FORMATS] + ["map.png"]), str(os.listdir(work)))
+    except Exception:
+        traceback.print_exc()
+        check("no exception", False)
+
+
+def main():
+    app = QgsApplication([], False)
+    app.initQgis()
+    work = tempfile.mkdtemp(prefix="firmclust-qgis-")
+    checks(work)  # its layers are gone when it returns
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    # QGIS can crash while tearing down at exit; the verdict is printed
+    os._exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
