@@ -198,6 +198,16 @@ typedef struct fc_result fc_result;
 int fc_cluster(fc_context *ctx, const char *input, const char *output,
                const fc_options *opts, fc_result **result_out);
 
+/**
+ * fc_cluster() over several inputs taken together, as one set of firms
+ * (say, one register extract per oblast): clusters may span inputs. The
+ * firms layer holds every input's firms in order, with the union of their
+ * fields and a `source` field naming the input; inputs in another CRS than
+ * the first are reprojected to it.
+ */
+int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
+                    const char *output, const fc_options *opts, fc_result **result_out);
+
 fc_result *fc_result_destroy(fc_result *result);
 /** Firms clustered (points read and kept) and features skipped. */
 size_t fc_result_n_firms(const fc_result *r);

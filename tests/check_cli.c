@@ -20,6 +20,7 @@
 #include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal.h>
+#include <gdal_utils.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
@@ -723,6 +724,7 @@ static const struct {
     {"cluster FIRMS out.gpkg --eps 3e7", 1, "more than half the earth's circumference"},
     {"cluster FIRMS out.gpkg --eps 100 --s-srs nonsense", 2, "--s-srs: cannot understand the CRS 'nonsense'"},
     {"cluster a.gpkg b.gpkg c.gpkg --eps 100", 2, "several inputs need --output-dir"},
+    {"cluster FIRMS --output-dir d --output o.gpkg --eps 100", 2, "--output and --output-dir do not go together"},
     {"cluster FIRMS out.gpkg --config-file missing.conf", 1, "missing.conf: cannot read the configuration file"},
     {"cluster FIRMS out.gpkg --config-file bad.conf", 1, "bad.conf:2: expected 'option = value'"},
     {"info missing.gpkg", 1, "missing.gpkg: no such file"},
@@ -928,6 +930,59 @@ START_TEST(batch_of_twenty_with_three_broken)
                      1);
     ck_assert_ptr_nonnull(strstr(out_text, "skipped in/year01.gpkg"));
     ck_assert_ptr_nonnull(strstr(out_text, "0 of 3 inputs done, 1 failed, the rest not run"));
+}
+END_TEST
+
+/* A part of the fixture's firms, perhaps in another CRS. */
+static void split(const char *name, const char *where, const char *t_srs)
+{
+    char *args[] = {"-where", (char *)where, t_srs ? "-t_srs" : NULL, (char *)t_srs, NULL};
+    GDALVectorTranslateOptions *o = GDALVectorTranslateOptionsNew(args, NULL);
+    GDALDatasetH whole = open_vector(firms);
+    GDALDatasetH part = GDALVectorTranslate(in_dir(name), NULL, 1, &whole, o, NULL);
+    ck_assert_ptr_nonnull(part);
+    GDALClose(part);
+    GDALClose(whole);
+    GDALVectorTranslateOptionsFree(o);
+}
+
+START_TEST(several_inputs_taken_together)
+{
+    /* the fixture in two halves, the second in UTM: together they give
+     * the fixture's clusters */
+    split("west.gpkg", "firm_id <= 5000", NULL);
+    split("east.gpkg", "firm_id > 5000", "EPSG:32642");
+    ck_assert_int_eq(run(MAIN_JOB, firms, "whole.gpkg"), 0);
+    ck_assert_int_eq(run("cluster west.gpkg east.gpkg --output merged.gpkg --sector-field oked "
+                         "--sector-digits 2 --eps 2000 --min-pts 10 --permutations 0"),
+                     0);
+    GDALDatasetH w = open_vector(in_dir("whole.gpkg")), m = open_vector(in_dir("merged.gpkg"));
+    OGRLayerH cw = layer(w, "clusters"), cm = layer(m, "clusters");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(cm, TRUE), OGR_L_GetFeatureCount(cw, TRUE));
+    OGRFeatureH a, b;
+    while ((a = OGR_L_GetNextFeature(cw)) && (b = OGR_L_GetNextFeature(cm))) {
+        for (int k = 0; k < 4; k++) /* cluster_id, sector, n_firms, n_core */
+            ck_assert_str_eq(OGR_F_GetFieldAsString(a, k), OGR_F_GetFieldAsString(b, k));
+        OGR_F_Destroy(a);
+        OGR_F_Destroy(b);
+    }
+    OGRLayerH fm = layer(m, "firms");
+    ck_assert_int_eq(epsg_of(fm), 4326); /* the first input's CRS */
+    ck_assert_int_eq(OGR_L_GetFeatureCount(fm, TRUE), 10000);
+    OGR_L_SetAttributeFilter(fm, "source LIKE '%east.gpkg'");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(fm, TRUE), 5000);
+    OGRLayerH fw = layer(w, "firms");
+    OGR_L_SetAttributeFilter(fw, "firm_id = 7777");
+    OGR_L_SetAttributeFilter(fm, "firm_id = 7777");
+    a = OGR_L_GetNextFeature(fw);
+    b = OGR_L_GetNextFeature(fm);
+    ck_assert_double_lt(OGR_G_Distance(OGR_F_GetGeometryRef(a), OGR_F_GetGeometryRef(b)), 1e-9);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(a, OGR_F_GetFieldIndex(a, "name")),
+                     OGR_F_GetFieldAsString(b, OGR_F_GetFieldIndex(b, "name")));
+    OGR_F_Destroy(a);
+    OGR_F_Destroy(b);
+    GDALClose(w);
+    GDALClose(m);
 }
 END_TEST
 
@@ -1192,6 +1247,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, cancelled_run_leaves_nothing);
     tcase_add_test(tc, multipoints_exploded_and_centroids_on_request);
     tcase_add_test(tc, batch_of_twenty_with_three_broken);
+    tcase_add_test(tc, several_inputs_taken_together);
     tcase_add_test(tc, config_file_equals_command_line);
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);

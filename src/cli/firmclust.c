@@ -45,6 +45,7 @@ static const char *const main_usage =
 static const char *const cluster_usage_head =
     "Usage: firmclust cluster FIRMS OUTPUT --eps METRES [OPTIONS]\n"
     "       firmclust cluster FIRMS... --output-dir DIR --eps METRES [OPTIONS]\n"
+    "       firmclust cluster FIRMS... --output FILE --eps METRES [OPTIONS]\n"
     "\n"
     "Reads firm points from FIRMS (any vector format GDAL reads), finds, sector by\n"
     "sector, the firms that lie in dense groups (DBSCAN: a firm is core when at least\n"
@@ -61,6 +62,8 @@ static const char *const cluster_usage_tail =
     "      same as --format\n"
     "  --output-dir DIR\n"
     "      several inputs: one output per input in DIR, named after it\n"
+    "  --output FILE\n"
+    "      several inputs taken together as one set of firms, into one output\n"
     "  --fail-fast\n"
     "      in a batch, stop at the first failure (default: go on)\n"
     "  --config-file FILE\n"
@@ -266,7 +269,9 @@ static bool want_progress(bool quiet, bool forced)
 /* ---- cluster: one input, or a batch ------------------------------------- */
 
 typedef struct job {
-    const char *input;
+    const char *input;      /* the first of its inputs */
+    const char **inputs;
+    size_t n_inputs;
     char *output;
     int status;
     char message[1024];
@@ -326,7 +331,7 @@ static void *batch_worker(void *arg)
         }
         fc_context_set_message_handler(ctx, print_message, &quiet);
         fc_context_set_progress(ctx, job_progress, &slot);
-        j->status = fc_cluster(ctx, j->input, j->output, b->opts, &j->result);
+        j->status = fc_cluster_many(ctx, j->n_inputs, j->inputs, j->output, b->opts, &j->result);
         snprintf(j->message, sizeof j->message, "%s", fc_errmsg(ctx));
         pthread_mutex_lock(&b->lock);
         j->done = 1;
@@ -431,7 +436,7 @@ static int cmd_cluster(int argc, char **argv)
     const char **positional = calloc((size_t)argc, sizeof *positional);
     char ***owned = NULL; /* what --config-file splices allocated */
     int n_owned = 0;
-    const char *output_dir = NULL, *format = NULL, *json = NULL;
+    const char *output_dir = NULL, *merged_output = NULL, *format = NULL, *json = NULL;
     int n_positional = 0, rc = EXIT_SUCCESS, threads = 0;
     bool quiet = false, progress = false, fail_fast = false;
     for (int i = 1; i < argc && rc == EXIT_SUCCESS; i++) {
@@ -445,11 +450,14 @@ static int cmd_cluster(int argc, char **argv)
             progress = true;
         } else if (strcmp(a, "--fail-fast") == 0) {
             fail_fast = true;
-        } else if (strcmp(a, "--output-dir") == 0 || strcmp(a, "--config-file") == 0) {
+        } else if (strcmp(a, "--output-dir") == 0 || strcmp(a, "--output") == 0 ||
+                   strcmp(a, "--config-file") == 0) {
             if (i + 1 >= argc) {
                 rc = usage_error("cluster", "%s needs a value", a);
-            } else if (a[2] == 'o') {
+            } else if (strcmp(a, "--output-dir") == 0) {
                 output_dir = argv[++i];
+            } else if (strcmp(a, "--output") == 0) {
+                merged_output = argv[++i];
             } else {
                 rc = splice_config(&argv, &argc, i, argv[i + 1], &owned, &n_owned);
                 i--; /* read what came in its place */
@@ -493,9 +501,19 @@ static int cmd_cluster(int argc, char **argv)
     }
     if (rc != EXIT_SUCCESS)
         goto out;
-    if (!output_dir && n_positional != 2) {
+    if (output_dir && merged_output) {
+        rc = usage_error("cluster", "--output and --output-dir do not go together%s", "");
+        goto out;
+    }
+    if (merged_output && n_positional < 1) {
+        rc = usage_error("cluster", "needs at least one FIRMS file%s", "");
+        goto out;
+    }
+    if (!output_dir && !merged_output && n_positional != 2) {
         rc = usage_error("cluster", n_positional < 2 ? "needs FIRMS and OUTPUT%s"
-                                                     : "several inputs need --output-dir DIR%s",
+                                                     : "several inputs need --output-dir DIR "
+                                                       "(one output each) or --output FILE (one "
+                                                       "output for all)%s",
                          "");
         goto out;
     }
@@ -522,8 +540,11 @@ static int cmd_cluster(int argc, char **argv)
     }
     for (int i = 0; i < n_jobs; i++) {
         jobs[i].input = positional[i];
-        jobs[i].output = output_dir ? batch_output(output_dir, positional[i], format)
-                                    : CPLStrdup(positional[1]);
+        jobs[i].inputs = &positional[i];
+        jobs[i].n_inputs = merged_output ? (size_t)n_positional : 1;
+        jobs[i].output = output_dir      ? batch_output(output_dir, positional[i], format)
+                         : merged_output ? CPLStrdup(merged_output)
+                                         : CPLStrdup(positional[1]);
         for (int k = 0; k < i && rc == EXIT_SUCCESS; k++)
             if (strcmp(jobs[k].output, jobs[i].output) == 0)
                 rc = usage_error("cluster", "two inputs would both write %s", jobs[i].output);

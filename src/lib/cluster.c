@@ -193,12 +193,19 @@ static bool same_file(const char *a, const char *b)
 int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_options *o,
                fc_result **result_out)
 {
+    return fc_cluster_many(ctx, 1, &input, output, o, result_out);
+}
+
+int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
+                    const char *output, const fc_options *o, fc_result **result_out)
+{
     if (result_out)
         *result_out = NULL;
     if (!ctx)
         return FC_EINVAL;
-    if (!input || !output || !o)
+    if (n_inputs < 1 || !inputs || !inputs[0] || !output || !o)
         return fc_error(ctx, FC_EINVAL, "fc_cluster needs an input, an output and options");
+    const char *input = inputs[0];
     if (!(o->eps > 0))
         return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
     if (o->eps > 20037508.0)
@@ -207,12 +214,17 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
                         o->eps);
     if (o->min_weight >= 0 && !o->weight_field)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
-    if (same_file(input, output) || (o->regions && same_file(o->regions, output)))
+    for (size_t i = 0; i < n_inputs; i++)
+        if (!inputs[i] || same_file(inputs[i], output))
+            return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
+    if (o->regions && same_file(o->regions, output))
         return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
     if (o->json && !o->overwrite && access(o->json, F_OK) == 0)
         return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", o->json);
 
-    fc_input in = {0};
+    fc_input *in = calloc(n_inputs, sizeof *in);
+    if (!in)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
     fc_output out = {0};
     fc_firms f = {0};
     fc_working_crs work = {0};
@@ -235,20 +247,23 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, FC_OUT_LAYERS, &out)) != FC_OK)
         goto done;
-    if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK ||
-        (status = fc_input_open(ctx, input, o, &in)) != FC_OK ||
-        (status = fc_read_firms(ctx, &in, o, &f)) != FC_OK)
+    if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK)
+        goto done;
+    for (size_t i = 0; i < n_inputs; i++)
+        if ((status = fc_input_open(ctx, inputs[i], o, &in[i])) != FC_OK)
+            goto done;
+    if ((status = fc_read_firms(ctx, in, n_inputs, o, &f)) != FC_OK)
         goto done;
     if (f.n == 0) {
         status = fc_error(ctx, FC_EDATA, "%s, layer %s: no firms to cluster (%zu features, %zu skipped)",
-                          input, in.layer_name, f.n_features, f.n_skipped);
+                          input, in[0].layer_name, f.n_features, f.n_skipped);
         goto done;
     }
     if (!f.srs) {
         status = fc_error(ctx, FC_ECRS,
                           "%s, layer %s: has no CRS; give one with --s-srs (e.g. EPSG:4326 for "
                           "longitude/latitude)",
-                          input, in.layer_name);
+                          input, in[0].layer_name);
         goto done;
     }
     if (o->t_srs) {
@@ -286,7 +301,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     memcpy(wy, f.y, f.n * sizeof *wy);
     if (work.reprojected &&
         (status = fc_transform_points(ctx, f.srs, work.srs, f.n, wx, wy)) != FC_OK) {
-        fc_error(ctx, status, "%s, layer %s: %s", input, in.layer_name, fc_errmsg(ctx));
+        fc_error(ctx, status, "%s: %s", n_inputs > 1 ? output : input, fc_errmsg(ctx));
         goto done;
     }
     stage_done(ctx, "reprojecting", &t0);
@@ -413,7 +428,7 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     }
     if (status == FC_OK) {
         stage_done(ctx, "writing clusters", &t0);
-        status = fc_write_firms(ctx, ds, &in, &findings);
+        status = fc_write_firms(ctx, ds, in, n_inputs, &findings);
     }
     if (status == FC_OK)
         status = fc_write_styles(ctx, &out, ds, &findings);
@@ -446,7 +461,9 @@ done:
     if (ds)
         GDALClose(ds);
     fc_output_abort(&out); /* after a commit, only frees the names */
-    fc_input_close(&in);
+    for (size_t i = 0; i < n_inputs; i++)
+        fc_input_close(&in[i]);
+    free(in);
     fc_firms_free(&f);
     fc_working_crs_free(&work);
     cluster_table_free(&table);

@@ -93,6 +93,7 @@ typedef struct fc_firms {
     size_t n_skipped;
     size_t n_reshaped; /* features exploded (multipoints) or replaced by a centroid */
     OGRSpatialReferenceH srs; /* input CRS (owned), or NULL */
+    bool srs_given;           /* srs came from --s-srs */
 } fc_firms;
 
 /* An opened input: dataset and the chosen layer, with the filter applied. */
@@ -111,7 +112,9 @@ GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *enco
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
                   fc_input *in);
 void fc_input_close(fc_input *in);
-int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts,
+/* Reads the firms of every input into one set of columns (in input order;
+ * later inputs' points transformed into the first's CRS). */
+int fc_read_firms(fc_context *ctx, fc_input *inputs, size_t n_inputs, const fc_options *opts,
                   fc_firms *firms);
 void fc_firms_free(fc_firms *firms);
 /* The first `digits` characters (UTF-8 code points) of a code, in place. */
@@ -315,7 +318,10 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite);
 void fc_output_abort(fc_output *out);
 
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
-int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_findings *r);
+/* The firms of every input, in order, with their labels; with several
+ * inputs, the union of their fields and a `source` field. */
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_inputs,
+                   const fc_findings *r);
 /* One row per region and sector, with the region's polygon. */
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 

@@ -343,9 +343,11 @@ static bool grow(fc_firms *f, size_t *cap)
     return ok;
 }
 
-int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f)
+/* Appends the firms of one input to f. Points of an input in another CRS
+ * than the first's are transformed into the first's. */
+static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f,
+                      code_table *codes_p, size_t *cap_p, bool first)
 {
-    memset(f, 0, sizeof *f);
     int sector_idx = -1, weight_idx = -1, status;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
     if (opts->sector_field) {
@@ -366,30 +368,38 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
             return fc_error(ctx, FC_EDATA,
                             "%s, layer %s: weight field '%s' is of type %s; it must be numeric",
                             in->path, in->layer_name, opts->weight_field, OGR_GetFieldTypeName(t));
-        f->weight = malloc(sizeof *f->weight); /* grown with the others */
-        if (!f->weight)
+        if (first && !(f->weight = malloc(sizeof *f->weight))) /* grown with the others */
             return fc_error(ctx, FC_ENOMEM, "out of memory");
     }
     /* --s-srs overrides the layer's CRS (as ogr2ogr -s_srs does) */
-    OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer);
+    OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer), in_srs = NULL;
     if (opts->s_srs) {
-        if (!(f->srs = fc_srs_from_user(ctx, opts->s_srs, "--s-srs"))) {
-            status = fc_errcode(ctx);
-            fc_firms_free(f);
-            return status;
-        }
+        if (!(in_srs = fc_srs_from_user(ctx, opts->s_srs, "--s-srs")))
+            return fc_errcode(ctx);
     } else if (layer_srs) {
-        f->srs = fc_srs_clone_gis_order(layer_srs);
+        in_srs = fc_srs_clone_gis_order(layer_srs);
     }
-    const bool geographic = f->srs && OSRIsGeographic(f->srs);
+    if (first) {
+        f->srs_given = opts->s_srs != NULL;
+        f->srs = in_srs ? OSRClone(in_srs) : NULL;
+        if (f->srs)
+            OSRSetAxisMappingStrategy(f->srs, OAMS_TRADITIONAL_GIS_ORDER);
+    } else if ((f->srs == NULL) != (in_srs == NULL)) {
+        if (in_srs)
+            OSRRelease(in_srs);
+        return fc_error(ctx, FC_ECRS, "%s, layer %s: %s a CRS and the first input %s", in->path,
+                        in->layer_name, in_srs ? "has" : "has no", in_srs ? "has none" : "has one");
+    }
+    const bool geographic = in_srs && OSRIsGeographic(in_srs);
+    const size_t first_point = f->n;
 
     skip_log no_geom = {"no geometry or an empty one", 0, {0}};
     skip_log bad_xy = {"coordinates that are not finite", 0, {0}};
     skip_log out_of_range = {"longitude/latitude out of range", 0, {0}};
     skip_log no_sector = {"no sector code", 0, {0}};
     skip_log bad_weight = {"a missing or negative weight", 0, {0}};
-    code_table codes = {0};
-    size_t cap = 0;
+    code_table codes = *codes_p;
+    size_t cap = *cap_p;
     GIntBig total = OGR_L_GetFeatureCount(in->layer, FALSE);
     status = FC_OK;
 
@@ -510,9 +520,30 @@ int fc_read_firms(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firm
         report_skips(ctx, in, &out_of_range);
         report_skips(ctx, in, &no_sector);
         report_skips(ctx, in, &bad_weight);
-        if (!sort_sectors(f, &codes))
-            status = fc_error(ctx, FC_ENOMEM, "out of memory");
     }
+    /* another CRS than the first input's: into the first's */
+    if (status == FC_OK && !first && in_srs && !OSRIsSame(in_srs, f->srs) && f->n > first_point &&
+        (status = fc_transform_points(ctx, in_srs, f->srs, f->n - first_point, f->x + first_point,
+                                      f->y + first_point)) != FC_OK)
+        fc_error(ctx, status, "%s, layer %s: %s", in->path, in->layer_name, fc_errmsg(ctx));
+    if (in_srs)
+        OSRRelease(in_srs);
+    *codes_p = codes;
+    *cap_p = cap;
+    return status;
+}
+
+int fc_read_firms(fc_context *ctx, fc_input *inputs, size_t n_inputs, const fc_options *opts,
+                  fc_firms *f)
+{
+    memset(f, 0, sizeof *f);
+    code_table codes = {0};
+    size_t cap = 0;
+    int status = FC_OK;
+    for (size_t i = 0; i < n_inputs && status == FC_OK; i++)
+        status = read_input(ctx, &inputs[i], opts, f, &codes, &cap, i == 0);
+    if (status == FC_OK && !sort_sectors(f, &codes))
+        status = fc_error(ctx, FC_ENOMEM, "out of memory");
     for (uint32_t i = 0; codes.codes && i < codes.n; i++)
         free(codes.codes[i]);
     free(codes.codes);

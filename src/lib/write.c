@@ -424,112 +424,163 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 
 static const char *const role_names[] = {"noise", "border", "core"};
 
-int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *in, const fc_findings *r)
+/* Whether an input field is replaced by one of ours. */
+static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
+{
+    return strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0 ||
+           (r->regions && strcasecmp(name, "region") == 0) ||
+           (n_inputs > 1 && strcasecmp(name, "source") == 0);
+}
+
+int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_inputs,
+                   const fc_findings *r)
 {
     const fc_firms *firms = r->firms;
-    OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(in->layer);
     /* Points stay as they are (Z included); anything else becomes points. */
-    OGRwkbGeometryType gtype = OGR_L_GetGeomType(in->layer);
-    if (wkbFlatten(gtype) != wkbPoint)
-        gtype = wkbPoint;
+    OGRwkbGeometryType gtype = OGR_L_GetGeomType(inputs[0].layer);
+    for (size_t i = 0; i < n_inputs; i++)
+        if (wkbFlatten(OGR_L_GetGeomType(inputs[i].layer)) != wkbPoint ||
+            OGR_L_GetGeomType(inputs[i].layer) != gtype)
+            gtype = wkbPoint;
     OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype);
     if (!l)
         return FC_EIO;
-    const int n_in = OGR_FD_GetFieldCount(in_defn);
-    int *map = malloc((n_in ? n_in : 1) * sizeof *map);
-    if (!map)
+    /* The union of the inputs' fields, by name, in order of appearance. */
+    int **maps = calloc(n_inputs, sizeof *maps);
+    if (!maps)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    int status = FC_OK, n_out = 0;
-    for (int i = 0; i < n_in && status == FC_OK; i++) {
-        OGRFieldDefnH fd = OGR_FD_GetFieldDefn(in_defn, i);
-        const char *name = OGR_Fld_GetNameRef(fd);
-        /* Fields named like ours (say, from an earlier run) are replaced. */
-        if (strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0 ||
-            (r->regions && strcasecmp(name, "region") == 0)) {
-            fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: field %s is replaced by the new one",
-                       in->path, in->layer_name, name);
-            map[i] = -1;
-            continue;
+    int status = FC_OK;
+    for (size_t i = 0; i < n_inputs && status == FC_OK; i++) {
+        OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(inputs[i].layer);
+        const int n_in = OGR_FD_GetFieldCount(in_defn);
+        if (!(maps[i] = malloc((n_in ? n_in : 1) * sizeof **maps))) {
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            break;
         }
-        if (OGR_L_CreateField(l, fd, TRUE) != OGRERR_NONE)
-            status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms", name);
-        map[i] = n_out++;
+        for (int j = 0; j < n_in && status == FC_OK; j++) {
+            OGRFieldDefnH fd = OGR_FD_GetFieldDefn(in_defn, j);
+            const char *name = OGR_Fld_GetNameRef(fd);
+            maps[i][j] = -1;
+            if (ours(name, r, n_inputs)) {
+                /* named like ours (say, from an earlier run): replaced */
+                fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: field %s is replaced by the new one",
+                           inputs[i].path, inputs[i].layer_name, name);
+                continue;
+            }
+            int existing = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name);
+            if (existing >= 0) {
+                maps[i][j] = existing;
+            } else if (OGR_L_CreateField(l, fd, TRUE) != OGRERR_NONE) {
+                status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms", name);
+            } else {
+                maps[i][j] = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
+            }
+        }
     }
-    const int cluster_field = n_out, role_field = n_out + 1, region_field = n_out + 2;
+    const int n_out = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l));
+    const int cluster_field = n_out, role_field = n_out + 1;
+    const int region_field = r->regions ? n_out + 2 : -1;
+    const int source_field = n_inputs > 1 ? n_out + 2 + (r->regions != NULL) : -1;
     if (status == FC_OK && (status = add_field(ctx, l, "cluster_id", OFTInteger, 0)) == FC_OK)
         status = add_field(ctx, l, "role", OFTString, 6);
     if (status == FC_OK && r->regions)
         status = add_field(ctx, l, "region", OFTString, 0);
-    bool failed;
-    OGRCoordinateTransformationH ct = transform_or_null(firms->srs, r->out_srs, &failed);
+    if (status == FC_OK && n_inputs > 1)
+        status = add_field(ctx, l, "source", OFTString, 0);
+    /* Points made here (multipoints, centroids) are in the firms' CRS;
+     * features' own points in their input's. */
+    bool failed = false;
+    OGRCoordinateTransformationH ct_firms = transform_or_null(firms->srs, r->out_srs, &failed);
     if (status == FC_OK && failed)
         status = fc_error_gdal(ctx, FC_ECRS, "cannot transform firms to the output CRS");
 
     OGRFeatureDefnH out_defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
     size_t k = 0, p = 0, rows = 0;
-    OGRFeatureH src;
-    OGR_L_ResetReading(in->layer);
-    while (status == FC_OK && (src = OGR_L_GetNextFeature(in->layer)) != NULL) {
-        /* Points follow the features in read order: a feature has no point
-         * (skipped: one row, NULL labels), one, or several (a multipoint:
-         * one row per point). Rows that are not the feature's own point
-         * get a point geometry. */
-        OGRGeometryH sg = OGR_F_GetGeometryRef(src);
-        bool own_point = !sg || wkbFlatten(OGR_G_GetGeometryType(sg)) == wkbPoint;
-        size_t first = p;
-        do {
-            if ((status = batch_step(ctx, ds, rows, &in_tx)) != FC_OK)
-                break;
-            bool labelled = p < firms->n && firms->feature_of[p] == k;
-            OGRFeatureH f = OGR_F_Create(out_defn);
-            OGR_F_SetFromWithMap(f, src, TRUE, map);
-            if (labelled) {
-                if (r->cluster_id[p] >= 0)
-                    OGR_F_SetFieldInteger(f, cluster_field, r->cluster_id[p] + 1);
-                OGR_F_SetFieldString(f, role_field, role_names[r->role[p]]);
-                if (r->regions && r->region_of[p] >= 0)
-                    OGR_F_SetFieldString(f, region_field, r->regions->names[r->region_of[p]]);
-                if (!own_point) {
+    for (size_t i = 0; i < n_inputs && status == FC_OK; i++) {
+        fc_input *in = &inputs[i];
+        /* Its own points are in its layer's CRS, unless --s-srs said what
+         * every input is in (then the firms' CRS). */
+        OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer);
+        OGRSpatialReferenceH srs = !firms->srs_given && layer_srs ? fc_srs_clone_gis_order(layer_srs)
+                                                                  : NULL;
+        bool other = srs && firms->srs && !OSRIsSame(srs, firms->srs);
+        OGRCoordinateTransformationH ct_own = other ? transform_or_null(srs, r->out_srs, &failed) : NULL;
+        if (other && failed)
+            status = fc_error_gdal(ctx, FC_ECRS, "%s: cannot transform to the output CRS", in->path);
+        OGRCoordinateTransformationH ct_in = other ? ct_own : ct_firms;
+        OGRFeatureH src;
+        OGR_L_ResetReading(in->layer);
+        while (status == FC_OK && (src = OGR_L_GetNextFeature(in->layer)) != NULL) {
+            /* Points follow the features in read order: a feature has no
+             * point (skipped: one row, NULL labels), one, or several (a
+             * multipoint: one row per point). Rows that are not the
+             * feature's own point get a point geometry. */
+            OGRGeometryH sg = OGR_F_GetGeometryRef(src);
+            bool own_point = !sg || wkbFlatten(OGR_G_GetGeometryType(sg)) == wkbPoint;
+            size_t first = p;
+            do {
+                if ((status = batch_step(ctx, ds, rows, &in_tx)) != FC_OK)
+                    break;
+                bool labelled = p < firms->n && firms->feature_of[p] == k;
+                OGRFeatureH f = OGR_F_Create(out_defn);
+                OGR_F_SetFromWithMap(f, src, TRUE, maps[i]);
+                OGRCoordinateTransformationH ct = ct_in;
+                if (labelled) {
+                    if (r->cluster_id[p] >= 0)
+                        OGR_F_SetFieldInteger(f, cluster_field, r->cluster_id[p] + 1);
+                    OGR_F_SetFieldString(f, role_field, role_names[r->role[p]]);
+                    if (r->regions && r->region_of[p] >= 0)
+                        OGR_F_SetFieldString(f, region_field, r->regions->names[r->region_of[p]]);
+                    if (!own_point) {
+                        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+                        OGR_G_SetPoint_2D(pt, 0, firms->x[p], firms->y[p]);
+                        OGR_F_SetGeometryDirectly(f, pt);
+                        ct = ct_firms;
+                    }
+                    p++;
+                } else if (!own_point) { /* a skipped non-point: its centroid, if any */
                     OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-                    OGR_G_SetPoint_2D(pt, 0, firms->x[p], firms->y[p]);
-                    OGR_F_SetGeometryDirectly(f, pt);
+                    if (OGR_G_Centroid(sg, pt) == OGRERR_NONE && !OGR_G_IsEmpty(pt))
+                        OGR_F_SetGeometryDirectly(f, pt);
+                    else {
+                        OGR_G_DestroyGeometry(pt);
+                        OGR_F_SetGeometryDirectly(f, NULL);
+                    }
                 }
-                p++;
-            } else if (!own_point) { /* a skipped non-point: its centroid, if any */
-                OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-                if (OGR_G_Centroid(sg, pt) == OGRERR_NONE && !OGR_G_IsEmpty(pt))
-                    OGR_F_SetGeometryDirectly(f, pt);
-                else {
-                    OGR_G_DestroyGeometry(pt);
-                    OGR_F_SetGeometryDirectly(f, NULL);
-                }
-            }
-            OGRGeometryH g = OGR_F_GetGeometryRef(f);
-            if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
-                status = fc_error_gdal(ctx, FC_ECRS,
-                                       "%s, layer %s, feature " CPL_FRMT_GIB
-                                       ": cannot transform to the output CRS",
-                                       in->path, in->layer_name, OGR_F_GetFID(src));
-            else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
-                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
-                                       GDALGetDescription(ds), k);
-            OGR_F_Destroy(f);
-            rows++;
-        } while (status == FC_OK && p > first && p < firms->n && firms->feature_of[p] == k);
-        OGR_F_Destroy(src);
-        k++;
-        if ((k & 0xFFFF) == 0 && status == FC_OK)
-            status = fc_progress(ctx, (double)k / (double)(firms->n_features + 1), "writing firms");
+                if (source_field >= 0)
+                    OGR_F_SetFieldString(f, source_field, in->path);
+                OGRGeometryH g = OGR_F_GetGeometryRef(f);
+                if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
+                    status = fc_error_gdal(ctx, FC_ECRS,
+                                           "%s, layer %s, feature " CPL_FRMT_GIB
+                                           ": cannot transform to the output CRS",
+                                           in->path, in->layer_name, OGR_F_GetFID(src));
+                else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+                    status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
+                                           GDALGetDescription(ds), k);
+                OGR_F_Destroy(f);
+                rows++;
+            } while (status == FC_OK && p > first && p < firms->n && firms->feature_of[p] == k);
+            OGR_F_Destroy(src);
+            k++;
+            if ((k & 0xFFFF) == 0 && status == FC_OK)
+                status = fc_progress(ctx, (double)k / (double)(firms->n_features + 1), "writing firms");
+        }
+        if (ct_own)
+            OCTDestroyCoordinateTransformation(ct_own);
+        if (srs)
+            OSRRelease(srs);
     }
     if (status == FC_OK && (k != firms->n_features || p != firms->n))
-        status = fc_error(ctx, FC_EIO, "%s, layer %s: the layer changed while it was read",
-                          in->path, in->layer_name);
+        status = fc_error(ctx, FC_EIO, "%s: an input changed while it was read", inputs[0].path);
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
-    if (ct)
-        OCTDestroyCoordinateTransformation(ct);
-    free(map);
+    if (ct_firms)
+        OCTDestroyCoordinateTransformation(ct_firms);
+    for (size_t i = 0; i < n_inputs; i++)
+        free(maps[i]);
+    free(maps);
     return status;
 }
 
