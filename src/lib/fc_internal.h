@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <gdal.h>
 #include <ogr_api.h>
@@ -347,5 +348,15 @@ int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
 /* ---- util --------------------------------------------------------------- */
 
 char *fc_strdup(const char *s);
+/* Writes s as a JSON string, quoted and escaped. */
+void fc_json_string(FILE *out, const char *s);
+/* splitmix64: a fast, well-mixed sequence; the same on every machine. */
+static inline uint64_t fc_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
 
 #endif

@@ -49,19 +49,6 @@ typedef struct field_info {
     const char *role; /* "sector", "weight", "region" or NULL */
 } field_info;
 
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
 {
@@ -129,28 +116,28 @@ static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
 
     if (json) {
         fprintf(out, "%s\n    {\"name\": ", first ? "" : ",");
-        json_str(out, OGR_L_GetName(l));
+        fc_json_string(out, OGR_L_GetName(l));
         fprintf(out, ", \"geometry\": ");
-        json_str(out, geom);
+        fc_json_string(out, geom);
         fprintf(out, ", \"features\": " CPL_FRMT_GIB ", \"crs\": ", count);
         if (srs)
-            json_str(out, crs);
+            fc_json_string(out, crs);
         else
             fputs("null", out);
         fprintf(out, ", \"fields\": [");
         for (int i = 0; i < n_fields; i++) {
             fprintf(out, "%s\n      {\"name\": ", i ? "," : "");
-            json_str(out, fi[i].name);
+            fc_json_string(out, fi[i].name);
             fprintf(out, ", \"type\": ");
-            json_str(out, OGR_GetFieldTypeName(fi[i].type));
+            fc_json_string(out, OGR_GetFieldTypeName(fi[i].type));
             fprintf(out, ", \"samples\": [");
             for (int s = 0; s < fi[i].n_samples; s++) {
                 fprintf(out, "%s", s ? ", " : "");
-                json_str(out, fi[i].samples[s]);
+                fc_json_string(out, fi[i].samples[s]);
             }
             fprintf(out, "], \"looks_like\": ");
             if (fi[i].role)
-                json_str(out, fi[i].role);
+                fc_json_string(out, fi[i].role);
             else
                 fputs("null", out);
             fprintf(out, "}");
@@ -192,9 +179,9 @@ int fc_info(fc_context *ctx, const char *path, int json, char **text)
     int n = GDALDatasetGetLayerCount(ds);
     if (json) {
         fprintf(out, "{\"file\": ");
-        json_str(out, path);
+        fc_json_string(out, path);
         fprintf(out, ", \"driver\": ");
-        json_str(out, driver);
+        fc_json_string(out, driver);
         fprintf(out, ", \"layers\": [");
     } else {
         fprintf(out, "%s: %s, %d layer%s\n", path, driver, n, n == 1 ? "" : "s");

@@ -209,19 +209,6 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
 
 static void json_number(FILE *out, double v)
 {
@@ -234,28 +221,28 @@ static void json_number(FILE *out, double v)
 static void json_body(FILE *out, const fc_result *r, const char *input, const char *output)
 {
     fprintf(out, "{\n  \"firmclust\": ");
-    json_string(out, FIRMCLUST_VERSION);
+    fc_json_string(out, FIRMCLUST_VERSION);
     fprintf(out, ",\n  \"input\": ");
-    json_string(out, input);
+    fc_json_string(out, input);
     fprintf(out, ",\n  \"output\": ");
-    json_string(out, output);
+    fc_json_string(out, output);
     fprintf(out, ",\n  \"distance\": ");
-    json_string(out, r->distance);
+    fc_json_string(out, r->distance);
     fprintf(out, ",\n  \"working_crs\": ");
-    json_string(out, r->working_crs);
+    fc_json_string(out, r->working_crs);
     fprintf(out, ",\n  \"firms\": %zu,\n  \"skipped\": %zu,\n  \"clusters\": %zu,\n"
                  "  \"clustered\": %zu,\n  \"permutations\": %d,\n",
             r->n_firms, r->n_skipped, r->n_clusters, r->n_clustered, r->permutations);
     if (r->region_field) {
         fprintf(out, "  \"regions\": {\"count\": %zu, \"field\": ", r->n_regions);
-        json_string(out, r->region_field);
+        fc_json_string(out, r->region_field);
         fprintf(out, ", \"field_guessed\": %s, \"repaired\": %zu, \"firms_outside\": %zu},\n",
                 r->region_field_guessed ? "true" : "false", r->n_repaired, r->n_outside);
     }
     fprintf(out, "  \"sectors\": [");
     for (size_t s = 0; s < r->n_sectors; s++) {
         fprintf(out, "%s\n    {\"sector\": ", s ? "," : "");
-        json_string(out, r->codes[s]);
+        fc_json_string(out, r->codes[s]);
         fprintf(out, ", \"firms\": %zu, \"clusters\": %zu, \"clustered\": %zu", r->sector_firms[s],
                 r->sector_clusters[s], r->sector_clustered[s]);
         if (r->top) {
@@ -263,7 +250,7 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
             for (int k = 0; k < TOP_REGIONS && r->top[s * TOP_REGIONS + k].region >= 0; k++) {
                 const top_region *t = &r->top[s * TOP_REGIONS + k];
                 fprintf(out, "%s{\"region\": ", k ? ", " : "");
-                json_string(out, r->region_names[t->region]);
+                fc_json_string(out, r->region_names[t->region]);
                 fprintf(out, ", \"lq\": ");
                 json_number(out, t->lq);
                 fprintf(out, ", \"firms\": %zu}", t->n_firms);
@@ -275,14 +262,14 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
     fprintf(out, "\n  ],\n  \"cluster_list\": [");
     for (size_t c = 0; c < r->n_clusters; c++) {
         fprintf(out, "%s\n    {\"cluster_id\": %zu, \"sector\": ", c ? "," : "", c + 1);
-        json_string(out, r->codes[r->cluster_sector[c]]);
+        fc_json_string(out, r->codes[r->cluster_sector[c]]);
         fprintf(out, ", \"n_firms\": %zu, \"n_core\": %zu, \"area_km2\": ", r->cluster_firms[c],
                 r->cluster_core[c]);
         json_number(out, r->cluster_area[c]);
         if (r->cluster_region) {
             fprintf(out, ", \"region\": ");
             if (r->cluster_region[c] >= 0)
-                json_string(out, r->region_names[r->cluster_region[c]]);
+                fc_json_string(out, r->region_names[r->cluster_region[c]]);
             else
                 fputs("null", out);
             fprintf(out, ", \"region_share\": ");

@@ -82,23 +82,16 @@ double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s)
 
 /* ---- Monte Carlo -------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* Uniform in [0, bound), without modulo bias (Lemire's method). */
 static uint64_t below(uint64_t *state, uint64_t bound)
 {
-    __uint128_t m = (__uint128_t)splitmix64(state) * bound;
+    __uint128_t m = (__uint128_t)fc_splitmix64(state) * bound;
     uint64_t low = (uint64_t)m;
     if (low < bound) {
         uint64_t threshold = -bound % bound;
         while (low < threshold) {
-            m = (__uint128_t)splitmix64(state) * bound;
+            m = (__uint128_t)fc_splitmix64(state) * bound;
             low = (uint64_t)m;
         }
     }
