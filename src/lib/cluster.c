@@ -2,7 +2,6 @@
  * statistics -> write. */
 #include "fc_internal.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,6 @@
 
 #include <cpl_conv.h>
 #include <cpl_error.h>
-
 
 static void cluster_table_free(fc_cluster_table *t)
 {
@@ -49,13 +47,7 @@ static void stage_done(fc_context *ctx, const char *stage, struct timespec *t0)
     clock_gettime(CLOCK_MONOTONIC, t0);
 }
 
-static void geos_message(const char *msg, void *userdata)
-{
-    snprintf(userdata, 512, "%s", msg);
-}
 
-/* Per-cluster counts and polygons. The points of each cluster are
- * gathered in input order, so GEOS sees the same input on every run. */
 /* How cluster areas are measured: on the ellipsoid, for geographic input,
  * else in the plane of the working CRS. */
 typedef struct area_method {
@@ -63,6 +55,8 @@ typedef struct area_method {
     double a, f;
 } area_method;
 
+/* Per-cluster counts and polygons. The points of each cluster are
+ * gathered in input order, so GEOS sees the same input on every run. */
 static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
                           const double *wy, const int32_t *cid, const uint8_t *role,
                           size_t n_clusters, const fc_hull_params *hp,
@@ -114,12 +108,12 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     int status = FC_OK;
     px = malloc((largest ? largest : 1) * sizeof *px);
     py = malloc((largest ? largest : 1) * sizeof *py);
-    char geos_msg[512] = "";
+    char geos_msg[FC_GEOS_MESSAGE_SIZE] = "";
     GEOSContextHandle_t h = GEOS_init_r();
     if (!px || !py || !h)
         status = fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
     if (h)
-        GEOSContext_setErrorMessageHandler_r(h, geos_message, geos_msg);
+        GEOSContext_setErrorMessageHandler_r(h, fc_geos_message, geos_msg);
     for (size_t c = 0; c < n_clusters && status == FC_OK; c++) {
         size_t k = 0;
         for (size_t j = start[c]; j < start[c + 1]; j++, k++) {
@@ -301,7 +295,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     memcpy(wy, f.y, f.n * sizeof *wy);
     if (work.reprojected &&
         (status = fc_transform_points(ctx, f.srs, work.srs, f.n, wx, wy)) != FC_OK) {
-        fc_error(ctx, status, "%s: %s", n_inputs > 1 ? output : input, fc_errmsg(ctx));
+        fc_error_prefix(ctx, "%s", n_inputs > 1 ? output : input);
         goto done;
     }
     stage_done(ctx, "reprojecting", &t0);

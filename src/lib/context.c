@@ -85,6 +85,18 @@ int fc_error(fc_context *ctx, int code, const char *fmt, ...)
     return code;
 }
 
+int fc_error_prefix(fc_context *ctx, const char *fmt, ...)
+{
+    char old[sizeof ctx->errmsg], prefix[512];
+    memcpy(old, ctx->errmsg, sizeof old); /* the message is rewritten in place */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s: %s", prefix, old);
+    return ctx->errcode;
+}
+
 int fc_error_gdal(fc_context *ctx, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -151,4 +163,9 @@ void fc_json_string(FILE *out, const char *s)
             fputc(*p, out);
     }
     fputc('"', out);
+}
+
+void fc_geos_message(const char *message, void *buffer)
+{
+    snprintf(buffer, FC_GEOS_MESSAGE_SIZE, "%s", message);
 }

@@ -33,6 +33,9 @@ struct fc_context {
  * write `return fc_error(ctx, FC_EIO, "...", ...);`. */
 int fc_error(fc_context *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Puts "prefix: " (a file and layer, say) before the current error's
+ * message; returns its code. */
+int fc_error_prefix(fc_context *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends GDAL's last error message, if any, to an error. */
 int fc_error_gdal(fc_context *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -348,6 +351,10 @@ int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
 /* ---- util --------------------------------------------------------------- */
 
 char *fc_strdup(const char *s);
+/* A GEOS message handler keeping the last message in a char buffer of
+ * FC_GEOS_MESSAGE_SIZE bytes. */
+#define FC_GEOS_MESSAGE_SIZE 512
+void fc_geos_message(const char *message, void *buffer);
 /* Writes s as a JSON string, quoted and escaped. */
 void fc_json_string(FILE *out, const char *s);
 /* splitmix64: a fast, well-mixed sequence; the same on every machine. */

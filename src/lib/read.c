@@ -525,7 +525,7 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
     if (status == FC_OK && !first && in_srs && !OSRIsSame(in_srs, f->srs) && f->n > first_point &&
         (status = fc_transform_points(ctx, in_srs, f->srs, f->n - first_point, f->x + first_point,
                                       f->y + first_point)) != FC_OK)
-        fc_error(ctx, status, "%s, layer %s: %s", in->path, in->layer_name, fc_errmsg(ctx));
+        fc_error_prefix(ctx, "%s, layer %s", in->path, in->layer_name);
     if (in_srs)
         OSRRelease(in_srs);
     *codes_p = codes;

@@ -95,7 +95,6 @@ static int choose_field(fc_context *ctx, const char *path, OGRLayerH l, const ch
     return r->field ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
 }
 
-static void geos_note(const char *msg, void *userdata) { snprintf(userdata, 512, "%s", msg); }
 
 /* A valid polygonal version of g (which it consumes), or NULL. */
 static GEOSGeometry *repair(GEOSContextHandle_t h, GEOSGeometry *g)
@@ -168,8 +167,8 @@ int fc_regions_read(fc_context *ctx, const char *path, const char *layer_name,
     r->h = GEOS_init_r();
     if (!r->h)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    char geos_msg[512] = "";
-    GEOSContext_setErrorMessageHandler_r(r->h, geos_note, geos_msg);
+    char geos_msg[FC_GEOS_MESSAGE_SIZE] = "";
+    GEOSContext_setErrorMessageHandler_r(r->h, fc_geos_message, geos_msg);
     fc_options o = {.layer = (char *)layer_name};
     fc_input in;
     int status = fc_input_open(ctx, path, &o, &in);
