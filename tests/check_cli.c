@@ -728,6 +728,8 @@ static const struct {
     {"cluster FIRMS out.gpkg --config-file missing.conf", 1, "missing.conf: cannot read the configuration file"},
     {"cluster FIRMS out.gpkg --config-file bad.conf", 1, "bad.conf:2: expected 'option = value'"},
     {"info missing.gpkg", 1, "missing.gpkg: no such file"},
+    {"cluster near.gpkg far.gpkg --output o.gpkg --eps 100", 1,
+     "far.gpkg, layer points: point 0 cannot be transformed from WGS 84 / UTM zone 42N to WGS 84"},
     /* per-feature problems: a warning with a count and FIDs, and the run goes on */
     /* OGR reads a NaN point as an empty one */
     {"cluster nan.shp out.gpkg --eps 100 --min-pts 1", 0,
@@ -789,6 +791,10 @@ static void make_bad_inputs(void)
     write_text("realcode.csv", "lon,lat,code\n71.4,51.1,47.5\n");
     write_text("weights.csv", "lon,lat,staff\n71.4,51.1,5\n71.4,51.1,\n71.4,51.1,-3\n");
     write_text("bad.conf", "eps = 100\n= 5\n");
+    const char *far[] = {"POINT (1e12 1e12)"}; /* no place on earth in UTM */
+    write_points(in_dir("far.gpkg"), 32642, 1, far, codes2);
+    const char *near[] = {"POINT (71.4 51.1)"};
+    write_points(in_dir("near.gpkg"), 4326, 1, near, codes2);
 }
 
 START_TEST(bad_input_fails_cleanly)
