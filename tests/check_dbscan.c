@@ -265,15 +265,6 @@ END_TEST
 
 /* ---- random cases against the oracle ------------------------------------ */
 
-static uint64_t rng_state;
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-static double uniform(void) { return (double)(next_u64() >> 11) * 0x1.0p-53; }
 static size_t below(size_t n) { return (size_t)(uniform() * (double)n); }
 
 /* One random case of a given shape; returns n. */

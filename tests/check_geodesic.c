@@ -139,14 +139,6 @@ END_TEST
 
 /* ---- against the oracle ------------------------------------------------- */
 
-static uint64_t rng_state;
-static double uniform(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
 
 typedef struct region {
     const char *name;

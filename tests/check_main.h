@@ -6,6 +6,14 @@
 #include <check.h>
 #include <stdlib.h>
 
+#ifdef FC_INTERNAL_H
+/* The random cases' numbers: splitmix64, the same on every machine; a test
+ * sets rng_state to its seed. */
+static uint64_t rng_state __attribute__((unused));
+static inline uint64_t next_u64(void) { return fc_splitmix64(&rng_state); }
+static inline double uniform(void) { return (double)(next_u64() >> 11) * 0x1.0p-53; }
+#endif
+
 #define FC_CHECK_MAIN(make_suite)                                   \
     int main(void)                                                  \
     {                                                               \
