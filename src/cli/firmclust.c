@@ -210,9 +210,9 @@ static void print_summary(const fc_result *r)
         size_t f, c, cl;
         double lq;
         fc_result_sector(r, order[i], &code, &f, &c, &cl);
-        printf("%-8s %8zu %8zu %9zu ", code, f, c, cl);
+        printf("%-8s %8zu %8zu %9zu", code, f, c, cl);
         for (int k = 0; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK; k++)
-            printf("%s %s %.2f", k ? "," : " ", region, lq);
+            printf("%s %s %.2f", k ? "," : "  ", region, lq);
         printf("\n");
     }
     if (n_sectors > shown)
