@@ -122,6 +122,9 @@ typedef struct fc_dbscan_params {
     /** Geodesic: the ellipsoid's semi-major axis (metres) and flattening;
      *  both 0 means WGS84. */
     double semi_major, flattening;
+    /** Threads to use; 0: one per core. The result is the same whatever
+     *  the number. */
+    int threads;
 } fc_dbscan_params;
 
 /**

@@ -340,6 +340,7 @@ START_TEST(matches_brute_force)
          * still work (eps/2). */
         static const double side_factor[] = {1.0, 1.0, 1.0, 1.6, 2.8, 0.7072};
         double side = p.eps / sqrt(2.0) * side_factor[t % 6];
+        p.threads = 1 + t % 3;
         ck_assert_int_eq(fc_dbscan_with_side(ctx, n, x, y, groups, &p, side, c_fast, r_fast,
                                              &k_fast), FC_OK);
         ck_assert_msg(k_fast == k_ref, "case %d (shape %d, n %zu, side %g): %zu clusters, oracle %zu",
@@ -384,6 +385,80 @@ START_TEST(same_result_in_any_input_order_of_groups)
 }
 END_TEST
 
+/* Blobs of dense points over a sparse background, in three groups, with
+ * weights: many cells for the threads to share. */
+static void make_blobs(size_t n, double *x, double *y, uint32_t *g, double *w)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i % 3 == 0) { /* background */
+            x[i] = uniform() * 5000;
+            y[i] = uniform() * 5000;
+        } else { /* one of 40 blobs, each a few eps wide */
+            size_t b = below(40);
+            double cx = 100 + (double)(b % 8) * 600, cy = 100 + (double)(b / 8) * 900;
+            x[i] = cx + (uniform() - 0.5) * (20 + (double)(b % 5) * 30);
+            y[i] = cy + (uniform() - 0.5) * (20 + (double)(b % 7) * 25);
+        }
+        g[i] = (uint32_t)below(3);
+        w[i] = (double)below(4);
+    }
+}
+
+START_TEST(same_result_whatever_the_thread_count)
+{
+    enum { N = 300000 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *w = malloc(N * sizeof *w);
+    uint32_t *g = malloc(N * sizeof *g);
+    int32_t *c1 = malloc(N * sizeof *c1), *ct = malloc(N * sizeof *ct);
+    uint8_t *r1 = malloc(N), *rt = malloc(N);
+    rng_state = 99;
+    make_blobs(N, x, y, g, w);
+    for (int weighted = 0; weighted < 2; weighted++) {
+        fc_dbscan_params p = {.eps = 6, .min_pts = 12, .threads = 1};
+        if (weighted) {
+            p.weight = w;
+            p.min_weight = 18;
+        }
+        size_t k1, kt;
+        ck_assert_int_eq(fc_dbscan(ctx, N, x, y, g, &p, c1, r1, &k1), FC_OK);
+        ck_assert_uint_gt(k1, 100);
+        const int threads[] = {2, 3, 8};
+        for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+            p.threads = threads[t];
+            ck_assert_int_eq(fc_dbscan(ctx, N, x, y, g, &p, ct, rt, &kt), FC_OK);
+            ck_assert_uint_eq(kt, k1);
+            ck_assert_msg(memcmp(c1, ct, N * sizeof *c1) == 0 && memcmp(r1, rt, N) == 0,
+                          "%d threads (weighted %d) label differently from one", threads[t],
+                          weighted);
+        }
+    }
+    free(x), free(y), free(w), free(g), free(c1), free(ct), free(r1), free(rt);
+}
+END_TEST
+
+START_TEST(threaded_run_matches_brute_force)
+{
+    enum { N = 6000 };
+    static double x[N], y[N], w[N];
+    static uint32_t g[N];
+    static int32_t c_fast[N], c_ref[N];
+    static uint8_t r_fast[N], r_ref[N];
+    rng_state = 5;
+    make_blobs(N, x, y, g, w);
+    for (size_t i = 0; i < N; i++) { /* denser: 6000 points over a tenth of the area */
+        x[i] /= 10;
+        y[i] /= 10;
+    }
+    fc_dbscan_params p = {.eps = 2, .min_pts = 5, .threads = 4};
+    size_t k_fast, k_ref = oracle(N, x, y, g, &p, c_ref, r_ref);
+    ck_assert_int_eq(fc_dbscan(ctx, N, x, y, g, &p, c_fast, r_fast, &k_fast), FC_OK);
+    ck_assert_uint_gt(k_ref, 20);
+    ck_assert_uint_eq(k_fast, k_ref);
+    ck_assert_mem_eq(c_fast, c_ref, sizeof c_ref);
+    ck_assert_mem_eq(r_fast, r_ref, sizeof r_ref);
+}
+END_TEST
+
 static Suite *dbscan_suite(void)
 {
     Suite *s = suite_create("dbscan");
@@ -404,6 +479,8 @@ static Suite *dbscan_suite(void)
     tcase_set_timeout(oracle_case, 300);
     tcase_add_test(oracle_case, matches_brute_force);
     tcase_add_test(oracle_case, same_result_in_any_input_order_of_groups);
+    tcase_add_test(oracle_case, same_result_whatever_the_thread_count);
+    tcase_add_test(oracle_case, threaded_run_matches_brute_force);
     suite_add_tcase(s, oracle_case);
     return s;
 }

@@ -186,6 +186,7 @@ START_TEST(matches_brute_force)
         /* Half the cases with cubes larger than the default, whose points
          * are not all within eps of each other. */
         double side = (eps - 2e-6) / sqrt(3.0) * (t % 2 ? 1.0 : 2.5);
+        p.threads = 1 + t % 3;
         ck_assert_int_eq(fc_dbscan_with_side(ctx, n, lon, lat, NULL, &p, side, c_fast, r_fast, &k_fast),
                          FC_OK);
         ck_assert_msg(k_fast == k_ref, "%s case %d: %zu clusters, oracle %zu", r->name, t, k_fast, k_ref);

@@ -302,7 +302,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
 
     const bool geodesic_mode = o->distance == FC_DIST_GEODESIC ||
                                (o->distance == FC_DIST_AUTO && geographic);
-    fc_dbscan_params params = {.eps = o->eps / work.to_metres, .min_pts = o->min_pts};
+    fc_dbscan_params params = {.eps = o->eps / work.to_metres, .min_pts = o->min_pts,
+                               .threads = o->threads};
     if (o->min_weight >= 0) {
         params.weight = f.weight;
         params.min_weight = o->min_weight;

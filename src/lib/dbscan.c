@@ -34,33 +34,54 @@
  * every pair inside; geodesic: its diagonal below chord_sure). With the
  * default cell sides the box practically always passes; the tests also run
  * larger cells, where it does not, through fc_dbscan_with_side().
+ *
+ * Threads share the cells of each step. Each cell's core flags and labels
+ * are written by one thread only, and the union-find is lock-free (a root is
+ * linked under a smaller root by compare-and-swap), so the components, and
+ * with them the numbered clusters, do not depend on the thread count.
+ *
+ * Memory, beyond the caller's arrays: per point a sort index (4 bytes), the
+ * sorted coordinates (16 bytes planar, 24 geodesic), a union-find parent (4)
+ * and a core flag (1), plus the weights (8) when there are any; per occupied
+ * cell 17 to 25 bytes. Sort keys are made one dimension at a time, and the
+ * geodesic coordinates are put in sorted order in place.
  */
 #include "fc_internal.h"
 
 #include <geodesic.h>
 #include <math.h>
 #include <proj.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NO_POINT UINT32_MAX
 #define GEODESIC_MARGIN 1e-6 /* metres */
+#define POINT_CHUNK 65536    /* points per work item of a parallel step */
+#define CELL_CHUNK 256       /* cells per work item */
+
+typedef size_t cell_run[2]; /* cells [lo, hi) */
 
 typedef struct grid {
     int dims;           /* 2: planar, 3: geodesic (earth-centred x, y, z) */
     bool geodesic;
+    int threads;
     size_t n;           /* points */
     size_t n_cells;
     uint32_t *order;    /* sorted position -> input index */
     double *s[3];       /* coordinates in sorted order */
-    double *slon, *slat; /* geodesic: longitude, latitude in sorted order */
-    double *sw;         /* weights in sorted order (1 without weights) */
+    const double *lon, *lat; /* geodesic: the input's, by input index */
+    double *sw;         /* weights in sorted order; NULL: every weight is 1 */
+    double lo[3], side; /* cell of a coordinate: floor((v - lo) / side) */
     uint32_t *cell_start; /* n_cells + 1 offsets into sorted positions */
-    uint32_t *cg;       /* cell keys: group, then one column per dimension */
-    uint32_t *ck[3];
+    size_t n_lines;
+    uint32_t *line_start; /* n_lines + 1 offsets into cells */
+    uint32_t *cg;       /* cell keys: group (NULL: no groups), then one */
+    uint32_t *ck[3];    /* column per dimension */
     uint8_t *cell_within_eps; /* 1: every pair in the cell is within eps */
     int reach;          /* neighbours lie within this many cells */
-    size_t (*runs)[2];  /* scratch for neighbour_runs() */
+    int max_runs;       /* neighbour_runs() gives at most this many */
+    cell_run *runs;     /* scratch for neighbour_runs(), max_runs per thread */
     /* the neighbour test */
     double eps, eps2;
     double chord_max2, chord_sure2; /* geodesic: squared chord bounds */
@@ -74,25 +95,40 @@ static void grid_free(grid *g)
         free(g->s[d]);
         free(g->ck[d]);
     }
-    free(g->slon);
-    free(g->slat);
     free(g->sw);
     free(g->cell_start);
+    free(g->line_start);
     free(g->cg);
     free(g->cell_within_eps);
     free(g->runs);
 }
 
+static inline uint32_t cell_group(const grid *g, size_t c)
+{
+    return g->cg ? g->cg[c] : 0;
+}
+
+static inline double weight_at(const grid *g, uint32_t p)
+{
+    return g->sw ? g->sw[p] : 1.0;
+}
+
+static inline uint32_t cell_column(const grid *g, int d, double v)
+{
+    return (uint32_t)floor((v - g->lo[d]) / g->side);
+}
+
 /* Geodesic distance between sorted positions p and q. */
 static double geodesic(const grid *g, uint32_t p, uint32_t q)
 {
-    if (g->order[p] > g->order[q]) { /* the same call whatever the order */
-        uint32_t t = p;
-        p = q;
-        q = t;
+    uint32_t i = g->order[p], j = g->order[q];
+    if (i > j) { /* the same call whatever the order */
+        uint32_t t = i;
+        i = j;
+        j = t;
     }
     double s12;
-    geod_inverse(&g->geod, g->slat[p], g->slon[p], g->slat[q], g->slon[q], &s12, NULL, NULL);
+    geod_inverse(&g->geod, g->lat[i], g->lon[i], g->lat[j], g->lon[j], &s12, NULL, NULL);
     return s12;
 }
 
@@ -142,23 +178,29 @@ static void radix_sort_by(uint32_t *idx, uint32_t *tmp, size_t n, const uint32_t
     }
 }
 
-/* Compares cell c with the key (group, k[0..dims-1]). */
-static int key_cmp(const grid *g, size_t c, uint32_t group, const uint32_t *k)
+/* Lines: the runs of cells that share the group and all columns but the
+ * last (a column of the 2D grid, a row of cubes in 3D). Within a line the
+ * cells are in order of their last column. */
+
+/* Compares line l with the key (group, k[0..dims-2]). */
+static int line_cmp(const grid *g, size_t l, uint32_t group, const uint32_t *k)
 {
-    if (g->cg[c] != group)
-        return g->cg[c] < group ? -1 : 1;
-    for (int d = 0; d < g->dims; d++)
+    const size_t c = g->line_start[l];
+    if (cell_group(g, c) != group)
+        return cell_group(g, c) < group ? -1 : 1;
+    for (int d = 0; d < g->dims - 1; d++)
         if (g->ck[d][c] != k[d])
             return g->ck[d][c] < k[d] ? -1 : 1;
     return 0;
 }
 
-static size_t lower_bound(const grid *g, uint32_t group, const uint32_t *k)
+/* The first line not before the key. */
+static size_t line_lower_bound(const grid *g, uint32_t group, const uint32_t *k)
 {
-    size_t lo = 0, hi = g->n_cells;
+    size_t lo = 0, hi = g->n_lines;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(g, mid, group, k) < 0)
+        if (line_cmp(g, mid, group, k) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -166,37 +208,77 @@ static size_t lower_bound(const grid *g, uint32_t group, const uint32_t *k)
     return lo;
 }
 
-/* The cells within `reach` of cell c in every dimension, as runs [lo, hi)
- * of cell indices: one run per column (2D) or per column and row (3D), each
- * covering the last dimension's range. Returns the number of runs. */
-static int neighbour_runs(grid *g, size_t c)
+/* The line holding cell c. */
+static size_t line_of(const grid *g, size_t c)
 {
-    const int last = g->dims - 1, r = g->reach;
+    size_t lo = 0, hi = g->n_lines; /* line_start[lo] <= c < line_start[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->line_start[mid] <= c)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds to runs the cells of line l whose last column is in [lo, hi]. */
+static int add_run(const grid *g, size_t l, uint32_t lo, uint32_t hi, cell_run *runs, int k)
+{
+    const uint32_t *last = g->ck[g->dims - 1];
+    size_t a = g->line_start[l], b = g->line_start[l + 1];
+    while (a < b) { /* the first cell with last column >= lo */
+        size_t mid = a + (b - a) / 2;
+        if (last[mid] < lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    size_t e = a;
+    while (e < g->line_start[l + 1] && last[e] <= hi)
+        e++;
+    if (e > a) {
+        runs[k][0] = a;
+        runs[k][1] = e;
+        k++;
+    }
+    return k;
+}
+
+/* The cells within `reach` of cell c in every dimension, as runs of cell
+ * indices, one per neighbouring line, in cell order. Returns the number of
+ * runs. */
+static int neighbour_runs(const grid *g, size_t c, cell_run *runs)
+{
+    const int r = g->reach;
+    const uint32_t group = cell_group(g, c);
+    const int64_t c0 = g->ck[0][c], cl = g->ck[g->dims - 1][c];
+    const uint32_t lo = (uint32_t)(cl >= r ? cl - r : 0);
+    const uint32_t hi = (uint32_t)(cl + r); /* cells per axis < 2^32 - 2 reach */
+    const size_t line = line_of(g, c);
     int k = 0;
-    int64_t c0 = g->ck[0][c], c1 = g->ck[1][c];
-    int64_t cl = g->ck[last][c];
-    uint32_t key[3];
-    key[last] = (uint32_t)(cl >= r ? cl - r : 0);
-    const uint32_t last_hi = (uint32_t)(cl + r); /* cells per axis < 2^32 - 2 reach */
+    if (g->dims == 2) {
+        /* Lines of one group have increasing columns: the neighbours of
+         * line l are among lines l - r .. l + r. */
+        size_t first = line >= (size_t)r ? line - (size_t)r : 0;
+        for (size_t l = first; l <= line + (size_t)r && l < g->n_lines; l++) {
+            const size_t lc = g->line_start[l];
+            if (cell_group(g, lc) == group && llabs((int64_t)g->ck[0][lc] - c0) <= r)
+                k = add_run(g, l, lo, hi, runs, k);
+        }
+        return k;
+    }
+    const int64_t c1 = g->ck[1][c];
     for (int64_t a = c0 - r; a <= c0 + r; a++) {
         if (a < 0 || a > UINT32_MAX)
             continue;
-        key[0] = (uint32_t)a;
-        for (int64_t b = (last == 2 ? c1 - r : 0); b <= (last == 2 ? c1 + r : 0); b++) {
-            if (last == 2) {
-                if (b < 0 || b > UINT32_MAX)
-                    continue;
-                key[1] = (uint32_t)b;
-            }
-            size_t lo = lower_bound(g, g->cg[c], key), hi = lo;
-            while (hi < g->n_cells && g->cg[hi] == g->cg[c] && g->ck[0][hi] == key[0] &&
-                   (last < 2 || g->ck[1][hi] == key[1]) && g->ck[last][hi] <= last_hi)
-                hi++;
-            if (hi > lo) {
-                g->runs[k][0] = lo;
-                g->runs[k][1] = hi;
-                k++;
-            }
+        uint32_t key[2] = {(uint32_t)a, (uint32_t)(c1 >= r ? c1 - r : 0)};
+        for (size_t l = line_lower_bound(g, group, key); l < g->n_lines; l++) {
+            const size_t lc = g->line_start[l];
+            if (cell_group(g, lc) != group || g->ck[0][lc] != key[0] ||
+                (int64_t)g->ck[1][lc] > c1 + r)
+                break;
+            k = add_run(g, l, lo, hi, runs, k);
         }
     }
     return k;
@@ -230,210 +312,423 @@ static int to_earth_centred(fc_context *ctx, size_t n, const double *lon, const 
     return FC_OK;
 }
 
-static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
-                      const uint32_t *group, const fc_dbscan_params *params, double side)
+/* ---- parallel steps of the grid build ----------------------------------- */
+
+typedef struct column_job {
+    const grid *g;
+    int d;
+    const double *coord;
+    uint32_t *key;
+} column_job;
+
+static void columns_of_points(void *arg, size_t begin, size_t end, int worker)
 {
-    const int dims = g->dims;
-    g->n = n;
-    for (int d = 0; d < dims; d++)
-        g->s[d] = malloc(n * sizeof(double));
-    g->order = malloc(n * sizeof *g->order);
-    g->sw = malloc(n * sizeof *g->sw);
-    if (g->geodesic) {
-        g->slon = malloc(n * sizeof *g->slon);
-        g->slat = malloc(n * sizeof *g->slat);
-    }
-    uint32_t *key[3] = {NULL, NULL, NULL}, *tmp = malloc(n * sizeof *tmp);
-    double *coord[3] = {NULL, NULL, NULL}; /* input order */
-    bool ok = g->s[0] && g->s[1] && (dims < 3 || g->s[2]) && g->order && g->sw && tmp &&
-              (!g->geodesic || (g->slon && g->slat));
-    for (int d = 0; d < dims && ok; d++)
-        ok = (key[d] = malloc(n * sizeof(uint32_t))) != NULL;
-    int status = FC_OK;
-    if (ok && g->geodesic) {
-        for (int d = 0; d < 3 && ok; d++)
-            ok = (coord[d] = malloc(n * sizeof(double))) != NULL;
-        if (ok)
-            status = to_earth_centred(ctx, n, x, y, g->geod.a, g->geod.f, coord[0], coord[1],
-                                      coord[2]);
-    } else {
-        coord[0] = (double *)x;
-        coord[1] = (double *)y;
-    }
-    if (!ok)
-        status = fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
+    (void)worker;
+    const column_job *j = arg;
+    for (size_t i = begin; i < end; i++)
+        j->key[i] = cell_column(j->g, j->d, j->coord[i]);
+}
 
-    double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
-    for (size_t i = 0; i < n && status == FC_OK; i++)
-        for (int d = 0; d < dims; d++) {
-            lo[d] = fmin(lo[d], coord[d][i]);
-            hi[d] = fmax(hi[d], coord[d][i]);
-        }
-    const double max_cells = 4294967290.0 - 2.0 * g->reach; /* column + reach fits uint32 */
-    for (int d = 0; d < dims && status == FC_OK; d++)
-        if ((hi[d] - lo[d]) / side >= max_cells)
-            status = fc_error(ctx, FC_EINVAL,
-                              "eps %g is too small for the extent of the points (%g across): "
-                              "more than 4 billion grid cells",
-                              params->eps, hi[d] - lo[d]);
-    if (status == FC_OK) {
-        for (size_t i = 0; i < n; i++) {
-            for (int d = 0; d < dims; d++)
-                key[d][i] = (uint32_t)floor((coord[d][i] - lo[d]) / side);
-            g->order[i] = (uint32_t)i;
-        }
-        /* Lexicographic (group, columns...), ties in input order. */
-        for (int d = dims - 1; d >= 0; d--)
-            radix_sort_by(g->order, tmp, n, key[d]);
-        if (group)
-            radix_sort_by(g->order, tmp, n, group);
-    }
-    free(tmp);
+typedef struct gather_job {
+    const uint32_t *order;
+    const double *from;
+    double *to;
+} gather_job;
 
-    size_t n_cells = 0;
-    for (size_t p = 0; p < n && status == FC_OK; p++) {
-        uint32_t i = g->order[p];
-        for (int d = 0; d < dims; d++)
-            g->s[d][p] = coord[d][i];
-        if (g->geodesic) {
-            g->slon[p] = x[i];
-            g->slat[p] = y[i];
-        }
-        g->sw[p] = params->weight ? params->weight[i] : 1.0;
-        bool new_cell = p == 0;
-        if (!new_cell) {
-            uint32_t j = g->order[p - 1];
-            new_cell = group && group[i] != group[j];
-            for (int d = 0; d < dims && !new_cell; d++)
-                new_cell = key[d][i] != key[d][j];
-        }
-        n_cells += new_cell;
-    }
-    if (g->geodesic)
-        for (int d = 0; d < 3; d++)
-            free(coord[d]);
-    if (status == FC_OK) {
-        g->n_cells = n_cells;
-        g->cell_start = malloc((n_cells + 1) * sizeof *g->cell_start);
-        g->cg = malloc(n_cells * sizeof *g->cg);
-        g->cell_within_eps = malloc(n_cells);
-        ok = g->cell_start && g->cg && g->cell_within_eps;
-        for (int d = 0; d < dims && ok; d++)
-            ok = (g->ck[d] = malloc(n_cells * sizeof(uint32_t))) != NULL;
-        if (!ok)
-            status = fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
-    }
-    if (status == FC_OK) {
-        size_t c = 0;
-        for (size_t p = 0; p < n; p++) {
-            uint32_t i = g->order[p], gi = group ? group[i] : 0;
-            bool new_cell = p == 0 || gi != g->cg[c - 1];
-            for (int d = 0; d < dims && !new_cell; d++)
-                new_cell = key[d][i] != g->ck[d][c - 1];
-            if (new_cell) {
-                g->cell_start[c] = (uint32_t)p;
-                g->cg[c] = gi;
-                for (int d = 0; d < dims; d++)
-                    g->ck[d][c] = key[d][i];
-                c++;
-            }
-        }
-        g->cell_start[n_cells] = (uint32_t)n;
-    }
-    for (int d = 0; d < dims; d++)
-        free(key[d]);
-    if (status != FC_OK)
-        return status;
+static void gather_points(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const gather_job *j = arg;
+    for (size_t p = begin; p < end; p++)
+        j->to[p] = j->from[j->order[p]];
+}
 
-    for (size_t c = 0; c < n_cells; c++) {
+/* to[p] = from[order[p]], for p in [0, n). */
+static int gather(fc_context *ctx, const grid *g, const double *from, double **to)
+{
+    if (!(*to = malloc(g->n * sizeof **to)))
+        return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", g->n);
+    gather_job job = {g->order, from, *to};
+    fc_parallel_for(g->threads, g->n, POINT_CHUNK, gather_points, &job);
+    return FC_OK;
+}
+
+/* a[p] = a[order[p]] for the three arrays at once, in place, following the
+ * cycles of the permutation. */
+static int permute_in_place(fc_context *ctx, const uint32_t *order, size_t n, double *a[3])
+{
+    uint8_t *done = calloc(n / 8 + 1, 1);
+    if (!done)
+        return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", n);
+    for (size_t start = 0; start < n; start++) {
+        if (done[start / 8] & (1u << (start % 8)))
+            continue;
+        double t[3] = {a[0][start], a[1][start], a[2][start]};
+        size_t j = start;
+        for (;;) {
+            done[j / 8] |= (uint8_t)(1u << (j % 8));
+            size_t k = order[j];
+            const bool last = k == start;
+            for (int d = 0; d < 3; d++)
+                a[d][j] = last ? t[d] : a[d][k];
+            if (last)
+                break;
+            j = k;
+        }
+    }
+    free(done);
+    return FC_OK;
+}
+
+typedef struct box_job {
+    grid *g;
+} box_job;
+
+/* Whether each cell's bounding box passes the neighbour test. */
+static void test_cell_boxes(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    grid *g = ((box_job *)arg)->g;
+    for (size_t c = begin; c < end; c++) {
         double b0[3] = {INFINITY, INFINITY, INFINITY}, b1[3] = {-INFINITY, -INFINITY, -INFINITY};
         for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++)
-            for (int d = 0; d < dims; d++) {
-                b0[d] = fmin(b0[d], g->s[d][p]);
-                b1[d] = fmax(b1[d], g->s[d][p]);
+            for (int d = 0; d < g->dims; d++) {
+                const double v = g->s[d][p]; /* finite */
+                b0[d] = v < b0[d] ? v : b0[d];
+                b1[d] = v > b1[d] ? v : b1[d];
             }
         double diag2 = 0;
-        for (int d = 0; d < dims; d++) {
+        for (int d = 0; d < g->dims; d++) {
             double w = b1[d] - b0[d];
             diag2 += w * w;
         }
         g->cell_within_eps[c] = (uint8_t)(diag2 <= (g->geodesic ? g->chord_sure2 : g->eps2));
     }
+}
+
+/* Whether sorted position p starts a new cell. */
+static inline bool starts_cell(const grid *g, const uint32_t *group, size_t p)
+{
+    if (p == 0)
+        return true;
+    if (group && group[g->order[p]] != group[g->order[p - 1]])
+        return true;
+    for (int d = 0; d < g->dims; d++)
+        if (cell_column(g, d, g->s[d][p]) != cell_column(g, d, g->s[d][p - 1]))
+            return true;
+    return false;
+}
+
+static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
+                      const uint32_t *group, const fc_dbscan_params *params, double side)
+{
+    const int dims = g->dims;
+    g->n = n;
+    g->side = side;
+    double *coord[3] = {(double *)x, (double *)y, NULL}; /* input order */
+    int status = FC_OK;
+    if (g->geodesic) {
+        g->lon = x;
+        g->lat = y;
+        for (int d = 0; d < 3; d++)
+            if (!(coord[d] = g->s[d] = malloc(n * sizeof(double))))
+                return fc_error(ctx, FC_ENOMEM, "out of memory placing %zu points in 3D", n);
+        if ((status = to_earth_centred(ctx, n, x, y, g->geod.a, g->geod.f, coord[0], coord[1],
+                                       coord[2])) != FC_OK)
+            return status;
+    }
+
+    double hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int d = 0; d < dims; d++)
+        g->lo[d] = INFINITY;
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < dims; d++) {
+            const double v = coord[d][i]; /* finite */
+            g->lo[d] = v < g->lo[d] ? v : g->lo[d];
+            hi[d] = v > hi[d] ? v : hi[d];
+        }
+    const double max_cells = 4294967290.0 - 2.0 * g->reach; /* column + reach fits uint32 */
+    for (int d = 0; d < dims; d++)
+        if ((hi[d] - g->lo[d]) / side >= max_cells)
+            return fc_error(ctx, FC_EINVAL,
+                            "eps %g is too small for the extent of the points (%g across): "
+                            "more than 4 billion grid cells",
+                            params->eps, hi[d] - g->lo[d]);
+
+    /* Sort by (group, columns...), ties in input order: LSD, last key first. */
+    g->order = malloc(n * sizeof *g->order);
+    uint32_t *tmp = malloc(n * sizeof *tmp), *key = malloc(n * sizeof *key);
+    if (!g->order || !tmp || !key) {
+        free(tmp), free(key);
+        return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", n);
+    }
+    for (size_t i = 0; i < n; i++)
+        g->order[i] = (uint32_t)i;
+    for (int d = dims - 1; d >= 0; d--) {
+        column_job job = {g, d, coord[d], key};
+        fc_parallel_for(g->threads, n, POINT_CHUNK, columns_of_points, &job);
+        radix_sort_by(g->order, tmp, n, key);
+    }
+    free(key);
+    if (group)
+        radix_sort_by(g->order, tmp, n, group);
+    free(tmp);
+
+    /* Coordinates and weights in sorted order. */
+    if (g->geodesic)
+        status = permute_in_place(ctx, g->order, n, g->s);
+    for (int d = 0; d < dims && !g->geodesic && status == FC_OK; d++)
+        status = gather(ctx, g, coord[d], &g->s[d]);
+    if (status == FC_OK && params->weight)
+        status = gather(ctx, g, params->weight, &g->sw);
+    if (status != FC_OK)
+        return status;
+
+    /* The cells: runs of equal (group, columns). */
+    size_t n_cells = 0;
+    for (size_t p = 0; p < n; p++)
+        n_cells += starts_cell(g, group, p);
+    g->n_cells = n_cells;
+    g->cell_start = malloc((n_cells + 1) * sizeof *g->cell_start);
+    g->cg = group ? malloc(n_cells * sizeof *g->cg) : NULL;
+    g->cell_within_eps = malloc(n_cells);
+    bool ok = g->cell_start && (!group || g->cg) && g->cell_within_eps;
+    for (int d = 0; d < dims && ok; d++)
+        ok = (g->ck[d] = malloc(n_cells * sizeof(uint32_t))) != NULL;
+    if (!ok)
+        return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
+    size_t c = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (!starts_cell(g, group, p))
+            continue;
+        g->cell_start[c] = (uint32_t)p;
+        if (group)
+            g->cg[c] = group[g->order[p]];
+        for (int d = 0; d < dims; d++)
+            g->ck[d][c] = cell_column(g, d, g->s[d][p]);
+        c++;
+    }
+    g->cell_start[n_cells] = (uint32_t)n;
+
+    size_t n_lines = 0;
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+        n_lines = 0;
+        for (c = 0; c < n_cells; c++) {
+            bool new_line = c == 0 || cell_group(g, c) != cell_group(g, c - 1);
+            for (int d = 0; d < dims - 1 && !new_line; d++)
+                new_line = g->ck[d][c] != g->ck[d][c - 1];
+            if (new_line && pass == 1)
+                g->line_start[n_lines] = (uint32_t)c;
+            n_lines += new_line;
+        }
+        if (pass == 0 && !(g->line_start = malloc((n_lines + 1) * sizeof *g->line_start)))
+            return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
+    }
+    g->n_lines = n_lines;
+    g->line_start[n_lines] = (uint32_t)n_cells;
+    box_job job = {g};
+    fc_parallel_for(g->threads, n_cells, CELL_CHUNK, test_cell_boxes, &job);
     return FC_OK;
 }
 
-static uint32_t uf_find(uint32_t *parent, uint32_t a)
+/* ---- union-find, safe to share between threads -------------------------- */
+
+typedef _Atomic uint32_t atomic_u32;
+
+static inline uint32_t load(atomic_u32 *a)
 {
-    while (parent[a] != a) {
-        parent[a] = parent[parent[a]]; /* path halving */
-        a = parent[a];
-    }
-    return a;
+    return atomic_load_explicit(a, memory_order_relaxed);
 }
 
-static void uf_union(uint32_t *parent, uint32_t a, uint32_t b)
+/* A root is only ever linked under a smaller one, and a parent only ever
+ * replaced by one of its ancestors, so parent[a] <= a and no thread can
+ * make a cycle. */
+static uint32_t uf_find(atomic_u32 *parent, uint32_t a)
 {
-    a = uf_find(parent, a);
-    b = uf_find(parent, b);
-    if (a != b) {
-        if (a < b)
-            parent[b] = a;
-        else
-            parent[a] = b;
+    for (;;) {
+        uint32_t p = load(&parent[a]);
+        if (p == a)
+            return a;
+        uint32_t gp = load(&parent[p]);
+        if (gp == p)
+            return p;
+        /* path halving; losing the race to another thread is harmless */
+        atomic_compare_exchange_weak_explicit(&parent[a], &p, gp, memory_order_relaxed,
+                                              memory_order_relaxed);
+        a = gp;
     }
 }
+
+static void uf_union(atomic_u32 *parent, uint32_t a, uint32_t b)
+{
+    for (;;) {
+        a = uf_find(parent, a);
+        b = uf_find(parent, b);
+        if (a == b)
+            return;
+        if (a > b) {
+            uint32_t t = a;
+            a = b;
+            b = t;
+        }
+        uint32_t expected = b;
+        if (atomic_compare_exchange_strong_explicit(&parent[b], &expected, a,
+                                                    memory_order_acq_rel, memory_order_relaxed))
+            return;
+    }
+}
+
+/* ---- the three steps, each parallel over cells -------------------------- */
+
+typedef struct scratch {
+    uint32_t *points;
+    size_t cap;
+} scratch;
+
+typedef struct dbscan_job {
+    grid *g;
+    scratch *scratch;   /* one per thread */
+    double threshold;   /* min_pts, or min_weight */
+    uint8_t *core;      /* by sorted position */
+    uint32_t *first_core; /* by cell: its first core point, or NO_POINT */
+    atomic_u32 *parent; /* by sorted position */
+    int32_t *cluster_out;
+    uint8_t *role_out;
+} dbscan_job;
 
 /* Step 1: core flags, by sorted position. */
-static void mark_core(grid *g, double threshold, uint8_t *core)
+static void mark_core(void *arg, size_t begin, size_t end, int worker)
 {
-    for (size_t c = 0; c < g->n_cells; c++) {
+    dbscan_job *j = arg;
+    const grid *g = j->g;
+    cell_run *runs = g->runs + (size_t)worker * (size_t)g->max_runs;
+    const double threshold = j->threshold;
+    for (size_t c = begin; c < end; c++) {
         const uint32_t s = g->cell_start[c], e = g->cell_start[c + 1];
         double cell_sum = 0;
         if (g->cell_within_eps[c])
             for (uint32_t p = s; p < e; p++)
-                cell_sum += g->sw[p];
+                cell_sum += weight_at(g, p);
         if (g->cell_within_eps[c] && cell_sum >= threshold) {
-            memset(core + s, 1, e - s);
+            memset(j->core + s, 1, e - s);
+            j->first_core[c] = s;
             continue;
         }
-        int nr = neighbour_runs(g, c);
+        int nr = neighbour_runs(g, c, runs);
+        j->first_core[c] = NO_POINT;
         for (uint32_t p = s; p < e; p++) {
             /* A cell within eps holds only neighbours: count it whole. */
             double sum = g->cell_within_eps[c] ? cell_sum : 0;
             for (int r = 0; r < nr && sum < threshold; r++) {
-                for (size_t cc = g->runs[r][0]; cc < g->runs[r][1] && sum < threshold; cc++) {
+                for (size_t cc = runs[r][0]; cc < runs[r][1] && sum < threshold; cc++) {
                     if (cc == c && g->cell_within_eps[c])
                         continue;
                     for (uint32_t q = g->cell_start[cc]; q < g->cell_start[cc + 1]; q++) {
                         if (within(g, p, q)) {
-                            sum += g->sw[q];
+                            sum += weight_at(g, q);
                             if (sum >= threshold)
                                 break;
                         }
                     }
                 }
             }
-            core[p] = sum >= threshold;
+            j->core[p] = sum >= threshold;
+            if (j->core[p] && j->first_core[c] == NO_POINT)
+                j->first_core[c] = p;
         }
     }
 }
 
-/* Whether any core point of cell a is within eps of a core point of b. */
-static int cells_touch(const grid *g, const uint8_t *core, size_t a, size_t b)
+/* The bounding box of some points. */
+typedef struct box {
+    double lo[3], hi[3];
+} box;
+
+static void box_add(const grid *g, box *b, uint32_t p)
 {
-    for (uint32_t p = g->cell_start[a]; p < g->cell_start[a + 1]; p++) {
-        if (!core[p])
+    for (int d = 0; d < g->dims; d++) {
+        const double v = g->s[d][p]; /* finite: no NaN care needed */
+        b->lo[d] = v < b->lo[d] ? v : b->lo[d];
+        b->hi[d] = v > b->hi[d] ? v : b->hi[d];
+    }
+}
+
+static box core_box(const grid *g, const uint8_t *core, size_t c)
+{
+    box b = {{INFINITY, INFINITY, INFINITY}, {-INFINITY, -INFINITY, -INFINITY}};
+    for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++)
+        if (core[p])
+            box_add(g, &b, p);
+    return b;
+}
+
+/* The squared distance from point p to box b, in the same floating-point
+ * steps as within(). Rounding is monotone, so it is never more than what
+ * within() computes for p and any point in the box: above the limit, no
+ * point of the box is a neighbour of p. */
+static inline double gap2_point(const grid *g, uint32_t p, const box *b)
+{
+    double sum = 0;
+    for (int d = 0; d < g->dims; d++) {
+        double v = g->s[d][p];
+        double t = v < b->lo[d] ? b->lo[d] - v : v > b->hi[d] ? v - b->hi[d] : 0;
+        sum += t * t;
+    }
+    return sum;
+}
+
+/* Per-thread room for candidate points; false when out of memory. */
+static bool scratch_reserve(scratch *sc, size_t m)
+{
+    if (m <= sc->cap)
+        return true;
+    uint32_t *more = realloc(sc->points, m * sizeof *more);
+    if (!more)
+        return false;
+    sc->points = more;
+    sc->cap = m;
+    return true;
+}
+
+/* Whether any core point of cell a is within eps of a core point of b.
+ * Dense cells hold thousands of points, so only the points near the other
+ * cell's core points are paired up: the bound gap2 rules the others out. */
+static int cells_touch(const grid *g, const uint8_t *core, size_t a, size_t b, scratch *sc)
+{
+    const double limit = g->geodesic ? g->chord_max2 : g->eps2;
+    const box box_a = core_box(g, core, a);
+    box near_a = {{INFINITY, INFINITY, INFINITY}, {-INFINITY, -INFINITY, -INFINITY}};
+    const uint32_t b0 = g->cell_start[b], b1 = g->cell_start[b + 1];
+    size_t m = 0;
+    const bool listed = scratch_reserve(sc, b1 - b0);
+    for (uint32_t q = b0; q < b1; q++) {
+        if (!core[q] || gap2_point(g, q, &box_a) > limit)
             continue;
-        for (uint32_t q = g->cell_start[b]; q < g->cell_start[b + 1]; q++)
-            if (core[q] && within(g, p, q))
-                return 1;
+        box_add(g, &near_a, q);
+        if (listed)
+            sc->points[m++] = q;
+    }
+    if (near_a.lo[0] > near_a.hi[0])
+        return 0; /* no core point of b comes near a */
+    for (uint32_t p = g->cell_start[a]; p < g->cell_start[a + 1]; p++) {
+        if (!core[p] || gap2_point(g, p, &near_a) > limit)
+            continue;
+        if (listed) {
+            for (size_t k = 0; k < m; k++)
+                if (within(g, p, sc->points[k]))
+                    return 1;
+        } else {
+            for (uint32_t q = b0; q < b1; q++)
+                if (core[q] && within(g, p, q))
+                    return 1;
+        }
     }
     return 0;
 }
 
 /* Joins core points p (of cell a) and q (of cell b) pair by pair: for cells
  * whose core points are not known to form one component. */
-static void join_pairwise(const grid *g, const uint8_t *core, uint32_t *parent, size_t a,
+static void join_pairwise(const grid *g, const uint8_t *core, atomic_u32 *parent, size_t a,
                           size_t b)
 {
     for (uint32_t p = g->cell_start[a]; p < g->cell_start[a + 1]; p++) {
@@ -447,10 +742,15 @@ static void join_pairwise(const grid *g, const uint8_t *core, uint32_t *parent, 
 }
 
 /* Step 2: connected components of core points. */
-static void join_cores(grid *g, const uint8_t *core, const uint32_t *first_core,
-                       uint32_t *parent)
+static void join_cores(void *arg, size_t begin, size_t end, int worker)
 {
-    for (size_t c = 0; c < g->n_cells; c++) {
+    dbscan_job *j = arg;
+    const grid *g = j->g;
+    cell_run *runs = g->runs + (size_t)worker * (size_t)g->max_runs;
+    const uint8_t *core = j->core;
+    const uint32_t *first_core = j->first_core;
+    atomic_u32 *parent = j->parent;
+    for (size_t c = begin; c < end; c++) {
         if (first_core[c] == NO_POINT)
             continue;
         if (g->cell_within_eps[c]) {
@@ -460,18 +760,90 @@ static void join_cores(grid *g, const uint8_t *core, const uint32_t *first_core,
         } else {
             join_pairwise(g, core, parent, c, c);
         }
-        int nr = neighbour_runs(g, c);
+        int nr = neighbour_runs(g, c, runs);
         for (int r = 0; r < nr; r++) {
-            for (size_t cc = g->runs[r][0]; cc < g->runs[r][1]; cc++) {
+            for (size_t cc = runs[r][0]; cc < runs[r][1]; cc++) {
                 if (cc <= c || first_core[cc] == NO_POINT)
                     continue; /* each pair of cells once */
                 if (g->cell_within_eps[c] && g->cell_within_eps[cc]) {
                     if (uf_find(parent, first_core[c]) != uf_find(parent, first_core[cc]) &&
-                        cells_touch(g, core, c, cc))
+                        cells_touch(g, core, c, cc, &j->scratch[worker]))
                         uf_union(parent, first_core[c], first_core[cc]);
                 } else {
                     join_pairwise(g, core, parent, c, cc);
                 }
+            }
+        }
+    }
+}
+
+/* Every core point's parent becomes its component's root. */
+static void flatten(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    dbscan_job *j = arg;
+    for (size_t p = begin; p < end; p++)
+        if (j->core[p])
+            atomic_store_explicit(&j->parent[p], uf_find(j->parent, (uint32_t)p),
+                                  memory_order_relaxed);
+}
+
+/* Every core point's parent becomes its cluster id, which the numbering left
+ * in cluster_out at the root's input index. */
+static void parent_to_cluster(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    dbscan_job *j = arg;
+    for (size_t p = begin; p < end; p++)
+        if (j->core[p])
+            atomic_store_explicit(
+                &j->parent[p],
+                (uint32_t)j->cluster_out[j->g->order[load(&j->parent[p])]],
+                memory_order_relaxed);
+}
+
+/* Step 3: labels; border points take their nearest core point's cluster. */
+static void label(void *arg, size_t begin, size_t end, int worker)
+{
+    dbscan_job *j = arg;
+    const grid *g = j->g;
+    cell_run *runs = g->runs + (size_t)worker * (size_t)g->max_runs;
+    for (size_t c = begin; c < end; c++) {
+        int nr = -1;
+        for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
+            uint32_t i = g->order[p];
+            if (j->core[p]) {
+                j->cluster_out[i] = (int32_t)load(&j->parent[p]);
+                if (j->role_out)
+                    j->role_out[i] = FC_ROLE_CORE;
+                continue;
+            }
+            if (nr < 0)
+                nr = neighbour_runs(g, c, runs);
+            double best_d = INFINITY;
+            uint32_t best = NO_POINT;
+            for (int r = 0; r < nr; r++)
+                for (size_t cc = runs[r][0]; cc < runs[r][1]; cc++) {
+                    if (j->first_core[cc] == NO_POINT)
+                        continue;
+                    for (uint32_t q = j->first_core[cc]; q < g->cell_start[cc + 1]; q++) {
+                        if (!j->core[q] || !within(g, p, q))
+                            continue;
+                        double d = distance_key(g, p, q);
+                        if (d < best_d || (d == best_d && g->order[q] < g->order[best])) {
+                            best_d = d;
+                            best = q;
+                        }
+                    }
+                }
+            if (best != NO_POINT) {
+                j->cluster_out[i] = (int32_t)load(&j->parent[best]);
+                if (j->role_out)
+                    j->role_out[i] = FC_ROLE_BORDER;
+            } else {
+                j->cluster_out[i] = -1;
+                if (j->role_out)
+                    j->role_out[i] = FC_ROLE_NOISE;
             }
         }
     }
@@ -489,6 +861,42 @@ static int root_key_cmp(const void *a, const void *b)
     if (ra->group != rb->group)
         return ra->group < rb->group ? -1 : 1;
     return (ra->min_index > rb->min_index) - (ra->min_index < rb->min_index);
+}
+
+/* Numbers the components by (group, smallest input index): leaves each
+ * root's cluster id in cluster_out at the root's input index. Returns the
+ * number of clusters, or -1 when out of memory. */
+static ptrdiff_t number_components(const grid *g, const uint32_t *group, const uint8_t *core,
+                                   atomic_u32 *parent, int32_t *cluster_out)
+{
+    /* A root is its component's first sorted position (parent[p] <= p), so
+     * one pass in sorted order finds the smallest input index of each. */
+    size_t n_roots = 0;
+    for (size_t p = 0; p < g->n; p++) {
+        if (!core[p])
+            continue;
+        uint32_t r = load(&parent[p]), i = g->order[p];
+        int32_t *min_index = &cluster_out[g->order[r]];
+        if (r == p) {
+            *min_index = (int32_t)i;
+            n_roots++;
+        } else if ((int32_t)i < *min_index) {
+            *min_index = (int32_t)i;
+        }
+    }
+    root_key *roots = malloc((n_roots ? n_roots : 1) * sizeof *roots);
+    if (!roots)
+        return -1;
+    size_t k = 0;
+    for (size_t p = 0; p < g->n; p++)
+        if (core[p] && load(&parent[p]) == p)
+            roots[k++] = (root_key){group ? group[g->order[p]] : 0,
+                                    (uint32_t)cluster_out[g->order[p]], (uint32_t)p};
+    qsort(roots, n_roots, sizeof *roots, root_key_cmp);
+    for (k = 0; k < n_roots; k++)
+        cluster_out[g->order[roots[k].root]] = (int32_t)k;
+    free(roots);
+    return (ptrdiff_t)n_roots;
 }
 
 /* Checks the parameters and fills the neighbour test of the grid. */
@@ -570,6 +978,9 @@ int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double
         return FC_OK;
     if (!(side > 0) || !isfinite(side))
         return fc_error(ctx, FC_EINVAL, "eps %g gives no usable grid cell", params->eps);
+    if (params->threads < 0)
+        return fc_error(ctx, FC_EINVAL, "threads must be 0 (one per core) or more");
+    g.threads = fc_threads_or_cores(params->threads);
     /* Neighbours lie within reach cells (the margin covers the rounding of
      * the cell computation). */
     const double reach = g.geodesic ? sqrt(g.chord_max2) : params->eps;
@@ -578,13 +989,12 @@ int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double
         return fc_error(ctx, FC_EINTERNAL, "grid cells of side %g are too small for eps %g", side,
                         params->eps);
     g.reach = (int)cells;
-    int span = 2 * g.reach + 1;
-    g.runs = malloc((size_t)(g.dims == 3 ? span * span : span) * sizeof *g.runs);
+    const int span = 2 * g.reach + 1;
+    g.max_runs = g.dims == 3 ? span * span : span;
+    g.runs = malloc((size_t)g.max_runs * (size_t)g.threads * sizeof *g.runs);
 
-    const double threshold = params->weight ? params->min_weight : (double)params->min_pts;
-    uint8_t *core = NULL;
-    uint32_t *parent = NULL, *first_core = NULL, *min_index = NULL;
-    root_key *roots = NULL;
+    dbscan_job job = {.g = &g, .cluster_out = cluster_out, .role_out = role_out};
+    job.threshold = params->weight ? params->min_weight : (double)params->min_pts;
     if (!g.runs)
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
     else
@@ -592,104 +1002,36 @@ int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double
     if (status != FC_OK)
         goto done;
 
-    core = calloc(n, 1);
-    parent = malloc(n * sizeof *parent);
-    first_core = malloc(g.n_cells * sizeof *first_core);
-    min_index = malloc(n * sizeof *min_index);
-    if (!core || !parent || !first_core || !min_index) {
+    job.core = malloc(n);
+    job.scratch = calloc((size_t)g.threads, sizeof *job.scratch);
+    job.first_core = malloc(g.n_cells * sizeof *job.first_core);
+    job.parent = malloc(n * sizeof *job.parent);
+    if (!job.core || !job.scratch || !job.first_core || !job.parent) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory clustering %zu points", n);
         goto done;
     }
-    mark_core(&g, threshold, core);
-
-    for (size_t c = 0; c < g.n_cells; c++) {
-        first_core[c] = NO_POINT;
-        for (uint32_t p = g.cell_start[c]; p < g.cell_start[c + 1]; p++)
-            if (core[p]) {
-                first_core[c] = p;
-                break;
-            }
-    }
+    fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, mark_core, &job);
     for (size_t p = 0; p < n; p++)
-        parent[p] = (uint32_t)p;
-    join_cores(&g, core, first_core, parent);
-
-    /* Number the components by (group, smallest input index). */
-    size_t n_roots = 0;
-    for (size_t p = 0; p < n; p++)
-        min_index[p] = UINT32_MAX;
-    for (size_t p = 0; p < n; p++) {
-        if (!core[p])
-            continue;
-        uint32_t r = uf_find(parent, (uint32_t)p);
-        if (g.order[p] < min_index[r])
-            min_index[r] = g.order[p];
-        if (r == p)
-            n_roots++;
-    }
-    roots = malloc((n_roots ? n_roots : 1) * sizeof *roots);
-    if (!roots) {
+        atomic_init(&job.parent[p], (uint32_t)p);
+    fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, join_cores, &job);
+    fc_parallel_for(g.threads, n, POINT_CHUNK, flatten, &job);
+    ptrdiff_t n_clusters = number_components(&g, group, job.core, job.parent, cluster_out);
+    if (n_clusters < 0) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory numbering clusters");
         goto done;
     }
-    size_t k = 0;
-    for (size_t p = 0; p < n; p++)
-        if (core[p] && parent[p] == p)
-            roots[k++] = (root_key){group ? group[g.order[p]] : 0, min_index[p], (uint32_t)p};
-    qsort(roots, n_roots, sizeof *roots, root_key_cmp);
-    /* Reuse min_index as root -> cluster id. */
-    for (k = 0; k < n_roots; k++)
-        min_index[roots[k].root] = (uint32_t)k;
-
-    /* Step 3: labels; border points take their nearest core point's cluster. */
-    for (size_t c = 0; c < g.n_cells; c++) {
-        int nr = -1;
-        for (uint32_t p = g.cell_start[c]; p < g.cell_start[c + 1]; p++) {
-            uint32_t i = g.order[p];
-            if (core[p]) {
-                cluster_out[i] = (int32_t)min_index[uf_find(parent, p)];
-                if (role_out)
-                    role_out[i] = FC_ROLE_CORE;
-                continue;
-            }
-            if (nr < 0)
-                nr = neighbour_runs(&g, c);
-            double best_d = INFINITY;
-            uint32_t best = NO_POINT;
-            for (int r = 0; r < nr; r++)
-                for (size_t cc = g.runs[r][0]; cc < g.runs[r][1]; cc++) {
-                    if (first_core[cc] == NO_POINT)
-                        continue;
-                    for (uint32_t q = first_core[cc]; q < g.cell_start[cc + 1]; q++) {
-                        if (!core[q] || !within(&g, p, q))
-                            continue;
-                        double d = distance_key(&g, p, q);
-                        if (d < best_d || (d == best_d && g.order[q] < g.order[best])) {
-                            best_d = d;
-                            best = q;
-                        }
-                    }
-                }
-            if (best != NO_POINT) {
-                cluster_out[i] = (int32_t)min_index[uf_find(parent, best)];
-                if (role_out)
-                    role_out[i] = FC_ROLE_BORDER;
-            } else {
-                cluster_out[i] = -1;
-                if (role_out)
-                    role_out[i] = FC_ROLE_NOISE;
-            }
-        }
-    }
+    fc_parallel_for(g.threads, n, POINT_CHUNK, parent_to_cluster, &job);
+    fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, label, &job);
     if (n_clusters_out)
-        *n_clusters_out = n_roots;
+        *n_clusters_out = (size_t)n_clusters;
 
 done:
     grid_free(&g);
-    free(core);
-    free(parent);
-    free(first_core);
-    free(min_index);
-    free(roots);
+    free(job.core);
+    for (int t = 0; job.scratch && t < g.threads; t++)
+        free(job.scratch[t].points);
+    free(job.scratch);
+    free(job.first_core);
+    free((void *)job.parent);
     return status;
 }

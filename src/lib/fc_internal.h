@@ -156,6 +156,20 @@ OGRSpatialReferenceH fc_srs_from_user(fc_context *ctx, const char *def, const ch
 /* A new SRS with traditional GIS axis order (x = longitude). */
 OGRSpatialReferenceH fc_srs_clone_gis_order(OGRSpatialReferenceH srs);
 
+/* ---- parallel.c -------------------------------------------------------- */
+
+#define FC_MAX_THREADS 1024
+
+/* Does items [begin, end) of a range; `worker` (0 .. threads - 1) tells
+ * which thread runs it, for per-thread scratch space. */
+typedef void (*fc_range_fn)(void *arg, size_t begin, size_t end, int worker);
+/* Runs fn over [0, n) in chunks of `chunk` items on up to `threads` threads
+ * (this one included); returns when all are done. If threads cannot be
+ * started, fewer do the work. */
+void fc_parallel_for(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg);
+/* `threads`, or the number of cores when it is 0 or less. */
+int fc_threads_or_cores(int threads);
+
 /* ---- dbscan.c ---------------------------------------------------------- */
 
 /* fc_dbscan() with grid cells of a given side (in metres of earth-centred

@@ -194,7 +194,10 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
 {
     if (permutations < 1)
         return fc_error(ctx, FC_EINVAL, "permutations must be at least 1");
-    mc_job job = {.n = n, .x = x, .y = y, .sector = sector, .params = params,
+    /* The permutations run side by side, each clustering on one thread. */
+    fc_dbscan_params one_thread = *params;
+    one_thread.threads = 1;
+    mc_job job = {.n = n, .x = x, .y = y, .sector = sector, .params = &one_thread,
                   .n_sectors = n_sectors, .permutations = permutations, .seed = seed};
     /* Group firms by stratum (regions, then "no region"), in input order. */
     int32_t max_stratum = -1;

@@ -1,0 +1,167 @@
+/* The clustering core alone, I/O excluded: the benchmark's fc_dbscan timer.
+ *
+ *   bench_core dump FIRMS OUT.bin       points of a vector file (lon/lat),
+ *                                       and projected (equidistant conic)
+ *   bench_core csv IN.bin OUT.csv       the projected points, for other tools
+ *   bench_core run IN.bin planar|geodesic EPS MIN_PTS THREADS REPEATS [ROLES]
+ *       clusters REPEATS times and prints one line: best seconds, clusters,
+ *       core and noise points, peak memory of the process in bytes per
+ *       point and the part of it the clustering added (both from
+ *       getrusage); ROLES gets one byte per point (0 noise, 1 core, 2 border).
+ */
+#include "firmclust.h"
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define PROJECTED "+proj=eqdc +lat_0=48 +lon_0=67 +lat_1=44 +lat_2=52 +datum=WGS84 +units=m"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static long peak_kib(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench_core: %s\n", what);
+    return 1;
+}
+
+static int dump(const char *in, const char *out)
+{
+    GDALAllRegister();
+    GDALDatasetH ds = GDALOpenEx(in, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    if (!ds)
+        return fail("cannot open the firms");
+    OGRLayerH l = GDALDatasetGetLayer(ds, 0);
+    size_t cap = 1 << 20, n = 0;
+    double *v = malloc(2 * cap * sizeof *v);
+    OGRFeatureH f;
+    while (v && (f = OGR_L_GetNextFeature(l))) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (n == cap && !(v = realloc(v, 2 * (cap *= 2) * sizeof *v)))
+            return fail("out of memory");
+        v[2 * n] = OGR_G_GetX(g, 0);
+        v[2 * n + 1] = OGR_G_GetY(g, 0);
+        n++;
+        OGR_F_Destroy(f);
+    }
+    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL), eqdc = OSRNewSpatialReference(NULL);
+    OSRSetFromUserInput(wgs84, "EPSG:4326");
+    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetFromUserInput(eqdc, PROJECTED);
+    OGRCoordinateTransformationH ct = OCTNewCoordinateTransformation(wgs84, eqdc);
+    double *lon = malloc(n * sizeof *lon), *lat = malloc(n * sizeof *lat);
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    if (!v || !ct || !lon || !lat || !x || !y)
+        return fail("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        lon[i] = x[i] = v[2 * i];
+        lat[i] = y[i] = v[2 * i + 1];
+    }
+    if (!OCTTransform(ct, (int)n, x, y, NULL))
+        return fail("cannot project the points");
+    FILE *o = fopen(out, "wb");
+    if (!o || fwrite(&n, sizeof n, 1, o) != 1 || fwrite(lon, sizeof *lon, n, o) != n ||
+        fwrite(lat, sizeof *lat, n, o) != n || fwrite(x, sizeof *x, n, o) != n ||
+        fwrite(y, sizeof *y, n, o) != n || fclose(o) != 0)
+        return fail("cannot write the points");
+    free(lon), free(lat), free(x), free(y);
+    printf("%zu points\n", n);
+    OCTDestroyCoordinateTransformation(ct);
+    OSRDestroySpatialReference(wgs84);
+    OSRDestroySpatialReference(eqdc);
+    free(v);
+    GDALClose(ds);
+    return 0;
+}
+
+/* Reads arrays k and k + 1 (0: lon, lat; 2: x, y) of a dump. */
+static size_t load(const char *path, int k, double **x, double **y)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = 0;
+    if (!f || fread(&n, sizeof n, 1, f) != 1)
+        exit(fail("cannot read the points"));
+    *x = malloc(n * sizeof **x);
+    *y = malloc(n * sizeof **y);
+    if (!*x || !*y || fseek(f, (long)(sizeof n + (size_t)k * n * sizeof(double)), SEEK_SET) ||
+        fread(*x, sizeof **x, n, f) != n || fread(*y, sizeof **y, n, f) != n)
+        exit(fail("cannot read the points"));
+    fclose(f);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "dump") == 0)
+        return dump(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "csv") == 0) {
+        double *x, *y;
+        size_t n = load(argv[2], 2, &x, &y);
+        FILE *o = fopen(argv[3], "w");
+        if (!o)
+            return fail("cannot write the csv");
+        fprintf(o, "x,y\n");
+        for (size_t i = 0; i < n; i++)
+            fprintf(o, "%.17g,%.17g\n", x[i], y[i]);
+        return fclose(o) != 0;
+    }
+    if ((argc != 8 && argc != 9) || strcmp(argv[1], "run") != 0)
+        return fail("usage: dump FIRMS OUT.bin | csv IN.bin OUT.csv | "
+                    "run IN.bin planar|geodesic EPS MIN_PTS THREADS REPEATS [ROLES]");
+    const int geodesic = strcmp(argv[3], "geodesic") == 0;
+    double *x, *y;
+    size_t n = load(argv[2], geodesic ? 0 : 2, &x, &y);
+    int32_t *cluster = malloc(n * sizeof *cluster);
+    uint8_t *role = malloc(n);
+    memset(cluster, 0, n * sizeof *cluster); /* touched: counted in the baseline */
+    memset(role, 0, n);
+    fc_context *ctx = fc_context_new();
+    const long baseline = peak_kib();
+    fc_dbscan_params p = {.eps = atof(argv[4]), .min_pts = (size_t)atol(argv[5]),
+                          .threads = atoi(argv[6]),
+                          .distance = geodesic ? FC_DISTANCE_GEODESIC : FC_DISTANCE_PLANAR};
+    double best = 1e300;
+    size_t k = 0;
+    for (int r = 0; r < atoi(argv[7]); r++) {
+        double t0 = now();
+        if (fc_dbscan(ctx, n, x, y, NULL, &p, cluster, role, &k) != FC_OK)
+            return fail(fc_errmsg(ctx));
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    size_t core = 0, noise = 0;
+    for (size_t i = 0; i < n; i++) {
+        core += role[i] == FC_ROLE_CORE;
+        noise += role[i] == FC_ROLE_NOISE;
+    }
+    const long peak = peak_kib();
+    printf("%.3f %zu %zu %zu %.1f %.1f\n", best, k, core, noise, peak * 1024.0 / (double)n,
+           (double)(peak - baseline) * 1024.0 / (double)n);
+    if (argc == 9) {
+        FILE *o = fopen(argv[8], "wb");
+        for (size_t i = 0; i < n; i++)
+            role[i] = role[i] == FC_ROLE_CORE ? 1 : role[i] == FC_ROLE_BORDER ? 2 : 0;
+        if (!o || fwrite(role, 1, n, o) != n || fclose(o))
+            return fail("cannot write the roles");
+    }
+    fc_context_destroy(ctx);
+    free(x), free(y), free(cluster), free(role);
+    return 0;
+}
