@@ -436,13 +436,27 @@ START_TEST(same_result_whatever_the_thread_count)
 }
 END_TEST
 
+/* fc_dbscan and the oracle give the same clusters and roles, and the case
+ * has at least `min_clusters` clusters (so that it tests something). */
+static void assert_matches_oracle(size_t n, const double *x, const double *y, const uint32_t *g,
+                                  const fc_dbscan_params *p, size_t min_clusters)
+{
+    int32_t *c_fast = malloc(n * sizeof *c_fast), *c_ref = malloc(n * sizeof *c_ref);
+    uint8_t *r_fast = malloc(n), *r_ref = malloc(n);
+    size_t k_fast, k_ref = oracle(n, x, y, g, p, c_ref, r_ref);
+    ck_assert_int_eq(fc_dbscan(ctx, n, x, y, g, p, c_fast, r_fast, &k_fast), FC_OK);
+    ck_assert_uint_gt(k_ref, min_clusters);
+    ck_assert_uint_eq(k_fast, k_ref);
+    ck_assert_mem_eq(c_fast, c_ref, n * sizeof *c_ref);
+    ck_assert_mem_eq(r_fast, r_ref, n);
+    free(c_fast), free(c_ref), free(r_fast), free(r_ref);
+}
+
 START_TEST(threaded_run_matches_brute_force)
 {
     enum { N = 6000 };
     static double x[N], y[N], w[N];
     static uint32_t g[N];
-    static int32_t c_fast[N], c_ref[N];
-    static uint8_t r_fast[N], r_ref[N];
     rng_state = 5;
     make_blobs(N, x, y, g, w);
     for (size_t i = 0; i < N; i++) { /* denser: 6000 points over a tenth of the area */
@@ -450,12 +464,26 @@ START_TEST(threaded_run_matches_brute_force)
         y[i] /= 10;
     }
     fc_dbscan_params p = {.eps = 2, .min_pts = 5, .threads = 4};
-    size_t k_fast, k_ref = oracle(N, x, y, g, &p, c_ref, r_ref);
-    ck_assert_int_eq(fc_dbscan(ctx, N, x, y, g, &p, c_fast, r_fast, &k_fast), FC_OK);
-    ck_assert_uint_gt(k_ref, 20);
-    ck_assert_uint_eq(k_fast, k_ref);
-    ck_assert_mem_eq(c_fast, c_ref, sizeof c_ref);
-    ck_assert_mem_eq(r_fast, r_ref, sizeof r_ref);
+    assert_matches_oracle(N, x, y, g, &p, 20);
+}
+END_TEST
+
+START_TEST(grid_of_more_than_2_to_the_32_cells)
+{
+    /* Small clusters spread over a billion eps: the cell numbers do not fit
+     * 32 bits, and the points are sorted in several stages. */
+    enum { N = 3000 };
+    static double x[N], y[N];
+    static uint32_t g[N];
+    rng_state = 11;
+    for (size_t i = 0; i < N; i++) {
+        size_t site = below(60);
+        x[i] = (double)(site * 16777259 % 1000003) * 1000 + uniform() * 4;
+        y[i] = (double)(site * 7919 % 999983) * 1000 + uniform() * 4;
+        g[i] = (uint32_t)below(2) * 70000;
+    }
+    fc_dbscan_params p = {.eps = 1, .min_pts = 4, .threads = 2};
+    assert_matches_oracle(N, x, y, g, &p, 60);
 }
 END_TEST
 
@@ -481,6 +509,7 @@ static Suite *dbscan_suite(void)
     tcase_add_test(oracle_case, same_result_in_any_input_order_of_groups);
     tcase_add_test(oracle_case, same_result_whatever_the_thread_count);
     tcase_add_test(oracle_case, threaded_run_matches_brute_force);
+    tcase_add_test(oracle_case, grid_of_more_than_2_to_the_32_cells);
     suite_add_tcase(s, oracle_case);
     return s;
 }

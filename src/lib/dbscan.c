@@ -73,6 +73,8 @@ typedef struct grid {
     const double *lon, *lat; /* geodesic: the input's, by input index */
     double *sw;         /* weights in sorted order; NULL: every weight is 1 */
     double lo[3], side; /* cell of a coordinate: floor((v - lo) / side) */
+    uint64_t groups;     /* 1 + the largest group */
+    uint64_t columns[3]; /* cells per axis */
     uint32_t *cell_start; /* n_cells + 1 offsets into sorted positions */
     size_t n_lines;
     uint32_t *line_start; /* n_lines + 1 offsets into cells */
@@ -153,29 +155,6 @@ static inline double distance_key(const grid *g, uint32_t p, uint32_t q)
         return geodesic(g, p, q);
     double dx = g->s[0][p] - g->s[0][q], dy = g->s[1][p] - g->s[1][q];
     return dx * dx + dy * dy;
-}
-
-/* Stable LSD radix sort of idx[] by key[idx[i]], 8 bits at a time, skipping
- * bytes that are the same for every key. */
-static void radix_sort_by(uint32_t *idx, uint32_t *tmp, size_t n, const uint32_t *key)
-{
-    uint32_t all_or = 0, all_and = UINT32_MAX;
-    for (size_t i = 0; i < n; i++) {
-        all_or |= key[i];
-        all_and &= key[i];
-    }
-    for (int shift = 0; shift < 32; shift += 8) {
-        if ((((all_or ^ all_and) >> shift) & 0xFF) == 0)
-            continue; /* this byte never varies */
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((key[idx[i]] >> shift) & 0xFF) + 1]++;
-        for (int b = 0; b < 256; b++)
-            count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(key[idx[i]] >> shift) & 0xFF]++] = idx[i];
-        memcpy(idx, tmp, n * sizeof *idx);
-    }
 }
 
 /* Lines: the runs of cells that share the group and all columns but the
@@ -284,50 +263,213 @@ static int neighbour_runs(const grid *g, size_t c, cell_run *runs)
     return k;
 }
 
-/* Geodesic mode: earth-centred 3D coordinates of the points, by PROJ. */
-static int to_earth_centred(fc_context *ctx, size_t n, const double *lon, const double *lat,
-                            double a, double f, double *x, double *y, double *z)
-{
+/* Geodesic mode: earth-centred 3D coordinates of the points, by PROJ; each
+ * thread converts a block with its own PROJ context. */
+typedef struct cart_job {
     char def[128];
-    snprintf(def, sizeof def, "+proj=cart +a=%.17g +rf=%.17g", a, f != 0 ? 1 / f : 0.0);
-    if (f == 0)
-        snprintf(def, sizeof def, "+proj=cart +R=%.17g", a);
+    const double *lon, *lat;
+    double *x, *y, *z;
+    atomic_int failed;
+} cart_job;
+
+static void to_cartesian(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    cart_job *j = arg;
     PJ_CONTEXT *pc = proj_context_create();
-    PJ *cart = pc ? proj_create(pc, def) : NULL;
-    if (!cart) {
-        proj_context_destroy(pc);
-        return fc_error(ctx, FC_ECRS, "PROJ cannot place points on the ellipsoid (%s)", def);
+    PJ *cart = pc ? proj_create(pc, j->def) : NULL;
+    size_t n = end - begin, done = 0;
+    if (cart) {
+        for (size_t i = begin; i < end; i++) {
+            j->x[i] = proj_torad(j->lon[i]);
+            j->y[i] = proj_torad(j->lat[i]);
+            j->z[i] = 0;
+        }
+        done = proj_trans_generic(cart, PJ_FWD, j->x + begin, sizeof(double), n, j->y + begin,
+                                  sizeof(double), n, j->z + begin, sizeof(double), n, NULL, 0, 0);
     }
-    for (size_t i = 0; i < n; i++) {
-        x[i] = proj_torad(lon[i]);
-        y[i] = proj_torad(lat[i]);
-        z[i] = 0;
-    }
-    size_t done = proj_trans_generic(cart, PJ_FWD, x, sizeof *x, n, y, sizeof *y, n, z,
-                                     sizeof *z, n, NULL, 0, 0);
+    if (done != n)
+        atomic_store(&j->failed, 1);
     proj_destroy(cart);
     proj_context_destroy(pc);
-    if (done != n)
-        return fc_error(ctx, FC_ECRS, "PROJ placed only %zu of %zu points on the ellipsoid", done, n);
+}
+
+static int to_earth_centred(fc_context *ctx, int threads, size_t n, const double *lon,
+                            const double *lat, double a, double f, double *x, double *y, double *z)
+{
+    cart_job job = {.lon = lon, .lat = lat, .x = x, .y = y, .z = z};
+    atomic_init(&job.failed, 0);
+    snprintf(job.def, sizeof job.def, "+proj=cart +a=%.17g +rf=%.17g", a, f != 0 ? 1 / f : 0.0);
+    if (f == 0)
+        snprintf(job.def, sizeof job.def, "+proj=cart +R=%.17g", a);
+    fc_parallel_for(threads, n, (n + (size_t)threads - 1) / (size_t)threads, to_cartesian, &job);
+    if (atomic_load(&job.failed))
+        return fc_error(ctx, FC_ECRS, "PROJ cannot place the points on the ellipsoid (%s)",
+                        job.def);
+    return FC_OK;
+}
+
+/* ---- sorting by cell, in parallel --------------------------------------- */
+
+/* Points are sorted by (group, column 0, column 1 ...) with LSD radix sorts
+ * of (key, index) pairs: one stage per run of these components whose
+ * numbers fit 32 bits together, least significant first (usually one stage
+ * in 2D; the cells number more than 2^32 in 3D). In each pass every thread
+ * counts, then places, the digits of its own block of points, so the sort
+ * is stable and the same for any thread count. */
+#define RADIX_MAX_BITS 11
+
+typedef struct radix_job {
+    const uint32_t *key_in, *idx_in; /* idx_in NULL: the identity */
+    uint32_t *key_out, *idx_out;
+    size_t block;         /* points per block; block b is the b-th chunk */
+    int shift;
+    uint32_t mask;
+    size_t *offset;       /* per block, per digit: counts, then next place */
+} radix_job;
+
+static void radix_count(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    radix_job *j = arg;
+    size_t *count = j->offset + (begin / j->block) * (j->mask + 1);
+    for (size_t i = begin; i < end; i++)
+        count[(j->key_in[i] >> j->shift) & j->mask]++;
+}
+
+static void radix_place(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    radix_job *j = arg;
+    size_t *next = j->offset + (begin / j->block) * (j->mask + 1);
+    for (size_t i = begin; i < end; i++) {
+        size_t at = next[(j->key_in[i] >> j->shift) & j->mask]++;
+        j->key_out[at] = j->key_in[i];
+        j->idx_out[at] = j->idx_in ? j->idx_in[i] : (uint32_t)i;
+    }
+}
+
+/* Sorts the pairs (key[i], idx[i]) stably by key (values below 2^bits);
+ * idx NULL stands for 0, 1, 2 ... Returns the sorted keys and indices in
+ * new arrays, or FC_ENOMEM; frees key and idx either way (idx as soon as
+ * it is read, to keep the peak of memory low). */
+static int radix_sort_pairs(int threads, size_t n, int bits, uint32_t *key, uint32_t *idx,
+                            uint32_t **key_sorted, uint32_t **idx_sorted)
+{
+    const int passes = bits > 0 ? (bits + RADIX_MAX_BITS - 1) / RADIX_MAX_BITS : 1;
+    const int digit_bits = bits > 0 ? (bits + passes - 1) / passes : 1;
+    const size_t buckets = (size_t)1 << digit_bits;
+    const size_t blocks = (size_t)threads, block = (n + blocks - 1) / blocks;
+    uint32_t *keys[2] = {key, malloc(n * sizeof *key)};
+    uint32_t *idxs[2] = {malloc(n * sizeof *idx), NULL}; /* idxs[1]: after pass 0 */
+    size_t *offset = malloc(blocks * buckets * sizeof *offset);
+    if (!keys[1] || !idxs[0] || !offset) {
+        free(keys[0]), free(keys[1]), free(idxs[0]), free(idxs[1]), free(offset), free(idx);
+        return FC_ENOMEM;
+    }
+    for (int pass = 0; pass < passes; pass++) {
+        radix_job j = {keys[pass % 2], pass ? idxs[(pass - 1) % 2] : idx, keys[1 - pass % 2],
+                       idxs[pass % 2], block, pass * digit_bits, (uint32_t)(buckets - 1), offset};
+        memset(offset, 0, blocks * buckets * sizeof *offset);
+        fc_parallel_for(threads, n, block, radix_count, &j);
+        size_t at = 0; /* digit by digit, block by block */
+        for (size_t d = 0; d < buckets; d++)
+            for (size_t b = 0; b < blocks; b++) {
+                size_t count = offset[b * buckets + d];
+                offset[b * buckets + d] = at;
+                at += count;
+            }
+        fc_parallel_for(threads, n, block, radix_place, &j);
+        if (pass == 0) {
+            free(idx);
+            idx = NULL;
+            if (passes > 1 && !(idxs[1] = malloc(n * sizeof *idx))) {
+                free(keys[0]), free(keys[1]), free(idxs[0]), free(offset);
+                return FC_ENOMEM;
+            }
+        }
+    }
+    *key_sorted = keys[passes % 2]; /* where the last pass wrote */
+    free(keys[1 - passes % 2]);
+    *idx_sorted = idxs[(passes - 1) % 2];
+    free(idxs[1 - (passes - 1) % 2]);
+    free(offset);
+    return FC_OK;
+}
+
+/* The sort keys' components: 0 the group, 1 + d column d. */
+static uint64_t component_count(const grid *g, int k)
+{
+    return k == 0 ? g->groups : g->columns[k - 1];
+}
+
+typedef struct key_job {
+    const grid *g;
+    const double *const *coord;
+    const uint32_t *group;
+    int first, last;      /* components packed into the key, most significant first */
+    const uint32_t *order; /* NULL: the identity */
+    uint32_t *key;
+} key_job;
+
+static void make_keys(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const key_job *j = arg;
+    const grid *g = j->g;
+    for (size_t p = begin; p < end; p++) {
+        const size_t i = j->order ? j->order[p] : p;
+        uint64_t k = 0;
+        for (int c = j->first; c <= j->last; c++)
+            k = k * component_count(g, c) +
+                (c == 0 ? (j->group ? j->group[i] : 0)
+                        : cell_column(g, c - 1, j->coord[c - 1][i]));
+        j->key[p] = (uint32_t)k;
+    }
+}
+
+/* Fills g->order. Where one stage sorted by every component, *cell_key
+ * gets the sorted keys (equal keys: same cell), else NULL. */
+static int sort_by_cell(grid *g, const double *const *coord, const uint32_t *group,
+                        uint32_t **cell_key)
+{
+    *cell_key = NULL;
+    for (int last = g->dims; last >= 0;) {
+        uint64_t numbers = component_count(g, last);
+        int first = last;
+        while (first > 0 && numbers * component_count(g, first - 1) <= (uint64_t)UINT32_MAX + 1)
+            numbers *= component_count(g, --first);
+        if (numbers > 1) {
+            uint32_t *key = malloc(g->n * sizeof *key), *sorted_key, *order;
+            if (!key)
+                return FC_ENOMEM;
+            key_job job = {g, coord, group, first, last, g->order, key};
+            fc_parallel_for(g->threads, g->n, POINT_CHUNK, make_keys, &job);
+            int bits = 0;
+            while (bits < 32 && (numbers - 1) >> bits)
+                bits++;
+            uint32_t *previous = g->order;
+            g->order = NULL;
+            if (radix_sort_pairs(g->threads, g->n, bits, key, previous, &sorted_key, &order))
+                return FC_ENOMEM;
+            g->order = order;
+            if (first == 0 && last == g->dims && !*cell_key)
+                *cell_key = sorted_key;
+            else
+                free(sorted_key);
+        }
+        last = first - 1;
+    }
+    if (!g->order) { /* every point in one cell */
+        if (!(g->order = malloc(g->n * sizeof *g->order)))
+            return FC_ENOMEM;
+        for (size_t i = 0; i < g->n; i++)
+            g->order[i] = (uint32_t)i;
+    }
     return FC_OK;
 }
 
 /* ---- parallel steps of the grid build ----------------------------------- */
-
-typedef struct column_job {
-    const grid *g;
-    int d;
-    const double *coord;
-    uint32_t *key;
-} column_job;
-
-static void columns_of_points(void *arg, size_t begin, size_t end, int worker)
-{
-    (void)worker;
-    const column_job *j = arg;
-    for (size_t i = begin; i < end; i++)
-        j->key[i] = cell_column(j->g, j->d, j->coord[i]);
-}
 
 typedef struct gather_job {
     const uint32_t *order;
@@ -350,33 +492,6 @@ static int gather(fc_context *ctx, const grid *g, const double *from, double **t
         return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", g->n);
     gather_job job = {g->order, from, *to};
     fc_parallel_for(g->threads, g->n, POINT_CHUNK, gather_points, &job);
-    return FC_OK;
-}
-
-/* a[p] = a[order[p]] for the three arrays at once, in place, following the
- * cycles of the permutation. */
-static int permute_in_place(fc_context *ctx, const uint32_t *order, size_t n, double *a[3])
-{
-    uint8_t *done = calloc(n / 8 + 1, 1);
-    if (!done)
-        return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", n);
-    for (size_t start = 0; start < n; start++) {
-        if (done[start / 8] & (1u << (start % 8)))
-            continue;
-        double t[3] = {a[0][start], a[1][start], a[2][start]};
-        size_t j = start;
-        for (;;) {
-            done[j / 8] |= (uint8_t)(1u << (j % 8));
-            size_t k = order[j];
-            const bool last = k == start;
-            for (int d = 0; d < 3; d++)
-                a[d][j] = last ? t[d] : a[d][k];
-            if (last)
-                break;
-            j = k;
-        }
-    }
-    free(done);
     return FC_OK;
 }
 
@@ -433,8 +548,8 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
         for (int d = 0; d < 3; d++)
             if (!(coord[d] = g->s[d] = malloc(n * sizeof(double))))
                 return fc_error(ctx, FC_ENOMEM, "out of memory placing %zu points in 3D", n);
-        if ((status = to_earth_centred(ctx, n, x, y, g->geod.a, g->geod.f, coord[0], coord[1],
-                                       coord[2])) != FC_OK)
+        if ((status = to_earth_centred(ctx, g->threads, n, x, y, g->geod.a, g->geod.f, coord[0],
+                                       coord[1], coord[2])) != FC_OK)
             return status;
     }
 
@@ -455,39 +570,35 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
                             "more than 4 billion grid cells",
                             params->eps, hi[d] - g->lo[d]);
 
-    /* Sort by (group, columns...), ties in input order: LSD, last key first. */
-    g->order = malloc(n * sizeof *g->order);
-    uint32_t *tmp = malloc(n * sizeof *tmp), *key = malloc(n * sizeof *key);
-    if (!g->order || !tmp || !key) {
-        free(tmp), free(key);
+    /* Sort by (group, columns...), ties in input order. */
+    g->groups = 1;
+    for (size_t i = 0; group && i < n; i++)
+        g->groups = group[i] >= g->groups ? (uint64_t)group[i] + 1 : g->groups;
+    for (int d = 0; d < dims; d++)
+        g->columns[d] = (uint64_t)cell_column(g, d, hi[d]) + 1;
+    uint32_t *sorted_key; /* cell keys in sorted order, or NULL */
+    if (sort_by_cell(g, (const double *const *)coord, group, &sorted_key) != FC_OK)
         return fc_error(ctx, FC_ENOMEM, "out of memory sorting %zu points", n);
-    }
-    for (size_t i = 0; i < n; i++)
-        g->order[i] = (uint32_t)i;
-    for (int d = dims - 1; d >= 0; d--) {
-        column_job job = {g, d, coord[d], key};
-        fc_parallel_for(g->threads, n, POINT_CHUNK, columns_of_points, &job);
-        radix_sort_by(g->order, tmp, n, key);
-    }
-    free(key);
-    if (group)
-        radix_sort_by(g->order, tmp, n, group);
-    free(tmp);
 
     /* Coordinates and weights in sorted order. */
-    if (g->geodesic)
-        status = permute_in_place(ctx, g->order, n, g->s);
-    for (int d = 0; d < dims && !g->geodesic && status == FC_OK; d++)
+    for (int d = 0; d < dims && status == FC_OK; d++) {
+        g->s[d] = NULL; /* geodesic: the unsorted axes stay in g->s until replaced */
         status = gather(ctx, g, coord[d], &g->s[d]);
+        if (g->geodesic) /* one axis at a time: the peak of memory stays low */
+            free(coord[d]);
+    }
     if (status == FC_OK && params->weight)
         status = gather(ctx, g, params->weight, &g->sw);
-    if (status != FC_OK)
+    if (status != FC_OK) {
+        free(sorted_key);
         return status;
+    }
 
     /* The cells: runs of equal (group, columns). */
     size_t n_cells = 0;
     for (size_t p = 0; p < n; p++)
-        n_cells += starts_cell(g, group, p);
+        n_cells += sorted_key ? p == 0 || sorted_key[p] != sorted_key[p - 1]
+                              : starts_cell(g, group, p);
     g->n_cells = n_cells;
     g->cell_start = malloc((n_cells + 1) * sizeof *g->cell_start);
     g->cg = group ? malloc(n_cells * sizeof *g->cg) : NULL;
@@ -495,11 +606,13 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
     bool ok = g->cell_start && (!group || g->cg) && g->cell_within_eps;
     for (int d = 0; d < dims && ok; d++)
         ok = (g->ck[d] = malloc(n_cells * sizeof(uint32_t))) != NULL;
-    if (!ok)
+    if (!ok) {
+        free(sorted_key);
         return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
+    }
     size_t c = 0;
     for (size_t p = 0; p < n; p++) {
-        if (!starts_cell(g, group, p))
+        if (sorted_key ? p > 0 && sorted_key[p] == sorted_key[p - 1] : !starts_cell(g, group, p))
             continue;
         g->cell_start[c] = (uint32_t)p;
         if (group)
@@ -508,6 +621,7 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
             g->ck[d][c] = cell_column(g, d, g->s[d][p]);
         c++;
     }
+    free(sorted_key);
     g->cell_start[n_cells] = (uint32_t)n;
 
     size_t n_lines = 0;
@@ -777,6 +891,14 @@ static void join_cores(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
+static void parent_is_self(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    dbscan_job *j = arg;
+    for (size_t p = begin; p < end; p++)
+        atomic_init(&j->parent[p], (uint32_t)p);
+}
+
 /* Every core point's parent becomes its component's root. */
 static void flatten(void *arg, size_t begin, size_t end, int worker)
 {
@@ -1011,8 +1133,7 @@ int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double
         goto done;
     }
     fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, mark_core, &job);
-    for (size_t p = 0; p < n; p++)
-        atomic_init(&job.parent[p], (uint32_t)p);
+    fc_parallel_for(g.threads, n, POINT_CHUNK, parent_is_self, &job);
     fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, join_cores, &job);
     fc_parallel_for(g.threads, n, POINT_CHUNK, flatten, &job);
     ptrdiff_t n_clusters = number_components(&g, group, job.core, job.parent, cluster_out);
