@@ -238,8 +238,9 @@ void fc_output_abort(fc_output *out)
 
 /* ---- layers ------------------------------------------------------------- */
 
+/* index_later: the caller makes the GeoPackage spatial index (fc_rtree). */
 static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name,
-                              OGRSpatialReferenceH srs, OGRwkbGeometryType type)
+                              OGRSpatialReferenceH srs, OGRwkbGeometryType type, bool index_later)
 {
     char **lco = NULL;
     const char *drv = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
@@ -247,6 +248,8 @@ static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8"); /* and a .cpg saying so */
     else if (strcmp(drv, "CSV") == 0)
         lco = CSLSetNameValue(lco, "GEOMETRY", "AS_WKT"); /* for spreadsheets */
+    else if (strcmp(drv, "GPKG") == 0 && index_later)
+        lco = CSLSetNameValue(lco, "SPATIAL_INDEX", "NO");
     OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, type, lco);
     CSLDestroy(lco);
     if (!l)
@@ -353,7 +356,7 @@ static OGRGeometryH move_polygon(const polygon_mover *m, const unsigned char *wk
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_cluster_table *t = r->clusters;
-    OGRLayerH l = create_layer(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon);
+    OGRLayerH l = create_layer(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon, false);
     if (!l)
         return FC_EIO;
     int status;
@@ -442,7 +445,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
         if (wkbFlatten(OGR_L_GetGeomType(inputs[i].layer)) != wkbPoint ||
             OGR_L_GetGeomType(inputs[i].layer) != gtype)
             gtype = wkbPoint;
-    OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype);
+    OGRLayerH l = create_layer(ctx, ds, "firms", r->out_srs, gtype, true);
     if (!l)
         return FC_EIO;
     /* The union of the inputs' fields, by name, in order of appearance. */
@@ -487,6 +490,9 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
         status = add_field(ctx, l, "region", OFTString, 0);
     if (status == FC_OK && n_inputs > 1)
         status = add_field(ctx, l, "source", OFTString, 0);
+    fc_rtree *index = NULL;
+    if (status == FC_OK)
+        status = fc_rtree_begin(ctx, ds, l, &index);
     /* Points made here (multipoints, centroids) are in the firms' CRS;
      * features' own points in their input's. */
     bool failed = false;
@@ -559,6 +565,8 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
                 else if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                     status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu",
                                            GDALGetDescription(ds), k);
+                else
+                    status = fc_rtree_add(ctx, index, OGR_F_GetFID(f), OGR_F_GetGeometryRef(f));
                 OGR_F_Destroy(f);
                 rows++;
             } while (status == FC_OK && p > first && p < firms->n && firms->feature_of[p] == k);
@@ -576,6 +584,14 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
         status = fc_error(ctx, FC_EIO, "%s: an input changed while it was read", inputs[0].path);
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
+    if (status == FC_OK && index) {
+        in_tx = GDALDatasetStartTransaction(ds, FALSE) == OGRERR_NONE;
+        status = fc_rtree_end(ctx, index);
+        if (status == FC_OK)
+            status = batch_end(ctx, ds, in_tx);
+    } else {
+        fc_rtree_free(index);
+    }
     if (ct_firms)
         OCTDestroyCoordinateTransformation(ct_firms);
     for (size_t i = 0; i < n_inputs; i++)
@@ -587,7 +603,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_region_stats *st = r->stats;
-    OGRLayerH l = create_layer(ctx, ds, "regions", r->out_srs, wkbMultiPolygon);
+    OGRLayerH l = create_layer(ctx, ds, "regions", r->out_srs, wkbMultiPolygon, false);
     if (!l)
         return FC_EIO;
     int status;
