@@ -48,20 +48,12 @@ static void stage_done(fc_context *ctx, const char *stage, struct timespec *t0)
 }
 
 
-/* How cluster areas are measured: on the ellipsoid, for geographic input,
- * else in the plane of the working CRS. */
-typedef struct area_method {
-    OGRCoordinateTransformationH to_lonlat; /* NULL: planar */
-    double a, f;
-} area_method;
-
 /* Per-cluster counts and polygons. The points of each cluster are
  * gathered in input order, so GEOS sees the same input on every run. */
 static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
                           const double *wy, const int32_t *cid, const uint8_t *role,
                           size_t n_clusters, const fc_hull_params *hp,
-                          const fc_working_crs *work, const area_method *am,
-                          fc_cluster_table *t)
+                          const fc_area_measure *measure, int threads, fc_cluster_table *t)
 {
     t->n = n_clusters;
     size_t m = n_clusters ? n_clusters : 1;
@@ -73,7 +65,6 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     t->wkb_size = calloc(m, sizeof *t->wkb_size);
     t->weight = f->weight ? calloc(m, sizeof *t->weight) : NULL;
     size_t *start = calloc(m + 1, sizeof *start), *members = malloc((f->n ? f->n : 1) * sizeof *members);
-    double *px = NULL, *py = NULL;
     if (!t->sector || !t->n_firms || !t->n_core || !t->area_km2 || !t->wkb || !t->wkb_size ||
         (f->weight && !t->weight) || !start || !members) {
         free(start), free(members);
@@ -92,10 +83,6 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     }
     for (size_t c = 0; c < n_clusters; c++)
         start[c + 1] += start[c];
-    size_t largest = 0;
-    for (size_t c = 0; c < n_clusters; c++)
-        if (t->n_firms[c] > largest)
-            largest = t->n_firms[c];
     /* Fill each cluster's run in input order; start[c] then points at the
      * next run, so shift it back by one afterwards. */
     for (size_t i = 0; i < f->n; i++)
@@ -105,47 +92,13 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
         start[c] = start[c - 1];
     start[0] = 0;
 
-    int status = FC_OK;
-    px = malloc((largest ? largest : 1) * sizeof *px);
-    py = malloc((largest ? largest : 1) * sizeof *py);
-    char geos_msg[FC_GEOS_MESSAGE_SIZE] = "";
-    GEOSContextHandle_t h = GEOS_init_r();
-    if (!px || !py || !h)
-        status = fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
-    if (h)
-        GEOSContext_setErrorMessageHandler_r(h, fc_geos_message, geos_msg);
-    for (size_t c = 0; c < n_clusters && status == FC_OK; c++) {
-        size_t k = 0;
-        for (size_t j = start[c]; j < start[c + 1]; j++, k++) {
-            px[k] = wx[members[j]];
-            py[k] = wy[members[j]];
-        }
-        double area = 0;
-        status = fc_hull(ctx, h, k, px, py, hp, &t->wkb[c], &t->wkb_size[c], &area);
-        if (status != FC_OK && geos_msg[0]) {
-            size_t len = strlen(ctx->errmsg);
-            snprintf(ctx->errmsg + len, sizeof ctx->errmsg - len, ": %s", geos_msg);
-        }
-        if (status == FC_OK && am->to_lonlat) {
-            OGRGeometryH g = NULL;
-            if (OGR_G_CreateFromWkbEx(t->wkb[c], NULL, &g, t->wkb_size[c]) != OGRERR_NONE ||
-                OGR_G_Transform(g, am->to_lonlat) != OGRERR_NONE)
-                status = fc_error_gdal(ctx, FC_ECRS, "cannot measure the area of cluster %zu", c + 1);
-            else
-                area = fc_ellipsoidal_area(g, am->a, am->f);
-            if (g)
-                OGR_G_DestroyGeometry(g);
-        } else {
-            area *= work->to_metres * work->to_metres;
-        }
-        t->area_km2[c] = area / 1e6;
-        if (status == FC_OK && (c & 0xFF) == 0)
-            status = fc_progress(ctx, (double)c / (double)n_clusters, "cluster polygons");
-    }
-    if (h)
-        GEOS_finish_r(h);
-    free(px);
-    free(py);
+    double *area = malloc(m * sizeof *area);
+    int status = area ? fc_hulls(ctx, threads, n_clusters, start, members, wx, wy, hp, measure,
+                                 t->wkb, t->wkb_size, area)
+                      : fc_error(ctx, FC_ENOMEM, "out of memory for %zu clusters", n_clusters);
+    for (size_t c = 0; c < n_clusters && status == FC_OK; c++)
+        t->area_km2[c] = area[c] / 1e6;
+    free(area);
     free(start);
     free(members);
     return status;
@@ -340,7 +293,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     const double eps_w = o->eps / work.to_metres;
     fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
                            OSRIsSame(work.srs, out_srs) ? 0 : 1000 / work.to_metres};
-    area_method area = {0};
+    fc_area_measure area = {.to_metres = work.to_metres};
     if (geographic) {
         area.to_lonlat = OCTNewCoordinateTransformation(work.srs, f.srs);
         double inv_f = OSRGetInvFlattening(f.srs, NULL);
@@ -353,7 +306,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons");
     if (status == FC_OK)
-        status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, &hull, &work, &area, &table);
+        status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, &hull, &area, o->threads,
+                                &table);
     if (area.to_lonlat)
         OCTDestroyCoordinateTransformation(area.to_lonlat);
     if (status != FC_OK)
@@ -381,7 +335,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
                                        &table)) != FC_OK)
         goto done;
     if (o->permutations > 0 && n_clusters > 0) {
-        int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        int threads = fc_threads_or_cores(o->threads);
         table.p_value = malloc(n_clusters * sizeof *table.p_value);
         if (!table.p_value) {
             status = fc_error(ctx, FC_ENOMEM, "out of memory");

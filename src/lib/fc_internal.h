@@ -197,6 +197,25 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
             const double *y, const fc_hull_params *params, unsigned char **wkb,
             size_t *wkb_size, double *area);
 
+/* How polygon areas are measured: on the ellipsoid (to_lonlat given: the
+ * working CRS to longitude/latitude, a and f the ellipsoid's), else in the
+ * plane of the working CRS, whose unit is to_metres metres. */
+typedef struct fc_area_measure {
+    OGRCoordinateTransformationH to_lonlat;
+    double a, f;
+    double to_metres;
+} fc_area_measure;
+
+/* The polygons of many point sets, on up to `threads` threads, each with
+ * its own GEOS context: set c is the points members[start[c] ..
+ * start[c + 1]) of x, y. Fills wkb, wkb_size and area (in m2) for each set;
+ * the result does not depend on the thread count. Reports progress on ctx
+ * as `stage`; on failure, the error names the set (1-based). */
+int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
+             const size_t *members, const double *x, const double *y,
+             const fc_hull_params *params, const fc_area_measure *measure,
+             unsigned char **wkb, size_t *wkb_size, double *area);
+
 /* ---- regions.c ---------------------------------------------------------- */
 
 /* Region polygons, valid, in the firms' CRS, indexed for point lookups. */

@@ -1,9 +1,11 @@
 /* Cluster polygons with the GEOS C API. */
 #include "fc_internal.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 static bool is_polygonal(GEOSContextHandle_t h, const GEOSGeometry *g)
 {
@@ -83,4 +85,175 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const
         memcpy(*wkb, buf, *wkb_size);
     GEOSFree_r(h, buf);
     return *wkb ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
+}
+
+/* ---- many sets, in parallel --------------------------------------------- */
+
+typedef struct hull_worker {
+    bool ready;
+    GEOSContextHandle_t geos;
+    char geos_msg[FC_GEOS_MESSAGE_SIZE];
+    OGRCoordinateTransformationH to_lonlat;
+    double *px, *py;
+    fc_context ctx; /* this worker's errors */
+} hull_worker;
+
+typedef struct hulls_job {
+    fc_context *ctx;
+    const size_t *start, *members, *by_size;
+    const double *x, *y;
+    const fc_hull_params *params;
+    const fc_area_measure *measure;
+    size_t n_sets, largest;
+    unsigned char **wkb;
+    size_t *wkb_size;
+    double *area;
+    hull_worker *workers;
+    atomic_size_t done;
+    atomic_int stop;
+    pthread_mutex_t lock; /* guards the first error, below */
+    int status;
+    size_t failed_set;
+    char errmsg[sizeof ((fc_context *)0)->errmsg];
+} hulls_job;
+
+static int worker_ready(hulls_job *j, hull_worker *w)
+{
+    if (w->ready)
+        return FC_OK;
+    w->ready = true;
+    w->geos = GEOS_init_r();
+    w->px = malloc((j->largest ? j->largest : 1) * sizeof *w->px);
+    w->py = malloc((j->largest ? j->largest : 1) * sizeof *w->py);
+    if (j->measure->to_lonlat)
+        w->to_lonlat = OCTClone(j->measure->to_lonlat);
+    if (!w->geos || !w->px || !w->py || (j->measure->to_lonlat && !w->to_lonlat))
+        return fc_error(&w->ctx, FC_ENOMEM, "out of memory for cluster polygons");
+    GEOSContext_setErrorMessageHandler_r(w->geos, fc_geos_message, w->geos_msg);
+    return FC_OK;
+}
+
+static int one_set(hulls_job *j, hull_worker *w, size_t c)
+{
+    int status = worker_ready(j, w);
+    if (status != FC_OK)
+        return status;
+    size_t k = 0;
+    for (size_t m = j->start[c]; m < j->start[c + 1]; m++, k++) {
+        w->px[k] = j->x[j->members[m]];
+        w->py[k] = j->y[j->members[m]];
+    }
+    double area = 0;
+    w->geos_msg[0] = '\0';
+    status = fc_hull(&w->ctx, w->geos, k, w->px, w->py, j->params, &j->wkb[c], &j->wkb_size[c],
+                     &area);
+    if (status != FC_OK && w->geos_msg[0]) {
+        size_t len = strlen(w->ctx.errmsg);
+        snprintf(w->ctx.errmsg + len, sizeof w->ctx.errmsg - len, ": %s", w->geos_msg);
+    }
+    if (status == FC_OK && w->to_lonlat) {
+        OGRGeometryH g = NULL;
+        if (OGR_G_CreateFromWkbEx(j->wkb[c], NULL, &g, j->wkb_size[c]) != OGRERR_NONE ||
+            OGR_G_Transform(g, w->to_lonlat) != OGRERR_NONE)
+            status = fc_error_gdal(&w->ctx, FC_ECRS, "cannot measure the area of cluster %zu",
+                                   c + 1);
+        else
+            area = fc_ellipsoidal_area(g, j->measure->a, j->measure->f);
+        if (g)
+            OGR_G_DestroyGeometry(g);
+    } else {
+        area *= j->measure->to_metres * j->measure->to_metres;
+    }
+    j->area[c] = area;
+    if (status != FC_OK && status != FC_ECANCEL)
+        fc_error_prefix(&w->ctx, "cluster %zu", c + 1);
+    return status;
+}
+
+static void hull_sets(void *arg, size_t begin, size_t end, int worker)
+{
+    hulls_job *j = arg;
+    hull_worker *w = &j->workers[worker];
+    for (size_t i = begin; i < end && !atomic_load(&j->stop); i++) {
+        const size_t c = j->by_size[i];
+        int status = one_set(j, w, c);
+        size_t done = atomic_fetch_add(&j->done, 1) + 1;
+        if (status == FC_OK && worker == 0) /* the caller's thread: progress */
+            status = fc_progress(j->ctx, (double)done / (double)j->n_sets, "cluster polygons");
+        if (status == FC_OK)
+            continue;
+        /* Of several failures, the first set's is reported. */
+        pthread_mutex_lock(&j->lock);
+        if (j->status == FC_OK || c < j->failed_set) {
+            j->status = status;
+            j->failed_set = c;
+            snprintf(j->errmsg, sizeof j->errmsg, "%s",
+                     status == FC_ECANCEL && worker == 0 ? j->ctx->errmsg : w->ctx.errmsg);
+        }
+        pthread_mutex_unlock(&j->lock);
+        atomic_store(&j->stop, 1);
+    }
+}
+
+typedef struct set_size {
+    size_t size, set;
+} set_size;
+
+static int larger_first(const void *a, const void *b)
+{
+    const set_size *p = a, *q = b;
+    if (p->size != q->size)
+        return p->size < q->size ? 1 : -1;
+    return (p->set > q->set) - (p->set < q->set);
+}
+
+int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
+             const size_t *members, const double *x, const double *y,
+             const fc_hull_params *params, const fc_area_measure *measure,
+             unsigned char **wkb, size_t *wkb_size, double *area)
+{
+    threads = fc_threads_or_cores(threads);
+    size_t *by_size = malloc((n_sets ? n_sets : 1) * sizeof *by_size);
+    hull_worker *workers = calloc((size_t)threads, sizeof *workers);
+    if (!by_size || !workers) {
+        free(by_size), free(workers);
+        return fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
+    }
+    /* Largest sets first, so that no thread is left with a big one at the
+     * end while the others wait. */
+    set_size *sizes = malloc((n_sets ? n_sets : 1) * sizeof *sizes);
+    if (!sizes) {
+        free(by_size), free(workers);
+        return fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
+    }
+    for (size_t c = 0; c < n_sets; c++)
+        sizes[c] = (set_size){start[c + 1] - start[c], c};
+    qsort(sizes, n_sets, sizeof *sizes, larger_first);
+    for (size_t c = 0; c < n_sets; c++)
+        by_size[c] = sizes[c].set;
+    const size_t largest = n_sets ? sizes[0].size : 0;
+    free(sizes);
+
+    hulls_job job = {.ctx = ctx, .start = start, .members = members, .by_size = by_size,
+                     .x = x, .y = y, .params = params, .measure = measure, .n_sets = n_sets,
+                     .largest = largest, .wkb = wkb, .wkb_size = wkb_size, .area = area,
+                     .workers = workers, .status = FC_OK};
+    atomic_init(&job.done, 0);
+    atomic_init(&job.stop, 0);
+    pthread_mutex_init(&job.lock, NULL);
+    fc_parallel_for(threads, n_sets, 1, hull_sets, &job);
+    pthread_mutex_destroy(&job.lock);
+    for (int t = 0; t < threads; t++) {
+        if (workers[t].geos)
+            GEOS_finish_r(workers[t].geos);
+        if (workers[t].to_lonlat)
+            OCTDestroyCoordinateTransformation(workers[t].to_lonlat);
+        free(workers[t].px);
+        free(workers[t].py);
+    }
+    free(workers);
+    free(by_size);
+    if (job.status != FC_OK)
+        return fc_error(ctx, job.status, "%s", job.errmsg);
+    return FC_OK;
 }
