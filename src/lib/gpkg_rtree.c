@@ -140,30 +140,51 @@ int fc_rtree_add(fc_context *ctx, fc_rtree *t, int64_t fid, OGRGeometryH g)
 
 /* ---- packing ------------------------------------------------------------ */
 
-static int by_x(const void *a, const void *b)
+/* The centre of an entry along an axis (0: x, 1: y) as an unsigned key
+ * that sorts as the float does. */
+static inline uint32_t centre_key(const rt_entry *e, int axis)
 {
-    const rt_entry *p = a, *q = b;
-    float u = p->box[0] + p->box[1], v = q->box[0] + q->box[1];
-    return u < v ? -1 : u > v ? 1 : (p->id > q->id) - (p->id < q->id);
+    float c = e->box[2 * axis] + e->box[2 * axis + 1];
+    uint32_t u;
+    memcpy(&u, &c, sizeof u);
+    return (u & 0x80000000u) ? ~u : u | 0x80000000u;
 }
 
-static int by_y(const void *a, const void *b)
+/* Stable LSD radix sort of entries by centre along an axis, 11 bits a pass. */
+static void sort_by_centre(rt_entry *e, rt_entry *tmp, size_t n, int axis)
 {
-    const rt_entry *p = a, *q = b;
-    float u = p->box[2] + p->box[3], v = q->box[2] + q->box[3];
-    return u < v ? -1 : u > v ? 1 : (p->id > q->id) - (p->id < q->id);
+    rt_entry *from = e, *to = tmp;
+    for (int shift = 0; shift < 32; shift += 11) {
+        size_t count[2049] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((centre_key(&from[i], axis) >> shift) & 2047) + 1]++;
+        for (int b = 0; b < 2048; b++)
+            count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++)
+            to[count[(centre_key(&from[i], axis) >> shift) & 2047]++] = from[i];
+        rt_entry *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != e) /* three passes: the result is in tmp */
+        memcpy(e, from, n * sizeof *e);
 }
 
 /* Orders entries so that each run of NODE_CELLS is one node of nearby
  * boxes: vertical slabs of whole nodes, each sorted by y. */
-static void sort_tile(rt_entry *e, size_t n)
+static bool sort_tile(rt_entry *e, size_t n)
 {
+    rt_entry *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp)
+        return false;
     const size_t nodes = (n + NODE_CELLS - 1) / NODE_CELLS;
     const size_t slabs = (size_t)ceil(sqrt((double)nodes));
     const size_t slab = ((nodes + slabs - 1) / slabs) * NODE_CELLS;
-    qsort(e, n, sizeof *e, by_x);
+    sort_by_centre(e, tmp, n, 0);
     for (size_t s = 0; s < n; s += slab)
-        qsort(e + s, n - s < slab ? n - s : slab, sizeof *e, by_y);
+        sort_by_centre(e + s, tmp, n - s < slab ? n - s : slab, 1);
+    free(tmp);
+    return true;
 }
 
 /* The entries of the next level up: one per node of this one. */
@@ -311,15 +332,16 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
     size_t n = t->n;
     t->e = NULL;
     while (n > 0 && status == FC_OK) {
-        sort_tile(e, n);
-        levels[n_levels++] = (rt_level){e, n};
-        if (n <= NODE_CELLS)
+        levels[n_levels++] = (rt_level){e, n}; /* freed below, whatever happens */
+        if (!sort_tile(e, n))
+            status = fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
+        else if (n <= NODE_CELLS)
             break;
-        if (!(e = parents(e, n, &n)))
+        else if (!(e = parents(e, n, &n)))
             status = fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
     }
     if (n_levels == 0)
-        free(e);
+        free(e); /* no entries */
     /* Node numbers: the root is 1, then level by level down to the leaves. */
     size_t base[33], next = 1;
     for (int k = n_levels - 1; k >= 0; k--) {
