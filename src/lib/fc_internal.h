@@ -361,8 +361,9 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 
 /* A GeoPackage spatial index built in bulk: begin() once the layer (made
  * with SPATIAL_INDEX=NO) has its fields, add() each feature written, end()
- * (inside a transaction) to write the index; free() to give up. For other
- * drivers begin() gives NULL, on which the others do nothing. */
+ * (outside any transaction: it makes its own) to write the index; free() to
+ * give up. For other drivers begin() gives NULL, on which the others do
+ * nothing. */
 typedef struct fc_rtree fc_rtree;
 int fc_rtree_begin(fc_context *ctx, GDALDatasetH ds, OGRLayerH layer, fc_rtree **out);
 int fc_rtree_add(fc_context *ctx, fc_rtree *t, int64_t fid, OGRGeometryH g);

@@ -585,10 +585,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
     if (status == FC_OK && index) {
-        in_tx = GDALDatasetStartTransaction(ds, FALSE) == OGRERR_NONE;
         status = fc_rtree_end(ctx, index);
-        if (status == FC_OK)
-            status = batch_end(ctx, ds, in_tx);
     } else {
         fc_rtree_free(index);
     }
