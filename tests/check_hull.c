@@ -3,6 +3,7 @@
 #include "check_main.h"
 
 #include <math.h>
+#include <string.h>
 
 
 static fc_context *ctx;
@@ -155,6 +156,56 @@ START_TEST(random_clouds_always_valid)
 }
 END_TEST
 
+/* Point sets of several shapes: uniform squares and discs, blobs, coarse
+ * lattices (duplicates, collinear runs on the hull), thin slanted strips
+ * and far-off coordinates. */
+static size_t random_set(int t, double *x, double *y, size_t max)
+{
+    size_t n = 16 + (size_t)(uniform() * (double)(max - 16));
+    const double ox = t % 7 == 0 ? 5e6 : 0, oy = t % 7 == 0 ? -3e6 : 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = uniform(), v = uniform();
+        switch (t % 5) {
+        case 0: x[i] = u * 100, y[i] = v * 100; break;
+        case 1: x[i] = sqrt(u) * cos(6.283185307179586 * v), y[i] = sqrt(u) * sin(6.283185307179586 * v); break;
+        case 2: x[i] = floor(u * 9), y[i] = floor(v * 5); break;
+        case 3: x[i] = u * 50, y[i] = 0.5 * x[i] + v * 1e-3; break;
+        default: x[i] = (u + v) * 10, y[i] = (u - v) * 3 + floor(v * 4); break;
+        }
+        x[i] += ox;
+        y[i] += oy;
+    }
+    return n;
+}
+
+START_TEST(convex_hull_same_without_interior_points)
+{
+    enum { MAX = 3000 };
+    static double x[MAX], y[MAX], fx[MAX], fy[MAX];
+    fc_hull_params params = {FC_HULL_CONVEX, 0, 0.5, 0};
+    size_t dropped = 0;
+    rng_state = 23;
+    for (int t = 0; t < 400; t++) {
+        size_t n = random_set(t, x, y, MAX);
+        memcpy(fx, x, n * sizeof *x);
+        memcpy(fy, y, n * sizeof *y);
+        size_t kept = fc_hull_drop_interior(n, fx, fy);
+        ck_assert_uint_le(kept, n);
+        dropped += n - kept;
+        unsigned char *all, *few;
+        size_t all_size, few_size;
+        double all_area, few_area;
+        ck_assert_int_eq(fc_hull(ctx, h, n, x, y, &params, &all, &all_size, &all_area), FC_OK);
+        ck_assert_int_eq(fc_hull(ctx, h, kept, fx, fy, &params, &few, &few_size, &few_area), FC_OK);
+        ck_assert_msg(all_size == few_size && memcmp(all, few, all_size) == 0,
+                      "case %d (shape %d, %zu points, %zu kept): another hull", t, t % 5, n, kept);
+        free(all);
+        free(few);
+    }
+    ck_assert_uint_gt(dropped, 100000); /* the filter did filter */
+}
+END_TEST
+
 static Suite *hull_suite(void)
 {
     Suite *s = suite_create("hull");
@@ -167,6 +218,7 @@ static Suite *hull_suite(void)
     tcase_add_test(tc, buffer_of_far_points_is_a_multipolygon);
     tcase_add_test(tc, densify_adds_vertices_not_area);
     tcase_add_test(tc, random_clouds_always_valid);
+    tcase_add_test(tc, convex_hull_same_without_interior_points);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -197,6 +197,11 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
             const double *y, const fc_hull_params *params, unsigned char **wkb,
             size_t *wkb_size, double *area);
 
+/* Convex hulls: moves the points that may lie on the hull of the n points
+ * to the front of x and y, in order, and returns their number; the others
+ * lie strictly inside it. */
+size_t fc_hull_drop_interior(size_t n, double *x, double *y);
+
 /* How polygon areas are measured: on the ellipsoid (to_lonlat given: the
  * working CRS to longitude/latitude, a and f the ellipsoid's), else in the
  * plane of the working CRS, whose unit is to_metres metres. */
