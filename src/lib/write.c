@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,105 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     return status;
 }
 
+/* ---- reading ahead ------------------------------------------------------ */
+
+/* The firms are read a second time, to copy their fields. A thread reads
+ * ahead, a block of features at a time, while this one writes (a GDAL
+ * dataset may be used from any thread, by one at a time). */
+#define AHEAD_BLOCK 256
+#define AHEAD_BLOCKS 8
+
+typedef struct read_ahead {
+    OGRLayerH layer;
+    bool threaded;
+    OGRFeatureH f[AHEAD_BLOCKS][AHEAD_BLOCK];
+    size_t count[AHEAD_BLOCKS]; /* features in a block; fewer than AHEAD_BLOCK: the last */
+    size_t filled, taken;       /* blocks filled and used up, from the start */
+    size_t at;                  /* the next feature of block `taken` */
+    bool stop;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+} read_ahead;
+
+static void *read_blocks(void *arg)
+{
+    read_ahead *r = arg;
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* a short read is noticed by the writer */
+    for (bool end = false; !end;) {
+        pthread_mutex_lock(&r->lock);
+        while (r->filled - r->taken == AHEAD_BLOCKS && !r->stop)
+            pthread_cond_wait(&r->changed, &r->lock);
+        const bool stop = r->stop;
+        const size_t b = r->filled % AHEAD_BLOCKS;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+        size_t k = 0;
+        while (k < AHEAD_BLOCK && (r->f[b][k] = OGR_L_GetNextFeature(r->layer)) != NULL)
+            k++;
+        end = k < AHEAD_BLOCK;
+        pthread_mutex_lock(&r->lock);
+        r->count[b] = k;
+        r->filled++;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+    }
+    CPLPopErrorHandler();
+    return NULL;
+}
+
+static void read_ahead_start(read_ahead *r, OGRLayerH layer)
+{
+    memset(r, 0, sizeof *r);
+    r->layer = layer;
+    OGR_L_ResetReading(layer);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->changed, NULL);
+    r->threaded = pthread_create(&r->thread, NULL, read_blocks, r) == 0;
+}
+
+/* The layer's next feature, or NULL at its end. */
+static OGRFeatureH read_ahead_next(read_ahead *r)
+{
+    if (!r->threaded)
+        return OGR_L_GetNextFeature(r->layer);
+    for (;;) {
+        const size_t b = r->taken % AHEAD_BLOCKS;
+        pthread_mutex_lock(&r->lock);
+        while (r->filled == r->taken)
+            pthread_cond_wait(&r->changed, &r->lock);
+        const size_t count = r->count[b];
+        pthread_mutex_unlock(&r->lock);
+        if (r->at < count)
+            return r->f[b][r->at++];
+        if (count < AHEAD_BLOCK)
+            return NULL;
+        pthread_mutex_lock(&r->lock);
+        r->taken++;
+        r->at = 0;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+    }
+}
+
+/* Stops the reader and frees the features read but not taken. */
+static void read_ahead_stop(read_ahead *r)
+{
+    if (r->threaded) {
+        pthread_mutex_lock(&r->lock);
+        r->stop = true;
+        pthread_cond_broadcast(&r->changed);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+        for (size_t b = r->taken; b < r->filled; b++)
+            for (size_t k = b == r->taken ? r->at : 0; k < r->count[b % AHEAD_BLOCKS]; k++)
+                OGR_F_Destroy(r->f[b % AHEAD_BLOCKS][k]);
+    }
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->changed);
+}
+
 static const char *const role_names[] = {"noise", "border", "core"};
 
 /* Whether an input field is replaced by one of ours. */
@@ -516,8 +616,9 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
             status = fc_error_gdal(ctx, FC_ECRS, "%s: cannot transform to the output CRS", in->path);
         OGRCoordinateTransformationH ct_in = other ? ct_own : ct_firms;
         OGRFeatureH src;
-        OGR_L_ResetReading(in->layer);
-        while (status == FC_OK && (src = OGR_L_GetNextFeature(in->layer)) != NULL) {
+        read_ahead ahead;
+        read_ahead_start(&ahead, in->layer);
+        while (status == FC_OK && (src = read_ahead_next(&ahead)) != NULL) {
             /* Points follow the features in read order: a feature has no
              * point (skipped: one row, NULL labels), one, or several (a
              * multipoint: one row per point). Rows that are not the
@@ -575,6 +676,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
             if ((k & 0xFFFF) == 0 && status == FC_OK)
                 status = fc_progress(ctx, (double)k / (double)(firms->n_features + 1), "writing firms");
         }
+        read_ahead_stop(&ahead);
         if (ct_own)
             OCTDestroyCoordinateTransformation(ct_own);
         if (srs)
