@@ -1211,6 +1211,11 @@ START_TEST(synth_is_deterministic)
     ck_assert_int_eq(count(in_dir("a.gpkg"), NULL), 3000);
     /* Oil firms concentrate in the west, IT in Almaty and Astana. */
     GDALDatasetH ds = open_vector(in_dir("a.gpkg"));
+    OGRLayerH check = GDALDatasetExecuteSQL(ds, "SELECT rtreecheck('rtree_firms_geom')", NULL, NULL);
+    OGRFeatureH ok = OGR_L_GetNextFeature(check);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(ok, 0), "ok"); /* its packed spatial index */
+    OGR_F_Destroy(ok);
+    GDALDatasetReleaseResultSet(ds, check);
     OGRLayerH sql = GDALDatasetExecuteSQL(
         ds, "SELECT AVG(ST_X(geom)) FROM firms WHERE oked IN ('06100', '09100')", NULL, "SQLite");
     OGRFeatureH f = OGR_L_GetNextFeature(sql);

@@ -229,8 +229,11 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
     OSRImportFromEPSG(wgs84, 4326);
     OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
     char **lco = NULL;
-    if (strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "ESRI Shapefile") == 0)
+    const char *driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+    if (strcmp(driver, "ESRI Shapefile") == 0)
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8");
+    else if (strcmp(driver, "GPKG") == 0)
+        lco = CSLSetNameValue(lco, "SPATIAL_INDEX", "NO"); /* packed at the end: fc_rtree */
     OGRLayerH l = GDALDatasetCreateLayer(ds, "firms", wgs84, wkbPoint, lco);
     CSLDestroy(lco);
     OSRRelease(wgs84);
@@ -247,15 +250,18 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
         if (err != OGRERR_NONE)
             return fc_error_gdal(ctx, FC_EIO, "cannot create field %s", fields[i].name);
     }
-    model *m = malloc(sizeof *m);
-    if (!m)
-        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    fc_rtree *index;
+    int status = fc_rtree_begin(ctx, ds, l, &index);
+    model *m = status == FC_OK ? malloc(sizeof *m) : NULL;
+    if (!m) {
+        fc_rtree_free(index);
+        return status != FC_OK ? status : fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
     model_init(m, seed);
     rng r;
     rng_seed(&r, seed);
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     OGRFeatureH feat = OGR_F_Create(defn);
-    int status = FC_OK;
     bool in_tx = false;
     for (size_t i = 0; i < n_firms && status == FC_OK; i++) {
         if (i % 20000 == 0) {
@@ -280,9 +286,15 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
         OGR_F_SetGeometryDirectly(feat, pt);
         if (OGR_L_CreateFeature(l, feat) != OGRERR_NONE)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write firm %zu", GDALGetDescription(ds), i + 1);
+        else
+            status = fc_rtree_add(ctx, index, OGR_F_GetFID(feat), OGR_F_GetGeometryRef(feat));
     }
     if (in_tx && status == FC_OK && GDALDatasetCommitTransaction(ds) != OGRERR_NONE)
         status = fc_error_gdal(ctx, FC_EIO, "%s: cannot commit", GDALGetDescription(ds));
+    if (status == FC_OK)
+        status = fc_rtree_end(ctx, index);
+    else
+        fc_rtree_free(index);
     OGR_F_Destroy(feat);
     free(m);
     return status;
