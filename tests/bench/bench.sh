@@ -1,80 +1,232 @@
 #!/bin/bash
 # firmclust benchmark: synthetic Kazakh firms (firmclust synth), eps 1000 m,
-# min-pts 20, all firms one sector, as in issue 7. Prints a table: seconds per
-# stage, peak memory, firms per second; and, when python3-sklearn is
-# installed, scikit-learn's DBSCAN on the same projected points, its time,
-# and whether both agree on core and noise firms.
+# min-pts 20, all firms one sector, as in issue 7. Prints three tables:
 #
-#   bash tests/bench/bench.sh [FIRMS ...]     default: 1000000
+#  1. the clustering core alone (bench_core: fc_dbscan on points in memory,
+#     I/O excluded), planar (equidistant conic metres) and geodesic (WGS84
+#     longitude/latitude), on 1 and 2 threads: best of three runs, firms per
+#     second, and peak memory per firm, of the whole process and the part
+#     the clustering added;
+#  2. the tool end to end, GeoPackage in and out (convex hulls, no
+#     significance test): seconds per stage, peak memory;
+#  3. the tools users have, on the same projected points of the first size,
+#     when installed: scikit-learn (python3-sklearn), R dbscan
+#     (r-cran-dbscan), QGIS native:dbscanclustering (qgis), PostGIS
+#     ST_ClusterDBSCAN (postgresql-15-postgis-3; needs root to start a
+#     private server): seconds, peak memory, how many times slower than
+#     firmclust on 2 threads, and whether they agree with it on core points
+#     and noise points.
+#
+#   bash tests/bench/bench.sh [FIRMS ...]      default: 1000000 10000000
+#   PEERS=no bash tests/bench/bench.sh ...     without the other tools
 #
 # Needs a release build (made in build/ if missing) and /usr/bin/time
-# (Debian package time) for peak memory.
+# (Debian package time). Takes some 10 minutes for the defaults.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${FIRMCLUST_BIN:-$root/build/firmclust}
-if [ ! -x "$bin" ]; then
-    cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=OFF >/dev/null
-    cmake --build "$root/build" -j "$(nproc)" >/dev/null
+build=${FIRMCLUST_BUILD:-$root/build}
+if [ ! -x "$build/firmclust" ] || [ ! -x "$build/bench_core" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFIRMCLUST_TESTS=OFF >/dev/null
+    cmake --build "$build" -j "$(nproc)" >/dev/null
 fi
+bin=$build/firmclust
+core=$build/bench_core
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-sizes=${*:-1000000}
-timer=""
-[ -x /usr/bin/time ] && timer="/usr/bin/time -f %M -o $work/rss"
-
-stage() { # the seconds of a stage in firmclust's --debug log, or -
-    sed -n "s/^FIRMCLUST: $1: \([0-9.]*\) s$/\1/p" "$work/log" | head -1 | grep . || echo -
+chmod 755 "$work"
+pgdata=""
+cleanup() {
+    if [ -n "$pgdata" ]; then
+        su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$pgdata' -m immediate stop" \
+            >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
 }
+trap cleanup EXIT
+sizes=${*:-1000000 10000000}
+eps=1000
+minpts=20
 
-echo "firmclust $("$bin" --version | cut -d' ' -f2) on $(nproc) cores, $(date -u +%Y-%m-%d)"
-printf "%-10s %-9s %7s %7s %8s %7s %7s %7s %7s %8s %12s\n" firms distance read reproj cluster \
-    hulls write total peakMB B/firm "firms/s(cl)"
+peak_mb() { awk '{printf "%.0f", $1 / 1024}' "$work/rss"; }
+
+echo "firmclust $("$bin" --version | cut -d' ' -f2), $(date -u +%Y-%m-%d), $(nproc) cores," \
+    "$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'),"\
+    "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "eps $eps m, min-pts $minpts, one sector"
+
 for n in $sizes; do
     "$bin" synth -q --firms "$n" --seed 1 "$work/firms$n.gpkg"
+    "$core" dump "$work/firms$n.gpkg" "$work/points$n.bin" >/dev/null
+done
+
+echo
+echo "1. Clustering core (fc_dbscan, points in memory)"
+printf "%-10s %-9s %7s %9s %12s %13s %13s\n" firms distance threads seconds firms/s \
+    "B/firm(all)" "B/firm(core)"
+for n in $sizes; do
     for mode in planar geodesic; do
-        start=$(date +%s.%N)
-        $timer "$bin" cluster "$work/firms$n.gpkg" "$work/out$n-$mode.gpkg" --eps 1000 --min-pts 20 \
-            --permutations 0 --distance "$mode" --hull convex --debug on -q 2>"$work/log"
-        end=$(date +%s.%N)
-        rss=$([ -n "$timer" ] && awk '{printf "%.0f", $1 / 1024}' "$work/rss" || echo -)
-        per_firm=$([ -n "$timer" ] && awk -v k="$(cat "$work/rss")" -v n="$n" \
-            'BEGIN {printf "%.0f", k * 1024 / n}' || echo -)
-        cl=$(stage clustering)
-        write=$(awk -v a="$(stage "writing clusters")" -v b="$(stage "writing firms")" \
-            'BEGIN {printf "%.3f", a + b}')
-        printf "%-10s %-9s %7s %7s %8s %7s %7s %7.2f %7s %8s %12.0f\n" "$n" "$mode" "$(stage reading)" \
-            "$(stage reprojecting)" "$cl" "$(stage "cluster polygons")" "$write" \
-            "$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')" "$rss" "$per_firm" \
-            "$(awk -v n="$n" -v c="$cl" 'BEGIN {print (c > 0) ? n / c : 0}')"
+        for threads in 1 2; do
+            read -r best _ <<<"$("$core" run "$work/points$n.bin" "$mode" $eps $minpts "$threads" 3)"
+            read -r _ _ _ _ all added <<<"$("$core" run "$work/points$n.bin" "$mode" $eps $minpts \
+                "$threads" 1)"
+            printf "%-10s %-9s %7s %9.3f %12.0f %13.0f %13.0f\n" "$n" "$mode" "$threads" "$best" \
+                "$(awk -v n="$n" -v t="$best" 'BEGIN {print n / t}')" "$all" "$added"
+        done
     done
 done
 
-# scikit-learn on the same points, projected (UTM 42N, planar distances)
-if /usr/bin/python3 -c "import sklearn" 2>/dev/null; then
-    n=$(echo "$sizes" | awk '{print $1}')
-    "$bin" cluster "$work/firms$n.gpkg" "$work/utm" -f CSV --t-srs EPSG:32642 --eps 1000 \
-        --permutations 0 -q 2>/dev/null
-    "$bin" cluster "$work/utm/firms.csv" "$work/utm-out" -f CSV --s-srs EPSG:32642 --eps 1000 \
-        --min-pts 20 --permutations 0 --hull convex --debug on -q 2>"$work/log"
-    cl=$(stage clustering)
-    /usr/bin/python3 - "$work/utm-out/firms.csv" "$cl" <<'PY'
-import csv, sys, time
-import numpy as np
-from sklearn.cluster import DBSCAN
-rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
-xy = np.array([[float(v) for v in r["WKT"][7:-1].split()] for r in rows])
-start = time.perf_counter()
-db = DBSCAN(eps=1000, min_samples=20).fit(xy)
-took = time.perf_counter() - start
-core = np.zeros(len(xy), bool)
-core[db.core_sample_indices_] = True
-ours_core = np.array([r["role"] == "core" for r in rows])
-ours_noise = np.array([r["role"] == "noise" for r in rows])
-same = (core == ours_core).all() and ((db.labels_ == -1) == ours_noise).all()
-print(f"scikit-learn DBSCAN, {len(xy)} firms in UTM 42N: {took:.2f} s; firmclust "
-      f"{float(sys.argv[2]):.3f} s ({took / float(sys.argv[2]):.0f}x); core and noise "
-      f"{'agree' if same else 'DIFFER'}")
+echo
+echo "2. End to end: firmclust cluster FIRMS.gpkg OUT.gpkg --eps $eps --min-pts $minpts" \
+    "--hull convex --permutations 0 (geodesic distances, 2 threads)"
+stage() { # the seconds of a stage in the --debug log, or -
+    sed -n "s/^FIRMCLUST: $1: \([0-9.]*\) s.*$/\1/p" "$work/log" | head -1 | grep . || echo -
+}
+printf "%-10s %7s %7s %8s %8s %8s %7s %8s %7s %12s\n" firms read reproj cluster polygons \
+    "firms" "index" total peakMB "firms/s(all)"
+for n in $sizes; do
+    start=$(date +%s.%N)
+    /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/out$n.gpkg" \
+        --eps $eps --min-pts $minpts --permutations 0 --hull convex --debug on -q 2>"$work/log"
+    end=$(date +%s.%N)
+    total=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}')
+    index=$(sed -n "s/^FIRMCLUST: spatial index of [0-9]* firms: \([0-9.]*\) s.*$/\1/p" "$work/log")
+    printf "%-10s %7s %7s %8s %8s %8s %7s %8s %7s %12.0f\n" "$n" "$(stage reading)" \
+        "$(stage reprojecting)" "$(stage clustering)" "$(stage "cluster polygons")" \
+        "$(stage "writing firms")" "${index:--}" "$total" "$(peak_mb)" \
+        "$(awk -v n="$n" -v t="$total" 'BEGIN {print n / t}')"
+    rm -f "$work/out$n.gpkg"
+done
+echo "(firms: writing the firms layer, its spatial index included; index: packing and writing" \
+    "that index)"
+
+[ "${PEERS:-yes}" = no ] && exit 0
+n=$(echo "$sizes" | awk '{print $1}')
+pts=$work/points$n.bin
+"$core" csv "$pts" "$work/points.csv"
+read -r ours _ _ _ _ _ <<<"$("$core" run "$pts" planar $eps $minpts 2 3 "$work/roles.bin")"
+echo
+echo "3. The same $n points, projected (equidistant conic), planar distances; firmclust:" \
+    "$ours s on 2 threads"
+printf "%-34s %9s %8s %8s %-10s %-10s\n" tool seconds peakMB slower core noise
+
+# Each tool writes one line to $work/peer: seconds, then a file of one byte
+# per point (1 core, 2 border, 0 noise; or for tools that do not say which
+# points are core: 3 in a cluster, 0 noise).
+compare() { # tool name
+    local took rss
+    read -r took < "$work/peer"
+    rss=$(peak_mb)
+    /usr/bin/python3 - "$work/roles.bin" "$work/peer_roles.bin" "$1" "$took" "$rss" "$ours" <<'PY'
+import sys
+ours = open(sys.argv[1], "rb").read()
+theirs = open(sys.argv[2], "rb").read()
+name, took, rss, base = sys.argv[3], float(sys.argv[4]), sys.argv[5], float(sys.argv[6])
+if len(ours) != len(theirs):
+    core = noise = "DIFFER"
+else:
+    has_core = any(b == 1 for b in theirs)
+    core = ("agree" if all((a == 1) == (b == 1) for a, b in zip(ours, theirs)) else "DIFFER") \
+        if has_core else "-"
+    noise = "agree" if all((a == 0) == (b == 0) for a, b in zip(ours, theirs)) else "DIFFER"
+rss = rss if rss != "0" else "-"
+print(f"{name:34s} {took:9.2f} {rss:>8s} {took / base:7.0f}x {core:10s} {noise:10s}")
 PY
+}
+
+if /usr/bin/python3 -c "import sklearn" 2>/dev/null; then
+    /usr/bin/time -f %M -o "$work/rss" /usr/bin/python3 - "$work" $eps $minpts <<'PY'
+import sys, time
+import numpy as np
+from sklearn import __version__
+from sklearn.cluster import DBSCAN
+work, eps, min_pts = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+xy = np.loadtxt(f"{work}/points.csv", delimiter=",", skiprows=1)
+start = time.perf_counter()
+db = DBSCAN(eps=eps, min_samples=min_pts).fit(xy)
+took = time.perf_counter() - start
+roles = np.where(db.labels_ >= 0, 2, 0).astype(np.uint8)
+roles[db.core_sample_indices_] = 1
+roles.tofile(f"{work}/peer_roles.bin")
+open(f"{work}/peer", "w").write(f"{took}\n")
+open(f"{work}/version", "w").write(__version__)
+PY
+    compare "scikit-learn $(cat "$work/version") DBSCAN"
 else
-    echo "(python3-sklearn not installed: no scikit-learn comparison)"
+    echo "(python3-sklearn not installed: no scikit-learn)"
 fi
+
+if Rscript -e 'library(dbscan)' >/dev/null 2>&1; then
+    /usr/bin/time -f %M -o "$work/rss" Rscript - "$work" $eps $minpts <<'R' >/dev/null
+args <- commandArgs(trailingOnly = TRUE)
+work <- args[1]; eps <- as.numeric(args[2]); min_pts <- as.integer(args[3])
+suppressMessages(library(dbscan))
+xy <- as.matrix(read.csv(file.path(work, "points.csv")))
+took <- system.time(db <- dbscan(xy, eps = eps, minPts = min_pts))[["elapsed"]]
+core <- is.corepoint(xy, eps = eps, minPts = min_pts)
+roles <- ifelse(core, 1L, ifelse(db$cluster > 0, 2L, 0L))
+writeBin(as.raw(roles), file.path(work, "peer_roles.bin"))
+writeLines(as.character(took), file.path(work, "peer"))
+writeLines(as.character(packageVersion("dbscan")), file.path(work, "version"))
+R
+    compare "R dbscan $(cat "$work/version") dbscan()"
+else
+    echo "(r-cran-dbscan not installed: no R dbscan)"
+fi
+
+if [ -x /usr/bin/qgis_process.bin ]; then
+    # DBSCAN* (border points as noise) leaves exactly the core points in
+    # clusters; plain DBSCAN, the noise. Times include reading and writing.
+    uri="delimitedtext://file://$work/points.csv?type=csv&xField=x&yField=y&spatialIndex=no"
+    qgis() { # DBSCAN* flag, output
+        QT_QPA_PLATFORM=offscreen /usr/bin/time -f %M -o "$work/rss" /usr/bin/qgis_process.bin \
+            run native:dbscanclustering -- "INPUT=$uri" MIN_SIZE=$minpts EPS=$eps "DBSCAN*=$1" \
+            "OUTPUT=$2" >/dev/null 2>&1
+    }
+    start=$(date +%s.%N)
+    qgis 0 "$work/qgis.csv"
+    end=$(date +%s.%N)
+    qgis 1 "$work/qgis_core.csv"
+    awk -v a="$start" -v b="$end" 'BEGIN {print b - a}' >"$work/peer"
+    /usr/bin/python3 - "$work" <<'PY'
+import csv, sys
+work = sys.argv[1]
+def clustered(name):
+    return [row["CLUSTER_ID"] not in ("", None) for row in csv.DictReader(open(f"{work}/{name}"))]
+member, core = clustered("qgis.csv"), clustered("qgis_core.csv")
+open(f"{work}/peer_roles.bin", "wb").write(bytes(1 if c else 2 if m else 0 for m, c in zip(member, core)))
+PY
+    compare "QGIS $(dpkg-query -W -f '${Version}' qgis 2>/dev/null | cut -d+ -f1) dbscanclustering"
+else
+    echo "(qgis not installed: no QGIS)"
+fi
+
+initdb=/usr/lib/postgresql/15/bin/initdb
+if [ "$(id -u)" = 0 ] && [ -x "$initdb" ] && [ -f /usr/share/postgresql/15/extension/postgis.control ]; then
+    pgdata=$work/pg
+    mkdir "$pgdata" && chown postgres "$pgdata" && chmod 700 "$pgdata"
+    su postgres -s /bin/sh -c "$initdb -D '$pgdata' -A trust -U postgres >/dev/null &&
+        /usr/lib/postgresql/15/bin/pg_ctl -D '$pgdata' -w -l '$pgdata/log' \
+        -o \"-k '$pgdata' -p 5499 -c listen_addresses= -c shared_buffers=1GB -c work_mem=1GB\" \
+        start >/dev/null"
+    psql() { su postgres -s /bin/sh -c "psql -h '$pgdata' -p 5499 -qAt -v ON_ERROR_STOP=1 $*"; }
+    psql "-c 'CREATE EXTENSION postgis' -c 'CREATE TABLE pts(id serial, x float8, y float8)'"
+    psql "-c \"COPY pts(x, y) FROM STDIN CSV HEADER\"" <"$work/points.csv"
+    psql "-c 'ALTER TABLE pts ADD COLUMN geom geometry(Point)' \
+        -c 'UPDATE pts SET geom = ST_MakePoint(x, y)' -c 'VACUUM ANALYZE pts'"
+    start=$(date +%s.%N)
+    psql "-c \"COPY (SELECT id, ST_ClusterDBSCAN(geom, $eps, $minpts) OVER () FROM pts) TO STDOUT\"" \
+        >"$work/pg.txt"
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN {print b - a}' >"$work/peer"
+    echo 0 >"$work/rss" # the server's memory is not the client's: not measured
+    /usr/bin/python3 - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+rows = sorted((int(i), c) for i, c in (line.split("\t") for line in open(f"{work}/pg.txt")))
+open(f"{work}/peer_roles.bin", "wb").write(bytes(0 if c.strip() == "\\N" else 3 for _, c in rows))
+PY
+    compare "PostGIS $(psql "-c 'SELECT postgis_lib_version()'") ST_ClusterDBSCAN"
+else
+    echo "(postgresql-15-postgis-3 not installed, or not root: no PostGIS)"
+fi
+echo "(slower: seconds over firmclust's on 2 threads; core: - where the tool does not say" \
+    "which points are core; PostGIS memory is the server's, not measured)"

@@ -12,6 +12,7 @@
 #include "firmclust.h"
 
 #include <gdal.h>
+#include <malloc.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 #include <stdio.h>
@@ -125,6 +126,9 @@ int main(int argc, char **argv)
     if ((argc != 8 && argc != 9) || strcmp(argv[1], "run") != 0)
         return fail("usage: dump FIRMS OUT.bin | csv IN.bin OUT.csv | "
                     "run IN.bin planar|geodesic EPS MIN_PTS THREADS REPEATS [ROLES]");
+    /* Large blocks always from mmap, so that what a run frees goes back to
+     * the system and later repeats measure the same peak. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     const int geodesic = strcmp(argv[3], "geodesic") == 0;
     double *x, *y;
     size_t n = load(argv[2], geodesic ? 0 : 2, &x, &y);
