@@ -79,6 +79,8 @@ typedef struct grid {
     uint32_t *cell_start; /* n_cells + 1 offsets into sorted positions */
     size_t n_lines;
     uint32_t *line_start; /* n_lines + 1 offsets into cells */
+    size_t n_planes;      /* 3D: runs of lines of one group and first column */
+    uint32_t *plane_start; /* n_planes + 1 offsets into lines */
     uint32_t *cg;       /* cell keys: group (NULL: no groups), then one */
     uint32_t *ck[3];    /* column per dimension */
     uint8_t *cell_within_eps; /* 1: every pair in the cell is within eps */
@@ -101,6 +103,7 @@ static void grid_free(grid *g)
     free(g->sw);
     free(g->cell_start);
     free(g->line_start);
+    free(g->plane_start);
     free(g->cg);
     free(g->cell_within_eps);
     free(g->runs);
@@ -162,32 +165,6 @@ static inline double distance_key(const grid *g, uint32_t p, uint32_t q)
  * last (a column of the 2D grid, a row of cubes in 3D). Within a line the
  * cells are in order of their last column. */
 
-/* Compares line l with the key (group, k[0..dims-2]). */
-static int line_cmp(const grid *g, size_t l, uint32_t group, const uint32_t *k)
-{
-    const size_t c = g->line_start[l];
-    if (cell_group(g, c) != group)
-        return cell_group(g, c) < group ? -1 : 1;
-    for (int d = 0; d < g->dims - 1; d++)
-        if (g->ck[d][c] != k[d])
-            return g->ck[d][c] < k[d] ? -1 : 1;
-    return 0;
-}
-
-/* The first line not before the key. */
-static size_t line_lower_bound(const grid *g, uint32_t group, const uint32_t *k)
-{
-    size_t lo = 0, hi = g->n_lines;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (line_cmp(g, mid, group, k) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* The line holding cell c. */
 static size_t line_of(const grid *g, size_t c)
 {
@@ -195,6 +172,20 @@ static size_t line_of(const grid *g, size_t c)
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (g->line_start[mid] <= c)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The plane holding line l (3D). */
+static size_t plane_of(const grid *g, size_t l)
+{
+    size_t lo = 0, hi = g->n_planes; /* plane_start[lo] <= l < plane_start[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->plane_start[mid] <= l)
             lo = mid;
         else
             hi = mid;
@@ -248,15 +239,27 @@ static int neighbour_runs(const grid *g, size_t c, cell_run *runs)
         }
         return k;
     }
+    /* 3D: planes (lines of one group and first column) have increasing
+     * first columns, so the neighbouring planes are among plane - r ..
+     * plane + r; in each, the lines of rows c1 - r .. c1 + r. */
     const int64_t c1 = g->ck[1][c];
-    for (int64_t a = c0 - r; a <= c0 + r; a++) {
-        if (a < 0 || a > UINT32_MAX)
+    const uint32_t row_lo = (uint32_t)(c1 >= r ? c1 - r : 0);
+    const size_t plane = plane_of(g, line);
+    size_t first = plane >= (size_t)r ? plane - (size_t)r : 0;
+    for (size_t pl = first; pl <= plane + (size_t)r && pl < g->n_planes; pl++) {
+        const size_t pc = g->line_start[g->plane_start[pl]];
+        if (cell_group(g, pc) != group || llabs((int64_t)g->ck[0][pc] - c0) > r)
             continue;
-        uint32_t key[2] = {(uint32_t)a, (uint32_t)(c1 >= r ? c1 - r : 0)};
-        for (size_t l = line_lower_bound(g, group, key); l < g->n_lines; l++) {
-            const size_t lc = g->line_start[l];
-            if (cell_group(g, lc) != group || g->ck[0][lc] != key[0] ||
-                (int64_t)g->ck[1][lc] > c1 + r)
+        size_t a = g->plane_start[pl], b = g->plane_start[pl + 1];
+        while (a < b) { /* the first line of row >= row_lo */
+            size_t mid = a + (b - a) / 2;
+            if (g->ck[1][g->line_start[mid]] < row_lo)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        for (size_t l = a; l < g->plane_start[pl + 1]; l++) {
+            if ((int64_t)g->ck[1][g->line_start[l]] > c1 + r)
                 break;
             k = add_run(g, l, lo, hi, runs, k);
         }
@@ -444,6 +447,8 @@ static int sort_by_cell(grid *g, const double *const *coord, const uint32_t *gro
         while (first > 0 && numbers * component_count(g, first - 1) <= (uint64_t)UINT32_MAX + 1)
             numbers *= component_count(g, --first);
         if (numbers > 1) {
+            free(*top_key); /* only the last stage's keys are kept */
+            *top_key = NULL;
             uint32_t *key = malloc(g->n * sizeof *key), *sorted_key, *order;
             if (!key)
                 return FC_ENOMEM;
@@ -457,7 +462,6 @@ static int sort_by_cell(grid *g, const double *const *coord, const uint32_t *gro
             if (radix_sort_pairs(g->threads, g->n, bits, key, previous, &sorted_key, &order))
                 return FC_ENOMEM;
             g->order = order;
-            free(*top_key);
             *top_key = sorted_key;
             g->top_last = last;
         }
@@ -645,6 +649,22 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
     }
     g->n_lines = n_lines;
     g->line_start[n_lines] = (uint32_t)n_cells;
+    for (int pass = 0; dims == 3 && pass < 2; pass++) { /* planes: count, then fill */
+        size_t n_planes = 0;
+        for (size_t l = 0; l < n_lines; l++) {
+            const size_t lc = g->line_start[l], pc = l ? g->line_start[l - 1] : 0;
+            bool new_plane = l == 0 || cell_group(g, lc) != cell_group(g, pc) ||
+                             g->ck[0][lc] != g->ck[0][pc];
+            if (new_plane && pass == 1)
+                g->plane_start[n_planes] = (uint32_t)l;
+            n_planes += new_plane;
+        }
+        if (pass == 0 && !(g->plane_start = malloc((n_planes + 1) * sizeof *g->plane_start)))
+            return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
+        g->n_planes = n_planes;
+    }
+    if (dims == 3)
+        g->plane_start[g->n_planes] = (uint32_t)n_lines;
     box_job job = {g};
     fc_parallel_for(g->threads, n_cells, CELL_CHUNK, test_cell_boxes, &job);
     return FC_OK;

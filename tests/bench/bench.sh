@@ -161,7 +161,9 @@ work <- args[1]; eps <- as.numeric(args[2]); min_pts <- as.integer(args[3])
 suppressMessages(library(dbscan))
 xy <- as.matrix(read.csv(file.path(work, "points.csv")))
 took <- system.time(db <- dbscan(xy, eps = eps, minPts = min_pts))[["elapsed"]]
-core <- is.corepoint(xy, eps = eps, minPts = min_pts)
+# Without border points (DBSCAN*), exactly the core points stay in clusters.
+# (is.corepoint() would list every neighbourhood: 20 GB for these firms.)
+core <- dbscan(xy, eps = eps, minPts = min_pts, borderPoints = FALSE)$cluster > 0
 roles <- ifelse(core, 1L, ifelse(db$cluster > 0, 2L, 0L))
 writeBin(as.raw(roles), file.path(work, "peer_roles.bin"))
 writeLines(as.character(took), file.path(work, "peer"))
