@@ -70,6 +70,16 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON -DFIRMCLU
 cmake --build build-asan -j "$jobs"
 (cd build-asan && ctest --output-on-failure -j "$jobs")
 
+echo "== ThreadSanitizer: the threaded clustering, against its oracle tests"
+# GDAL itself is not built with it: its own lock order is not checked.
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON \
+    -DFIRMCLUST_QGIS_TESTS=OFF -DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
+    -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+cmake --build build-tsan -j "$jobs" --target check_dbscan check_geodesic
+for t in check_dbscan check_geodesic; do
+    CK_FORK=no TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" build-tsan/tests/$t
+done
+
 echo "== valgrind: no leak on a normal run and on a failing run"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
