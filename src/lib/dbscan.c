@@ -74,7 +74,8 @@ typedef struct grid {
     double *sw;         /* weights in sorted order; NULL: every weight is 1 */
     double lo[3], side; /* cell of a coordinate: floor((v - lo) / side) */
     uint64_t groups;     /* 1 + the largest group */
-    int top_last;        /* the last sort stage packed components up to this */
+    int top_last;        /* the last sort stage packed components 0 .. top_last, so columns
+                            d >= top_last are not in its keys */
     uint64_t columns[3]; /* cells per axis */
     uint32_t *cell_start; /* n_cells + 1 offsets into sorted positions */
     size_t n_lines;
@@ -433,14 +434,14 @@ static void make_keys(void *arg, size_t begin, size_t end, int worker)
 }
 
 /* Fills g->order. *top_key gets the sorted keys of the last stage, which
- * packed components top_first .. g->top_last (the components before
- * top_first are the same for every point); NULL when every point is in one
+ * packed the components up to g->top_last (the more significant ones it
+ * left out are the same for every point); NULL when every point is in one
  * cell. */
 static int sort_by_cell(grid *g, const double *const *coord, const uint32_t *group,
                         uint32_t **top_key)
 {
     *top_key = NULL;
-    g->top_last = -1;
+    g->top_last = 0; /* no stage: every column is compared */
     for (int last = g->dims; last >= 0;) {
         uint64_t numbers = component_count(g, last);
         int first = last;
