@@ -6,7 +6,8 @@
 #     I/O excluded), planar (equidistant conic metres) and geodesic (WGS84
 #     longitude/latitude), on 1 and 2 threads: best of three runs, firms per
 #     second, and peak memory per firm, of the whole process and the part
-#     the clustering added;
+#     the clustering added; then with a small and a large eps, and with a
+#     fifth of the firms in one city;
 #  2. the tool end to end, GeoPackage in and out (convex hulls, no
 #     significance test): seconds per stage, peak memory;
 #  3. the tools users have, on the same projected points of the first size,
@@ -71,6 +72,20 @@ for n in $sizes; do
             printf "%-10s %-9s %7s %9.3f %12.0f %13.0f %13.0f\n" "$n" "$mode" "$threads" "$best" \
                 "$(awk -v n="$n" -v t="$best" 'BEGIN {print n / t}')" "$all" "$added"
         done
+    done
+done
+
+echo
+echo "1b. The core when eps grows, and when one city holds a fifth of all firms (every fifth"
+echo "    firm moved into a 5 km disc), planar, 2 threads"
+printf "%-10s %-20s %9s %12s %13s\n" firms case seconds firms/s "B/firm(core)"
+for n in $sizes; do
+    for case in "planar 250" "planar 5000" "dense $eps"; do
+        read -r mode e <<<"$case"
+        read -r best _ _ _ _ added <<<"$("$core" run "$work/points$n.bin" "$mode" "$e" $minpts 2 1)"
+        label=$([ "$mode" = dense ] && echo "dense city, eps $e" || echo "eps $e m")
+        printf "%-10s %-20s %9.3f %12.0f %13.0f\n" "$n" "$label" "$best" \
+            "$(awk -v n="$n" -v t="$best" 'BEGIN {print n / t}')" "$added"
     done
 done
 

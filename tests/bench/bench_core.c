@@ -3,16 +3,19 @@
  *   bench_core dump FIRMS OUT.bin       points of a vector file (lon/lat),
  *                                       and projected (equidistant conic)
  *   bench_core csv IN.bin OUT.csv       the projected points, for other tools
- *   bench_core run IN.bin planar|geodesic EPS MIN_PTS THREADS REPEATS [ROLES]
+ *   bench_core run IN.bin planar|geodesic|dense EPS MIN_PTS THREADS REPEATS [ROLES]
  *       clusters REPEATS times and prints one line: best seconds, clusters,
  *       core and noise points, peak memory of the process in bytes per
  *       point and the part of it the clustering added (both from
  *       getrusage); ROLES gets one byte per point (0 noise, 1 core, 2 border).
+ *       dense: planar, with every fifth firm moved into a disc of 5 km
+ *       radius around the first one (a city holding a fifth of all firms).
  */
 #include "firmclust.h"
 
 #include <gdal.h>
 #include <malloc.h>
+#include <math.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 #include <stdio.h>
@@ -125,13 +128,24 @@ int main(int argc, char **argv)
     }
     if ((argc != 8 && argc != 9) || strcmp(argv[1], "run") != 0)
         return fail("usage: dump FIRMS OUT.bin | csv IN.bin OUT.csv | "
-                    "run IN.bin planar|geodesic EPS MIN_PTS THREADS REPEATS [ROLES]");
+                    "run IN.bin planar|geodesic|dense EPS MIN_PTS THREADS REPEATS [ROLES]");
     /* Large blocks always from mmap, so that what a run frees goes back to
      * the system and later repeats measure the same peak. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     const int geodesic = strcmp(argv[3], "geodesic") == 0;
     double *x, *y;
     size_t n = load(argv[2], geodesic ? 0 : 2, &x, &y);
+    if (strcmp(argv[3], "dense") == 0) {
+        uint64_t state = 1;
+        for (size_t i = 5; i < n; i += 5) { /* the first stays: the centre */
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(state >> 11) * 0x1.0p-53;
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            double v = (double)(state >> 11) * 0x1.0p-53;
+            x[i] = x[0] + 5000 * sqrt(u) * cos(6.283185307179586 * v);
+            y[i] = y[0] + 5000 * sqrt(u) * sin(6.283185307179586 * v);
+        }
+    }
     int32_t *cluster = malloc(n * sizeof *cluster);
     uint8_t *role = malloc(n);
     memset(cluster, 0, n * sizeof *cluster); /* touched: counted in the baseline */
