@@ -2,7 +2,8 @@
  *
  * Points are binned into cells, so that any two points of one cell are
  * within eps of each other, and sorted by (group, cell) with a stable radix
- * sort. A point's neighbours all lie within `reach` cells of its own. Then:
+ * sort. A point's neighbours all lie within `reach` cells of its own, found
+ * through an index of the grid's lines (and planes, in 3D). Then:
  *  1. core points: a cell holding at least min_pts points is all core with
  *     no distance test; other points count their neighbours, stopping as
  *     soon as they reach min_pts;
@@ -43,8 +44,8 @@
  * Memory, beyond the caller's arrays: per point a sort index (4 bytes), the
  * sorted coordinates (16 bytes planar, 24 geodesic), a union-find parent (4)
  * and a core flag (1), plus the weights (8) when there are any; per occupied
- * cell 17 to 25 bytes. Sort keys are made one dimension at a time, and the
- * geodesic coordinates are put in sorted order in place.
+ * cell 17 to 29 bytes. While sorting, 16 bytes of keys and indices more;
+ * the geodesic 3D coordinates are put in sorted order one axis at a time.
  */
 #include "fc_internal.h"
 

@@ -243,7 +243,7 @@ static void put_be(unsigned char *at, uint64_t v, int bytes)
         at[i] = (unsigned char)(v & 0xFF);
 }
 
-/* Statements of ~1 MiB, each starting with `head`. */
+/* SQL statements built up to ~1 MiB, then run. */
 typedef struct sql_writer {
     fc_context *ctx;
     GDALDatasetH ds;
