@@ -871,6 +871,90 @@ START_TEST(cancelled_run_leaves_nothing)
 }
 END_TEST
 
+/* A GeoPackage layer of type Point, with a row of every kind the reader
+ * skips, and `extra` (a WKT geometry, or NULL) as its last row. */
+static void write_typed_points(const char *path, const char *extra)
+{
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), path, 0, 0, 0, GDT_Unknown, NULL);
+    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(s, 4326);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "points", s, wkbPoint, NULL);
+    OSRRelease(s);
+    const char *names[] = {"oked", "code", "employees"};
+    const OGRFieldType types[] = {OFTString, OFTInteger, OFTReal};
+    for (int i = 0; i < 3; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(names[i], types[i]);
+        OGR_L_CreateField(l, fd, TRUE);
+        OGR_Fld_Destroy(fd);
+    }
+    for (int i = 0; i < 60 + (extra != NULL); i++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        double x = 71.4 + 0.0001 * (i % 7), y = 51.1 + 0.0001 * (i % 5);
+        OGRGeometryH g = OGR_G_CreateGeometry(wkbPoint);
+        switch (i) {
+        case 1: OGR_G_DestroyGeometry(g), g = NULL; break;   /* no geometry */
+        case 2: break;                                       /* empty */
+        case 3: OGR_G_SetPoint_2D(g, 0, NAN, y); break;      /* half NaN */
+        case 4: OGR_G_SetPoint_2D(g, 0, INFINITY, y); break;
+        case 5: OGR_G_SetPoint_2D(g, 0, 200, y); break;      /* not a longitude */
+        case 6: OGR_G_SetPoint(g, 0, x, y, 300); break;      /* with Z */
+        default: OGR_G_SetPoint_2D(g, 0, x, y); break;
+        }
+        if (i == 60) { /* the extra row */
+            OGR_G_DestroyGeometry(g);
+            char *w = (char *)extra;
+            ck_assert_int_eq(OGR_G_CreateFromWkt(&w, NULL, &g), OGRERR_NONE);
+        }
+        OGR_F_SetGeometryDirectly(f, g);
+        if (i != 7) /* no sector */
+            OGR_F_SetFieldString(f, 0, i == 8 ? "" : i % 3 ? "62010" : "47111");
+        if (i != 9)
+            OGR_F_SetFieldInteger(f, 1, i % 3 ? 62010 : 47111);
+        if (i != 10) /* no weight, then a negative one */
+            OGR_F_SetFieldDouble(f, 2, i == 11 ? -3 : 1 + i % 4);
+        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+
+START_TEST(arrow_and_feature_reading_agree)
+{
+    /* GDAL's Arrow stream reads a Point layer column by column; the result,
+     * warnings included, must be the one feature by feature reading gives.
+     * A multipoint in a Point layer sends the reader back to features. */
+    const char *extras[] = {NULL, "MULTIPOINT ((71.4 51.1), (71.5 51.2))"};
+    const char *fields[] = {"--sector-field oked --sector-digits 2 --weight-field employees",
+                            "--sector-field code"};
+    for (int e = 0; e < 2; e++) {
+        write_typed_points(in_dir("typed.gpkg"), extras[e]);
+        for (int k = 0; k < 2; k++) {
+            ck_assert_msg(run("--debug on cluster typed.gpkg a.gpkg --eps 100 --min-pts 3 "
+                              "--permutations 0 --overwrite %s", fields[k]) == 0, "%s",
+                          err_text + (strlen(err_text) > 600 ? strlen(err_text) - 600 : 0));
+            ck_assert_msg((strstr(err_text, "read through GDAL's Arrow stream") != NULL) == (e == 0),
+                          "extra row %d, fields %d: Arrow stream %s", e, k,
+                          e == 0 ? "not used" : "used with a multipoint");
+            ck_assert_int_eq(run("cluster typed.gpkg a.gpkg --eps 100 --min-pts 3 "
+                                 "--permutations 0 --overwrite %s", fields[k]), 0);
+            char arrow_err[sizeof err_text];
+            snprintf(arrow_err, sizeof arrow_err, "%s", err_text);
+            ck_assert_msg(strstr(arrow_err, "not finite (FID 5)") &&
+                              strstr(arrow_err, "out of range (FID 6)") &&
+                              strstr(arrow_err, k == 0 ? "negative weight (FID 11, 12)"
+                                                       : "no sector code (FID 10)"),
+                          "%s", arrow_err);
+            ck_assert_int_eq(run("--config FIRMCLUST_ARROW NO cluster typed.gpkg b.gpkg "
+                                 "--eps 100 --min-pts 3 --permutations 0 --overwrite %s",
+                                 fields[k]), 0);
+            ck_assert_str_eq(arrow_err, err_text);
+            ck_assert(same_bytes(in_dir("a.gpkg"), in_dir("b.gpkg")));
+        }
+        unlink(in_dir("typed.gpkg"));
+    }
+}
+END_TEST
+
 START_TEST(multipoints_exploded_and_centroids_on_request)
 {
     const char *wkt[] = {"MULTIPOINT ((71.4 51.1), (71.401 51.1))", "POINT (71.4005 51.1)",
@@ -1258,6 +1342,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, skipped_features_are_reported_and_kept);
     tcase_add_test(tc, cancelled_run_leaves_nothing);
     tcase_add_test(tc, multipoints_exploded_and_centroids_on_request);
+    tcase_add_test(tc, arrow_and_feature_reading_agree);
     tcase_add_test(tc, batch_of_twenty_with_three_broken);
     tcase_add_test(tc, several_inputs_taken_together);
     tcase_add_test(tc, config_file_equals_command_line);

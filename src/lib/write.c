@@ -527,6 +527,18 @@ static void read_ahead_stop(read_ahead *r)
 
 static const char *const role_names[] = {"noise", "border", "core"};
 
+/* Whether a geometry is empty or has only finite coordinates: infinite or
+ * NaN ones cannot be reprojected, and break a GeoPackage's layer extent and
+ * GeoJSON. */
+static bool finite_geometry(OGRGeometryH g)
+{
+    if (OGR_G_IsEmpty(g))
+        return true;
+    OGREnvelope e;
+    OGR_G_GetEnvelope(g, &e);
+    return isfinite(e.MinX) && isfinite(e.MaxX) && isfinite(e.MinY) && isfinite(e.MaxY);
+}
+
 /* Whether an input field is replaced by one of ours. */
 static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
 {
@@ -658,6 +670,10 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
                 if (source_field >= 0)
                     OGR_F_SetFieldString(f, source_field, in->path);
                 OGRGeometryH g = OGR_F_GetGeometryRef(f);
+                if (g && !finite_geometry(g)) { /* a skipped firm: kept, without it */
+                    OGR_F_SetGeometryDirectly(f, NULL);
+                    g = NULL;
+                }
                 if (g && ct && OGR_G_Transform(g, ct) != OGRERR_NONE)
                     status = fc_error_gdal(ctx, FC_ECRS,
                                            "%s, layer %s, feature " CPL_FRMT_GIB
