@@ -344,8 +344,72 @@ static bool grow(fc_firms *f, size_t *cap)
     return ok;
 }
 
-/* Appends the firms of one input to f. Points of an input in another CRS
- * than the first's are transformed into the first's. */
+/* ---- the skip rules, shared by both ways of reading --------------------- */
+
+typedef struct firm_checks {
+    skip_log no_geom, bad_xy, out_of_range, no_sector, bad_weight;
+    bool geographic;
+    int sector_digits;
+} firm_checks;
+
+/* What is wrong with a (non-empty) point's coordinates, or NULL. */
+static skip_log *point_problem(firm_checks *c, double x, double y)
+{
+    if (!isfinite(x) || !isfinite(y))
+        return &c->bad_xy;
+    if (c->geographic && (fabs(x) > 180 || fabs(y) > 90))
+        return &c->out_of_range;
+    return NULL;
+}
+
+static skip_log *weight_problem(firm_checks *c, double w)
+{
+    return w >= 0 && isfinite(w) ? NULL : &c->bad_weight;
+}
+
+/* The sector of a code as read (len bytes of text): its id in codes, or
+ * the no_sector problem when nothing is left once it is truncated. */
+static int sector_of_code(fc_context *ctx, firm_checks *c, code_table *codes, const char *text,
+                          size_t len, uint32_t *sector, skip_log **problem)
+{
+    char *code = malloc(len + 1);
+    if (!code)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    memcpy(code, text, len);
+    code[len] = '\0';
+    fc_truncate_code(code, c->sector_digits);
+    int status = FC_OK;
+    if (!*code)
+        *problem = &c->no_sector;
+    else if ((*sector = code_table_id(codes, code)) == UINT32_MAX)
+        status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    free(code);
+    return status;
+}
+
+/* Without a sector field, every firm is of one sector: "all". */
+static int one_sector(fc_context *ctx, code_table *codes)
+{
+    if (codes->n > 0 || code_table_id(codes, "all") != UINT32_MAX)
+        return FC_OK;
+    return fc_error(ctx, FC_ENOMEM, "out of memory");
+}
+
+static int add_firm(fc_context *ctx, fc_firms *f, size_t *cap, double x, double y,
+                    uint32_t sector, size_t feature, double w)
+{
+    if (f->n == *cap && !grow(f, cap))
+        return fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
+    f->x[f->n] = x;
+    f->y[f->n] = y;
+    f->sector[f->n] = sector;
+    f->feature_of[f->n] = feature;
+    if (f->weight)
+        f->weight[f->n] = w;
+    f->n++;
+    return FC_OK;
+}
+
 /* ---- reading through GDAL's Arrow stream -------------------------------- */
 
 /* A layer of points is read column by column through GDAL's Arrow stream:
@@ -367,14 +431,19 @@ static bool arrow_valid(const arrow_column *c, int64_t i)
     return c->a->null_count == 0 || !bits || ((bits[at / 8] >> (at % 8)) & 1);
 }
 
-static double arrow_number(const arrow_column *c, int64_t i)
+static int64_t arrow_integer(const arrow_column *c, int64_t i)
 {
     int64_t at = i + c->a->offset;
-    switch (c->type) {
-    case 'i': return ((const int32_t *)c->a->buffers[1])[at];
-    case 'l': return (double)((const int64_t *)c->a->buffers[1])[at];
-    default: return ((const double *)c->a->buffers[1])[at];
-    }
+    if (c->type == 'i')
+        return ((const int32_t *)c->a->buffers[1])[at];
+    return ((const int64_t *)c->a->buffers[1])[at];
+}
+
+static double arrow_number(const arrow_column *c, int64_t i)
+{
+    if (c->type == 'g')
+        return ((const double *)c->a->buffers[1])[i + c->a->offset];
+    return (double)arrow_integer(c, i);
 }
 
 /* Text (utf8 or binary) of row i: its bytes and length. */
@@ -401,20 +470,11 @@ static int arrow_child(const struct ArrowSchema *s, const char *name, const char
     return -1;
 }
 
-typedef struct arrow_job {
-    fc_input *in;
-    const fc_options *opts;
-    bool geographic;
-    skip_log *no_geom, *bad_xy, *out_of_range, *no_sector, *bad_weight;
-} arrow_job;
-
 /* Reads the firms of a point layer through its Arrow stream. Returns
  * ARROW_UNUSABLE, having added nothing, when the stream cannot be used. */
-static int read_arrow(fc_context *ctx, arrow_job *job, fc_firms *f, code_table *codes,
-                      size_t *cap, GIntBig total)
+static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, firm_checks *checks,
+                      fc_firms *f, code_table *codes, size_t *cap, GIntBig total)
 {
-    fc_input *in = job->in;
-    const fc_options *opts = job->opts;
     if (opts->centroids || wkbFlatten(OGR_L_GetGeomType(in->layer)) != wkbPoint ||
         CPLTestBool(CPLGetConfigOption("FIRMCLUST_ARROW", "YES")) == FALSE)
         return ARROW_UNUSABLE;
@@ -455,20 +515,14 @@ static int read_arrow(fc_context *ctx, arrow_job *job, fc_firms *f, code_table *
     if (schema.release)
         schema.release(&schema);
     const size_t first_point = f->n, first_feature = f->n_features, first_skipped = f->n_skipped;
-    skip_log *logs[] = {job->no_geom, job->bad_xy, job->out_of_range, job->no_sector,
-                        job->bad_weight};
-    skip_log saved[5];
-    for (int i = 0; i < 5; i++)
-        saved[i] = *logs[i];
+    const firm_checks saved = *checks;
     struct ArrowArray batch;
-    char code[64];
     while (status == FC_OK && stream.get_next(&stream, &batch) == 0 && batch.release) {
         arrow_column fid = {batch.children[fid_i], fid_t}, geom = {batch.children[geom_i], geom_t};
         arrow_column sector = {sector_i >= 0 ? batch.children[sector_i] : NULL, sector_t};
         arrow_column weight = {weight_i >= 0 ? batch.children[weight_i] : NULL, weight_t};
         for (int64_t r = 0; r < batch.length && status == FC_OK; r++) {
             size_t k = f->n_features++;
-            GIntBig id = (GIntBig)arrow_number(&fid, r);
             double x = 0, y = 0, w = 1;
             uint32_t sector_id = 0;
             skip_log *problem = NULL;
@@ -483,57 +537,40 @@ static int read_arrow(fc_context *ctx, arrow_job *job, fc_firms *f, code_table *
                 break;
             }
             if (!pt || OGR_G_IsEmpty(pt)) {
-                problem = job->no_geom;
+                problem = &checks->no_geom;
             } else {
                 x = OGR_G_GetX(pt, 0);
                 y = OGR_G_GetY(pt, 0);
-                if (!isfinite(x) || !isfinite(y))
-                    problem = job->bad_xy;
-                else if (job->geographic && (fabs(x) > 180 || fabs(y) > 90))
-                    problem = job->out_of_range;
+                problem = point_problem(checks, x, y);
             }
             if (pt)
                 OGR_G_DestroyGeometry(pt);
             if (!problem && sector.a) {
                 if (!arrow_valid(&sector, r)) {
-                    problem = job->no_sector;
-                } else {
-                    if (sector_t == 'u') {
-                        const uint8_t *text = arrow_bytes(&sector, r, &len);
-                        len = len < sizeof code - 1 ? len : sizeof code - 1;
-                        memcpy(code, text, len);
-                        code[len] = '\0';
-                    } else {
-                        snprintf(code, sizeof code, "%.0f", arrow_number(&sector, r));
-                    }
-                    fc_truncate_code(code, opts->sector_digits);
-                    if (!*code)
-                        problem = job->no_sector;
-                    else if ((sector_id = code_table_id(codes, code)) == UINT32_MAX)
-                        status = fc_error(ctx, FC_ENOMEM, "out of memory");
+                    problem = &checks->no_sector;
+                } else if (sector_t == 'u') {
+                    const char *text = (const char *)arrow_bytes(&sector, r, &len);
+                    status = sector_of_code(ctx, checks, codes, text, len, &sector_id, &problem);
+                } else { /* whole numbers: as OGR writes them */
+                    char text[32];
+                    snprintf(text, sizeof text, CPL_FRMT_GIB, (GIntBig)arrow_integer(&sector, r));
+                    status = sector_of_code(ctx, checks, codes, text, strlen(text), &sector_id,
+                                            &problem);
                 }
-            } else if (!problem && codes->n == 0 && code_table_id(codes, "all") == UINT32_MAX) {
-                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            } else if (!problem) {
+                status = one_sector(ctx, codes);
             }
-            if (!problem && weight.a &&
-                (!arrow_valid(&weight, r) || !((w = arrow_number(&weight, r)) >= 0) ||
-                 !isfinite(w)))
-                problem = job->bad_weight;
+            if (!problem && weight.a)
+                problem = arrow_valid(&weight, r)
+                              ? weight_problem(checks, w = arrow_number(&weight, r))
+                              : &checks->bad_weight;
             if (status != FC_OK)
                 break;
             if (problem) {
-                skip(problem, id);
+                skip(problem, (GIntBig)arrow_integer(&fid, r));
                 f->n_skipped++;
-            } else if (f->n == *cap && !grow(f, cap)) {
-                status = fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
             } else {
-                f->x[f->n] = x;
-                f->y[f->n] = y;
-                f->sector[f->n] = sector_id;
-                f->feature_of[f->n] = k;
-                if (f->weight)
-                    f->weight[f->n] = w;
-                f->n++;
+                status = add_firm(ctx, f, cap, x, y, sector_id, k, w);
             }
             if (status == FC_OK && (k & 0xFFFF) == 0 && total > 0)
                 status = fc_progress(ctx, (double)k / (double)total, "reading");
@@ -551,12 +588,13 @@ static int read_arrow(fc_context *ctx, arrow_job *job, fc_firms *f, code_table *
         f->n = first_point;
         f->n_features = first_feature;
         f->n_skipped = first_skipped;
-        for (int i = 0; i < 5; i++)
-            *logs[i] = saved[i];
+        *checks = saved;
     }
     return status;
 }
 
+/* Appends the firms of one input to f. Points of an input in another CRS
+ * than the first's are transformed into the first's. */
 static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f,
                       code_table *codes_p, size_t *cap_p, bool first)
 {
@@ -602,22 +640,21 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
         return fc_error(ctx, FC_ECRS, "%s, layer %s: %s a CRS and the first input %s", in->path,
                         in->layer_name, in_srs ? "has" : "has no", in_srs ? "has none" : "has one");
     }
-    const bool geographic = in_srs && OSRIsGeographic(in_srs);
     const size_t first_point = f->n;
 
-    skip_log no_geom = {"no geometry or an empty one", 0, {0}};
-    skip_log bad_xy = {"coordinates that are not finite", 0, {0}};
-    skip_log out_of_range = {"longitude/latitude out of range", 0, {0}};
-    skip_log no_sector = {"no sector code", 0, {0}};
-    skip_log bad_weight = {"a missing or negative weight", 0, {0}};
+    firm_checks checks = {{"no geometry or an empty one", 0, {0}},
+                          {"coordinates that are not finite", 0, {0}},
+                          {"longitude/latitude out of range", 0, {0}},
+                          {"no sector code", 0, {0}},
+                          {"a missing or negative weight", 0, {0}},
+                          in_srs && OSRIsGeographic(in_srs),
+                          opts->sector_digits};
     code_table codes = *codes_p;
     size_t cap = *cap_p;
     GIntBig total = OGR_L_GetFeatureCount(in->layer, FALSE);
 
     CPLErrorReset();
-    arrow_job arrow = {in, opts, geographic, &no_geom, &bad_xy, &out_of_range, &no_sector,
-                       &bad_weight};
-    status = read_arrow(ctx, &arrow, f, &codes, &cap, total);
+    status = read_arrow(ctx, in, opts, &checks, f, &codes, &cap, total);
     const bool by_features = status == ARROW_UNUSABLE;
     if (by_features) {
         status = FC_OK;
@@ -641,7 +678,7 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
         OGRGeometryH centroid = NULL;
         int n_parts = 0;
         if (!geom || OGR_G_IsEmpty(geom)) {
-            problem = &no_geom;
+            problem = &checks.no_geom;
         } else {
             OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(geom));
             if (t == wkbMultiPoint) {
@@ -651,7 +688,7 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
             } else if (opts->centroids) {
                 centroid = OGR_G_CreateGeometry(wkbPoint);
                 if (OGR_G_Centroid(geom, centroid) != OGRERR_NONE || OGR_G_IsEmpty(centroid))
-                    problem = &no_geom;
+                    problem = &checks.no_geom;
                 geom = centroid;
                 n_parts = 1;
             } else {
@@ -665,52 +702,30 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
             }
             for (int part = 0; part < n_parts && !problem; part++) {
                 OGRGeometryH pt = point_part(geom, part);
-                double px = OGR_G_GetX(pt, 0), py = OGR_G_GetY(pt, 0);
-                if (OGR_G_IsEmpty(pt))
-                    problem = &no_geom;
-                else if (!isfinite(px) || !isfinite(py))
-                    problem = &bad_xy;
-                else if (geographic && (fabs(px) > 180 || fabs(py) > 90))
-                    problem = &out_of_range;
+                problem = OGR_G_IsEmpty(pt) ? &checks.no_geom
+                                            : point_problem(&checks, OGR_G_GetX(pt, 0),
+                                                            OGR_G_GetY(pt, 0));
             }
         }
         if (!problem && sector_idx >= 0) {
             if (!OGR_F_IsFieldSetAndNotNull(feat, sector_idx)) {
-                problem = &no_sector;
+                problem = &checks.no_sector;
             } else {
-                char *code = fc_strdup(OGR_F_GetFieldAsString(feat, sector_idx));
-                if (code)
-                    fc_truncate_code(code, opts->sector_digits);
-                if (!code || (*code && (sector = code_table_id(&codes, code)) == UINT32_MAX))
-                    status = fc_error(ctx, FC_ENOMEM, "out of memory");
-                else if (!*code)
-                    problem = &no_sector;
-                free(code);
+                const char *text = OGR_F_GetFieldAsString(feat, sector_idx);
+                status = sector_of_code(ctx, &checks, &codes, text, strlen(text), &sector,
+                                        &problem);
             }
-        } else if (!problem && codes.n == 0) {
-            if (code_table_id(&codes, "all") == UINT32_MAX)
-                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+        } else if (!problem) {
+            status = one_sector(ctx, &codes);
         }
-        if (!problem && weight_idx >= 0) {
-            if (!OGR_F_IsFieldSetAndNotNull(feat, weight_idx))
-                problem = &bad_weight;
-            else if (!((w = OGR_F_GetFieldAsDouble(feat, weight_idx)) >= 0) || !isfinite(w))
-                problem = &bad_weight;
-        }
+        if (!problem && weight_idx >= 0)
+            problem = OGR_F_IsFieldSetAndNotNull(feat, weight_idx)
+                          ? weight_problem(&checks, w = OGR_F_GetFieldAsDouble(feat, weight_idx))
+                          : &checks.bad_weight;
         if (status == FC_OK && !problem) {
             for (int part = 0; part < n_parts && status == FC_OK; part++) {
                 OGRGeometryH pt = point_part(geom, part);
-                if (f->n == cap && !grow(f, &cap)) {
-                    status = fc_error(ctx, FC_ENOMEM, "out of memory reading %zu firms", f->n);
-                    break;
-                }
-                f->x[f->n] = OGR_G_GetX(pt, 0);
-                f->y[f->n] = OGR_G_GetY(pt, 0);
-                f->sector[f->n] = sector;
-                f->feature_of[f->n] = k;
-                if (f->weight)
-                    f->weight[f->n] = w;
-                f->n++;
+                status = add_firm(ctx, f, &cap, OGR_G_GetX(pt, 0), OGR_G_GetY(pt, 0), sector, k, w);
             }
             if (n_parts > 1 || centroid)
                 f->n_reshaped++;
@@ -737,11 +752,11 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
                    "geometries: their points or centroids are clustered", in->path, in->layer_name,
                    f->n_reshaped);
     if (status == FC_OK) {
-        report_skips(ctx, in, &no_geom);
-        report_skips(ctx, in, &bad_xy);
-        report_skips(ctx, in, &out_of_range);
-        report_skips(ctx, in, &no_sector);
-        report_skips(ctx, in, &bad_weight);
+        report_skips(ctx, in, &checks.no_geom);
+        report_skips(ctx, in, &checks.bad_xy);
+        report_skips(ctx, in, &checks.out_of_range);
+        report_skips(ctx, in, &checks.no_sector);
+        report_skips(ctx, in, &checks.bad_weight);
     }
     /* another CRS than the first input's: into the first's */
     if (status == FC_OK && !first && in_srs && !OSRIsSame(in_srs, f->srs) && f->n > first_point &&
