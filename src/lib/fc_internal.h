@@ -362,23 +362,26 @@ void fc_output_abort(fc_output *out);
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* The firms of every input, in order, with their labels; with several
  * inputs, the union of their fields and a `source` field. */
-/* ---- gpkg_rtree.c ------------------------------------------------------- */
-
-/* A GeoPackage spatial index built in bulk: begin() once the layer (made
- * with SPATIAL_INDEX=NO) has its fields, add() each feature written, end()
- * (outside any transaction: it makes its own) to write the index; free() to
- * give up. For other drivers begin() gives NULL, on which the others do
- * nothing. */
-typedef struct fc_rtree fc_rtree;
-int fc_rtree_begin(fc_context *ctx, GDALDatasetH ds, OGRLayerH layer, fc_rtree **out);
-int fc_rtree_add(fc_context *ctx, fc_rtree *t, int64_t fid, OGRGeometryH g);
-int fc_rtree_end(fc_context *ctx, fc_rtree *t); /* frees t */
-void fc_rtree_free(fc_rtree *t);
-
 int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_inputs,
                    const fc_findings *r);
 /* One row per region and sector, with the region's polygon. */
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+
+/* ---- gpkg_rtree.c ------------------------------------------------------- */
+
+/* A GeoPackage spatial index built in bulk: begin() once the layer (made
+ * with fc_rtree_layer_options()) has its fields, add() each feature
+ * written, end() (outside any transaction: it makes its own) to write the
+ * index; free() to give up. For other drivers begin() gives NULL, on which
+ * the others do nothing. */
+typedef struct fc_rtree fc_rtree;
+/* Adds to a layer's creation options what fc_rtree needs (GeoPackage:
+ * SPATIAL_INDEX=NO); returns the list, as CSLSetNameValue() does. */
+char **fc_rtree_layer_options(GDALDatasetH ds, char **options);
+int fc_rtree_begin(fc_context *ctx, GDALDatasetH ds, OGRLayerH layer, fc_rtree **out);
+int fc_rtree_add(fc_context *ctx, fc_rtree *t, int64_t fid, OGRGeometryH g);
+int fc_rtree_end(fc_context *ctx, fc_rtree *t); /* frees t */
+void fc_rtree_free(fc_rtree *t);
 
 /* ---- style.c ------------------------------------------------------------ */
 

@@ -13,19 +13,19 @@
  * beside the output, written by GDAL with bound blobs and copied over with
  * one INSERT ... SELECT: as hex literals in SQL they would take SQLite some
  * 15 ns a byte to parse (8 s for the 10 million firms' 490 MB of hex). The
- * feature-to-leaf and node-to-parent rows go as JSON arrays. The trigger is put back at the end, so later edits in
- * QGIS keep the index up to date. SQLite's rtreecheck() validates the
- * result in the tests.
+ * feature-to-leaf and node-to-parent rows go as JSON arrays. The trigger is
+ * put back at the end, so later edits in QGIS keep the index up to date.
+ * SQLite's rtreecheck() validates the result in the tests.
  */
 #include "fc_internal.h"
 
 #include <cpl_error.h>
+#include <cpl_string.h>
 #include <cpl_vsi.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <time.h>
 
 #define NODE_SIZE 1228 /* SQLite's for 2D with 4 KiB pages: 51 cells */
@@ -83,6 +83,13 @@ static int run_sql(fc_context *ctx, GDALDatasetH ds, const char *sql, char **val
         return fc_error_gdal(ctx, FC_EIO, "%s: cannot build the spatial index",
                              GDALGetDescription(ds));
     return FC_OK;
+}
+
+char **fc_rtree_layer_options(GDALDatasetH ds, char **options)
+{
+    if (strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "GPKG") == 0)
+        options = CSLSetNameValue(options, "SPATIAL_INDEX", "NO"); /* fc_rtree makes it */
+    return options;
 }
 
 int fc_rtree_begin(fc_context *ctx, GDALDatasetH ds, OGRLayerH layer, fc_rtree **out)
@@ -432,9 +439,8 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
     for (int k = 0; k < n_levels && status == FC_OK; k++) {
         char name[300];
         const rt_level *lv = &levels[k];
-        for (size_t j = 0; j * NODE_CELLS < lv->n; j++)
-            for (size_t i = j * NODE_CELLS; i < lv->n && i < (j + 1) * NODE_CELLS; i++)
-                holder[lv->entries[i].id] = base[k] + j;
+        for (size_t i = 0; i < lv->n; i++)
+            holder[lv->entries[i].id] = base[k] + i / NODE_CELLS;
         if (k == 0) { /* feature -> leaf */
             snprintf(name, sizeof name, "%s_rowid", t->table);
             add_mapping(&w, name, "rowid", "nodeno", t->fid, 0, holder, lv->n);

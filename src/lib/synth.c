@@ -229,11 +229,9 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
     OSRImportFromEPSG(wgs84, 4326);
     OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
     char **lco = NULL;
-    const char *driver = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
-    if (strcmp(driver, "ESRI Shapefile") == 0)
+    if (strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "ESRI Shapefile") == 0)
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8");
-    else if (strcmp(driver, "GPKG") == 0)
-        lco = CSLSetNameValue(lco, "SPATIAL_INDEX", "NO"); /* packed at the end: fc_rtree */
+    lco = fc_rtree_layer_options(ds, lco); /* the index is packed at the end */
     OGRLayerH l = GDALDatasetCreateLayer(ds, "firms", wgs84, wkbPoint, lco);
     CSLDestroy(lco);
     OSRRelease(wgs84);

@@ -249,8 +249,8 @@ static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8"); /* and a .cpg saying so */
     else if (strcmp(drv, "CSV") == 0)
         lco = CSLSetNameValue(lco, "GEOMETRY", "AS_WKT"); /* for spreadsheets */
-    else if (strcmp(drv, "GPKG") == 0 && index_later)
-        lco = CSLSetNameValue(lco, "SPATIAL_INDEX", "NO");
+    if (index_later)
+        lco = fc_rtree_layer_options(ds, lco);
     OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, type, lco);
     CSLDestroy(lco);
     if (!l)
