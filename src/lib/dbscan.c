@@ -167,27 +167,13 @@ static inline double distance_key(const grid *g, uint32_t p, uint32_t q)
  * last (a column of the 2D grid, a row of cubes in 3D). Within a line the
  * cells are in order of their last column. */
 
-/* The line holding cell c. */
-static size_t line_of(const grid *g, size_t c)
+/* The run holding item i, for runs given by their n_runs + 1 starts. */
+static size_t run_holding(const uint32_t *start, size_t n_runs, size_t i)
 {
-    size_t lo = 0, hi = g->n_lines; /* line_start[lo] <= c < line_start[hi] */
+    size_t lo = 0, hi = n_runs; /* start[lo] <= i < start[hi] */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if (g->line_start[mid] <= c)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The plane holding line l (3D). */
-static size_t plane_of(const grid *g, size_t l)
-{
-    size_t lo = 0, hi = g->n_planes; /* plane_start[lo] <= l < plane_start[hi] */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g->plane_start[mid] <= l)
+        if (start[mid] <= i)
             lo = mid;
         else
             hi = mid;
@@ -228,7 +214,7 @@ static int neighbour_runs(const grid *g, size_t c, cell_run *runs)
     const int64_t c0 = g->ck[0][c], cl = g->ck[g->dims - 1][c];
     const uint32_t lo = (uint32_t)(cl >= r ? cl - r : 0);
     const uint32_t hi = (uint32_t)(cl + r); /* cells per axis < 2^32 - 2 reach */
-    const size_t line = line_of(g, c);
+    const size_t line = run_holding(g->line_start, g->n_lines, c);
     int k = 0;
     if (g->dims == 2) {
         /* Lines of one group have increasing columns: the neighbours of
@@ -246,7 +232,7 @@ static int neighbour_runs(const grid *g, size_t c, cell_run *runs)
      * plane + r; in each, the lines of rows c1 - r .. c1 + r. */
     const int64_t c1 = g->ck[1][c];
     const uint32_t row_lo = (uint32_t)(c1 >= r ? c1 - r : 0);
-    const size_t plane = plane_of(g, line);
+    const size_t plane = run_holding(g->plane_start, g->n_planes, line);
     size_t first = plane >= (size_t)r ? plane - (size_t)r : 0;
     for (size_t pl = first; pl <= plane + (size_t)r && pl < g->n_planes; pl++) {
         const size_t pc = g->line_start[g->plane_start[pl]];
@@ -546,6 +532,33 @@ static inline bool starts_cell(const grid *g, const uint32_t *top_key, size_t p)
     return false;
 }
 
+/* The runs of items (cells; or lines, given by their first cells) whose
+ * cells share the group and the first `columns` columns: *start gets the
+ * *n_runs + 1 offsets into the items. False when out of memory. */
+static bool runs_sharing(const grid *g, const uint32_t *first_cell, size_t n_items, int columns,
+                         uint32_t **start, size_t *n_runs)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+        n = 0;
+        for (size_t i = 0; i < n_items; i++) {
+            const size_t c = first_cell ? first_cell[i] : i;
+            const size_t p = i == 0 ? c : first_cell ? first_cell[i - 1] : i - 1;
+            bool new_run = i == 0 || cell_group(g, c) != cell_group(g, p);
+            for (int d = 0; d < columns && !new_run; d++)
+                new_run = g->ck[d][c] != g->ck[d][p];
+            if (new_run && pass == 1)
+                (*start)[n] = (uint32_t)i;
+            n += new_run;
+        }
+        if (pass == 0 && !(*start = malloc((n + 1) * sizeof **start)))
+            return false;
+    }
+    (*start)[n] = (uint32_t)n_items;
+    *n_runs = n;
+    return true;
+}
+
 static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
                       const uint32_t *group, const fc_dbscan_params *params, double side)
 {
@@ -635,38 +648,12 @@ static int grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const
     free(sorted_key);
     g->cell_start[n_cells] = (uint32_t)n;
 
-    size_t n_lines = 0;
-    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
-        n_lines = 0;
-        for (c = 0; c < n_cells; c++) {
-            bool new_line = c == 0 || cell_group(g, c) != cell_group(g, c - 1);
-            for (int d = 0; d < dims - 1 && !new_line; d++)
-                new_line = g->ck[d][c] != g->ck[d][c - 1];
-            if (new_line && pass == 1)
-                g->line_start[n_lines] = (uint32_t)c;
-            n_lines += new_line;
-        }
-        if (pass == 0 && !(g->line_start = malloc((n_lines + 1) * sizeof *g->line_start)))
-            return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
-    }
-    g->n_lines = n_lines;
-    g->line_start[n_lines] = (uint32_t)n_cells;
-    for (int pass = 0; dims == 3 && pass < 2; pass++) { /* planes: count, then fill */
-        size_t n_planes = 0;
-        for (size_t l = 0; l < n_lines; l++) {
-            const size_t lc = g->line_start[l], pc = l ? g->line_start[l - 1] : 0;
-            bool new_plane = l == 0 || cell_group(g, lc) != cell_group(g, pc) ||
-                             g->ck[0][lc] != g->ck[0][pc];
-            if (new_plane && pass == 1)
-                g->plane_start[n_planes] = (uint32_t)l;
-            n_planes += new_plane;
-        }
-        if (pass == 0 && !(g->plane_start = malloc((n_planes + 1) * sizeof *g->plane_start)))
-            return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
-        g->n_planes = n_planes;
-    }
-    if (dims == 3)
-        g->plane_start[g->n_planes] = (uint32_t)n_lines;
+    /* Lines: cells sharing all columns but the last; 3D planes: lines
+     * sharing the first column. */
+    if (!runs_sharing(g, NULL, n_cells, dims - 1, &g->line_start, &g->n_lines) ||
+        (dims == 3 && !runs_sharing(g, g->line_start, g->n_lines, 1, &g->plane_start,
+                                    &g->n_planes)))
+        return fc_error(ctx, FC_ENOMEM, "out of memory building the grid of %zu points", n);
     box_job job = {g};
     fc_parallel_for(g->threads, n_cells, CELL_CHUNK, test_cell_boxes, &job);
     return FC_OK;
