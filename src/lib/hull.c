@@ -145,6 +145,7 @@ size_t fc_hull_drop_interior(size_t n, double *x, double *y)
 
 typedef struct hull_worker {
     bool ready;
+    int ready_status;
     GEOSContextHandle_t geos;
     char geos_msg[FC_GEOS_MESSAGE_SIZE];
     OGRCoordinateTransformationH to_lonlat;
@@ -152,9 +153,22 @@ typedef struct hull_worker {
     fc_context ctx; /* this worker's errors */
 } hull_worker;
 
+typedef struct set_size {
+    size_t size, set;
+} set_size;
+
+static int larger_first(const void *a, const void *b)
+{
+    const set_size *p = a, *q = b;
+    if (p->size != q->size)
+        return p->size < q->size ? 1 : -1;
+    return (p->set > q->set) - (p->set < q->set);
+}
+
 typedef struct hulls_job {
     fc_context *ctx;
-    const size_t *start, *members, *by_size;
+    const size_t *start, *members;
+    const set_size *by_size; /* the sets, largest first */
     const double *x, *y;
     const fc_hull_params *params;
     const fc_area_measure *measure;
@@ -173,8 +187,8 @@ typedef struct hulls_job {
 
 static int worker_ready(hulls_job *j, hull_worker *w)
 {
-    if (w->ready)
-        return FC_OK;
+    if (w->ready) /* set up once: its outcome stands for every later set */
+        return w->ready_status;
     w->ready = true;
     w->geos = GEOS_init_r();
     w->px = malloc((j->largest ? j->largest : 1) * sizeof *w->px);
@@ -182,9 +196,10 @@ static int worker_ready(hulls_job *j, hull_worker *w)
     if (j->measure->to_lonlat)
         w->to_lonlat = OCTClone(j->measure->to_lonlat);
     if (!w->geos || !w->px || !w->py || (j->measure->to_lonlat && !w->to_lonlat))
-        return fc_error(&w->ctx, FC_ENOMEM, "out of memory for cluster polygons");
+        return w->ready_status =
+                   fc_error(&w->ctx, FC_ENOMEM, "out of memory for cluster polygons");
     GEOSContext_setErrorMessageHandler_r(w->geos, fc_geos_message, w->geos_msg);
-    return FC_OK;
+    return w->ready_status = FC_OK;
 }
 
 static int one_set(hulls_job *j, hull_worker *w, size_t c)
@@ -231,7 +246,7 @@ static void hull_sets(void *arg, size_t begin, size_t end, int worker)
     hulls_job *j = arg;
     hull_worker *w = &j->workers[worker];
     for (size_t i = begin; i < end && !atomic_load(&j->stop); i++) {
-        const size_t c = j->by_size[i];
+        const size_t c = j->by_size[i].set;
         int status = one_set(j, w, c);
         size_t done = atomic_fetch_add(&j->done, 1) + 1;
         if (status == FC_OK && worker == 0) /* the caller's thread: progress */
@@ -251,44 +266,24 @@ static void hull_sets(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
-typedef struct set_size {
-    size_t size, set;
-} set_size;
-
-static int larger_first(const void *a, const void *b)
-{
-    const set_size *p = a, *q = b;
-    if (p->size != q->size)
-        return p->size < q->size ? 1 : -1;
-    return (p->set > q->set) - (p->set < q->set);
-}
-
 int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
              const size_t *members, const double *x, const double *y,
              const fc_hull_params *params, const fc_area_measure *measure,
              unsigned char **wkb, size_t *wkb_size, double *area)
 {
     threads = fc_threads_or_cores(threads);
-    size_t *by_size = malloc((n_sets ? n_sets : 1) * sizeof *by_size);
+    /* Largest sets first, so that no thread is left with a big one at the
+     * end while the others wait. */
+    set_size *by_size = malloc((n_sets ? n_sets : 1) * sizeof *by_size);
     hull_worker *workers = calloc((size_t)threads, sizeof *workers);
     if (!by_size || !workers) {
         free(by_size), free(workers);
         return fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
     }
-    /* Largest sets first, so that no thread is left with a big one at the
-     * end while the others wait. */
-    set_size *sizes = malloc((n_sets ? n_sets : 1) * sizeof *sizes);
-    if (!sizes) {
-        free(by_size), free(workers);
-        return fc_error(ctx, FC_ENOMEM, "out of memory for cluster polygons");
-    }
     for (size_t c = 0; c < n_sets; c++)
-        sizes[c] = (set_size){start[c + 1] - start[c], c};
-    qsort(sizes, n_sets, sizeof *sizes, larger_first);
-    for (size_t c = 0; c < n_sets; c++)
-        by_size[c] = sizes[c].set;
-    const size_t largest = n_sets ? sizes[0].size : 0;
-    free(sizes);
+        by_size[c] = (set_size){start[c + 1] - start[c], c};
+    qsort(by_size, n_sets, sizeof *by_size, larger_first);
+    const size_t largest = n_sets ? by_size[0].size : 0;
 
     hulls_job job = {.ctx = ctx, .start = start, .members = members, .by_size = by_size,
                      .x = x, .y = y, .params = params, .measure = measure, .n_sets = n_sets,
