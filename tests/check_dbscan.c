@@ -490,7 +490,7 @@ END_TEST
 static Suite *dbscan_suite(void)
 {
     Suite *s = suite_create("dbscan");
-    TCase *small = tcase_create("small");
+    TCase *small = fc_tcase("small");
     tcase_add_checked_fixture(small, setup, teardown);
     tcase_add_test(small, three_in_a_row);
     tcase_add_test(small, exactly_eps_counts);
@@ -502,9 +502,8 @@ static Suite *dbscan_suite(void)
     tcase_add_test(small, dense_cell_is_all_core);
     tcase_add_test(small, bad_arguments_are_refused);
     suite_add_tcase(s, small);
-    TCase *oracle_case = tcase_create("oracle");
+    TCase *oracle_case = fc_tcase("oracle");
     tcase_add_checked_fixture(oracle_case, setup, teardown);
-    tcase_set_timeout(oracle_case, 300);
     tcase_add_test(oracle_case, matches_brute_force);
     tcase_add_test(oracle_case, same_result_in_any_input_order_of_groups);
     tcase_add_test(oracle_case, same_result_whatever_the_thread_count);

@@ -263,9 +263,8 @@ END_TEST
 static Suite *geodesic_suite(void)
 {
     Suite *s = suite_create("geodesic");
-    TCase *tc = tcase_create("geodesic");
+    TCase *tc = fc_tcase("geodesic");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, a_hundredth_of_a_degree);
     tcase_add_test(tc, across_the_antimeridian);
     tcase_add_test(tc, over_the_pole);

@@ -173,9 +173,8 @@ END_TEST
 static Suite *gpkg_index_suite(void)
 {
     Suite *s = suite_create("gpkg_index");
-    TCase *tc = tcase_create("packed");
+    TCase *tc = fc_tcase("packed");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, index_is_sound_and_answers_like_a_scan);
     tcase_add_test(tc, index_follows_later_edits);
     suite_add_tcase(s, tc);

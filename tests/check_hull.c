@@ -209,7 +209,7 @@ END_TEST
 static Suite *hull_suite(void)
 {
     Suite *s = suite_create("hull");
-    TCase *tc = tcase_create("hull");
+    TCase *tc = fc_tcase("hull");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, square_convex_and_concave);
     tcase_add_test(tc, concave_hull_follows_an_l_shape);

@@ -117,7 +117,7 @@ END_TEST
 static Suite *reproject_suite(void)
 {
     Suite *s = suite_create("reproject");
-    TCase *tc = tcase_create("reproject");
+    TCase *tc = fc_tcase("reproject");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, projected_metric_crs_is_kept);
     tcase_add_test(tc, projected_feet_crs_converts_units);

@@ -310,9 +310,8 @@ END_TEST
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
-    TCase *tc = tcase_create("stats");
+    TCase *tc = fc_tcase("stats");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, location_quotients_by_hand);
     tcase_add_test(tc, regions_in_another_crs);
     tcase_add_test(tc, bow_tie_is_repaired_and_reported);
