@@ -96,19 +96,26 @@ START_TEST(usage_lists_every_option)
 }
 END_TEST
 
-START_TEST(truncate_codes_by_characters)
+START_TEST(truncate_codes_by_digits)
 {
-    char a[] = "01110", b[] = "4711", c[] = "Ә12", d[] = "62.01", e[] = "7";
+    char a[] = "01110", b[] = " 4711 ", c[] = "62.01", d[] = "62.01.0", e[] = "7", f[] = "C10.11",
+         g[] = "ӘБВ", h[] = "  ";
     fc_truncate_code(a, 2);
-    fc_truncate_code(b, 0); /* 0: the whole code */
-    fc_truncate_code(c, 2); /* Ә is one character of two bytes */
-    fc_truncate_code(d, 4);
+    fc_truncate_code(b, 0); /* 0: the whole code, trimmed */
+    fc_truncate_code(c, 4);
+    fc_truncate_code(d, 2);
     fc_truncate_code(e, 2);
+    fc_truncate_code(f, 2); /* a NACE section letter is not a digit */
+    fc_truncate_code(g, 2); /* no digit at all: characters, Ә being one of two bytes */
+    fc_truncate_code(h, 2);
     ck_assert_str_eq(a, "01");
     ck_assert_str_eq(b, "4711");
-    ck_assert_str_eq(c, "Ә1");
-    ck_assert_str_eq(d, "62.0");
+    ck_assert_str_eq(c, "6201");
+    ck_assert_str_eq(d, "62");
     ck_assert_str_eq(e, "7");
+    ck_assert_str_eq(f, "10");
+    ck_assert_str_eq(g, "ӘБ");
+    ck_assert_str_eq(h, "");
 }
 END_TEST
 
@@ -129,13 +136,13 @@ END_TEST
 static Suite *options_suite(void)
 {
     Suite *s = suite_create("options");
-    TCase *tc = tcase_create("options");
+    TCase *tc = fc_tcase("options");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, good_values_are_stored);
     tcase_add_loop_test(tc, bad_values_are_refused_by_name, 0, sizeof bad / sizeof bad[0]);
     tcase_add_test(tc, usage_lists_every_option);
-    tcase_add_test(tc, truncate_codes_by_characters);
+    tcase_add_test(tc, truncate_codes_by_digits);
     tcase_add_test(tc, status_names_and_messages);
     suite_add_tcase(s, tc);
     return s;

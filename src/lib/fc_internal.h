@@ -58,6 +58,7 @@ struct fc_options {
     char *where;
     char *sector_field;
     int sector_digits; /* 0: the whole code */
+    int sector_width;  /* 0: as read; else whole-number codes padded with zeros to it */
     double eps;        /* metres; 0 until set */
     size_t min_pts;
     char *weight_field;
@@ -106,6 +107,11 @@ typedef struct fc_input {
     OGRLayerH layer;
     const char *path;
     const char *layer_name;
+    /* The field the sector codes are read from: the sector field itself or,
+     * in a CSV, the text GDAL keeps beside a column whose type it guessed
+     * (NAME_original), so that 01110 stays 01110. -1: no sector field. */
+    int sector_source;
+    bool csv_source_columns; /* a CSV opened with KEEP_SOURCE_COLUMNS */
 } fc_input;
 
 /* Opens a vector dataset read-only, checking what GDAL would not say
@@ -121,7 +127,10 @@ void fc_input_close(fc_input *in);
 int fc_read_firms(fc_context *ctx, fc_input *inputs, size_t n_inputs, const fc_options *opts,
                   fc_firms *firms);
 void fc_firms_free(fc_firms *firms);
-/* The first `digits` characters (UTF-8 code points) of a code, in place. */
+/* A sector code as the clustering groups it, in place: blanks around it
+ * trimmed; with digits > 0, its first `digits` digits, other characters not
+ * counted and dropped (62.01 -> 6201 with 4, C10.11 -> 10 with 2); a code
+ * without any digit keeps its first `digits` characters (UTF-8 code points). */
 void fc_truncate_code(char *code, int digits);
 
 /* ---- reproject.c -------------------------------------------------------- */

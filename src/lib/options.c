@@ -28,11 +28,15 @@ static const opt_def option_table[] = {
     {"where", OPT_STRING, OFF(where), "SQL",
      "attribute filter, as ogr2ogr -where: \"employees > 0\""},
     {"sector-field", OPT_STRING, OFF(sector_field), "NAME",
-     "field holding the sector code, e.g. oked (text or whole numbers);\n"
+     "field holding the sector code, e.g. oked, read as text;\n"
      "without it, all firms form one group"},
     {"sector-digits", OPT_INT, OFF(sector_digits), "N",
-     "group sectors by the first N characters of the code\n"
-     "(2 = OKED division; default: the whole code)"},
+     "group sectors by the first N digits of the code, dots and other\n"
+     "characters not counted (2 = OKED division: 62.01 -> 62; default:\n"
+     "the whole code)"},
+    {"sector-width", OPT_INT, OFF(sector_width), "N",
+     "a sector field of whole numbers lost its leading zeros: pad codes\n"
+     "with zeros to N digits (5 for OKED: 1110 -> 01110)"},
     {"eps", OPT_DOUBLE, OFF(eps), "METRES",
      "neighbourhood radius in metres, whatever the CRS (required)"},
     {"min-pts", OPT_INT, OFF(min_pts), "N",
@@ -216,6 +220,11 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
                 return fc_error(ctx, FC_EINVAL,
                                 "option --sector-digits must be between 1 and 64, not %s", value);
             o->sector_digits = (int)lv;
+        } else if (strcmp(d->name, "sector-width") == 0) {
+            if (lv < 1 || lv > 64)
+                return fc_error(ctx, FC_EINVAL,
+                                "option --sector-width must be between 1 and 64, not %s", value);
+            o->sector_width = (int)lv;
         } else if (strcmp(d->name, "permutations") == 0) {
             if (lv < 0 || lv > 1000000)
                 return fc_error(ctx, FC_EINVAL,
@@ -226,10 +235,12 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
                 return fc_error(ctx, FC_EINVAL, "option --threads must be between 1 and 1024, not %s",
                                 value);
             o->threads = (int)lv;
-        } else { /* seed */
+        } else if (strcmp(d->name, "seed") == 0) {
             if (lv < 0)
                 return fc_error(ctx, FC_EINVAL, "option --seed must be 0 or more, not %s", value);
             o->seed = (uint64_t)lv;
+        } else {
+            return fc_error(ctx, FC_EINTERNAL, "option --%s has no range check", d->name);
         }
         return FC_OK;
     case OPT_DOUBLE:
@@ -247,7 +258,7 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     return fc_error(ctx, FC_EINTERNAL, "option --%s has an unknown kind", d->name);
 }
 
-static char usage_text[4096];
+static char usage_text[8192];
 static const char *text_ptr = usage_text;
 
 static void build_usage(void)

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,17 @@ static const char *const csv_open_options[] = {
     "Y_POSSIBLE_NAMES=lat,latitude,y,northing",
     "KEEP_GEOM_COLUMNS=YES",
     "AUTODETECT_TYPE=YES",
+    NULL};
+
+/* The same, keeping the text of every column whose type GDAL guessed, as
+ * NAME_original: sector codes are identifiers, and 01110 must not become
+ * 1110. The writer leaves those columns out. */
+static const char *const csv_text_open_options[] = {
+    "X_POSSIBLE_NAMES=lon,long,longitude,x,easting,lng",
+    "Y_POSSIBLE_NAMES=lat,latitude,y,northing",
+    "KEEP_GEOM_COLUMNS=YES",
+    "AUTODETECT_TYPE=YES",
+    "KEEP_SOURCE_COLUMNS=YES",
     NULL};
 
 static bool is_point_type(OGRwkbGeometryType t)
@@ -39,7 +52,8 @@ static bool sidecar_exists(const char *path, const char *ext)
            VSIStatL(CPLResetExtension(path, upper), &st) == 0;
 }
 
-GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding)
+static GDALDatasetH open_dataset(fc_context *ctx, const char *path, const char *encoding,
+                                 bool csv_text)
 {
     CPLErrorReset();
     GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
@@ -63,8 +77,9 @@ GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *enco
             return NULL;
         }
     }
-    const char *const *open_options =
-        strcmp(GDALGetDriverShortName(drv), "CSV") == 0 ? csv_open_options : NULL;
+    const char *const *open_options = NULL;
+    if (strcmp(GDALGetDriverShortName(drv), "CSV") == 0)
+        open_options = csv_text ? csv_text_open_options : csv_open_options;
     /* --encoding: the code page of a Shapefile's .dbf that says none, or a
      * wrong one (CP1251, CP866, RK1048...) */
     char encoding_option[80];
@@ -86,14 +101,21 @@ GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *enco
     return ds;
 }
 
+GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding)
+{
+    return open_dataset(ctx, path, encoding, false);
+}
+
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
 {
     memset(in, 0, sizeof *in);
     in->path = path;
-    if (!(in->ds = fc_dataset_open(ctx, path, opts->encoding)))
+    in->sector_source = -1;
+    if (!(in->ds = open_dataset(ctx, path, opts->encoding, opts->sector_field != NULL)))
         return fc_errcode(ctx);
     const bool is_csv =
         strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(in->ds)), "CSV") == 0;
+    in->csv_source_columns = is_csv && opts->sector_field;
 
     int n_layers = GDALDatasetGetLayerCount(in->ds);
     if (opts->layer) {
@@ -163,8 +185,23 @@ void fc_input_close(fc_input *in)
 
 void fc_truncate_code(char *code, int digits)
 {
+    size_t len = strlen(code), start = 0;
+    while (len > 0 && isspace((unsigned char)code[len - 1]))
+        len--;
+    while (start < len && isspace((unsigned char)code[start]))
+        start++;
+    memmove(code, code + start, len - start);
+    code[len - start] = '\0';
     if (digits <= 0)
         return;
+    if (strpbrk(code, "0123456789")) {
+        int kept = 0;
+        for (char *p = code; *p && kept < digits; p++)
+            if (*p >= '0' && *p <= '9')
+                code[kept++] = *p;
+        code[kept] = '\0';
+        return;
+    }
     int seen = 0;
     for (char *p = code; *p; p++) {
         /* Count code points: UTF-8 continuation bytes are 10xxxxxx. */
@@ -346,10 +383,17 @@ static bool grow(fc_firms *f, size_t *cap)
 
 /* ---- the skip rules, shared by both ways of reading --------------------- */
 
+/* How a sector field holds its codes. */
+enum code_kind { CODE_TEXT, CODE_INTEGER, CODE_DECIMAL };
+
 typedef struct firm_checks {
     skip_log no_geom, bad_xy, out_of_range, no_sector, bad_weight;
     bool geographic;
     int sector_digits;
+    int code_kind;          /* an enum code_kind */
+    int sector_width;       /* whole-number codes: padded with zeros to it */
+    int decimals;           /* decimal codes: digits after the point */
+    int shortest, longest;  /* whole-number codes: their lengths, before padding */
 } firm_checks;
 
 /* What is wrong with a (non-empty) point's coordinates, or NULL. */
@@ -385,6 +429,34 @@ static int sector_of_code(fc_context *ctx, firm_checks *c, code_table *codes, co
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
     free(code);
     return status;
+}
+
+/* Room for the text of a numeric code, padded to at most 64 digits. */
+#define CODE_BUF 80
+
+/* The text of a whole-number code (buf: CODE_BUF bytes), padded with zeros
+ * to --sector-width. */
+static const char *integer_code(firm_checks *c, int64_t v, char *buf)
+{
+    int len = snprintf(buf, CODE_BUF, "%" PRId64, v);
+    if (c->shortest == 0 || len < c->shortest)
+        c->shortest = len;
+    if (len > c->longest)
+        c->longest = len;
+    if (v >= 0 && len < c->sector_width)
+        snprintf(buf, CODE_BUF, "%0*" PRId64, c->sector_width < 64 ? c->sector_width : 64, v);
+    return buf;
+}
+
+/* The text of a decimal code (buf: CODE_BUF bytes) with the field's fixed number
+ * of decimals, as a Shapefile stores it: 62.10 stays 62.10. NULL when the
+ * value cannot be a code. */
+static const char *decimal_code(firm_checks *c, double v, char *buf)
+{
+    if (!isfinite(v) || fabs(v) >= 1e15)
+        return NULL;
+    snprintf(buf, CODE_BUF, "%.*f", c->decimals < 20 ? c->decimals : 20, v);
+    return buf;
 }
 
 /* Without a sector field, every firm is of one sector: "all". */
@@ -480,10 +552,13 @@ static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, fir
         return ARROW_UNUSABLE;
     /* Only the columns needed; the writer asks for the others again. */
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
+    const char *sector_name =
+        in->sector_source >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, in->sector_source))
+                               : NULL;
     char **ignored = NULL;
     for (int i = 0; i < OGR_FD_GetFieldCount(defn); i++) {
         const char *name = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i));
-        if (!(opts->sector_field && strcmp(name, opts->sector_field) == 0) &&
+        if (i != in->sector_source &&
             !(opts->weight_field && strcmp(name, opts->weight_field) == 0))
             ignored = CSLAddString(ignored, name);
     }
@@ -506,9 +581,10 @@ static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, fir
     if (stream.get_schema(&stream, &schema) == 0) {
         fid_i = arrow_child(&schema, fid_name, "l", &fid_t);
         geom_i = arrow_child(&schema, geom_name, "z", &geom_t);
-        sector_i = arrow_child(&schema, opts->sector_field, "uil", &sector_t);
+        sector_i = arrow_child(&schema, sector_name,
+                               checks->code_kind == CODE_DECIMAL ? "g" : "uil", &sector_t);
         weight_i = arrow_child(&schema, opts->weight_field, "ilg", &weight_t);
-        if (fid_i >= 0 && geom_i >= 0 && (!opts->sector_field || sector_i >= 0) &&
+        if (fid_i >= 0 && geom_i >= 0 && (!sector_name || sector_i >= 0) &&
             (!opts->weight_field || weight_i >= 0))
             status = FC_OK;
     }
@@ -551,11 +627,16 @@ static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, fir
                 } else if (sector_t == 'u') {
                     const char *text = (const char *)arrow_bytes(&sector, r, &len);
                     status = sector_of_code(ctx, checks, codes, text, len, &sector_id, &problem);
-                } else { /* whole numbers: as OGR writes them */
-                    char text[32];
-                    snprintf(text, sizeof text, CPL_FRMT_GIB, (GIntBig)arrow_integer(&sector, r));
-                    status = sector_of_code(ctx, checks, codes, text, strlen(text), &sector_id,
-                                            &problem);
+                } else { /* numbers: as the feature path formats them */
+                    char buf[CODE_BUF];
+                    const char *text =
+                        sector_t == 'g' ? decimal_code(checks, arrow_number(&sector, r), buf)
+                                        : integer_code(checks, arrow_integer(&sector, r), buf);
+                    if (!text)
+                        problem = &checks->no_sector;
+                    else
+                        status = sector_of_code(ctx, checks, codes, text, strlen(text),
+                                                &sector_id, &problem);
                 }
             } else if (!problem) {
                 status = one_sector(ctx, codes);
@@ -593,6 +674,50 @@ static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, fir
     return status;
 }
 
+/* Finds the field the sector codes are read from, and how they are held:
+ * text as it is; whole numbers (padded with --sector-width); decimals only
+ * where the field fixes their number (a Shapefile's N(10,2)), since 62.10
+ * would otherwise read back as 62.1. A CSV's codes are read from the text
+ * GDAL kept before guessing the column's type. */
+static int sector_source(fc_context *ctx, fc_input *in, const fc_options *opts, int *idx,
+                         int *kind, int *decimals)
+{
+    int status = field_index(ctx, in, opts->sector_field, idx);
+    if (status != FC_OK)
+        return status;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
+    if (in->csv_source_columns) {
+        char *name = CPLStrdup(CPLSPrintf("%s_original", opts->sector_field));
+        int text_idx = OGR_FD_GetFieldIndex(defn, name);
+        CPLFree(name);
+        if (text_idx >= 0)
+            *idx = text_idx;
+    }
+    in->sector_source = *idx;
+    OGRFieldDefnH fd = OGR_FD_GetFieldDefn(defn, *idx);
+    OGRFieldType t = OGR_Fld_GetType(fd);
+    if (t == OFTString) {
+        *kind = CODE_TEXT;
+    } else if (t == OFTInteger || t == OFTInteger64) {
+        *kind = CODE_INTEGER;
+    } else if (t == OFTReal && OGR_Fld_GetPrecision(fd) > 0) {
+        *kind = CODE_DECIMAL;
+        *decimals = OGR_Fld_GetPrecision(fd);
+    } else if (t == OFTReal) {
+        return fc_error(ctx, FC_EDATA,
+                        "%s, layer %s: sector field '%s' holds its codes as numbers with no fixed "
+                        "number of decimals, so they cannot be read back as written (62.10 would "
+                        "read as 62.1, 01.11 as 1.11): store the codes as text",
+                        in->path, in->layer_name, opts->sector_field);
+    } else {
+        return fc_error(ctx, FC_EDATA,
+                        "%s, layer %s: sector field '%s' is of type %s; it must hold codes as text "
+                        "or whole numbers",
+                        in->path, in->layer_name, opts->sector_field, OGR_GetFieldTypeName(t));
+    }
+    return FC_OK;
+}
+
 /* Appends the firms of one input to f. Points of an input in another CRS
  * than the first's are transformed into the first's. */
 static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f,
@@ -600,16 +725,10 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
 {
     int sector_idx = -1, weight_idx = -1, status;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
-    if (opts->sector_field) {
-        if ((status = field_index(ctx, in, opts->sector_field, &sector_idx)) != FC_OK)
-            return status;
-        OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, sector_idx));
-        if (t != OFTString && t != OFTInteger && t != OFTInteger64)
-            return fc_error(ctx, FC_EDATA,
-                            "%s, layer %s: sector field '%s' is of type %s; it must hold text or "
-                            "whole numbers",
-                            in->path, in->layer_name, opts->sector_field, OGR_GetFieldTypeName(t));
-    }
+    int code_kind = CODE_TEXT, decimals = 0;
+    if (opts->sector_field &&
+        (status = sector_source(ctx, in, opts, &sector_idx, &code_kind, &decimals)) != FC_OK)
+        return status;
     if (opts->weight_field) {
         if ((status = field_index(ctx, in, opts->weight_field, &weight_idx)) != FC_OK)
             return status;
@@ -648,7 +767,12 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
                           {"no sector code", 0, {0}},
                           {"a missing or negative weight", 0, {0}},
                           in_srs && OSRIsGeographic(in_srs),
-                          opts->sector_digits};
+                          opts->sector_digits,
+                          code_kind,
+                          opts->sector_width,
+                          decimals,
+                          0,
+                          0};
     code_table codes = *codes_p;
     size_t cap = *cap_p;
     GIntBig total = OGR_L_GetFeatureCount(in->layer, FALSE);
@@ -711,9 +835,18 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
             if (!OGR_F_IsFieldSetAndNotNull(feat, sector_idx)) {
                 problem = &checks.no_sector;
             } else {
-                const char *text = OGR_F_GetFieldAsString(feat, sector_idx);
-                status = sector_of_code(ctx, &checks, &codes, text, strlen(text), &sector,
-                                        &problem);
+                char buf[CODE_BUF];
+                const char *text =
+                    checks.code_kind == CODE_INTEGER
+                        ? integer_code(&checks, OGR_F_GetFieldAsInteger64(feat, sector_idx), buf)
+                    : checks.code_kind == CODE_DECIMAL
+                        ? decimal_code(&checks, OGR_F_GetFieldAsDouble(feat, sector_idx), buf)
+                        : OGR_F_GetFieldAsString(feat, sector_idx);
+                if (!text)
+                    problem = &checks.no_sector;
+                else
+                    status = sector_of_code(ctx, &checks, &codes, text, strlen(text), &sector,
+                                            &problem);
             }
         } else if (!problem) {
             status = one_sector(ctx, &codes);
@@ -757,6 +890,15 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
         report_skips(ctx, in, &checks.out_of_range);
         report_skips(ctx, in, &checks.no_sector);
         report_skips(ctx, in, &checks.bad_weight);
+        if (checks.code_kind == CODE_INTEGER && !opts->sector_width && opts->sector_digits > 0 &&
+            checks.shortest < checks.longest)
+            fc_message(ctx, FC_MSG_WARNING,
+                       "%s, layer %s: sector field '%s' holds whole numbers of %d to %d digits: "
+                       "codes that began with 0 have lost it (01110 reads as 1110), and "
+                       "--sector-digits %d takes the wrong digits of them; give --sector-width %d "
+                       "to pad them back",
+                       in->path, in->layer_name, opts->sector_field, checks.shortest,
+                       checks.longest, opts->sector_digits, checks.longest);
     }
     /* another CRS than the first input's: into the first's */
     if (status == FC_OK && !first && in_srs && !OSRIsSame(in_srs, f->srs) && f->n > first_point &&

@@ -539,6 +539,32 @@ static bool finite_geometry(OGRGeometryH g)
     return isfinite(e.MinX) && isfinite(e.MaxX) && isfinite(e.MinY) && isfinite(e.MaxY);
 }
 
+/* In a CSV opened with KEEP_SOURCE_COLUMNS, the typed column that field j
+ * keeps the text of (j is NAME_original), or -1. */
+static int source_column_of(const fc_input *in, OGRFeatureDefnH defn, int j)
+{
+    if (!in->csv_source_columns)
+        return -1;
+    const char *name = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, j));
+    size_t len = strlen(name), suffix = strlen("_original");
+    if (len <= suffix || strcmp(name + len - suffix, "_original") != 0)
+        return -1;
+    for (int k = 0; k < OGR_FD_GetFieldCount(defn); k++) {
+        const char *typed = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, k));
+        if (k != j && strlen(typed) == len - suffix && strncmp(typed, name, len - suffix) == 0)
+            return k;
+    }
+    return -1;
+}
+
+/* For the typed sector column of a CSV, the column holding its text, or -1. */
+static int sector_text_of(const fc_input *in, OGRFeatureDefnH defn, int j)
+{
+    if (in->sector_source < 0 || in->sector_source == j)
+        return -1;
+    return source_column_of(in, defn, in->sector_source) == j ? in->sector_source : -1;
+}
+
 /* Whether an input field is replaced by one of ours. */
 static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
 {
@@ -572,10 +598,31 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
             status = fc_error(ctx, FC_ENOMEM, "out of memory");
             break;
         }
+        for (int j = 0; j < n_in; j++)
+            maps[i][j] = -1;
         for (int j = 0; j < n_in && status == FC_OK; j++) {
             OGRFieldDefnH fd = OGR_FD_GetFieldDefn(in_defn, j);
             const char *name = OGR_Fld_GetNameRef(fd);
-            maps[i][j] = -1;
+            /* A CSV's kept text of a typed column (NAME_original) is left
+             * out, except for the sector codes: written as text under the
+             * sector field's own name, so that 01110 stays 01110. */
+            if (source_column_of(&inputs[i], in_defn, j) >= 0)
+                continue; /* the sector's text goes where its typed column stands */
+            int text = sector_text_of(&inputs[i], in_defn, j);
+            if (text >= 0) {
+                fd = OGR_FD_GetFieldDefn(in_defn, text);
+                OGRFieldDefnH renamed = OGR_Fld_Create(name, OGR_Fld_GetType(fd));
+                int existing = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name);
+                if (existing >= 0)
+                    maps[i][text] = existing;
+                else if (OGR_L_CreateField(l, renamed, TRUE) != OGRERR_NONE)
+                    status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms",
+                                           name);
+                else
+                    maps[i][text] = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
+                OGR_Fld_Destroy(renamed);
+                continue;
+            }
             if (ours(name, r, n_inputs)) {
                 /* named like ours (say, from an earlier run): replaced */
                 fc_message(ctx, FC_MSG_WARNING, "%s, layer %s: field %s is replaced by the new one",
