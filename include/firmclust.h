@@ -239,8 +239,11 @@ const char *fc_result_region_field(const fc_result *r, int *guessed);
  *  when there is none. */
 int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
                          double *lq, size_t *n_firms);
-/** Monte Carlo runs behind the clusters' p-values (0: none). */
+/** Monte Carlo runs behind the clusters' p-values, at most, per sector (0: none). */
 int fc_result_permutations(const fc_result *r);
+/** One line saying how the p-values were found, or why there are none ("":
+ *  not asked for, or no cluster to test). Owned by r. */
+const char *fc_result_significance(const fc_result *r);
 
 /**
  * Describes a vector file as firmclust sees it: its layers with geometry

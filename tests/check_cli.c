@@ -430,7 +430,8 @@ START_TEST(oblasts_location_quotients_and_pvalues)
                          firms, oblasts),
                      0);
     ck_assert_ptr_nonnull(strstr(out_text, "regions: 20, named by field ADM1_EN (a guess"));
-    ck_assert_ptr_nonnull(strstr(out_text, "p-values: 99 Monte Carlo runs"));
+    ck_assert_ptr_nonnull(strstr(out_text, "p-values: up to 99 Monte Carlo runs a sector"));
+    ck_assert_ptr_nonnull(strstr(out_text, "q-values: Benjamini-Hochberg over the"));
     ck_assert_ptr_nonnull(strstr(err_text, "region 'Zhetysu' (feature 7) has 2 rings without area"));
 
     GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
@@ -442,6 +443,10 @@ START_TEST(oblasts_location_quotients_and_pvalues)
         ck_assert(OGR_F_IsFieldSetAndNotNull(f, OGR_F_GetFieldIndex(f, "region")));
         double p = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "p_value"));
         ck_assert(p >= 0.01 - 1e-12 && p <= 1);
+        double q = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "q_value"));
+        ck_assert(q >= p && q <= 1);
+        int runs = OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "runs"));
+        ck_assert(runs >= 10 && runs <= 99);
         double share = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "reg_share"));
         ck_assert(share > 0 && share <= 1);
         ck_assert_int_ge(OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "n_regions")), 1);
@@ -507,6 +512,19 @@ START_TEST(oblasts_location_quotients_and_pvalues)
     ck_assert_ptr_nonnull(strstr(json, "\"regions\": {\"count\": 20, \"field\": \"ADM1_EN\""));
     ck_assert_ptr_nonnull(strstr(json, "\"top_regions\": [{\"region\": "));
     ck_assert_ptr_nonnull(strstr(json, "\"p_value\": "));
+}
+END_TEST
+
+START_TEST(one_sector_has_no_pvalues)
+{
+    /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
+    ck_assert_int_eq(run("cluster '%s' out.gpkg --eps 2000 --min-pts 10", firms), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "p-values: none: all firms are of one sector"));
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer(ds, "clusters"));
+    ck_assert_int_lt(OGR_FD_GetFieldIndex(defn, "p_value"), 0);
+    ck_assert_int_lt(OGR_FD_GetFieldIndex(defn, "q_value"), 0);
+    GDALClose(ds);
 }
 END_TEST
 
@@ -1174,6 +1192,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, where_filters_firms);
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
+    tcase_add_test(tc, one_sector_has_no_pvalues);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, areas_on_the_ellipsoid);
     tcase_add_test(tc, cluster_across_the_antimeridian);

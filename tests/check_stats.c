@@ -206,6 +206,7 @@ typedef struct mc_case {
     int32_t cluster_sector[600];
     size_t size[600];
     double p[600];
+    int runs[600];
 } mc_case;
 
 /* Clusters the case and computes the p-values of its clusters. */
@@ -219,7 +220,8 @@ static void significance(mc_case *c, const fc_dbscan_params *p, int perms, uint6
             c->cluster_sector[c->cid[i]] = (int32_t)c->s[i];
         }
     ck_assert_int_eq(fc_cluster_pvalues(ctx, c->n, c->x, c->y, c->s, NULL, p, 2, c->k,
-                                        c->cluster_sector, c->size, perms, seed, threads, c->p),
+                                        c->cluster_sector, c->size, perms, seed, threads, c->p,
+                                        c->runs),
                      FC_OK);
 }
 
@@ -244,6 +246,7 @@ START_TEST(planted_cluster_is_significant)
             found = true;
             ck_assert_msg(c.p[k] < 0.01, "planted cluster of %zu firms: p = %g", c.size[k], c.p[k]);
             ck_assert_double_eq_tol(c.p[k], 1.0 / 200, 1e-12); /* never matched by chance */
+            ck_assert_int_eq(c.runs[k], 199); /* so it needed every run */
         }
     ck_assert(found);
 }
@@ -278,6 +281,15 @@ START_TEST(chance_clusters_are_not_significant)
         datasets++;
         below_005 += largest_p <= 0.05;
         above_05 += largest_p > 0.5;
+        /* Every cluster's p-value follows from its runs: stopped early
+         * after FC_MC_EXCEEDANCES matches, or the full test's. */
+        for (size_t k = 0; k < c.k; k++) {
+            ck_assert(c.runs[k] >= FC_MC_EXCEEDANCES && c.runs[k] <= 99);
+            if (c.runs[k] < 99)
+                ck_assert_double_eq_tol(c.p[k], (double)FC_MC_EXCEEDANCES / c.runs[k], 1e-12);
+            else
+                ck_assert(c.p[k] > 0 && c.p[k] <= 1 && fabs(c.p[k] * 100 - round(c.p[k] * 100)) < 1e-9);
+        }
     }
     ck_assert_int_ge(datasets, 15);
     ck_assert_int_le(below_005, 4);
@@ -303,7 +315,61 @@ START_TEST(same_seed_same_pvalues_any_threads)
     significance(&c, &p, 60, 43, 2);
     ck_assert_uint_gt(a.k, 2);
     ck_assert_mem_eq(a.p, b.p, a.k * sizeof *a.p);
+    ck_assert_mem_eq(a.runs, b.runs, a.k * sizeof *a.runs);
     ck_assert_msg(memcmp(a.p, c.p, a.k * sizeof *a.p) != 0, "another seed, the same p-values");
+}
+END_TEST
+
+/* A cluster that needs every run gets exactly the full test's p-value,
+ * (r + 1) / (R + 1): the brute-force count over the stored null maxima is
+ * not available from outside, so it is checked through its two limits
+ * above (1 / (R + 1) when never matched) and here through R = 1, where the
+ * p-value can only be 1/2 or 1. */
+START_TEST(one_run_gives_half_or_one)
+{
+    static mc_case c;
+    rng_state = 5;
+    c.n = 300;
+    for (size_t i = 0; i < c.n; i++) {
+        c.x[i] = 3000 * uniform();
+        c.y[i] = 3000 * uniform();
+        c.s[i] = uniform() < 0.5;
+    }
+    fc_dbscan_params p = {.eps = 300, .min_pts = 4};
+    significance(&c, &p, 1, 9, 2);
+    ck_assert_uint_gt(c.k, 1);
+    for (size_t k = 0; k < c.k; k++) {
+        ck_assert(c.p[k] == 0.5 || c.p[k] == 1.0);
+        ck_assert_int_eq(c.runs[k], 1);
+    }
+}
+END_TEST
+
+START_TEST(q_values_by_hand)
+{
+    /* Benjamini-Hochberg: sorted p 0.01 0.02 0.03 0.5 (m = 4) give
+     * 0.04, 0.04, 0.04, 0.5; the running minimum keeps them monotone. */
+    double p[] = {0.5, 0.03, 0.01, 0.02}, q[4];
+    ck_assert_int_eq(fc_qvalues(ctx, 4, p, q), FC_OK);
+    ck_assert_double_eq_tol(q[0], 0.5, 1e-15);
+    ck_assert_double_eq_tol(q[1], 0.04, 1e-15);
+    ck_assert_double_eq_tol(q[2], 0.04, 1e-15);
+    ck_assert_double_eq_tol(q[3], 0.04, 1e-15);
+    /* ties, and a q never above 1 */
+    double p2[] = {0.9, 0.9, 1.0}, q2[3];
+    ck_assert_int_eq(fc_qvalues(ctx, 3, p2, q2), FC_OK);
+    ck_assert_double_eq_tol(q2[0], 1.0, 1e-15);
+    ck_assert_double_eq_tol(q2[1], 1.0, 1e-15);
+    ck_assert_double_eq_tol(q2[2], 1.0, 1e-15);
+    double p3[] = {0.001, 0.04, 0.03, 0.2, 0.05}, q3[5];
+    ck_assert_int_eq(fc_qvalues(ctx, 5, p3, q3), FC_OK);
+    /* sorted: 0.001 (x5/1 = 0.005), 0.03 (x5/2 = 0.075), 0.04 (x5/3), 0.05 (x5/4 = 0.0625),
+     * 0.2 (x5/5): q = 0.005, 0.0625, 0.0625, 0.0625, 0.2 */
+    ck_assert_double_eq_tol(q3[0], 0.005, 1e-15);
+    ck_assert_double_eq_tol(q3[1], 0.0625, 1e-15);
+    ck_assert_double_eq_tol(q3[2], 0.0625, 1e-15);
+    ck_assert_double_eq_tol(q3[3], 0.2, 1e-15);
+    ck_assert_double_eq_tol(q3[4], 0.0625, 1e-15);
 }
 END_TEST
 
@@ -319,6 +385,8 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, planted_cluster_is_significant);
     tcase_add_test(tc, chance_clusters_are_not_significant);
     tcase_add_test(tc, same_seed_same_pvalues_any_threads);
+    tcase_add_test(tc, one_run_gives_half_or_one);
+    tcase_add_test(tc, q_values_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -183,9 +183,8 @@ static void print_summary(const fc_result *r)
                fc_result_n_regions(r), field,
                guessed ? " (a guess: set --region-field to choose)" : "", fc_result_n_outside(r),
                fc_result_n_outside(r) == 1 ? "" : "s");
-    if (fc_result_permutations(r))
-        printf("p-values: %d Monte Carlo runs, sectors shuffled among the firms of %s\n",
-               fc_result_permutations(r), field ? "each region" : "the whole input");
+    if (*fc_result_significance(r))
+        printf("%s\n", fc_result_significance(r));
 
     /* Sectors with the most clustered firms first; ties in code order. */
     size_t *order = malloc((n_sectors ? n_sectors : 1) * sizeof *order);

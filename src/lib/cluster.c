@@ -30,6 +30,8 @@ static void cluster_table_free(fc_cluster_table *t)
     free(t->sector_share);
     free(t->weight_share);
     free(t->p_value);
+    free(t->q_value);
+    free(t->runs);
     memset(t, 0, sizeof *t);
 }
 
@@ -334,17 +336,33 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     if ((status = fc_cluster_economics(ctx, &f, cid, region_of, o->regions ? &stats : NULL,
                                        &table)) != FC_OK)
         goto done;
-    if (o->permutations > 0 && n_clusters > 0) {
+    char significance[512] = "";
+    if (o->permutations > 0 && n_clusters > 0 && f.n_sectors < 2) {
+        /* one sector: shuffling sector codes changes nothing */
+        snprintf(significance, sizeof significance,
+                 "p-values: none: all firms are of one sector, so there is nothing to shuffle "
+                 "(give --sector-field to test sectors against each other)");
+    } else if (o->permutations > 0 && n_clusters > 0) {
         int threads = fc_threads_or_cores(o->threads);
         table.p_value = malloc(n_clusters * sizeof *table.p_value);
-        if (!table.p_value) {
+        table.q_value = malloc(n_clusters * sizeof *table.q_value);
+        table.runs = malloc(n_clusters * sizeof *table.runs);
+        if (!table.p_value || !table.q_value || !table.runs) {
             status = fc_error(ctx, FC_ENOMEM, "out of memory");
             goto done;
         }
         if ((status = fc_cluster_pvalues(ctx, f.n, cx, cy, f.sector, region_of, &params,
                                          f.n_sectors, n_clusters, table.sector, table.n_firms,
-                                         o->permutations, o->seed, threads, table.p_value)) != FC_OK)
+                                         o->permutations, o->seed, threads, table.p_value,
+                                         table.runs)) != FC_OK ||
+            (status = fc_qvalues(ctx, n_clusters, table.p_value, table.q_value)) != FC_OK)
             goto done;
+        snprintf(significance, sizeof significance,
+                 "p-values: up to %d Monte Carlo runs a sector, sectors shuffled among the firms "
+                 "of %s, stopping once a cluster has been matched %d times; q-values: "
+                 "Benjamini-Hochberg over the %zu clusters",
+                 o->permutations, o->regions ? "each region" : "the whole input",
+                 FC_MC_EXCEEDANCES, n_clusters);
     }
     stage_done(ctx, "statistics", &t0);
 
@@ -393,7 +411,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     /* The summary (and its JSON) before the output goes into place, so
      * that a failure here leaves nothing behind either. */
     if (status == FC_OK && (result_out || o->json))
-        status = fc_result_make(ctx, &findings, distance_used, o->permutations, &result);
+        status = fc_result_make(ctx, &findings, distance_used, o->permutations, significance,
+                                &result);
     if (status == FC_OK && o->json)
         status = fc_result_write_json(ctx, result, o->json, input, output, o->overwrite);
     if (status == FC_OK)

@@ -284,17 +284,26 @@ void fc_region_stats_free(fc_region_stats *st);
 double fc_lq(const fc_region_stats *st, size_t r, size_t s);
 double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s);
 
-/* Monte Carlo significance of clusters: `permutations` times, sector labels
- * are shuffled among the firms of each stratum (region, or the whole input
- * with strata NULL) and DBSCAN runs again; the p-value of a cluster of m
- * firms in sector s is (r + 1) / (R + 1), r the number of runs whose largest
- * cluster of sector s has at least m firms. Runs are seeded from (seed, run),
- * so the result does not depend on `threads`. */
+/* Monte Carlo significance of clusters. For each sector with clusters, up
+ * to `permutations` (R) null runs: the sector's codes shuffled among the
+ * firms of each stratum (region, or the whole input with strata NULL), which
+ * for that sector is a uniform sample of each stratum's firms, clustered
+ * alone. The p-value of a cluster of m firms is (r + 1) / (R + 1), r the runs
+ * whose largest cluster of its sector has at least m firms; runs stop early
+ * (Besag and Clifford) once a cluster has FC_MC_EXCEEDANCES such runs, and
+ * its p-value is then FC_MC_EXCEEDANCES / l after l runs. runs_out (may be
+ * NULL) gets the runs each p-value rests on. Runs are seeded from (seed,
+ * sector, run), so the result does not depend on `threads`. */
+#define FC_MC_EXCEEDANCES 10
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
                        const fc_dbscan_params *params, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
-                       int permutations, uint64_t seed, int threads, double *p_out);
+                       int permutations, uint64_t seed, int threads, double *p_out,
+                       int *runs_out);
+/* Benjamini-Hochberg q-values of n p-values: q_(k) = min over j >= k of
+ * p_(j) n / j, p sorted ascending (ties in input order). */
+int fc_qvalues(fc_context *ctx, size_t n, const double *p, double *q);
 
 /* ---- write.c ------------------------------------------------------------ */
 
@@ -316,7 +325,9 @@ typedef struct fc_cluster_table {
     double *region_lq;
     double *sector_share;     /* of the sector's firms (in every region) */
     double *weight_share;     /* of the sector's weight; NULL without weights */
-    double *p_value;          /* NULL without permutations */
+    double *p_value;          /* NULL without a significance test */
+    double *q_value;          /* Benjamini-Hochberg over all clusters of the run */
+    int *runs;                /* null runs each p-value rests on */
 } fc_cluster_table;
 
 /* What a run found, as the writers and the summary see it. */
@@ -406,8 +417,10 @@ int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, cons
 
 /* ---- result.c ----------------------------------------------------------- */
 
+/* significance: one line saying how p-values were found, or why there are
+ * none ("" when not asked for). */
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
-                   int permutations, fc_result **out);
+                   int permutations, const char *significance, fc_result **out);
 int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
                          const char *input, const char *output, bool overwrite);
 

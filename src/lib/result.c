@@ -30,10 +30,12 @@ struct fc_result {
     bool region_field_guessed;
     top_region *top;        /* [sector * TOP_REGIONS + rank] */
     int permutations;
+    char significance[512];
     /* clusters */
     int32_t *cluster_sector, *cluster_region;
     size_t *cluster_firms, *cluster_core;
-    double *cluster_area, *cluster_region_share, *cluster_p;
+    double *cluster_area, *cluster_region_share, *cluster_p, *cluster_q;
+    int *cluster_runs;
 };
 
 fc_result *fc_result_destroy(fc_result *r)
@@ -58,6 +60,8 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_area);
     free(r->cluster_region_share);
     free(r->cluster_p);
+    free(r->cluster_q);
+    free(r->cluster_runs);
     free(r);
     return NULL;
 }
@@ -78,6 +82,7 @@ const char *fc_result_region_field(const fc_result *r, int *guessed)
     return r->region_field;
 }
 int fc_result_permutations(const fc_result *r) { return r->permutations; }
+const char *fc_result_significance(const fc_result *r) { return r->significance; }
 
 int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms,
                      size_t *n_clusters, size_t *n_clustered)
@@ -143,7 +148,7 @@ static void rank_regions(fc_result *r, const fc_region_stats *st)
 }
 
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
-                   int permutations, fc_result **out)
+                   int permutations, const char *significance, fc_result **out)
 {
     const fc_firms *f = fd->firms;
     const fc_cluster_table *t = fd->clusters;
@@ -164,7 +169,9 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
     bool ok = r->codes && r->sector_firms && r->sector_clusters && r->sector_clustered &&
               r->cluster_sector && r->cluster_firms && r->cluster_core && r->cluster_area;
     if (ok && t->p_value)
-        ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL;
+        ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
+             (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
+             (r->cluster_runs = copy(t->runs, t->n * sizeof *t->runs)) != NULL;
     for (size_t s = 0; ok && s < f->n_sectors; s++)
         ok = (r->codes[s] = fc_strdup(f->sector_codes[s])) != NULL;
     if (ok && fd->regions) {
@@ -192,6 +199,7 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
     r->n_firms = f->n;
     r->n_skipped = f->n_skipped;
     r->permutations = t->p_value ? permutations : 0;
+    snprintf(r->significance, sizeof r->significance, "%s", significance ? significance : "");
     for (size_t i = 0; i < f->n; i++) {
         r->sector_firms[f->sector[i]]++;
         if (fd->cluster_id[i] >= 0) {
@@ -233,6 +241,9 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
     fprintf(out, ",\n  \"firms\": %zu,\n  \"skipped\": %zu,\n  \"clusters\": %zu,\n"
                  "  \"clustered\": %zu,\n  \"permutations\": %d,\n",
             r->n_firms, r->n_skipped, r->n_clusters, r->n_clustered, r->permutations);
+    fprintf(out, "  \"significance\": ");
+    fc_json_string(out, r->significance);
+    fprintf(out, ",\n");
     if (r->region_field) {
         fprintf(out, "  \"regions\": {\"count\": %zu, \"field\": ", r->n_regions);
         fc_json_string(out, r->region_field);
@@ -278,6 +289,9 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
         if (r->cluster_p) {
             fprintf(out, ", \"p_value\": ");
             json_number(out, r->cluster_p[c]);
+            fprintf(out, ", \"q_value\": ");
+            json_number(out, r->cluster_q[c]);
+            fprintf(out, ", \"runs\": %d", r->cluster_runs[c]);
         }
         fprintf(out, "}");
     }

@@ -1,5 +1,6 @@
 /* Cluster economics: location quotients per region and sector, and the
  * Monte Carlo significance of clusters. */
+#define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"
 
 #include <math.h>
@@ -98,86 +99,194 @@ static uint64_t below(uint64_t *state, uint64_t bound)
     return (uint64_t)(m >> 64);
 }
 
+/* The null model of sector s keeps every firm where it is and shuffles the
+ * sector codes among the firms of each stratum (region). Where the firms of
+ * s land is then a uniform sample, from each stratum, of as many firms as s
+ * has there; DBSCAN of s sees only those. So a null run of s clusters that
+ * sample alone: the same distribution as shuffling every code and clustering
+ * every firm, at a fraction of the cost.
+ *
+ * Runs of s stop early (Besag and Clifford 1991) once its largest cluster,
+ * and so each of its clusters, has been reached or beaten FC_MC_EXCEEDANCES
+ * times: a cluster that is clearly chance then gets p = h / l, l the runs it
+ * took; one that never gets there gets (r + 1) / (R + 1) after all R runs,
+ * exactly the full test's p-value. Runs are seeded from (seed, sector, run)
+ * and read in run order, so threads change nothing. */
+
+typedef struct mc_sector {
+    size_t n_firms;      /* firms of the sector (in any stratum) */
+    size_t *per_stratum; /* its firms in each stratum */
+    size_t target;       /* its largest cluster: the size to reach */
+    int dispatched;      /* runs handed out */
+    int decided;         /* runs read in order */
+    int reached;         /* of those, runs whose largest cluster reached target */
+    bool done;
+} mc_sector;
+
 typedef struct mc_job {
-    size_t n;
-    const double *x, *y;
-    const uint32_t *sector;
-    const size_t *stratum_start, *members; /* firms of each stratum */
+    const double *x, *y, *weight;
     size_t n_strata;
+    const size_t *stratum_start, *members; /* firms of each stratum */
     const fc_dbscan_params *params;
-    size_t n_sectors;
+    size_t n_sectors, largest_sector;
+    mc_sector *sectors;
     int permutations;
     uint64_t seed;
-    size_t *max_size;       /* [run * n_sectors + s]: largest null cluster */
+    size_t *max_size;       /* [s * permutations + run]: largest null cluster */
+    uint8_t *have;          /* [s * permutations + run]: max_size is there */
     pthread_mutex_t lock;
-    int next_run;
+    int runs_done, runs_total;
     int status;
     char errmsg[1024];
 } mc_job;
 
-/* One null run: shuffle labels within strata, cluster, record the largest
- * cluster of every sector. */
-static int null_run(fc_context *ctx, mc_job *job, int run, uint32_t *labels, int32_t *cid,
-                    size_t *sizes)
+/* A thread's buffers for one null run. */
+typedef struct mc_scratch {
+    size_t *members; /* a copy of job->members, shuffled and restored */
+    size_t *undo;
+    double *x, *y, *w;
+    uint32_t *labels;
+    int32_t *cid;
+    size_t *sizes;
+} mc_scratch;
+
+/* The largest cluster of sector s in null run `run`. */
+static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int run,
+                    size_t *largest)
 {
-    uint64_t state = job->seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(run + 1));
-    memcpy(labels, job->sector, job->n * sizeof *labels);
-    for (size_t k = 0; k < job->n_strata; k++) { /* Fisher-Yates within each stratum */
-        const size_t *m = job->members + job->stratum_start[k];
+    uint64_t state = job->seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(run + 1)) ^
+                     (0x9FB21C651E98DF25ULL * (uint64_t)(s + 1));
+    const mc_sector *sec = &job->sectors[s];
+    size_t m = 0;
+    for (size_t k = 0; k < job->n_strata; k++) {
+        /* the first `take` firms of a partial Fisher-Yates shuffle */
+        size_t *pool = b->members + job->stratum_start[k];
         size_t len = job->stratum_start[k + 1] - job->stratum_start[k];
-        for (size_t i = len; i > 1; i--) {
-            size_t j = (size_t)below(&state, i);
-            uint32_t t = labels[m[i - 1]];
-            labels[m[i - 1]] = labels[m[j]];
-            labels[m[j]] = t;
+        size_t take = sec->per_stratum[k];
+        for (size_t i = 0; i < take; i++) {
+            size_t j = i + (size_t)below(&state, len - i);
+            size_t t = pool[i];
+            pool[i] = pool[j];
+            pool[j] = t;
+            b->undo[i] = j;
+            size_t firm = pool[i];
+            b->x[m] = job->x[firm];
+            b->y[m] = job->y[firm];
+            if (job->weight)
+                b->w[m] = job->weight[firm];
+            m++;
+        }
+        for (size_t i = take; i > 0; i--) { /* back as it was: runs stay independent */
+            size_t j = b->undo[i - 1], t = pool[i - 1];
+            pool[i - 1] = pool[j];
+            pool[j] = t;
         }
     }
+    fc_dbscan_params params = *job->params;
+    params.weight = job->weight ? b->w : NULL;
     size_t k_clusters;
-    int status = fc_dbscan(ctx, job->n, job->x, job->y, labels, job->params, cid, NULL, &k_clusters);
+    int status = fc_dbscan(ctx, m, b->x, b->y, b->labels, &params, b->cid, NULL, &k_clusters);
     if (status != FC_OK)
         return status;
-    memset(sizes, 0, (k_clusters ? k_clusters : 1) * sizeof *sizes);
-    for (size_t i = 0; i < job->n; i++)
-        if (cid[i] >= 0)
-            sizes[cid[i]]++;
-    size_t *max_size = job->max_size + (size_t)run * job->n_sectors;
-    for (size_t i = 0; i < job->n; i++)
-        if (cid[i] >= 0 && sizes[cid[i]] > max_size[labels[i]])
-            max_size[labels[i]] = sizes[cid[i]];
+    memset(b->sizes, 0, (k_clusters ? k_clusters : 1) * sizeof *b->sizes);
+    *largest = 0;
+    for (size_t i = 0; i < m; i++)
+        if (b->cid[i] >= 0 && ++b->sizes[b->cid[i]] > *largest)
+            *largest = b->sizes[b->cid[i]];
     return FC_OK;
 }
 
-/* Runs null runs until none is left. The calling thread passes its own
+/* The next (sector, run) to do: the sector with the fewest runs handed
+ * out, so that all sectors advance together and stop as early as they can.
+ * Called with the lock held; false when nothing is left. */
+static bool next_item(mc_job *job, size_t *s_out, int *run_out)
+{
+    size_t best = SIZE_MAX;
+    for (size_t s = 0; s < job->n_sectors; s++) {
+        const mc_sector *sec = &job->sectors[s];
+        if (!sec->done && sec->dispatched < job->permutations &&
+            (best == SIZE_MAX || sec->dispatched < job->sectors[best].dispatched))
+            best = s;
+    }
+    if (best == SIZE_MAX)
+        return false;
+    *s_out = best;
+    *run_out = job->sectors[best].dispatched++;
+    return true;
+}
+
+/* Records a run's result and reads the sector's results in run order as far
+ * as they go, stopping the sector once its largest cluster has been reached
+ * FC_MC_EXCEEDANCES times. Called with the lock held. */
+static void record(mc_job *job, size_t s, int run, size_t largest)
+{
+    mc_sector *sec = &job->sectors[s];
+    size_t at = s * (size_t)job->permutations;
+    job->max_size[at + (size_t)run] = largest;
+    job->have[at + (size_t)run] = 1;
+    while (!sec->done && sec->decided < job->permutations && job->have[at + (size_t)sec->decided]) {
+        sec->reached += job->max_size[at + (size_t)sec->decided] >= sec->target;
+        sec->decided++;
+        if (sec->reached >= FC_MC_EXCEEDANCES || sec->decided == job->permutations)
+            sec->done = true;
+    }
+}
+
+static void scratch_free(mc_scratch *b)
+{
+    free(b->members), free(b->undo), free(b->x), free(b->y), free(b->w);
+    free(b->labels), free(b->cid), free(b->sizes);
+}
+
+/* Does null runs until none is left. The calling thread passes its own
  * context as `caller` and reports progress through it, so that the
  * progress callback runs on the thread that called the library and can
  * cancel the whole test. */
 static void mc_work(mc_job *job, fc_context *caller)
 {
     fc_context ctx = {0};
-    uint32_t *labels = malloc(job->n * sizeof *labels);
-    int32_t *cid = malloc(job->n * sizeof *cid);
-    size_t *sizes = malloc((job->n ? job->n : 1) * sizeof *sizes);
-    int status = labels && cid && sizes ? FC_OK : fc_error(&ctx, FC_ENOMEM, "out of memory");
+    size_t n = job->stratum_start[job->n_strata], most = job->largest_sector ? job->largest_sector : 1;
+    mc_scratch b = {0};
+    b.members = malloc((n ? n : 1) * sizeof *b.members);
+    b.undo = malloc(most * sizeof *b.undo);
+    b.x = malloc(most * sizeof *b.x);
+    b.y = malloc(most * sizeof *b.y);
+    b.w = job->weight ? malloc(most * sizeof *b.w) : NULL;
+    b.labels = calloc(most, sizeof *b.labels); /* one sector: all 0 */
+    b.cid = malloc(most * sizeof *b.cid);
+    b.sizes = malloc(most * sizeof *b.sizes);
+    int status = b.members && b.undo && b.x && b.y && (!job->weight || b.w) && b.labels &&
+                         b.cid && b.sizes
+                     ? FC_OK
+                     : fc_error(&ctx, FC_ENOMEM, "out of memory");
+    if (status == FC_OK)
+        memcpy(b.members, job->members, n * sizeof *b.members);
+    size_t s = 0, largest = 0;
+    int run = -1;
     for (;;) {
         pthread_mutex_lock(&job->lock);
         if (status != FC_OK && job->status == FC_OK) {
             job->status = status;
             memcpy(job->errmsg, ctx.errmsg, sizeof job->errmsg);
         }
-        int run = job->status == FC_OK && job->next_run < job->permutations ? job->next_run++ : -1;
+        if (run >= 0 && status == FC_OK) {
+            record(job, s, run, largest);
+            job->runs_done++;
+        }
+        double done = (double)job->runs_done / (double)job->runs_total;
+        bool more = job->status == FC_OK && next_item(job, &s, &run);
         pthread_mutex_unlock(&job->lock);
-        if (run < 0)
+        if (!more)
             break;
-        status = null_run(&ctx, job, run, labels, cid, sizes);
-        if (status == FC_OK && caller &&
-            fc_progress(caller, (double)(run + 1) / job->permutations, "significance") != FC_OK) {
+        if (caller && fc_progress(caller, done, "significance") != FC_OK) {
             status = FC_ECANCEL;
             snprintf(ctx.errmsg, sizeof ctx.errmsg, "%s", caller->errmsg);
+            run = -1;
+            continue;
         }
+        status = null_run(&ctx, job, &b, s, run, &largest);
     }
-    free(labels);
-    free(cid);
-    free(sizes);
+    scratch_free(&b);
 }
 
 static void *mc_worker(void *arg)
@@ -186,79 +295,176 @@ static void *mc_worker(void *arg)
     return NULL;
 }
 
-int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
-                       const uint32_t *sector, const int32_t *strata,
-                       const fc_dbscan_params *params, size_t n_sectors, size_t n_clusters,
-                       const int32_t *cluster_sector, const size_t *cluster_size,
-                       int permutations, uint64_t seed, int threads, double *p_out)
+/* Groups the firms by stratum (regions, then "no region" in slot 0, or
+ * everything in slot 0), in input order, and counts each sector's firms in
+ * each stratum. */
+static int mc_strata(fc_context *ctx, mc_job *job, size_t n, const uint32_t *sector,
+                     const int32_t *strata, size_t **start_out, size_t **members_out,
+                     size_t **counts_out)
 {
-    if (permutations < 1)
-        return fc_error(ctx, FC_EINVAL, "permutations must be at least 1");
-    /* The permutations run side by side, each clustering on one thread. */
-    fc_dbscan_params one_thread = *params;
-    one_thread.threads = 1;
-    mc_job job = {.n = n, .x = x, .y = y, .sector = sector, .params = &one_thread,
-                  .n_sectors = n_sectors, .permutations = permutations, .seed = seed};
-    /* Group firms by stratum (regions, then "no region"), in input order. */
     int32_t max_stratum = -1;
     for (size_t i = 0; strata && i < n; i++)
         if (strata[i] > max_stratum)
             max_stratum = strata[i];
-    job.n_strata = (size_t)(max_stratum + 2); /* slot 0: no region / everything */
-    size_t *start = calloc(job.n_strata + 1, sizeof *start);
+    job->n_strata = (size_t)(max_stratum + 2);
+    size_t *start = calloc(job->n_strata + 1, sizeof *start);
     size_t *members = malloc((n ? n : 1) * sizeof *members);
-    job.max_size = calloc((size_t)permutations * (n_sectors ? n_sectors : 1), sizeof *job.max_size);
-    if (!start || !members || !job.max_size) {
-        free(start), free(members), free(job.max_size);
-        return fc_error(ctx, FC_ENOMEM, "out of memory for %d permutations", permutations);
+    size_t *counts = calloc(job->n_sectors * job->n_strata, sizeof *counts);
+    if (!start || !members || !counts) {
+        free(start), free(members), free(counts);
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test");
     }
-    for (size_t i = 0; i < n; i++)
-        start[(strata ? strata[i] + 1 : 0) + 1]++;
-    for (size_t k = 0; k < job.n_strata; k++)
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strata ? (size_t)(strata[i] + 1) : 0;
+        start[k + 1]++;
+        counts[sector[i] * job->n_strata + k]++;
+    }
+    for (size_t k = 0; k < job->n_strata; k++)
         start[k + 1] += start[k];
     for (size_t i = 0; i < n; i++)
         members[start[strata ? strata[i] + 1 : 0]++] = i;
-    for (size_t k = job.n_strata; k > 0; k--)
+    for (size_t k = job->n_strata; k > 0; k--)
         start[k] = start[k - 1];
     start[0] = 0;
-    job.stratum_start = start;
-    job.members = members;
-    pthread_mutex_init(&job.lock, NULL);
+    *start_out = start;
+    *members_out = members;
+    *counts_out = counts;
+    return FC_OK;
+}
 
+/* Runs the null runs on `threads` threads, this one reporting progress. */
+static void mc_run_threads(mc_job *job, fc_context *ctx, int threads)
+{
+    pthread_mutex_init(&job->lock, NULL);
     if (threads < 1)
         threads = 1;
-    if (threads > permutations)
-        threads = permutations;
     pthread_t *tid = malloc((size_t)threads * sizeof *tid);
     int started = 0;
     for (int t = 1; tid && t < threads; t++)
-        if (pthread_create(&tid[t], NULL, mc_worker, &job) == 0)
+        if (pthread_create(&tid[t], NULL, mc_worker, job) == 0)
             started = t;
         else
             break;
-    mc_work(&job, ctx); /* this thread works too, and reports progress */
+    mc_work(job, ctx);
     for (int t = 1; t <= started; t++)
         pthread_join(tid[t], NULL);
     free(tid);
-    pthread_mutex_destroy(&job.lock);
+    pthread_mutex_destroy(&job->lock);
+}
 
-    int status = job.status;
-    if (status == FC_ECANCEL) {
-        fc_error(ctx, status, "%s", job.errmsg);
-    } else if (status != FC_OK) {
-        fc_error(ctx, status, "significance test: %s", job.errmsg);
-    } else {
-        for (size_t c = 0; c < n_clusters; c++) {
-            size_t at_least = 0, s = (size_t)cluster_sector[c];
-            for (int run = 0; run < permutations; run++)
-                at_least += job.max_size[(size_t)run * n_sectors + s] >= cluster_size[c];
-            p_out[c] = (double)(at_least + 1) / (double)(permutations + 1);
+/* Each cluster's p-value from its sector's runs, read in run order. */
+static void mc_pvalues(const mc_job *job, size_t n_clusters, const int32_t *cluster_sector,
+                       const size_t *cluster_size, double *p_out, int *runs_out)
+{
+    const int R = job->permutations;
+    for (size_t c = 0; c < n_clusters; c++) {
+        size_t s = (size_t)cluster_sector[c];
+        const size_t *max_size = job->max_size + s * (size_t)R;
+        int reached = 0, runs = 0;
+        while (runs < job->sectors[s].decided && reached < FC_MC_EXCEEDANCES)
+            reached += max_size[runs++] >= cluster_size[c];
+        if (reached >= FC_MC_EXCEEDANCES && runs < R) { /* stopped early */
+            p_out[c] = (double)reached / (double)runs;
+        } else {
+            p_out[c] = (double)(reached + 1) / (double)(R + 1);
+            runs = R;
         }
+        if (runs_out)
+            runs_out[c] = runs;
     }
+}
+
+int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
+                       const uint32_t *sector, const int32_t *strata,
+                       const fc_dbscan_params *params, size_t n_sectors, size_t n_clusters,
+                       const int32_t *cluster_sector, const size_t *cluster_size,
+                       int permutations, uint64_t seed, int threads, double *p_out,
+                       int *runs_out)
+{
+    if (permutations < 1)
+        return fc_error(ctx, FC_EINVAL, "permutations must be at least 1");
+    /* The runs go side by side, each clustering on one thread. */
+    fc_dbscan_params one_thread = *params;
+    one_thread.threads = 1;
+    mc_job job = {.x = x, .y = y, .weight = params->weight, .params = &one_thread,
+                  .n_sectors = n_sectors ? n_sectors : 1, .permutations = permutations,
+                  .seed = seed};
+    size_t *start = NULL, *members = NULL, *counts = NULL;
+    int status = mc_strata(ctx, &job, n, sector, strata, &start, &members, &counts);
+    if (status != FC_OK)
+        return status;
+    job.stratum_start = start;
+    job.members = members;
+    job.sectors = calloc(job.n_sectors, sizeof *job.sectors);
+    job.max_size = calloc((size_t)permutations * job.n_sectors, sizeof *job.max_size);
+    job.have = calloc((size_t)permutations * job.n_sectors, 1);
+    if (!job.sectors || !job.max_size || !job.have) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for %d permutations", permutations);
+        goto done;
+    }
+    /* Only sectors with clusters are tested, each against its largest. */
+    for (size_t s = 0; s < job.n_sectors; s++) {
+        job.sectors[s].per_stratum = counts + s * job.n_strata;
+        job.sectors[s].done = true;
+        for (size_t k = 0; k < job.n_strata; k++)
+            job.sectors[s].n_firms += job.sectors[s].per_stratum[k];
+    }
+    for (size_t c = 0; c < n_clusters; c++) {
+        mc_sector *sec = &job.sectors[cluster_sector[c]];
+        if (sec->done) {
+            sec->done = false;
+            job.runs_total += permutations;
+            if (sec->n_firms > job.largest_sector)
+                job.largest_sector = sec->n_firms;
+        }
+        if (cluster_size[c] > sec->target)
+            sec->target = cluster_size[c];
+    }
+    mc_run_threads(&job, ctx, threads);
+    status = job.status;
+    if (status == FC_ECANCEL)
+        fc_error(ctx, status, "%s", job.errmsg);
+    else if (status != FC_OK)
+        fc_error(ctx, status, "significance test: %s", job.errmsg);
+    else
+        mc_pvalues(&job, n_clusters, cluster_sector, cluster_size, p_out, runs_out);
+done:
     free(start);
     free(members);
+    free(counts);
+    free(job.sectors);
     free(job.max_size);
+    free(job.have);
     return status;
+}
+
+static int cmp_by_p(const void *a, const void *b, void *arg)
+{
+    const double *p = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (p[i] != p[j])
+        return p[i] < p[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+int fc_qvalues(fc_context *ctx, size_t n, const double *p, double *q)
+{
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (!order)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, cmp_by_p, (void *)p);
+    double running = 1;
+    for (size_t k = n; k > 0; k--) { /* from the largest p down: q_(k) = min over j >= k */
+        size_t i = order[k - 1];
+        double v = p[i] * (double)n / (double)k;
+        if (v < running)
+            running = v;
+        q[i] = running;
+    }
+    free(order);
+    return FC_OK;
 }
 
 /* ---- clusters ------------------------------------------------------------ */

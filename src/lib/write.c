@@ -374,7 +374,9 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                         (status = add_field(ctx, l, "reg_share", OFTReal, 0)) ||
                         (status = add_field(ctx, l, "n_regions", OFTInteger, 0)) ||
                         (status = add_field(ctx, l, "region_lq", OFTReal, 0)))) ||
-        (t->p_value && (status = add_field(ctx, l, "p_value", OFTReal, 0))))
+        (t->p_value && ((status = add_field(ctx, l, "p_value", OFTReal, 0)) ||
+                        (status = add_field(ctx, l, "q_value", OFTReal, 0)) ||
+                        (status = add_field(ctx, l, "runs", OFTInteger, 0)))))
         return status;
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs)) != FC_OK)
@@ -412,8 +414,11 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_regions[i]);
             set_double(f, k++, t->region_lq[i]);
         }
-        if (t->p_value)
+        if (t->p_value) {
             OGR_F_SetFieldDouble(f, k++, t->p_value[i]);
+            OGR_F_SetFieldDouble(f, k++, t->q_value[i]);
+            OGR_F_SetFieldInteger(f, k++, t->runs[i]);
+        }
         OGR_F_SetGeometryDirectly(f, g);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write cluster %zu",
