@@ -579,6 +579,10 @@ static const struct {
      "realcode.geojson, layer realcode: sector field 'code' holds its codes as numbers with no "
      "fixed number of decimals"},
     {"cluster FIRMS out.gpkg --eps 3e7", 1, "more than half the earth's circumference"},
+    /* degrees by mistake: no cluster, and the data's scale says why */
+    {"cluster FIRMS out.gpkg --eps 0.02 --sector-field oked --sector-digits 2 --permutations 0", 0,
+     "no clusters: eps is 0.02 m, but the 5 firms nearest to a firm of sector 47 (itself "
+     "included, as --min-pts 5 counts them) lie within a median of"},
     {"cluster FIRMS out.gpkg --eps 100 --s-srs nonsense", 2, "--s-srs: cannot understand the CRS 'nonsense'"},
     {"cluster a.gpkg b.gpkg c.gpkg --eps 100", 2, "several inputs need --output-dir"},
     {"cluster FIRMS --output-dir d --output o.gpkg --eps 100", 2, "--output and --output-dir do not go together"},

@@ -373,6 +373,64 @@ START_TEST(q_values_by_hand)
 }
 END_TEST
 
+START_TEST(distance_scale_by_hand)
+{
+    /* Sector 0 on a line at 0, 10 and 30 m; sector 1 has a cluster; sector
+     * 2 has fewer firms than k. With k = 2 (a firm and its nearest): 10, 10
+     * and 20, median 10; with k = 3: 30, 20, 30, median 30. */
+    double x[] = {0, 10, 30, 500, 501, 900}, y[] = {0, 0, 0, 0, 0, 0};
+    uint32_t s[] = {0, 0, 0, 1, 1, 2};
+    size_t clusters[] = {0, 1, 0};
+    double scale[3];
+    ck_assert_int_eq(fc_sector_scales(ctx, 6, x, y, 1.0, s, 3, clusters, 2, scale), FC_OK);
+    ck_assert_double_eq(scale[0], 10);
+    ck_assert(isnan(scale[1]) && isnan(scale[2]));
+    ck_assert_int_eq(fc_sector_scales(ctx, 6, x, y, 2.0, s, 3, clusters, 3, scale), FC_OK);
+    ck_assert_double_eq(scale[0], 60); /* in metres: units of 2 m */
+    /* an oracle: the median of brute-force k-th distances, random sets */
+    rng_state = 17;
+    for (int trial = 0; trial < 50; trial++) {
+        size_t n = 2 + next_u64() % 150, k = 1 + next_u64() % 6;
+        double *px = malloc(n * sizeof *px), *py = malloc(n * sizeof *py), *kth = malloc(n * sizeof *kth);
+        uint32_t *ps = calloc(n, sizeof *ps);
+        for (size_t i = 0; i < n; i++) {
+            px[i] = floor(100 * uniform()); /* ties and duplicates */
+            py[i] = floor(100 * uniform());
+        }
+        size_t none = 0;
+        double got;
+        ck_assert_int_eq(fc_sector_scales(ctx, n, px, py, 1.0, ps, 1, &none, k, &got), FC_OK);
+        if (n < k) {
+            ck_assert(isnan(got));
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                double *d = malloc(n * sizeof *d);
+                for (size_t j = 0; j < n; j++)
+                    d[j] = hypot(px[j] - px[i], py[j] - py[i]);
+                for (size_t a = 1; a < n; a++) /* insertion sort */
+                    for (size_t b = a; b > 0 && d[b - 1] > d[b]; b--) {
+                        double t = d[b];
+                        d[b] = d[b - 1];
+                        d[b - 1] = t;
+                    }
+                kth[i] = d[k - 1];
+                free(d);
+            }
+            for (size_t a = 1; a < n; a++)
+                for (size_t b = a; b > 0 && kth[b - 1] > kth[b]; b--) {
+                    double t = kth[b];
+                    kth[b] = kth[b - 1];
+                    kth[b - 1] = t;
+                }
+            double want = n % 2 ? kth[n / 2] : (kth[n / 2 - 1] + kth[n / 2]) / 2;
+            ck_assert_msg(fabs(got - want) <= 1e-9 * (1 + want), "n %zu k %zu: %g, want %g", n, k,
+                          got, want);
+        }
+        free(px), free(py), free(kth), free(ps);
+    }
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -387,6 +445,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, same_seed_same_pvalues_any_threads);
     tcase_add_test(tc, one_run_gives_half_or_one);
     tcase_add_test(tc, q_values_by_hand);
+    tcase_add_test(tc, distance_scale_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }

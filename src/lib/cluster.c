@@ -35,6 +35,80 @@ static void cluster_table_free(fc_cluster_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* "850 m", "1.2 km", "0.0003 m": a distance as a person reads it. */
+static const char *readable_metres(double m, char *buf, size_t size)
+{
+    if (m >= 1000)
+        snprintf(buf, size, "%.1f km", m / 1000);
+    else if (m >= 10)
+        snprintf(buf, size, "%.0f m", m);
+    else
+        snprintf(buf, size, "%.2g m", m);
+    return buf;
+}
+
+/* Where nothing clustered, the data's distance scale, so that a wrong eps
+ * (degrees for metres, say) is obvious: a warning when the whole run found
+ * no cluster, a line naming the sectors without one otherwise. */
+static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const double *wy,
+                     double to_metres, const fc_cluster_table *t, const fc_options *o,
+                     double **scale_out)
+{
+    size_t ns = f->n_sectors ? f->n_sectors : 1;
+    size_t *clusters = calloc(ns, sizeof *clusters);
+    double *scale = malloc(ns * sizeof *scale);
+    if (!clusters || !scale) {
+        free(clusters), free(scale);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    for (size_t c = 0; c < t->n; c++)
+        clusters[t->sector[c]]++;
+    int status = fc_sector_scales(ctx, f->n, wx, wy, to_metres, f->sector, f->n_sectors, clusters,
+                                  o->min_pts, scale);
+    char eps[32], d[32], list[512] = "";
+    readable_metres(o->eps, eps, sizeof eps);
+    size_t without = 0, largest = SIZE_MAX, n_largest = 0, *n_of = calloc(ns, sizeof *n_of);
+    for (size_t i = 0; n_of && i < f->n; i++)
+        n_of[f->sector[i]]++;
+    for (size_t s = 0; status == FC_OK && n_of && s < f->n_sectors; s++) {
+        if (isnan(scale[s]))
+            continue;
+        without++;
+        if (n_of[s] > n_largest) {
+            n_largest = n_of[s];
+            largest = s;
+        }
+        size_t len = strlen(list);
+        if (len < sizeof list - 64)
+            snprintf(list + len, sizeof list - len, "%s%s %s", len ? ", " : "", f->sector_codes[s],
+                     readable_metres(scale[s], d, sizeof d));
+        else if (len < sizeof list - 4)
+            strcat(list, ", ...");
+    }
+    if (status == FC_OK && t->n == 0 && largest != SIZE_MAX)
+        fc_message(ctx, FC_MSG_WARNING,
+                   "no clusters: eps is %s, but the %zu firms nearest to a firm of sector %s "
+                   "(itself included, as --min-pts %zu counts them) lie within a median of %s; "
+                   "eps is in metres, whatever the CRS",
+                   eps, o->min_pts, f->sector_codes[largest], o->min_pts,
+                   readable_metres(scale[largest], d, sizeof d));
+    else if (status == FC_OK && t->n == 0)
+        fc_message(ctx, FC_MSG_WARNING,
+                   "no clusters: no sector has %zu firms (--min-pts) to make a cluster", o->min_pts);
+    else if (status == FC_OK && without > 0)
+        fc_message(ctx, FC_MSG_INFO,
+                   "no cluster in %zu sector%s; the %zu firms nearest to a firm (itself included) "
+                   "lie within a median of: %s (eps %s)",
+                   without, without == 1 ? "" : "s", o->min_pts, list, eps);
+    free(clusters);
+    free(n_of);
+    if (status == FC_OK)
+        *scale_out = scale;
+    else
+        free(scale);
+    return status;
+}
+
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -179,7 +253,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     fc_working_crs work = {0};
     fc_cluster_table table = {0};
     OGRSpatialReferenceH out_srs = NULL;
-    double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL;
+    double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL, *sector_scale = NULL;
     OGRSpatialReferenceH geog = NULL;
     char distance_used[640] = "";
     int32_t *region_of = NULL;
@@ -316,6 +390,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
         goto done;
 
     stage_done(ctx, "cluster polygons", &t0);
+    if ((status = say_scale(ctx, &f, wx, wy, work.to_metres, &table, o, &sector_scale)) != FC_OK)
+        goto done;
 
     /* Regions and statistics */
     if ((status = fc_progress_stage(ctx, 0.7, 0.8, "statistics")) != FC_OK)
@@ -366,7 +442,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     stage_done(ctx, "statistics", &t0);
 
-    fc_findings findings = {.firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
+    fc_findings findings = {.sector_scale = sector_scale, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
                             .role = role, .clusters = &table,
                             .regions = o->regions ? &regions : NULL, .region_of = region_of,
                             .stats = o->regions ? &stats : NULL};
@@ -439,6 +515,7 @@ done:
         OSRRelease(out_srs);
     free(wx);
     free(wy);
+    free(sector_scale);
     free(lon);
     free(lat);
     if (geog)

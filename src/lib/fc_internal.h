@@ -301,6 +301,17 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
                        int *runs_out);
+/* The data's distance scale, for sectors without a cluster (a wrong eps,
+ * degrees for metres, shows at once): for each sector s with
+ * sector_clusters[s] == 0 and at least k firms, the median over up to
+ * FC_SCALE_QUERIES of its firms of the distance to its k-th nearest firm of
+ * the sector, itself counted (the eps that would make it core with min-pts
+ * k), in metres; NaN for the others. Planar, in the working CRS: a hint, not
+ * a measurement. */
+#define FC_SCALE_QUERIES 200
+int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y,
+                     double to_metres, const uint32_t *sector, size_t n_sectors,
+                     const size_t *sector_clusters, size_t k, double *scale_out);
 /* Benjamini-Hochberg q-values of n p-values: q_(k) = min over j >= k of
  * p_(j) n / j, p sorted ascending (ties in input order). */
 int fc_qvalues(fc_context *ctx, size_t n, const double *p, double *q);
@@ -341,6 +352,7 @@ typedef struct fc_findings {
     const fc_regions *regions;      /* NULL without --regions */
     const int32_t *region_of;       /* per firm, -1: outside every region */
     const fc_region_stats *stats;   /* NULL without --regions */
+    const double *sector_scale;     /* per sector: see fc_sector_scales() */
 } fc_findings;
 
 /* Per cluster: shares of the sector's firms and weight, and with regions

@@ -34,6 +34,7 @@ struct fc_result {
     /* clusters */
     int32_t *cluster_sector, *cluster_region;
     size_t *cluster_firms, *cluster_core;
+    double *sector_scale; /* NaN: the sector has clusters, or too few firms */
     double *cluster_area, *cluster_region_share, *cluster_p, *cluster_q;
     int *cluster_runs;
 };
@@ -62,6 +63,7 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_p);
     free(r->cluster_q);
     free(r->cluster_runs);
+    free(r->sector_scale);
     free(r);
     return NULL;
 }
@@ -168,6 +170,8 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
     r->cluster_area = copy(t->area_km2, t->n * sizeof *t->area_km2);
     bool ok = r->codes && r->sector_firms && r->sector_clusters && r->sector_clustered &&
               r->cluster_sector && r->cluster_firms && r->cluster_core && r->cluster_area;
+    if (ok && fd->sector_scale)
+        ok = (r->sector_scale = copy(fd->sector_scale, m * sizeof *r->sector_scale)) != NULL;
     if (ok && t->p_value)
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
@@ -256,6 +260,10 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
         fc_json_string(out, r->codes[s]);
         fprintf(out, ", \"firms\": %zu, \"clusters\": %zu, \"clustered\": %zu", r->sector_firms[s],
                 r->sector_clusters[s], r->sector_clustered[s]);
+        if (r->sector_scale && !isnan(r->sector_scale[s])) {
+            fprintf(out, ", \"min_pts_distance_m\": ");
+            json_number(out, r->sector_scale[s]);
+        }
         if (r->top) {
             fprintf(out, ", \"top_regions\": [");
             for (int k = 0; k < TOP_REGIONS && r->top[s * TOP_REGIONS + k].region >= 0; k++) {

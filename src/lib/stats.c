@@ -4,6 +4,7 @@
 #include "fc_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -547,5 +548,92 @@ int fc_cluster_economics(fc_context *ctx, const fc_firms *f, const int32_t *cid,
     free(sector_n);
     free(sector_w);
     free(pairs);
+    return FC_OK;
+}
+
+/* ---- the data's distance scale, where nothing clustered ------------------ */
+
+/* The k-th smallest of v[0..n) (k from 0), v reordered: Wirth's selection. */
+static double kth_smallest(double *v, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (lo < hi) {
+        double pivot = v[kk];
+        ptrdiff_t i = lo, j = hi;
+        do {
+            while (v[i] < pivot)
+                i++;
+            while (pivot < v[j])
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < kk)
+            lo = i;
+        if (kk < i)
+            hi = j;
+    }
+    return v[k];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y,
+                     double to_metres, const uint32_t *sector, size_t n_sectors,
+                     const size_t *sector_clusters, size_t k, double *scale_out)
+{
+    size_t *start = calloc(n_sectors + 1, sizeof *start);
+    size_t *members = malloc((n ? n : 1) * sizeof *members);
+    double *d2 = malloc((n ? n : 1) * sizeof *d2);
+    double *medians = malloc(FC_SCALE_QUERIES * sizeof *medians);
+    if (!start || !members || !d2 || !medians) {
+        free(start), free(members), free(d2), free(medians);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        start[sector[i] + 1]++;
+    for (size_t s = 0; s < n_sectors; s++)
+        start[s + 1] += start[s];
+    for (size_t i = 0; i < n; i++)
+        members[start[sector[i]]++] = i;
+    for (size_t s = n_sectors; s > 0; s--)
+        start[s] = start[s - 1];
+    start[0] = 0;
+    for (size_t s = 0; s < n_sectors; s++) {
+        const size_t *m = members + start[s];
+        size_t n_s = start[s + 1] - start[s];
+        scale_out[s] = NAN;
+        if (sector_clusters[s] > 0 || n_s < k || k < 1)
+            continue; /* clustered, or too few firms to ever be core */
+        /* Evenly spread query firms, fewer for big sectors: a few tens of
+         * millions of distances at most. */
+        size_t q = n_s < FC_SCALE_QUERIES ? n_s : FC_SCALE_QUERIES;
+        if ((double)q * (double)n_s > 5e7)
+            q = (size_t)(5e7 / (double)n_s) > 20 ? (size_t)(5e7 / (double)n_s) : 20;
+        for (size_t a = 0; a < q; a++) {
+            size_t i = m[a * n_s / q];
+            for (size_t b = 0; b < n_s; b++) {
+                double dx = x[m[b]] - x[i], dy = y[m[b]] - y[i];
+                d2[b] = dx * dx + dy * dy;
+            }
+            /* the firm itself is the nearest (0): its k-th, itself counted */
+            medians[a] = sqrt(kth_smallest(d2, n_s, k - 1)) * to_metres;
+        }
+        qsort(medians, q, sizeof *medians, cmp_double);
+        scale_out[s] = q % 2 ? medians[q / 2] : (medians[q / 2 - 1] + medians[q / 2]) / 2;
+    }
+    free(start);
+    free(members);
+    free(d2);
+    free(medians);
     return FC_OK;
 }
