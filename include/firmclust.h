@@ -166,6 +166,14 @@ fc_options *fc_options_destroy(fc_options *opts);
  */
 int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
                    const char *value);
+/**
+ * Checks that the options go together, as fc_cluster() does before it
+ * touches a file: --eps given (and under half the earth's circumference),
+ * --min-weight only with --weight-field, --region-field and --region-layer
+ * only with --regions. FC_EINVAL, with a message naming the options, when
+ * they do not: a usage error.
+ */
+int fc_options_check(fc_context *ctx, const fc_options *opts);
 /** 1 when the option exists and takes a value, 0 when it is a flag, -1
  *  when there is no such option. */
 int fc_option_takes_value(const char *name);

@@ -321,7 +321,7 @@ START_TEST(weights_are_summed_and_can_define_core)
     GDALClose(ds);
     ck_assert_int_eq(run(MAIN_JOB " --weight-field employees --min-weight 500", firms, "w2.gpkg"), 0);
     ck_assert_int_ne(count(in_dir("w2.gpkg"), "clusters"), count(in_dir("w.gpkg"), "clusters"));
-    ck_assert_int_eq(run(MAIN_JOB " --min-weight 500", firms, "w3.gpkg"), 1);
+    ck_assert_int_eq(run(MAIN_JOB " --min-weight 500", firms, "w3.gpkg"), 2); /* usage */
     ck_assert_ptr_nonnull(strstr(err_text, "--min-weight needs --weight-field"));
 }
 END_TEST
@@ -555,7 +555,10 @@ static const struct {
     {"cluster FIRMS out.gpkg --eps 100 --sector-field employees --weight-field oked", 1,
      "weight field 'oked' is of type String"},
     {"cluster FIRMS out.gpkg --eps 100 --where 'no_such_column > 1'", 1, "bad --where"},
-    {"cluster FIRMS out.gpkg --sector-field oked", 1, "--eps is required"},
+    /* usage errors: options that are wrong or do not go together, exit 2 */
+    {"cluster FIRMS out.gpkg --sector-field oked", 2, "--eps is required"},
+    {"cluster FIRMS out.gpkg --eps 100 --region-field city", 2,
+     "--region-field names part of --regions, which is not given"},
     {"cluster FIRMS out.gpkg --eps -3", 2, "--eps must be greater than 0"},
     {"cluster FIRMS out.gpkg --eps 100 --min-pts 0", 2, "--min-pts must be at least 1"},
     {"cluster FIRMS out.gpkg --eps 100 --hull round", 2, "--hull takes convex, concave or buffer"},
@@ -578,7 +581,7 @@ static const struct {
     {"cluster realcode.geojson out.gpkg --eps 100 --sector-field code", 1,
      "realcode.geojson, layer realcode: sector field 'code' holds its codes as numbers with no "
      "fixed number of decimals"},
-    {"cluster FIRMS out.gpkg --eps 3e7", 1, "more than half the earth's circumference"},
+    {"cluster FIRMS out.gpkg --eps 3e7", 2, "more than half the earth's circumference"},
     /* degrees by mistake: no cluster, and the data's scale says why */
     {"cluster FIRMS out.gpkg --eps 0.02 --sector-field oked --sector-digits 2 --permutations 0", 0,
      "no clusters: eps is 0.02 m, but the 5 firms nearest to a firm of sector 47 (itself "
@@ -965,6 +968,19 @@ START_TEST(info_tells_roles)
     ck_assert_ptr_nonnull(strstr(out_text, "layer firms: Point, 10000 features, CRS EPSG:4326"));
     ck_assert_ptr_nonnull(strstr(out_text, "looks like a sector code (--sector-field oked)"));
     ck_assert_ptr_nonnull(strstr(out_text, "looks like a weight (--weight-field employees)"));
+    /* a place name among the firms is not something --region-field takes */
+    ck_assert_ptr_nonnull(strstr(out_text, "city             String     Орал, Рудный, Астана   "
+                                           "<- looks like a place name (regions come from "
+                                           "polygons: --regions FILE)"));
+    ck_assert_ptr_null(strstr(out_text, "--region-field"));
+    /* the styles of an output: each field on one line, QML included */
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    ck_assert_int_eq(run("info out.gpkg"), 0);
+    const char *qml = strstr(out_text, "  styleQML ");
+    ck_assert_ptr_nonnull(qml);
+    ck_assert_ptr_nonnull(strstr(qml, "\n  styleSLD "));
+    ck_assert_int_eq(run("info '%s/fixtures/kz/kaz_admbnda_adm1_2024.shp'", src), 0);
+    ck_assert_ptr_nonnull(strstr(out_text, "--region-field ADM1_EN)"));
     ck_assert_int_eq(run("info '%s/fixtures/kz/kaz_admbnda_adm1_2024.shp' --json", src), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "\"name\": \"ADM1_EN\", \"type\": \"String\", "
                                            "\"samples\": [\"Abay\", \"Akmola\", \"Aktobe\"], "

@@ -524,6 +524,10 @@ static int cmd_cluster(int argc, char **argv)
         rc = usage_error("cluster", "--json writes one summary: give one input with it%s", "");
         goto out;
     }
+    if (fc_options_check(ctx, opts) != FC_OK) {
+        rc = usage_error("cluster", "%s", fc_errmsg(ctx));
+        goto out;
+    }
 
     /* The jobs: one input and its output each. */
     int n_jobs = output_dir ? n_positional : 1;

@@ -229,14 +229,9 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     if (n_inputs < 1 || !inputs || !inputs[0] || !output || !o)
         return fc_error(ctx, FC_EINVAL, "fc_cluster needs an input, an output and options");
     const char *input = inputs[0];
-    if (!(o->eps > 0))
-        return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
-    if (o->eps > 20037508.0)
-        return fc_error(ctx, FC_EINVAL,
-                        "--eps %g m is more than half the earth's circumference: is it in metres?",
-                        o->eps);
-    if (o->min_weight >= 0 && !o->weight_field)
-        return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
+    int status = fc_options_check(ctx, o);
+    if (status != FC_OK)
+        return status;
     for (size_t i = 0; i < n_inputs; i++)
         if (!inputs[i] || same_file(inputs[i], output))
             return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
@@ -264,7 +259,6 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     uint8_t *role = NULL;
     size_t n_clusters = 0;
     GDALDatasetH ds = NULL;
-    int status;
 
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

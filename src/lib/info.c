@@ -50,7 +50,7 @@ typedef struct field_info {
 } field_info;
 
 
-static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
+static void describe_layer(FILE *out, const char *path, OGRLayerH l, bool json, bool first)
 {
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     int n_fields = OGR_FD_GetFieldCount(defn);
@@ -77,8 +77,15 @@ static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
             bool seen = false;
             for (int s = 0; s < fi[i].n_samples && !seen; s++)
                 seen = strncmp(fi[i].samples[s], v, sizeof fi[i].samples[s] - 1) == 0;
-            if (!seen && fi[i].n_samples < SAMPLES)
-                snprintf(fi[i].samples[fi[i].n_samples++], sizeof fi[i].samples[0], "%s", v);
+            if (!seen && fi[i].n_samples < SAMPLES) {
+                /* one line per field: a sample's line breaks (a QML style,
+                 * say) shown as spaces */
+                char *sample = fi[i].samples[fi[i].n_samples++];
+                snprintf(sample, sizeof fi[i].samples[0], "%s", v);
+                for (char *c = sample; *c; c++)
+                    if (*c == '\n' || *c == '\r' || *c == '\t')
+                        *c = ' ';
+            }
         }
         OGR_F_Destroy(f);
     }
@@ -150,11 +157,15 @@ static void describe_layer(FILE *out, OGRLayerH l, bool json, bool first)
             fprintf(out, "  %-16s %-10s", fi[i].name, OGR_GetFieldTypeName(fi[i].type));
             for (int s = 0; s < fi[i].n_samples; s++)
                 fprintf(out, "%s%s", s ? ", " : " ", fi[i].samples[s]);
-            if (fi[i].role)
+            if (fi[i].role && strcmp(fi[i].role, "region") == 0 && !polygons)
+                fprintf(out, "   <- looks like a place name (regions come from polygons: "
+                             "--regions FILE)");
+            else if (fi[i].role && strcmp(fi[i].role, "region") == 0)
+                fprintf(out, "   <- looks like a region name (--regions %s --region-field %s)",
+                        path, fi[i].name);
+            else if (fi[i].role)
                 fprintf(out, "   <- looks like %s (--%s-field %s)",
-                        strcmp(fi[i].role, "sector") == 0   ? "a sector code"
-                        : strcmp(fi[i].role, "weight") == 0 ? "a weight"
-                                                            : "a region name",
+                        strcmp(fi[i].role, "sector") == 0 ? "a sector code" : "a weight",
                         fi[i].role, fi[i].name);
             fputc('\n', out);
         }
@@ -187,7 +198,7 @@ int fc_info(fc_context *ctx, const char *path, int json, char **text)
         fprintf(out, "%s: %s, %d layer%s\n", path, driver, n, n == 1 ? "" : "s");
     }
     for (int i = 0; i < n; i++)
-        describe_layer(out, GDALDatasetGetLayer(ds, i), json != 0, i == 0);
+        describe_layer(out, path, GDALDatasetGetLayer(ds, i), json != 0, i == 0);
     if (json)
         fprintf(out, "\n]}\n");
     fclose(out);

@@ -258,6 +258,26 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     return fc_error(ctx, FC_EINTERNAL, "option --%s has an unknown kind", d->name);
 }
 
+int fc_options_check(fc_context *ctx, const fc_options *o)
+{
+    if (!ctx)
+        return FC_EINVAL;
+    if (!o)
+        return fc_error(ctx, FC_EINVAL, "no options");
+    if (!(o->eps > 0))
+        return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
+    if (o->eps > 20037508.0)
+        return fc_error(ctx, FC_EINVAL,
+                        "--eps %g m is more than half the earth's circumference: is it in metres?",
+                        o->eps);
+    if (o->min_weight >= 0 && !o->weight_field)
+        return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
+    if ((o->region_field || o->region_layer) && !o->regions)
+        return fc_error(ctx, FC_EINVAL, "%s names part of --regions, which is not given",
+                        o->region_field ? "--region-field" : "--region-layer");
+    return FC_OK;
+}
+
 static char usage_text[8192];
 static const char *text_ptr = usage_text;
 
