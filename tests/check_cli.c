@@ -515,6 +515,24 @@ START_TEST(oblasts_location_quotients_and_pvalues)
 }
 END_TEST
 
+START_TEST(spreadsheet_outputs)
+{
+    /* XLSX and ODS hold the attributes, not the geometries: written, with a
+     * warning that says so. (Their temporary once held ".xlsx" twice, which
+     * /vsizip/ took for a zip inside a directory.) */
+    const char *outs[] = {"out.xlsx", "out.ods"};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(run(MAIN_JOB, firms, outs[k]), 0);
+        ck_assert_msg(strstr(err_text, "files hold no geometries: layer clusters is written "
+                                       "without its polygons"),
+                      "%s", err_text);
+        ck_assert_int_eq(count(in_dir(outs[k]), "firms"), 10000);
+        ck_assert_int_gt(count(in_dir(outs[k]), "clusters"), 20);
+    }
+    ck_assert_str_eq(listing(), "out.ods out.xlsx ");
+}
+END_TEST
+
 START_TEST(one_sector_has_no_pvalues)
 {
     /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
@@ -1213,6 +1231,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, spreadsheet_outputs);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, areas_on_the_ellipsoid);
     tcase_add_test(tc, cluster_across_the_antimeridian);

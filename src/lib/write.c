@@ -116,10 +116,12 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
         return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", path);
 
     /* A hidden name in the same directory, so that the final rename stays
-     * on one file system. The original extension is kept for drivers that
-     * look at it. */
+     * on one file system. A file keeps its extension, at the end only, for
+     * drivers that look at it: /vsizip/ (XLSX, ODS) takes a path to hold a
+     * zip at the first ".xlsx" in it. */
+    const bool file = !out->is_directory && !one_dataset;
     char *dir = fc_strdup(CPLGetPath(path));
-    char *base = fc_strdup(CPLGetFilename(path));
+    char *base = fc_strdup(file ? CPLGetBasename(path) : CPLGetFilename(path));
     out->final_path = fc_strdup(path);
     if (!dir || !base || !out->final_path) {
         free(dir), free(base);
@@ -129,7 +131,6 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     out->tmp_path = malloc(len);
     if (out->tmp_path) {
         const char *ext = CPLGetExtension(path);
-        bool file = !out->is_directory && !one_dataset;
         snprintf(out->tmp_path, len, "%s%s.%s.%ld.tmp%s%s", dir, *dir ? "/" : "", base,
                  (long)getpid(), (*ext && file) ? "." : "", file ? ext : "");
     }
@@ -255,6 +256,12 @@ static OGRLayerH create_layer(fc_context *ctx, GDALDatasetH ds, const char *name
     CSLDestroy(lco);
     if (!l)
         fc_error_gdal(ctx, FC_EIO, "%s: cannot create layer %s", GDALGetDescription(ds), name);
+    else if (type != wkbNone && OGR_L_GetGeomType(l) == wkbNone)
+        /* spreadsheets (XLSX, ODS): the attributes only */
+        fc_message(ctx, FC_MSG_WARNING,
+                   "%s files hold no geometries: layer %s is written without its %s (CSV keeps "
+                   "them as WKT; GeoPackage, Shapefile, GeoJSON and FlatGeobuf as geometries)",
+                   drv, name, wkbFlatten(type) == wkbPoint ? "points" : "polygons");
     return l;
 }
 
