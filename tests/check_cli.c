@@ -533,6 +533,33 @@ START_TEST(spreadsheet_outputs)
 }
 END_TEST
 
+START_TEST(synth_city_firms_inside_their_city)
+{
+    /* Almaty, Astana and Shymkent have boundaries of their own: a firm
+     * whose city is one of them lies inside it, not in the oblast around. */
+    ck_assert_int_eq(run("synth -q --firms 4000 --seed 5 s.gpkg"), 0);
+    ck_assert_int_eq(run("cluster s.gpkg out.gpkg -q --eps 2000 --min-pts 10 --permutations 0 "
+                         "--regions '%s/fixtures/kz/kaz_admbnda_adm1_2024.shp'",
+                         src),
+                     0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH sql = GDALDatasetExecuteSQL(
+        ds,
+        "SELECT SUM(city = 'Алматы'), SUM(city = 'Алматы' AND region = 'Almaty (city)'), "
+        "SUM(city = 'Астана'), SUM(city = 'Астана' AND region = 'Astana (city)'), "
+        "SUM(city = 'Шымкент'), SUM(city = 'Шымкент' AND region = 'Shymkent (city)') FROM firms",
+        NULL, NULL);
+    OGRFeatureH f = OGR_L_GetNextFeature(sql);
+    for (int k = 0; k < 6; k += 2) {
+        ck_assert_int_gt(OGR_F_GetFieldAsInteger(f, k), 100);
+        ck_assert_int_eq(OGR_F_GetFieldAsInteger(f, k), OGR_F_GetFieldAsInteger(f, k + 1));
+    }
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, sql);
+    GDALClose(ds);
+}
+END_TEST
+
 START_TEST(one_sector_has_no_pvalues)
 {
     /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
@@ -1231,6 +1258,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, synth_city_firms_inside_their_city);
     tcase_add_test(tc, spreadsheet_outputs);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, areas_on_the_ellipsoid);

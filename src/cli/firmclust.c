@@ -50,10 +50,12 @@ static const char *const cluster_usage_head =
     "Reads firm points from FIRMS (any vector format GDAL reads), finds, sector by\n"
     "sector, the firms that lie in dense groups (DBSCAN: a firm is core when at least\n"
     "min-pts firms of its sector lie within eps metres of it, itself included), and\n"
-    "writes OUTPUT: a GeoPackage with layers 'clusters' (one polygon per cluster)\n"
-    "and 'firms' (every input firm with cluster_id and role), or, for single-layer\n"
-    "formats (Shapefile, GeoJSON, FlatGeobuf), a directory with clusters.* and\n"
-    "firms.*.\n"
+    "writes OUTPUT: a GeoPackage with layers 'clusters' (one polygon per cluster),\n"
+    "'firms' (every input firm with cluster_id and role), with --regions 'regions'\n"
+    "(location quotients per region and sector), and 'layer_styles' (the QGIS\n"
+    "styles they open with); or, for single-layer formats (Shapefile, GeoJSON,\n"
+    "FlatGeobuf, CSV), a directory with clusters.*, firms.* and regions.*, each\n"
+    "with its .qml style.\n"
     "\n"
     "Options:\n";
 

@@ -44,6 +44,74 @@ static const city cities[] = {
 };
 #define N_CITIES (sizeof cities / sizeof cities[0])
 
+/* The cities with a boundary of their own (cities of republican
+ * significance), whose firms are placed inside it: their polygons from
+ * fixtures/kz/kaz_admbnda_adm1_2024 (geokz 1.0.2 by Alexander Rodionov, after
+ * the Bureau of National Statistics of Kazakhstan; CC BY 4.0), shrunk by
+ * 0.01 degrees and simplified to 0.004 degrees, so that a firm inside one is
+ * inside the published boundary:
+ *   ogr2ogr -dialect sqlite -sql "SELECT ST_AsText(ST_SimplifyPreserveTopology(
+ *       ST_Buffer(ST_MakeValid(geometry), -0.01), 0.004)) ..." */
+typedef struct city_boundary {
+    const char *name_kk;
+    const char *wkt;
+} city_boundary;
+
+static const city_boundary city_boundaries[] = {
+    {"Алматы",
+    "MULTIPOLYGON(((76.764641 43.304735, 76.806859 43.321257, 76.818521 43.343968, 76.840108 "
+    "43.344074, 76.846649 43.326461, 76.866633 43.327099, 76.883586 43.318363, 76.937435 "
+    "43.367171, 76.969065 43.370465, 76.993068 43.389218, 77.001107 43.379484, 77.003177 "
+    "43.354294, 77.023674 43.352504, 77.027551 43.337058, 77.016194 43.322257, 77.020823 "
+    "43.310948, 77.001003 43.294488, 77.003075 43.275982, 76.995491 43.258665, 77.025087 "
+    "43.239159, 77.061689 43.189906, 77.090126 43.170763, 77.067727 43.174815, 77.050319 "
+    "43.161415, 77.054574 43.139428, 77.074171 43.123447, 77.070091 43.100084, 77.079104 "
+    "43.071017, 77.069863 43.043642, 76.973709 43.057557, 76.975853 43.077421, 76.961144 "
+    "43.090972, 76.930464 43.095139, 76.910161 43.090239, 76.908633 43.11574, 76.900187 "
+    "43.134736, 76.818601 43.146203, 76.802463 43.163706, 76.79932 43.199672, 76.786937 "
+    "43.21044, 76.795669 43.230169, 76.79271 43.240064, 76.803092 43.247792, 76.807559 "
+    "43.285648, 76.800204 43.296008, 76.764641 43.304735)), ((77.107243 43.165683, 77.109994 "
+    "43.166756, 77.112348 43.168432, 77.111368 43.163242, 77.107243 43.165683)), ((77.123227 "
+    "43.177803, 77.124295 43.190801, 77.132823 43.189009, 77.136323 43.181762, 77.123227 "
+    "43.177803)))"},
+    {"Астана",
+    "MULTIPOLYGON(((71.234646 51.098763, 71.248504 51.144257, 71.262153 51.151831, 71.264097 "
+    "51.164342, 71.286314 51.17036, 71.291774 51.177764, 71.277988 51.19748, 71.253498 "
+    "51.203818, 71.258176 51.226066, 71.27598 51.235164, 71.323545 51.222286, 71.328529 "
+    "51.232458, 71.320994 51.240756, 71.339524 51.257745, 71.372907 51.263625, 71.37629 "
+    "51.272539, 71.369314 51.289734, 71.378933 51.291254, 71.396844 51.257892, 71.460066 "
+    "51.264569, 71.466425 51.251904, 71.551023 51.233014, 71.568429 51.240495, 71.594024 "
+    "51.264483, 71.603859 51.250889, 71.588517 51.240615, 71.586665 51.231248, 71.635138 "
+    "51.136314, 71.643652 51.130077, 71.700498 51.125513, 71.6945 51.112235, 71.698497 "
+    "51.102448, 71.67289 51.096717, 71.612197 51.108939, 71.552595 51.060009, 71.532512 "
+    "51.054401, 71.530644 51.044926, 71.542799 51.021825, 71.528467 51.011989, 71.527026 "
+    "50.987523, 71.543729 50.968257, 71.538584 50.941264, 71.492708 50.940879, 71.478593 "
+    "50.949025, 71.463314 50.968237, 71.464089 51.002119, 71.457477 51.010122, 71.319686 "
+    "51.033673, 71.290753 51.031756, 71.26536 51.053953, 71.262196 51.070748, 71.234646 "
+    "51.098763)), ((71.660874 51.327237, 71.671736 51.330686, 71.679139 51.335543, 71.665536 "
+    "51.324632, 71.660874 51.327237)), ((71.379892 50.875187, 71.380014 50.875546, 71.429355 "
+    "50.868927, 71.429247 50.868602, 71.379892 50.875187)), ((71.317831 51.276761, 71.317846 "
+    "51.278506, 71.317448 51.281606, 71.32025 51.277465, 71.317831 51.276761)))"},
+    {"Шымкент",
+    "POLYGON((69.321931 42.324031, 69.318003 42.33059, 69.333096 42.351089, 69.325025 "
+    "42.362546, 69.385528 42.374326, 69.406383 42.409806, 69.432001 42.40504, 69.445657 "
+    "42.412447, 69.448697 42.429513, 69.473372 42.440244, 69.466816 42.463824, 69.472174 "
+    "42.469134, 69.529567 42.46832, 69.590893 42.448353, 69.696861 42.431994, 69.701652 "
+    "42.406828, 69.729414 42.403038, 69.748978 42.393144, 69.768289 42.381101, 69.771975 "
+    "42.368694, 69.804169 42.350227, 69.806003 42.341176, 69.81839 42.331727, 69.835623 "
+    "42.324754, 69.862738 42.324229, 69.878482 42.304262, 69.903251 42.291614, 69.880376 "
+    "42.295998, 69.858909 42.277285, 69.822889 42.27635, 69.796534 42.257028, 69.793894 "
+    "42.244315, 69.815193 42.222225, 69.783269 42.224325, 69.766196 42.214325, 69.771738 "
+    "42.228509, 69.76289 42.241866, 69.708316 42.23823, 69.685294 42.204221, 69.651778 "
+    "42.206087, 69.6357 42.171177, 69.610721 42.168363, 69.598672 42.141543, 69.577631 "
+    "42.148757, 69.559296 42.141396, 69.517047 42.146327, 69.506474 42.13421, 69.491833 "
+    "42.134806, 69.491713 42.144633, 69.480974 42.154586, 69.458524 42.156476, 69.434003 "
+    "42.173238, 69.425836 42.196145, 69.40166 42.228093, 69.367424 42.236072, 69.380098 "
+    "42.250689, 69.363105 42.281732, 69.359155 42.314109, 69.345253 42.333049, 69.321931 "
+    "42.324031))"},
+};
+#define N_BOUNDARIES (sizeof city_boundaries / sizeof city_boundaries[0])
+
 typedef struct affinity {
     const char *city; /* Kazakh name, as in cities[] */
     double factor;
@@ -165,7 +233,48 @@ typedef struct model {
     double city_cdf[N_SECTORS][N_CITIES];
     double district_dx[N_SECTORS][N_CITIES][DISTRICTS]; /* km from the centre */
     double district_dy[N_SECTORS][N_CITIES][DISTRICTS];
+    GEOSContextHandle_t geos;
+    GEOSGeometry *boundary[N_CITIES];                   /* NULL: none of its own */
+    const GEOSPreparedGeometry *inside[N_CITIES];
 } model;
+
+static void model_free_boundaries(model *m)
+{
+    for (size_t c = 0; c < N_CITIES; c++) {
+        if (m->inside[c])
+            GEOSPreparedGeom_destroy_r(m->geos, m->inside[c]);
+        if (m->boundary[c])
+            GEOSGeom_destroy_r(m->geos, m->boundary[c]);
+    }
+    if (m->geos)
+        GEOS_finish_r(m->geos);
+}
+
+/* Reads the boundaries of the cities that have one; false if GEOS cannot. */
+static bool model_boundaries(model *m)
+{
+    if (!(m->geos = GEOS_init_r()))
+        return false;
+    GEOSWKTReader *reader = GEOSWKTReader_create_r(m->geos);
+    bool ok = reader != NULL;
+    for (size_t b = 0; ok && b < N_BOUNDARIES; b++)
+        for (size_t c = 0; ok && c < N_CITIES; c++)
+            if (strcmp(cities[c].name_kk, city_boundaries[b].name_kk) == 0)
+                ok = (m->boundary[c] = GEOSWKTReader_read_r(m->geos, reader, city_boundaries[b].wkt)) &&
+                     (m->inside[c] = GEOSPrepare_r(m->geos, m->boundary[c]));
+    if (reader)
+        GEOSWKTReader_destroy_r(m->geos, reader);
+    return ok;
+}
+
+static bool in_boundary(const model *m, size_t c, double lon, double lat)
+{
+    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(m->geos, lon, lat);
+    bool in = pt && GEOSPreparedContains_r(m->geos, m->inside[c], pt) == 1;
+    if (pt)
+        GEOSGeom_destroy_r(m->geos, pt);
+    return in;
+}
 
 static double city_radius_km(const city *c) { return 1.5 + 5.5 * sqrt(c->population / 2.2e6); }
 
@@ -195,28 +304,47 @@ typedef struct firm {
     int employees;
 } firm;
 
+/* A firm's place (km east and north of its city's centre): in one of its
+ * sector's districts, anywhere in the city, or in the countryside. */
+static void place(const model *m, rng *r, size_t s, size_t c, double *dx, double *dy)
+{
+    const sector *sec = &sectors[s];
+    if (rng_uniform(r) < sec->rural) {
+        double sigma = 25 + 35 * rng_uniform(r);
+        *dx = sigma * rng_normal(r);
+        *dy = sigma * rng_normal(r);
+    } else if (rng_uniform(r) < sec->district) {
+        int d = (int)(rng_uniform(r) * DISTRICTS);
+        *dx = m->district_dx[s][c][d] + 0.6 * rng_normal(r);
+        *dy = m->district_dy[s][c][d] + 0.6 * rng_normal(r);
+    } else {
+        double sigma = city_radius_km(&cities[c]);
+        *dx = sigma * rng_normal(r);
+        *dy = sigma * rng_normal(r);
+    }
+}
+
 static void make_firm(const model *m, rng *r, firm *f)
 {
     size_t s = pick(m->sector_cdf, N_SECTORS, rng_uniform(r));
     size_t c = pick(m->city_cdf[s], N_CITIES, rng_uniform(r));
     const sector *sec = &sectors[s];
     const city *ct = &cities[c];
-    double dx, dy; /* km */
-    if (rng_uniform(r) < sec->rural) {
-        double sigma = 25 + 35 * rng_uniform(r);
-        dx = sigma * rng_normal(r);
-        dy = sigma * rng_normal(r);
-    } else if (rng_uniform(r) < sec->district) {
-        int d = (int)(rng_uniform(r) * DISTRICTS);
-        dx = m->district_dx[s][c][d] + 0.6 * rng_normal(r);
-        dy = m->district_dy[s][c][d] + 0.6 * rng_normal(r);
-    } else {
-        double sigma = city_radius_km(ct);
-        dx = sigma * rng_normal(r);
-        dy = sigma * rng_normal(r);
+    /* A city with a boundary of its own keeps its firms inside it: places
+     * outside are drawn again (after 1000 misses, the centre). */
+    for (int tries = 0;; tries++) {
+        double dx, dy; /* km */
+        place(m, r, s, c, &dx, &dy);
+        f->lat = ct->lat + dy / 111.32;
+        f->lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
+        if (!m->inside[c] || in_boundary(m, c, f->lon, f->lat))
+            break;
+        if (tries == 1000) {
+            f->lat = ct->lat;
+            f->lon = ct->lon;
+            break;
+        }
     }
-    f->lat = ct->lat + dy / 111.32;
-    f->lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
     f->sector = s;
     f->city = c;
     double e = exp(sec->log_employees + sec->log_sd * rng_normal(r));
@@ -250,9 +378,12 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
     }
     fc_rtree *index;
     int status = fc_rtree_begin(ctx, ds, l, &index);
-    model *m = status == FC_OK ? malloc(sizeof *m) : NULL;
-    if (!m) {
+    model *m = status == FC_OK ? calloc(1, sizeof *m) : NULL;
+    if (!m || !model_boundaries(m)) {
         fc_rtree_free(index);
+        if (m)
+            model_free_boundaries(m);
+        free(m);
         return status != FC_OK ? status : fc_error(ctx, FC_ENOMEM, "out of memory");
     }
     model_init(m, seed);
@@ -294,6 +425,7 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
     else
         fc_rtree_free(index);
     OGR_F_Destroy(feat);
+    model_free_boundaries(m);
     free(m);
     return status;
 }
