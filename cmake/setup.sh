@@ -6,8 +6,9 @@
 #   sh cmake/setup.sh test   install what is missing, build, run the whole test
 #                            suite: a release build, an AddressSanitizer and
 #                            UndefinedBehaviorSanitizer build (each with the
-#                            QGIS integration test), and valgrind on a normal
-#                            and a failing run
+#                            QGIS integration test and the README's examples),
+#                            ThreadSanitizer on the threaded clustering, and
+#                            valgrind on a normal and a failing run
 #
 # Installing needs root (or sudo); nothing is installed when all is there.
 set -eu
@@ -22,7 +23,8 @@ demo | test) ;;
     ;;
 esac
 
-packages="build-essential cmake pkg-config libgdal-dev libproj-dev libgeos-dev"
+# gdal-bin: ogrinfo and ogr2ogr, which the README's examples use
+packages="build-essential cmake pkg-config libgdal-dev libproj-dev libgeos-dev gdal-bin"
 if [ "$mode" = test ]; then
     # Check and valgrind; QGIS for the integration test that opens every
     # output format in real QGIS
@@ -77,7 +79,7 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFIRMCLUST_TESTS=ON \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 cmake --build build-tsan -j "$jobs" --target check_dbscan check_geodesic
 for t in check_dbscan check_geodesic; do
-    CK_FORK=no TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" build-tsan/tests/$t
+    CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0" build-tsan/tests/$t
 done
 
 echo "== valgrind: no leak on a normal run and on a failing run"

@@ -113,8 +113,38 @@ done
 echo "(firms: writing the firms layer, its spatial index included; index: packing and writing" \
     "that index)"
 
-[ "${PEERS:-yes}" = no ] && exit 0
 n=$(echo "$sizes" | awk '{print $1}')
+if [ "${SIGNIFICANCE:-yes}" != no ]; then
+    echo
+    echo "2b. Default options, significance included: firmclust cluster FIRMS.gpkg OUT.gpkg"
+    echo "    --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts (20 OKED divisions,"
+    echo "    geodesic, concave hulls, 999 Monte Carlo runs a sector), against --permutations 0"
+    printf "%-10s %-18s %8s %8s %12s %8s %7s
+" firms options cold best "significance" tested peakMB
+    for perms in 0 999; do
+        times=""
+        for k in 1 2; do
+            start=$(date +%s.%N)
+            /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" \
+                "$work/sig.gpkg" --sector-field oked --sector-digits 2 --eps $eps \
+                --min-pts $minpts --permutations $perms --json "$work/sig.json" --debug on -q \
+                --overwrite 2>"$work/log"
+            end=$(date +%s.%N)
+            times="$times $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}')"
+        done
+        read -r cold second <<<"$times"
+        best=$(awk -v a="$cold" -v b="$second" 'BEGIN {print (a < b ? a : b)}')
+        tested=$(/usr/bin/python3 -c "import json, sys; d = json.load(open(sys.argv[1]));
+c = d['cluster_list']; print(sum(1 for x in c if x.get('runs')) if c else 0)" "$work/sig.json")
+        printf "%-10s %-18s %8s %8s %12s %8s %7s\n" "$n" "--permutations $perms" "$cold" "$best" \
+            "$(stage statistics)" "$tested" "$(peak_mb)"
+    done
+    echo "(cold: the first run; best: of two; significance: the statistics stage of the last run," \
+        "Monte Carlo included; tested: clusters with a p-value; target: default at most 2x" \
+        "--permutations 0)"
+fi
+
+[ "${PEERS:-yes}" = no ] && exit 0
 pts=$work/points$n.bin
 "$core" csv "$pts" "$work/points.csv"
 read -r ours _ _ _ _ _ <<<"$("$core" run "$pts" planar $eps $minpts 2 3 "$work/roles.bin")"
