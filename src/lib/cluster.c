@@ -428,11 +428,11 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
             (status = fc_qvalues(ctx, n_clusters, table.p_value, table.q_value)) != FC_OK)
             goto done;
         snprintf(significance, sizeof significance,
-                 "p-values: up to %d Monte Carlo runs a sector, sectors shuffled among the firms "
-                 "of %s, stopping once a cluster has been matched %d times; q-values: "
-                 "Benjamini-Hochberg over the %zu clusters",
-                 o->permutations, o->regions ? "each region" : "the whole input",
-                 FC_MC_EXCEEDANCES, n_clusters);
+                 "p-values: up to %d Monte Carlo runs a sector (fewer once each of its clusters "
+                 "has been matched %d times), sectors shuffled among the firms of %s\n"
+                 "q-values: Benjamini-Hochberg over the %zu clusters",
+                 o->permutations, FC_MC_EXCEEDANCES,
+                 o->regions ? "each region" : "the whole input", n_clusters);
     }
     stage_done(ctx, "statistics", &t0);
 

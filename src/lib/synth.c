@@ -54,11 +54,12 @@ static const city cities[] = {
  *       ST_Buffer(ST_MakeValid(geometry), -0.01), 0.004)) ..." */
 typedef struct city_boundary {
     const char *name_kk;
+    const char *countryside; /* the town of the region around it, as in cities[] */
     const char *wkt;
 } city_boundary;
 
 static const city_boundary city_boundaries[] = {
-    {"Алматы",
+    {"Алматы", "Қонаев", /* Almaty oblast */
     "MULTIPOLYGON(((76.764641 43.304735, 76.806859 43.321257, 76.818521 43.343968, 76.840108 "
     "43.344074, 76.846649 43.326461, 76.866633 43.327099, 76.883586 43.318363, 76.937435 "
     "43.367171, 76.969065 43.370465, 76.993068 43.389218, 77.001107 43.379484, 77.003177 "
@@ -74,7 +75,7 @@ static const city_boundary city_boundaries[] = {
     "43.166756, 77.112348 43.168432, 77.111368 43.163242, 77.107243 43.165683)), ((77.123227 "
     "43.177803, 77.124295 43.190801, 77.132823 43.189009, 77.136323 43.181762, 77.123227 "
     "43.177803)))"},
-    {"Астана",
+    {"Астана", "Көкшетау", /* Akmola oblast */
     "MULTIPOLYGON(((71.234646 51.098763, 71.248504 51.144257, 71.262153 51.151831, 71.264097 "
     "51.164342, 71.286314 51.17036, 71.291774 51.177764, 71.277988 51.19748, 71.253498 "
     "51.203818, 71.258176 51.226066, 71.27598 51.235164, 71.323545 51.222286, 71.328529 "
@@ -92,7 +93,7 @@ static const city_boundary city_boundaries[] = {
     "51.324632, 71.660874 51.327237)), ((71.379892 50.875187, 71.380014 50.875546, 71.429355 "
     "50.868927, 71.429247 50.868602, 71.379892 50.875187)), ((71.317831 51.276761, 71.317846 "
     "51.278506, 71.317448 51.281606, 71.32025 51.277465, 71.317831 51.276761)))"},
-    {"Шымкент",
+    {"Шымкент", "Түркістан", /* Turkestan oblast */
     "POLYGON((69.321931 42.324031, 69.318003 42.33059, 69.333096 42.351089, 69.325025 "
     "42.362546, 69.385528 42.374326, 69.406383 42.409806, 69.432001 42.40504, 69.445657 "
     "42.412447, 69.448697 42.429513, 69.473372 42.440244, 69.466816 42.463824, 69.472174 "
@@ -236,6 +237,7 @@ typedef struct model {
     GEOSContextHandle_t geos;
     GEOSGeometry *boundary[N_CITIES];                   /* NULL: none of its own */
     const GEOSPreparedGeometry *inside[N_CITIES];
+    size_t countryside_town[N_CITIES];                 /* with a boundary: see city_boundary */
 } model;
 
 static void model_free_boundaries(model *m)
@@ -259,9 +261,13 @@ static bool model_boundaries(model *m)
     bool ok = reader != NULL;
     for (size_t b = 0; ok && b < N_BOUNDARIES; b++)
         for (size_t c = 0; ok && c < N_CITIES; c++)
-            if (strcmp(cities[c].name_kk, city_boundaries[b].name_kk) == 0)
+            if (strcmp(cities[c].name_kk, city_boundaries[b].name_kk) == 0) {
+                for (size_t t = 0; t < N_CITIES; t++)
+                    if (strcmp(cities[t].name_kk, city_boundaries[b].countryside) == 0)
+                        m->countryside_town[c] = t;
                 ok = (m->boundary[c] = GEOSWKTReader_read_r(m->geos, reader, city_boundaries[b].wkt)) &&
                      (m->inside[c] = GEOSPrepare_r(m->geos, m->boundary[c]));
+            }
     if (reader)
         GEOSWKTReader_destroy_r(m->geos, reader);
     return ok;
@@ -305,15 +311,18 @@ typedef struct firm {
 } firm;
 
 /* A firm's place (km east and north of its city's centre): in one of its
- * sector's districts, anywhere in the city, or in the countryside. */
-static void place(const model *m, rng *r, size_t s, size_t c, double *dx, double *dy)
+ * sector's districts, anywhere in the city, or in the countryside around it
+ * (then true). */
+static bool place(const model *m, rng *r, size_t s, size_t c, double *dx, double *dy)
 {
     const sector *sec = &sectors[s];
     if (rng_uniform(r) < sec->rural) {
         double sigma = 25 + 35 * rng_uniform(r);
         *dx = sigma * rng_normal(r);
         *dy = sigma * rng_normal(r);
-    } else if (rng_uniform(r) < sec->district) {
+        return true;
+    }
+    if (rng_uniform(r) < sec->district) {
         int d = (int)(rng_uniform(r) * DISTRICTS);
         *dx = m->district_dx[s][c][d] + 0.6 * rng_normal(r);
         *dy = m->district_dy[s][c][d] + 0.6 * rng_normal(r);
@@ -322,6 +331,7 @@ static void place(const model *m, rng *r, size_t s, size_t c, double *dx, double
         *dx = sigma * rng_normal(r);
         *dy = sigma * rng_normal(r);
     }
+    return false;
 }
 
 static void make_firm(const model *m, rng *r, firm *f)
@@ -330,15 +340,21 @@ static void make_firm(const model *m, rng *r, firm *f)
     size_t c = pick(m->city_cdf[s], N_CITIES, rng_uniform(r));
     const sector *sec = &sectors[s];
     const city *ct = &cities[c];
-    /* A city with a boundary of its own keeps its firms inside it: places
-     * outside are drawn again (after 1000 misses, the centre). */
+    f->city = c;
+    /* A city with a boundary of its own keeps its firms inside it, and the
+     * countryside around it is another region's: a firm placed there is
+     * drawn again until it lies outside, and takes the name of that region's
+     * town. After 1000 misses, the centre. */
     for (int tries = 0;; tries++) {
         double dx, dy; /* km */
-        place(m, r, s, c, &dx, &dy);
+        bool rural = place(m, r, s, c, &dx, &dy);
         f->lat = ct->lat + dy / 111.32;
         f->lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
-        if (!m->inside[c] || in_boundary(m, c, f->lon, f->lat))
+        if (!m->inside[c] || in_boundary(m, c, f->lon, f->lat) != rural) {
+            if (m->inside[c] && rural)
+                f->city = m->countryside_town[c];
             break;
+        }
         if (tries == 1000) {
             f->lat = ct->lat;
             f->lon = ct->lon;
@@ -346,7 +362,6 @@ static void make_firm(const model *m, rng *r, firm *f)
         }
     }
     f->sector = s;
-    f->city = c;
     double e = exp(sec->log_employees + sec->log_sd * rng_normal(r));
     f->employees = e < 1 ? 1 : e > 60000 ? 60000 : (int)e;
 }
