@@ -156,6 +156,58 @@ START_TEST(random_clouds_always_valid)
 }
 END_TEST
 
+/* GEOS 3.11.1's concave hull crashes on some nearly collinear points
+ * (libgeos/geos#719, #946, shapely#1971): those inputs verbatim, and random
+ * ones of the same kind (points on a line, off it by 1e-9 to 1e-1 of its
+ * length; streets: points on a few lines and a few elsewhere). Every one
+ * gets a valid polygon; a crash fails the test. */
+START_TEST(concave_hull_of_nearly_collinear_points)
+{
+    static const double known[][8][2] = {
+        {{584245.72096874, 7549593.72686167}, {584251.71398371, 7549594.01629478},
+         {584242.72446125, 7549593.58214511}, {584230.73978847, 7549592.9760418},
+         {584233.73581213, 7549593.13045099}, {584236.7318358, 7549593.28486019},
+         {584239.72795377, 7549593.43742855}, {584227.74314188, 7549592.83423486}},
+        {{1139294.6389832512941211, 8201313.5346954688429832},
+         {1139360.8549531854223460, 8201271.1898052766919136},
+         {1139497.5995843114797026, 8201199.9955425458028913},
+         {1139567.7837303513661027, 8201163.3485335074365139},
+         {1139635.3942210066597909, 8201119.9025274068117142}},
+        {{175682.210293, 505233.365178}, {175682.210295, 505233.365177},
+         {175684.375108, 505254.524644}, {175684.375109, 505254.524642},
+         {175683.226468, 505243.284373}}};
+    const size_t known_n[] = {8, 5, 5};
+    double x[200], y[200], a;
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < known_n[k]; i++)
+            x[i] = known[k][i][0], y[i] = known[k][i][1];
+        for (int c = 0; c <= 10; c += 5)
+            hull(known_n[k], x, y, FC_HULL_CONCAVE, c / 10.0, 50, &a);
+    }
+    rng_state = 946;
+    for (int t = 0; t < 600; t++) {
+        size_t n = 3 + next_u64() % 150;
+        double angle = 6.283185307179586 * uniform(), off = pow(10, -9 + 8 * uniform());
+        double length = 10 + 1000 * uniform(), ox = 1e6 * uniform(), oy = 5e6 * uniform();
+        for (size_t i = 0; i < n; i++) {
+            double along = length * uniform(), across = off * length * (uniform() - 0.5);
+            if (t % 2) { /* streets: three lines, and one firm in ten anywhere */
+                int line = (int)(next_u64() % 3);
+                double a2 = angle + line * 1.1;
+                across = uniform() < 0.1 ? length * (uniform() - 0.5) : off * (uniform() - 0.5);
+                x[i] = ox + along * cos(a2) - across * sin(a2);
+                y[i] = oy + along * sin(a2) + across * cos(a2);
+            } else {
+                x[i] = ox + along * cos(angle) - across * sin(angle);
+                y[i] = oy + along * sin(angle) + across * cos(angle);
+            }
+        }
+        hull(n, x, y, FC_HULL_CONCAVE, (t % 11) / 10.0, length / 20, &a);
+        ck_assert_double_gt(a, 0);
+    }
+}
+END_TEST
+
 /* Point sets of several shapes: uniform squares and discs, blobs, coarse
  * lattices (duplicates, collinear runs on the hull), thin slanted strips
  * and far-off coordinates. */
@@ -218,6 +270,7 @@ static Suite *hull_suite(void)
     tcase_add_test(tc, buffer_of_far_points_is_a_multipolygon);
     tcase_add_test(tc, densify_adds_vertices_not_area);
     tcase_add_test(tc, random_clouds_always_valid);
+    tcase_add_test(tc, concave_hull_of_nearly_collinear_points);
     tcase_add_test(tc, convex_hull_same_without_interior_points);
     suite_add_tcase(s, tc);
     return s;

@@ -200,8 +200,13 @@ typedef struct fc_hull_params {
 
 /* A polygonal footprint of n points, as WKB (caller frees with free()).
  * Always a valid Polygon or MultiPolygon; degenerate sets (one point, two
- * points, collinear points) get their points or line buffered by
+ * points, collinear points, and hulls narrower than FC_HULL_SLIVER times
+ * buffer_radius) get their points, line or sliver buffered by
  * buffer_radius. area receives the planar area in working units^2. */
+#define FC_HULL_SLIVER 1e-3
+/* Concave hulls of points less wide than FC_HULL_FLAT times their length are
+ * their convex hulls (see concave_hull() in hull.c: a GEOS 3.11 crash). */
+#define FC_HULL_FLAT 0.05
 int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x,
             const double *y, const fc_hull_params *params, unsigned char **wkb,
             size_t *wkb_size, double *area);

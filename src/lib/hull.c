@@ -14,6 +14,36 @@ static bool is_polygonal(GEOSContextHandle_t h, const GEOSGeometry *g)
     return (t == GEOS_POLYGON || t == GEOS_MULTIPOLYGON) && !GEOSisEmpty_r(h, g);
 }
 
+/* Whether g's minimum width (the narrowest strip holding it) is below w. */
+static bool thinner_than(GEOSContextHandle_t h, const GEOSGeometry *g, double w)
+{
+    GEOSGeometry *width = GEOSMinimumWidth_r(h, g);
+    double len = INFINITY;
+    if (width) {
+        GEOSLength_r(h, width, &len);
+        GEOSGeom_destroy_r(h, width);
+    }
+    return len < w;
+}
+
+/* GEOS's concave hull, except for nearly collinear points: GEOS 3.11 before
+ * 3.11.3 crashes on some of those (libgeos/geos#719, #946: a flat triangle
+ * on the border), and their concave hull is their convex hull or a sliver
+ * anyway. So points whose convex hull is less than FC_HULL_FLAT times as
+ * wide as it is long get the convex hull. */
+static GEOSGeometry *concave_hull(GEOSContextHandle_t h, const GEOSGeometry *mp, double ratio)
+{
+    GEOSGeometry *convex = GEOSConvexHull_r(h, mp);
+    if (!convex || !is_polygonal(h, convex))
+        return convex;
+    double perimeter = 0;
+    GEOSLength_r(h, convex, &perimeter);
+    if (thinner_than(h, convex, FC_HULL_FLAT * perimeter / 2))
+        return convex;
+    GEOSGeom_destroy_r(h, convex);
+    return GEOSConcaveHull_r(h, mp, ratio, 0);
+}
+
 static GEOSGeometry *multipoint(GEOSContextHandle_t h, size_t n, const double *x, const double *y)
 {
     GEOSGeometry **pts = malloc((n ? n : 1) * sizeof *pts);
@@ -44,12 +74,15 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const
     GEOSGeometry *g = NULL;
     switch (params->kind) {
     case FC_HULL_CONVEX: g = GEOSConvexHull_r(h, mp); break;
-    case FC_HULL_CONCAVE: g = GEOSConcaveHull_r(h, mp, params->concavity, 0); break;
+    case FC_HULL_CONCAVE: g = concave_hull(h, mp, params->concavity); break;
     default: g = GEOSBuffer_r(h, mp, buffer_radius, 8); break;
     }
     /* One point, two points or collinear points have no area: their hull is
-     * a point or a line, which gets the buffer footprint instead. */
-    if (g && !is_polygonal(h, g)) {
+     * a point or a line, which gets the buffer footprint instead. So does a
+     * sliver: firms on a line in longitude/latitude are a hair off a line in
+     * the working plane, and their hull, nanometres wide, would have no area
+     * to speak of and turn invalid once rounded into another CRS. */
+    if (g && (!is_polygonal(h, g) || thinner_than(h, g, buffer_radius * FC_HULL_SLIVER))) {
         GEOSGeometry *b = GEOSBuffer_r(h, g, buffer_radius, 8);
         GEOSGeom_destroy_r(h, g);
         g = b;

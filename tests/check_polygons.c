@@ -1,0 +1,137 @@
+/* Every cluster polygon is valid and has the area that follows from it,
+ * whatever the geometry of its firms: lines in every direction in
+ * longitude/latitude and in projected input, two firms, duplicates, across
+ * the antimeridian and near the poles. */
+#include "cli_support.h"
+
+/* Random numbers the same on every machine (splitmix64). */
+static uint64_t rng_state;
+static uint64_t next_u64(void)
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+static double uniform(void) { return (double)(next_u64() >> 11) * 0x1.0p-53; }
+
+/* Appends one firm to a CSV. */
+static void firm(FILE *f, double x, double y) { fprintf(f, "%.9f,%.9f,01\n", x, y); }
+
+/* Writes, around (x0, y0), seven degenerate clusters 30 units of `step`
+ * apart: a line along x, along y, a diagonal one and one at a random angle
+ * (firms `spacing` apart), two firms, ten copies of one firm, and a line
+ * where every firm is a duplicate. Returns the number of clusters. */
+static int degenerate_sets(FILE *f, double x0, double y0, double step, double spacing)
+{
+    const double angle = 2 * M_PI * uniform();
+    const double dirs[4][2] = {{1, 0}, {0, 1}, {M_SQRT1_2, M_SQRT1_2}, {cos(angle), sin(angle)}};
+    int k = 0;
+    for (int d = 0; d < 4; d++, k++) {
+        int m = 3 + (int)(next_u64() % 8);
+        for (int i = 0; i < m; i++)
+            firm(f, x0 + 30 * step * k + i * spacing * dirs[d][0], y0 + i * spacing * dirs[d][1]);
+    }
+    firm(f, x0 + 30 * step * k, y0);
+    firm(f, x0 + 30 * step * k + spacing, y0 + spacing);
+    k++;
+    for (int i = 0; i < 10; i++)
+        firm(f, x0 + 30 * step * k, y0);
+    k++;
+    for (int i = 0; i < 6; i++)
+        firm(f, x0 + 30 * step * k + (i / 2) * spacing, y0);
+    return k + 1;
+}
+
+/* Runs the tool on the CSV and checks every cluster: valid, polygonal, at
+ * least the area of an eps/2 disc (what the buffer of a point or a line
+ * covers), and its density n_firms / area_km2. */
+static void check_clusters(const char *csv, const char *srs, int expected)
+{
+    ck_assert_int_eq(run("cluster %s out.gpkg --overwrite --s-srs %s --eps 2000 --min-pts 2 "
+                         "--permutations 0 -q",
+                         csv, srs),
+                     0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH l = layer(ds, "clusters");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), expected);
+    OGRFeatureH f;
+    const double disc = M_PI * 1.0 * 1.0; /* km², radius eps/2 */
+    while ((f = OGR_L_GetNextFeature(l))) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        int id = OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "cluster_id"));
+        double area = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "area_km2"));
+        double density = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "density"));
+        int n = OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "n_firms"));
+        ck_assert_msg(g && OGR_G_IsValid(g), "%s %s: cluster %d is not valid", csv, srs, id);
+        ck_assert_int_eq(wkbFlatten(OGR_G_GetGeometryType(g)), wkbMultiPolygon);
+        ck_assert_msg(area > 0.97 * disc && area < 1.5 * disc, "%s %s: cluster %d has %g km²", csv,
+                      srs, id, area);
+        ck_assert_double_eq_tol(density, n / area, 1e-9 * density);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+
+START_TEST(degenerate_clusters_in_longitude_latitude)
+{
+    /* The case that was wrong: ten firms on a parallel, 0.7 m apart. */
+    FILE *f = fopen(in_dir("parallel.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (int i = 0; i < 10; i++)
+        firm(f, 71.43 + 0.00001 * i, 51.128);
+    fclose(f);
+    check_clusters("parallel.csv", "EPSG:4326", 1);
+
+    /* Random degenerate sets at many places, the antimeridian and 80° N
+     * included: firms 1e-5 degrees (about a metre) apart, sets 0.3 degrees
+     * apart. */
+    rng_state = 2024;
+    const double places[][2] = {{71.4, 51.1}, {51.9, 47.1}, {179.95, -17.7}, {-179.99, 65.0},
+                                {0.0, 0.0},   {20.0, 80.0}, {-70.6, -33.4}};
+    for (size_t p = 0; p < sizeof places / sizeof places[0]; p++) {
+        f = fopen(in_dir("sets.csv"), "w");
+        fprintf(f, "lon,lat,oked\n");
+        int k = degenerate_sets(f, places[p][0], places[p][1], 0.01, 1e-5);
+        fclose(f);
+        /* across the antimeridian: wrap the longitudes */
+        if (places[p][0] > 179) {
+            char cmd[600];
+            snprintf(cmd, sizeof cmd,
+                     "cd '%s' && awk -F, 'NR > 1 && $1 > 180 {$1 = $1 - 360} {OFS = \",\"; print}' "
+                     "sets.csv > wrapped.csv && mv wrapped.csv sets.csv",
+                     dir);
+            ck_assert_int_eq(system(cmd), 0);
+        }
+        check_clusters("sets.csv", "EPSG:4326", k);
+    }
+}
+END_TEST
+
+START_TEST(degenerate_clusters_in_projected_input)
+{
+    /* UTM 42N metres near Astana: the same sets, firms 0.5 m apart, sets
+     * 9 km apart. */
+    rng_state = 7;
+    for (int round = 0; round < 4; round++) {
+        FILE *f = fopen(in_dir("utm.csv"), "w");
+        fprintf(f, "x,y,oked\n");
+        int k = degenerate_sets(f, 600000 + 1000 * round, 5660000, 300, 0.5);
+        fclose(f);
+        check_clusters("utm.csv", "EPSG:32642", k);
+    }
+}
+END_TEST
+
+static Suite *polygons_suite(void)
+{
+    Suite *s = suite_create("polygons");
+    TCase *tc = fc_tcase("polygons");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, degenerate_clusters_in_longitude_latitude);
+    tcase_add_test(tc, degenerate_clusters_in_projected_input);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(polygons_suite)
