@@ -560,6 +560,24 @@ START_TEST(synth_city_firms_inside_their_city)
 }
 END_TEST
 
+START_TEST(regions_without_firms_are_named)
+{
+    /* firms in Astana only: 19 oblasts hold none */
+    FILE *f = fopen(in_dir("astana.csv"), "w");
+    fprintf(f, "lon,lat\n71.43,51.13\n71.44,51.13\n");
+    fclose(f);
+    ck_assert_int_eq(run("cluster astana.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2 "
+                         "--regions '%s/fixtures/kz/kaz_admbnda_adm1_2024.shp'",
+                         src),
+                     0);
+    ck_assert_msg(strstr(err_text, "kaz_admbnda_adm1_2024.shp: 19 of 20 regions hold no firm "
+                                   "('Abay', 'Akmola', 'Aktobe', 'Almaty', 'Atyrau', ...); 2 firms "
+                                   "lie in the others, 0 outside every region"),
+                  "%s", err_text);
+    ck_assert_ptr_nonnull(strstr(out_text, "; 2 firms in them, 0 outside every region"));
+}
+END_TEST
+
 START_TEST(one_sector_has_no_pvalues)
 {
     /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
@@ -627,6 +645,15 @@ static const struct {
      "realcode.geojson, layer realcode: sector field 'code' holds its codes as numbers with no "
      "fixed number of decimals"},
     {"cluster FIRMS out.gpkg --eps 3e7", 2, "more than half the earth's circumference"},
+    /* one expression only, in both ways of reading */
+    {"cluster FIRMS out.gpkg --eps 100 --where '1=1; DROP TABLE firms'", 2,
+     "--where takes one SQL expression, as ogr2ogr -where does"},
+    {"cluster FIRMS out.gpkg --eps 100 --where '1=1; DROP TABLE firms' --config FIRMCLUST_ARROW NO",
+     2, "--where takes one SQL expression"},
+    {"cluster FIRMS out.gpkg --eps 100 --min-pts 50 --where \"oked <> 'x;y'\"", 0, ""},
+    /* a --json that cannot be written: the file and the cause */
+    {"cluster FIRMS out.gpkg --eps 100 --json /nonexistent-dir/s.json", 1,
+     "/nonexistent-dir/s.json: cannot write in /nonexistent-dir: No such file or directory"},
     /* degrees by mistake: no cluster, and the data's scale says why */
     {"cluster FIRMS out.gpkg --eps 0.02 --sector-field oked --sector-digits 2 --permutations 0", 0,
      "no clusters: eps is 0.02 m, but the 5 firms nearest to a firm of sector 47 (itself "
@@ -1258,6 +1285,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, regions_without_firms_are_named);
     tcase_add_test(tc, synth_city_firms_inside_their_city);
     tcase_add_test(tc, spreadsheet_outputs);
     tcase_add_test(tc, json_never_replaced_without_overwrite);

@@ -181,10 +181,10 @@ static void print_summary(const fc_result *r)
     int guessed;
     const char *field = fc_result_region_field(r, &guessed);
     if (field)
-        printf("regions: %zu, named by field %s%s; %zu firm%s outside every region\n",
+        printf("regions: %zu, named by field %s%s; %zu firms in them, %zu outside every region\n",
                fc_result_n_regions(r), field,
-               guessed ? " (a guess: set --region-field to choose)" : "", fc_result_n_outside(r),
-               fc_result_n_outside(r) == 1 ? "" : "s");
+               guessed ? " (a guess: set --region-field to choose)" : "",
+               n - fc_result_n_outside(r), fc_result_n_outside(r));
     if (*fc_result_significance(r))
         printf("%s\n", fc_result_significance(r));
 

@@ -35,6 +35,28 @@ static void cluster_table_free(fc_cluster_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Regions that hold no firm at all: the wrong file, or firms in the wrong
+ * CRS, more often than a real gap. */
+static void say_empty_regions(fc_context *ctx, const fc_regions *r, const fc_region_stats *st)
+{
+    size_t empty = 0;
+    char names[512] = "";
+    for (size_t g = 0; g < st->n_regions; g++) {
+        if (st->n_region[g] > 0)
+            continue;
+        size_t len = strlen(names);
+        if (empty++ < 5 && len < sizeof names - 8)
+            snprintf(names + len, sizeof names - len, "%s'%s'", len ? ", " : "", r->names[g]);
+    }
+    if (empty > 5)
+        strcat(names, ", ...");
+    if (empty)
+        fc_message(ctx, FC_MSG_WARNING,
+                   "%s: %zu of %zu regions hold no firm (%s); %zu firms lie in the others, %zu "
+                   "outside every region",
+                   r->path, empty, st->n_regions, names, st->n_total, st->n_outside);
+}
+
 /* "850 m", "1.2 km", "0.0003 m": a distance as a person reads it. */
 static const char *readable_metres(double m, char *buf, size_t size)
 {
@@ -402,6 +424,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
             (status = fc_region_stats_compute(ctx, f.n, region_of, f.sector, f.weight, regions.n,
                                               f.n_sectors, &stats)) != FC_OK)
             goto done;
+        say_empty_regions(ctx, &regions, &stats);
     }
     if ((status = fc_cluster_economics(ctx, &f, cid, region_of, o->regions ? &stats : NULL,
                                        &table)) != FC_OK)

@@ -125,6 +125,24 @@ int fc_option_takes_value(const char *name)
     return d ? d->kind != OPT_FLAG : -1;
 }
 
+/* Whether an SQL expression holds a ';' outside its quoted strings and
+ * identifiers. */
+static bool has_statement_end(const char *sql)
+{
+    char quote = 0;
+    for (const char *c = sql; *c; c++) {
+        if (quote) {
+            if (*c == quote)
+                quote = 0; /* a doubled quote closes and reopens: the same */
+        } else if (*c == '\'' || *c == '"') {
+            quote = *c;
+        } else if (*c == ';') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int parse_double(const char *s, double *out)
 {
     char *end;
@@ -169,6 +187,13 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
                 return fc_error_gdal(ctx, FC_EINVAL, "--%s: cannot understand the CRS '%s'", d->name,
                                      value);
         }
+        if (strcmp(d->name, "where") == 0 && has_statement_end(value))
+            /* GeoPackage would run a second statement, or read nothing
+             * through the Arrow stream, while other drivers refuse it */
+            return fc_error(ctx, FC_EINVAL,
+                            "--where takes one SQL expression, as ogr2ogr -where does: ';' ends "
+                            "a statement and is not allowed outside quotes in '%s'",
+                            value);
         char *copy = fc_strdup(value);
         if (!copy)
             return fc_error(ctx, FC_ENOMEM, "out of memory");

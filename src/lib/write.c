@@ -141,8 +141,8 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     /* Stale temporaries of a killed run with the same pid are replaced. */
     remove_tree(out->tmp_path);
     if ((out->is_directory || one_dataset) && VSIMkdir(out->tmp_path, 0755) != 0)
-        return fc_error(ctx, FC_EIO, "%s: cannot create directory: %s", out->tmp_path,
-                        strerror(errno));
+        return fc_error(ctx, FC_EIO, "%s: cannot write in %s: %s", path,
+                        *CPLGetPath(path) ? CPLGetPath(path) : ".", strerror(errno));
     return FC_OK;
 }
 
