@@ -1091,8 +1091,46 @@ START_TEST(ctrl_c_cancels_cleanly)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 130);
+    char log[4096];
+    slurp(in_dir("stderr.txt"), log, sizeof log);
+    ck_assert_msg(strstr(log, ": cancelled by Ctrl-C (SIGINT); nothing was written"), "%s", log);
     unlink(in_dir("stderr.txt"));
     ck_assert_str_eq(listing(), ""); /* no output, no temporary */
+}
+END_TEST
+
+START_TEST(sigterm_stops_a_long_geometry_stage)
+{
+    /* The eps/2 buffers of a thousand identical firms keep GEOS busy for many
+     * seconds in one call. SIGTERM, sent once the clustering stage is done,
+     * must stop the run inside that call: the debug log then never reports
+     * the polygon stage done. */
+    FILE *f = fopen(in_dir("same.csv"), "w");
+    fprintf(f, "lon,lat\n");
+    for (int i = 0; i < 1000; i++)
+        fprintf(f, "71.43,51.128\n");
+    fclose(f);
+    pid_t pid = spawn("cluster same.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 3 "
+                      "--hull buffer --permutations 0 -q --debug on");
+    char log[16384] = "";
+    while (!strstr(log, "FIRMCLUST: clustering:")) {
+        sleep_ms(20);
+        slurp(in_dir("stderr.txt"), log, sizeof log);
+        ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0); /* still running */
+    }
+    sleep_ms(300);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 130);
+    slurp(in_dir("stderr.txt"), log, sizeof log);
+    ck_assert_msg(strstr(log, "FAILURE: same.csv: cancelled by SIGTERM; nothing was written"), "%s",
+                  log);
+    ck_assert_msg(!strstr(log, "FIRMCLUST: cluster polygons:"), "the polygons were finished:\n%s",
+                  log);
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), "same.csv ");
 }
 END_TEST
 
@@ -1301,6 +1339,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, config_file_equals_command_line);
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);
+    tcase_add_test(tc, sigterm_stops_a_long_geometry_stage);
     tcase_add_test(tc, killed_run_leaves_the_old_output);
     tcase_add_test(tc, cyrillic_and_kazakh_through_code_pages);
     tcase_add_test(tc, help_and_version);

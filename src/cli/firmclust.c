@@ -224,11 +224,18 @@ static void print_summary(const fc_result *r)
 /* Ctrl-C (and SIGTERM) ask the library to stop through the progress
  * callback: it then removes its temporary files and leaves every output as
  * it was. */
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig)
+static volatile sig_atomic_t interrupted; /* the signal that asked, or 0 */
+static void on_signal(int sig) { interrupted = sig; }
+
+/* What stopped a cancelled input, for its FAILURE line. */
+static void say_cancelled(char *message, size_t size, const char *input, bool batch_stopped)
 {
-    (void)sig;
-    interrupted = 1;
+    if (interrupted)
+        snprintf(message, size, "%s: cancelled by %s; nothing was written, every output is as it was",
+                 input, interrupted == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM");
+    else if (batch_stopped)
+        snprintf(message, size, "%s: stopped because another input failed (--fail-fast); nothing "
+                 "was written", input);
 }
 
 /* GDALTermProgress's "0...10...20... - done." on stderr, where it does not
@@ -335,6 +342,8 @@ static void *batch_worker(void *arg)
         j->status = fc_cluster_many(ctx, j->n_inputs, j->inputs, j->output, b->opts, &j->result);
         snprintf(j->message, sizeof j->message, "%s", fc_errmsg(ctx));
         pthread_mutex_lock(&b->lock);
+        if (j->status == FC_ECANCEL)
+            say_cancelled(j->message, sizeof j->message, j->input, b->stop);
         j->done = 1;
         if (j->status != FC_OK && b->fail_fast)
             b->stop = true;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static bool is_polygonal(GEOSContextHandle_t h, const GEOSGeometry *g)
 {
@@ -212,11 +213,61 @@ typedef struct hulls_job {
     hull_worker *workers;
     atomic_size_t done;
     atomic_int stop;
+    atomic_int cancelled;   /* the progress callback said stop */
+    double last_poll;       /* caller's thread only: when it last asked, inside GEOS */
     pthread_mutex_t lock; /* guards the first error, below */
     int status;
     size_t failed_set;
     char errmsg[sizeof ((fc_context *)0)->errmsg];
 } hulls_job;
+
+/* ---- cancelling inside GEOS --------------------------------------------- */
+
+/* One GEOS operation (the buffer of a big cluster, say) can take minutes, so
+ * a cancel cannot wait for it. GEOS 3.11 calls a process-wide callback from
+ * inside its long loops; each hull thread says which job it works for, and
+ * the callback interrupts GEOS in that thread once the job stops. On the
+ * caller's thread it also asks the progress callback, at most every tenth of
+ * a second, so that a cancel reaches even a thread busy in GEOS. */
+static _Thread_local hulls_job *geos_job;
+static _Thread_local int geos_worker;
+static GEOSInterruptCallback *previous_callback;
+static pthread_once_t callback_once = PTHREAD_ONCE_INIT;
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The caller's thread: a cancel from the progress callback stops the job. */
+static int ask_progress(hulls_job *j)
+{
+    size_t done = atomic_load(&j->done);
+    if (fc_progress(j->ctx, (double)done / (double)j->n_sets, "cluster polygons") == FC_OK)
+        return FC_OK;
+    atomic_store(&j->cancelled, 1);
+    atomic_store(&j->stop, 1);
+    return FC_ECANCEL;
+}
+
+static void geos_poll(void)
+{
+    hulls_job *j = geos_job;
+    if (j) {
+        if (geos_worker == 0 && !atomic_load(&j->stop) && now_seconds() - j->last_poll > 0.1) {
+            j->last_poll = now_seconds();
+            ask_progress(j);
+        }
+        if (atomic_load(&j->stop))
+            GEOS_interruptRequest(); /* this thread checks it right after */
+    }
+    if (previous_callback)
+        previous_callback();
+}
+
+static void install_geos_poll(void) { previous_callback = GEOS_interruptRegisterCallback(geos_poll); }
 
 static int worker_ready(hulls_job *j, hull_worker *w)
 {
@@ -278,14 +329,16 @@ static void hull_sets(void *arg, size_t begin, size_t end, int worker)
 {
     hulls_job *j = arg;
     hull_worker *w = &j->workers[worker];
+    geos_job = j;
+    geos_worker = worker;
     for (size_t i = begin; i < end && !atomic_load(&j->stop); i++) {
         const size_t c = j->by_size[i].set;
         int status = one_set(j, w, c);
-        size_t done = atomic_fetch_add(&j->done, 1) + 1;
+        atomic_fetch_add(&j->done, 1);
         if (status == FC_OK && worker == 0) /* the caller's thread: progress */
-            status = fc_progress(j->ctx, (double)done / (double)j->n_sets, "cluster polygons");
-        if (status == FC_OK)
-            continue;
+            status = ask_progress(j);
+        if (status == FC_OK || atomic_load(&j->cancelled))
+            continue; /* a set GEOS was interrupted in is no failure of its own */
         /* Of several failures, the first set's is reported. */
         pthread_mutex_lock(&j->lock);
         if (j->status == FC_OK || c < j->failed_set) {
@@ -297,6 +350,8 @@ static void hull_sets(void *arg, size_t begin, size_t end, int worker)
         pthread_mutex_unlock(&j->lock);
         atomic_store(&j->stop, 1);
     }
+    geos_job = NULL;
+    GEOS_interruptCancel(); /* a request no operation of this job took */
 }
 
 int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
@@ -324,6 +379,9 @@ int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
                      .workers = workers, .status = FC_OK};
     atomic_init(&job.done, 0);
     atomic_init(&job.stop, 0);
+    atomic_init(&job.cancelled, 0);
+    job.last_poll = now_seconds();
+    pthread_once(&callback_once, install_geos_poll);
     pthread_mutex_init(&job.lock, NULL);
     fc_parallel_for(threads, n_sets, 1, hull_sets, &job);
     pthread_mutex_destroy(&job.lock);
@@ -337,6 +395,8 @@ int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
     }
     free(workers);
     free(by_size);
+    if (atomic_load(&job.cancelled)) /* ctx holds the progress callback's word */
+        return FC_ECANCEL;
     if (job.status != FC_OK)
         return fc_error(ctx, job.status, "%s", job.errmsg);
     return FC_OK;
