@@ -1134,6 +1134,56 @@ START_TEST(sigterm_stops_a_long_geometry_stage)
 }
 END_TEST
 
+START_TEST(stale_temporaries_are_removed)
+{
+    /* the temporaries a killed run left: its process no longer exists */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char name[128];
+    const char *files[] = {".out.%d.tmp.gpkg", ".out.%d.tmp.gpkg-journal", ".out.gpkg.%d.tmp.gpkg"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, files[k], (int)dead);
+        FILE *f = fopen(in_dir(name), "w");
+        fclose(f);
+    }
+    snprintf(name, sizeof name, ".shp.%d.tmp.%d.old", (int)dead, (int)dead);
+    ck_assert_int_eq(mkdir(in_dir(name), 0755), 0);
+    /* a temporary of a run still going (this test's own pid) is kept */
+    snprintf(name, sizeof name, ".out.%d.tmp.gpkg", (int)getpid());
+    FILE *f = fopen(in_dir(name), "w");
+    fclose(f);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " -f 'ESRI Shapefile'", firms, "shp"), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s out.gpkg shp ", name);
+    ck_assert_str_eq(listing(), want);
+}
+END_TEST
+
+START_TEST(concurrent_overwrites_of_a_directory)
+{
+    /* Each run swaps its output in with the old one in one step: all
+     * succeed, the last one's output stays whole, nothing is left aside. */
+    ck_assert_int_eq(run(MAIN_JOB " -f 'ESRI Shapefile'", firms, "shp"), 0);
+    char args[1024];
+    snprintf(args, sizeof args, MAIN_JOB " -f 'ESRI Shapefile' --overwrite -q", firms, "shp");
+    pid_t pids[4];
+    for (int k = 0; k < 4; k++)
+        pids[k] = spawn(args);
+    for (int k = 0; k < 4; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+    }
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), "shp ");
+    ck_assert_int_eq(count(in_dir("shp/firms.shp"), NULL), 10000);
+}
+END_TEST
+
 START_TEST(killed_run_leaves_the_old_output)
 {
     ck_assert_int_eq(run("synth -q --firms 150000 --seed 3 big.gpkg"), 0);
@@ -1341,6 +1391,8 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, ctrl_c_cancels_cleanly);
     tcase_add_test(tc, sigterm_stops_a_long_geometry_stage);
     tcase_add_test(tc, killed_run_leaves_the_old_output);
+    tcase_add_test(tc, stale_temporaries_are_removed);
+    tcase_add_test(tc, concurrent_overwrites_of_a_directory);
     tcase_add_test(tc, cyrillic_and_kazakh_through_code_pages);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);

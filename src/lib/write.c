@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,39 @@ static int remove_tree(const char *path)
     return VSIUnlink(path);
 }
 
+/* Whether name is a temporary of a run of ours writing to the output whose
+ * name (or name without extension) is `base`: ".BASE.PID.tmp" and what
+ * follows (an extension, "-journal", ".PID.old"). *pid gets its PID. */
+static bool temporary_of(const char *name, const char *base, long *pid)
+{
+    size_t len = strlen(base);
+    if (name[0] != '.' || strncmp(name + 1, base, len) != 0 || name[1 + len] != '.')
+        return false;
+    char *end;
+    *pid = strtol(name + 2 + len, &end, 10);
+    return end != name + 2 + len && *pid > 0 && strncmp(end, ".tmp", 4) == 0;
+}
+
+/* Removes the temporaries that killed runs (SIGKILL, a power cut) left
+ * beside the output: those of processes that no longer exist. */
+static void remove_stale_temporaries(const char *path)
+{
+    char *dir = fc_strdup(*CPLGetPath(path) ? CPLGetPath(path) : ".");
+    char *name = fc_strdup(CPLGetFilename(path)), *base = fc_strdup(CPLGetBasename(path));
+    char **names = dir ? VSIReadDir(dir) : NULL;
+    for (char **n = names; n && *n && name && base; n++) {
+        long pid;
+        if ((temporary_of(*n, name, &pid) || temporary_of(*n, base, &pid)) && pid != getpid() &&
+            kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char stale[4200];
+            snprintf(stale, sizeof stale, "%s/%s", dir, *n);
+            remove_tree(stale);
+        }
+    }
+    CSLDestroy(names);
+    free(dir), free(name), free(base);
+}
+
 int fc_output_prepare(fc_context *ctx, const char *path, const char *format, bool overwrite,
                       int kind, fc_output *out)
 {
@@ -138,7 +172,9 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     free(base);
     if (!out->tmp_path)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    /* Stale temporaries of a killed run with the same pid are replaced. */
+    /* Stale temporaries of killed runs are removed (of one with our pid,
+     * replaced). */
+    remove_stale_temporaries(path);
     remove_tree(out->tmp_path);
     if ((out->is_directory || one_dataset) && VSIMkdir(out->tmp_path, 0755) != 0)
         return fc_error(ctx, FC_EIO, "%s: cannot write in %s: %s", path,
@@ -200,9 +236,24 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite)
                             out->final_path, strerror(errno));
         return FC_OK;
     }
-    /* rename() replaces a file atomically; a directory (or a file where a
-     * directory goes) is first moved aside, then removed. */
+    /* The new output and the old one change places in one step
+     * (RENAME_EXCHANGE), so that the path always holds a whole output; the
+     * old one, now under the temporary name, is then removed. */
     VSIStatBufL st;
+    if (VSIStatL(out->final_path, &st) == 0) {
+        if (renameat2(AT_FDCWD, out->tmp_path, AT_FDCWD, out->final_path, RENAME_EXCHANGE) == 0) {
+            remove_tree(out->tmp_path);
+            return FC_OK;
+        }
+        if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+            return fc_error(ctx, FC_EIO, "%s: cannot move into place: %s", out->final_path,
+                            strerror(errno));
+    }
+    /* No old output, or a file system without RENAME_EXCHANGE: rename()
+     * replaces a file atomically; a directory (or a file where a directory
+     * goes) is first moved aside, then removed. A kill between the two
+     * renames leaves the old output aside (NAME.PID.old), and the path
+     * empty; the next run writing there removes it. */
     bool swap = VSIStatL(out->final_path, &st) == 0 &&
                 (VSI_ISDIR(st.st_mode) || out->is_directory);
     char aside[4200];
