@@ -358,7 +358,7 @@ START_TEST(distance_mode_follows_the_crs)
     ck_assert_ptr_nonnull(strstr(out_text, "distances: geodesic on the WGS 84 ellipsoid"));
     ck_assert_int_eq(count(in_dir("u2.gpkg"), "clusters"), 1);
     ck_assert_int_eq(run("cluster utm.gpkg u3.gpkg --eps 1000 --distance spherical --permutations 0"), 2);
-    ck_assert_ptr_nonnull(strstr(err_text, "--distance takes geodesic or planar"));
+    ck_assert_ptr_nonnull(strstr(err_text, "--distance takes geodesic, planar or auto"));
 }
 END_TEST
 
@@ -575,6 +575,46 @@ START_TEST(regions_without_firms_are_named)
                                    "lie in the others, 0 outside every region"),
                   "%s", err_text);
     ck_assert_ptr_nonnull(strstr(out_text, "; 2 firms in them, 0 outside every region"));
+}
+END_TEST
+
+START_TEST(web_mercator_input_measured_on_the_ellipsoid)
+{
+    /* The sample in EPSG:3857 gives the clusters, and areas, of the sample
+     * in longitude/latitude: its units are not metres (0.63 m at 51 N). */
+    GDALDatasetH src_ds = open_vector(firms);
+    char *argv[] = {"-t_srs", "EPSG:3857", NULL};
+    GDALVectorTranslateOptions *opt = GDALVectorTranslateOptionsNew(argv, NULL);
+    GDALDatasetH d = GDALVectorTranslate(in_dir("merc.gpkg"), NULL, 1, &src_ds, opt, NULL);
+    ck_assert_ptr_nonnull(d);
+    GDALClose(d);
+    GDALVectorTranslateOptionsFree(opt);
+    GDALClose(src_ds);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "ll.gpkg"), 0);
+    char ll_summary[256];
+    snprintf(ll_summary, sizeof ll_summary, "%.*s", (int)strcspn(out_text, "\n"), out_text);
+    ck_assert_int_eq(run(MAIN_JOB, "merc.gpkg", "merc_out.gpkg"), 0);
+    ck_assert_msg(strstr(out_text, ll_summary), "%s\nnot\n%s", out_text, ll_summary);
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: geodesic on the WGS 84 ellipsoid"));
+    ck_assert_ptr_nonnull(strstr(out_text, "as the input CRS WGS 84 / Pseudo-Mercator stretches "
+                                           "distances by up to"));
+    double area[2];
+    const char *outs[] = {"ll.gpkg", "merc_out.gpkg"};
+    for (int k = 0; k < 2; k++) {
+        GDALDatasetH ds = open_vector(in_dir(outs[k]));
+        OGRLayerH sql = GDALDatasetExecuteSQL(ds, "SELECT SUM(area_km2) FROM clusters", NULL, NULL);
+        OGRFeatureH f = OGR_L_GetNextFeature(sql);
+        area[k] = OGR_F_GetFieldAsDouble(f, 0);
+        OGR_F_Destroy(f);
+        GDALDatasetReleaseResultSet(ds, sql);
+        GDALClose(ds);
+    }
+    ck_assert_double_eq_tol(area[1], area[0], 1e-3 * area[0]);
+    /* --distance planar keeps the plane, and says what that costs */
+    ck_assert_int_eq(run(MAIN_JOB " --distance planar", "merc.gpkg", "p.gpkg"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "distances in the plane of WGS 84 / Pseudo-Mercator are "
+                                           "up to"));
+    ck_assert_ptr_nonnull(strstr(out_text, "distances: planar in WGS 84 / Pseudo-Mercator"));
 }
 END_TEST
 
@@ -1373,6 +1413,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, web_mercator_input_measured_on_the_ellipsoid);
     tcase_add_test(tc, regions_without_firms_are_named);
     tcase_add_test(tc, synth_city_firms_inside_their_city);
     tcase_add_test(tc, spreadsheet_outputs);

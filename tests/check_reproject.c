@@ -24,8 +24,10 @@ START_TEST(projected_metric_crs_is_kept)
 {
     OGRSpatialReferenceH utm = epsg(32642);
     fc_working_crs w;
-    ck_assert_int_eq(fc_working_crs_choose(ctx, utm, 4e5, 4.5e6, 6e5, 5e6, &w), FC_OK);
+    ck_assert_int_eq(fc_working_crs_choose(ctx, utm, 4e5, 4.5e6, 6e5, 5e6, FC_DIST_AUTO, &w), FC_OK);
     ck_assert(!w.reprojected);
+    ck_assert(!w.distorted);
+    ck_assert(w.distortion >= 0 && w.distortion < 5e-4); /* UTM: 0.9996 to 1.0001 here */
     ck_assert_double_eq(w.to_metres, 1.0);
     ck_assert_ptr_nonnull(strstr(w.description, "UTM zone 42N"));
     fc_working_crs_free(&w);
@@ -37,18 +39,41 @@ START_TEST(projected_feet_crs_converts_units)
 {
     OGRSpatialReferenceH ny = epsg(2263); /* NAD83 / New York Long Island (ftUS) */
     fc_working_crs w;
-    ck_assert_int_eq(fc_working_crs_choose(ctx, ny, 9e5, 1.5e5, 1e6, 2.5e5, &w), FC_OK);
+    ck_assert_int_eq(fc_working_crs_choose(ctx, ny, 9e5, 1.5e5, 1e6, 2.5e5, FC_DIST_AUTO, &w), FC_OK);
     ck_assert(!w.reprojected);
+    ck_assert(!w.distorted && w.distortion >= 0 && w.distortion < 1e-4); /* feet converted */
     ck_assert_double_eq_tol(w.to_metres, 1200.0 / 3937.0, 1e-12);
     fc_working_crs_free(&w);
     OSRRelease(ny);
 }
 END_TEST
 
+START_TEST(web_mercator_is_not_measured_in)
+{
+    /* Around Astana (51 degrees north), a Web Mercator unit is 1/cos(lat)
+     * times too long: 59 to 62% over this extent. */
+    OGRSpatialReferenceH merc = epsg(3857);
+    double x0 = 71.3 * 20037508.342789244 / 180, x1 = 71.6 * 20037508.342789244 / 180;
+    double y0 = 6640000, y1 = 6660000;
+    fc_working_crs w;
+    ck_assert_int_eq(fc_working_crs_choose(ctx, merc, x0, y0, x1, y1, FC_DIST_AUTO, &w), FC_OK);
+    ck_assert(w.distorted && w.reprojected);
+    ck_assert_double_eq_tol(w.distortion, 1 / cos(51.2 * M_PI / 180) - 1, 0.01);
+    ck_assert_ptr_nonnull(strstr(w.description, "+proj=eqdc"));
+    fc_working_crs_free(&w);
+    /* --distance planar: its plane all the same */
+    ck_assert_int_eq(fc_working_crs_choose(ctx, merc, x0, y0, x1, y1, FC_DIST_PLANAR, &w), FC_OK);
+    ck_assert(!w.distorted && !w.reprojected);
+    ck_assert(w.distortion > 0.5);
+    fc_working_crs_free(&w);
+    OSRRelease(merc);
+}
+END_TEST
+
 START_TEST(no_crs_is_an_error)
 {
     fc_working_crs w;
-    ck_assert_int_eq(fc_working_crs_choose(ctx, NULL, 0, 0, 1, 1, &w), FC_ECRS);
+    ck_assert_int_eq(fc_working_crs_choose(ctx, NULL, 0, 0, 1, 1, FC_DIST_AUTO, &w), FC_ECRS);
 }
 END_TEST
 
@@ -60,7 +85,7 @@ static double max_distance_error(double lon0, double lat0, double lon1, double l
 {
     OGRSpatialReferenceH wgs84 = epsg(4326);
     fc_working_crs w;
-    ck_assert_int_eq(fc_working_crs_choose(ctx, wgs84, lon0, lat0, lon1, lat1, &w), FC_OK);
+    ck_assert_int_eq(fc_working_crs_choose(ctx, wgs84, lon0, lat0, lon1, lat1, FC_DIST_AUTO, &w), FC_OK);
     ck_assert(w.reprojected);
     snprintf(description, size, "%s", w.description);
     struct geod_geodesic g;
@@ -122,6 +147,7 @@ static Suite *reproject_suite(void)
     tcase_add_test(tc, projected_metric_crs_is_kept);
     tcase_add_test(tc, projected_feet_crs_converts_units);
     tcase_add_test(tc, no_crs_is_an_error);
+    tcase_add_test(tc, web_mercator_is_not_measured_in);
     tcase_add_test(tc, kazakhstan_distances_within_one_percent);
     tcase_add_test(tc, city_distances_nearly_exact);
     tcase_add_test(tc, equator_gets_azimuthal_equidistant);

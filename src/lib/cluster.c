@@ -326,7 +326,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     if (geographic) /* a window that may straddle the antimeridian */
         fc_longitude_window(f.x, f.n, &xmin, &xmax);
-    if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, &work)) != FC_OK)
+    if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, o->distance, &work)) != FC_OK)
         goto done;
     wx = malloc(f.n * sizeof *wx);
     wy = malloc(f.n * sizeof *wy);
@@ -345,8 +345,10 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     stage_done(ctx, "reprojecting", &t0);
 
+    /* longitude/latitude, or a projected CRS whose plane is too far off */
+    const bool on_ellipsoid = geographic || work.distorted;
     const bool geodesic_mode = o->distance == FC_DIST_GEODESIC ||
-                               (o->distance == FC_DIST_AUTO && geographic);
+                               (o->distance == FC_DIST_AUTO && on_ellipsoid);
     fc_dbscan_params params = {.eps = o->eps / work.to_metres, .min_pts = o->min_pts,
                                .threads = o->threads};
     if (o->min_weight >= 0) {
@@ -368,6 +370,13 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
                  "geodesic on the %s ellipsoid (a = %.3f m, 1/f = %.9g)",
                  OSRGetAttrValue(geog, "SPHEROID", 0) ? OSRGetAttrValue(geog, "SPHEROID", 0) : "input's",
                  params.semi_major, inv_f);
+        if (work.distorted) { /* say why the input's plane was not used */
+            size_t len = strlen(distance_used);
+            snprintf(distance_used + len, sizeof distance_used - len,
+                     ", as the input CRS %s stretches distances by up to %.3g%% over the data "
+                     "(more than %g%%; --distance planar measures in its plane all the same)",
+                     OSRGetName(f.srs), 100 * work.distortion, 100 * FC_PLANE_TOLERANCE);
+        }
     } else {
         snprintf(distance_used, sizeof distance_used, "planar in %s", work.description);
     }
@@ -386,11 +395,16 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
                            OSRIsSame(work.srs, out_srs) ? 0 : 1000 / work.to_metres};
     fc_area_measure area = {.to_metres = work.to_metres};
-    if (geographic) {
-        area.to_lonlat = OCTNewCoordinateTransformation(work.srs, f.srs);
-        double inv_f = OSRGetInvFlattening(f.srs, NULL);
-        area.a = OSRGetSemiMajor(f.srs, NULL);
-        area.f = inv_f > 0 ? 1 / inv_f : 0;
+    if (on_ellipsoid) { /* areas follow distances: on the ellipsoid */
+        OGRSpatialReferenceH ll = OSRCloneGeogCS(f.srs);
+        if (ll) {
+            OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+            area.to_lonlat = OCTNewCoordinateTransformation(work.srs, ll);
+            double inv_f = OSRGetInvFlattening(ll, NULL);
+            area.a = OSRGetSemiMajor(ll, NULL);
+            area.f = inv_f > 0 ? 1 / inv_f : 0;
+            OSRRelease(ll);
+        }
         if (!area.to_lonlat) {
             status = fc_error_gdal(ctx, FC_ECRS, "cannot transform back to longitude/latitude");
             goto done;

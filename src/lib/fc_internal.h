@@ -140,14 +140,28 @@ typedef struct fc_working_crs {
     OGRSpatialReferenceH srs;   /* owned */
     double to_metres;           /* working units to metres */
     bool reprojected;           /* false: the input CRS is used as it is */
+    /* projected input: the largest relative error of distances in its plane
+     * over the data (< 0: not measurable), and whether that is beyond
+     * FC_PLANE_TOLERANCE, so that a local conic replaces it and distances
+     * and areas are measured on the ellipsoid */
+    double distortion;
+    bool distorted;
     char description[512];
 } fc_working_crs;
 
+/* The largest relative error of distances a projected input's plane may
+ * have over the data for distances to be measured in it by default. */
+#define FC_PLANE_TOLERANCE 1e-3
+
 /* Chooses the working CRS for points in `src` covering the given extent
  * (in src units, x = easting or longitude; xmax may pass 180 for data
- * straddling the antimeridian, see fc_longitude_window()). */
+ * straddling the antimeridian, see fc_longitude_window()): for geographic
+ * input a local equidistant conic; for projected input its own plane,
+ * unless distances there are off by more than FC_PLANE_TOLERANCE over the
+ * extent and `distance` (an fc_distance_option) is not FC_DIST_PLANAR: then
+ * a local conic too, and w->distorted. */
 int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src,
-                          double xmin, double ymin, double xmax, double ymax,
+                          double xmin, double ymin, double xmax, double ymax, int distance,
                           fc_working_crs *out);
 void fc_working_crs_free(fc_working_crs *w);
 /* The narrowest band of longitudes [west, east] holding all of lon[]: east

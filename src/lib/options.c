@@ -48,10 +48,12 @@ static const opt_def option_table[] = {
     {"min-weight", OPT_DOUBLE, OFF(min_weight), "W",
      "with --weight-field: a firm is core when the summed weight\n"
      "within eps, itself included, reaches W (replaces --min-pts)"},
-    {"distance", OPT_DISTANCE, OFF(distance), "geodesic|planar",
-     "geodesic: exact distances on the ellipsoid (default for longitude/\n"
-     "latitude input); planar: in the projected CRS (default for projected\n"
-     "input) or, for longitude/latitude, in a local equidistant projection"},
+    {"distance", OPT_DISTANCE, OFF(distance), "geodesic|planar|auto",
+     "geodesic: exact distances on the ellipsoid; planar: in the projected\n"
+     "CRS or, for longitude/latitude, in a local equidistant projection;\n"
+     "auto (default): geodesic for longitude/latitude input and for a\n"
+     "projected CRS more than 0.1% off over the data (Web Mercator), else\n"
+     "planar"},
     {"hull", OPT_HULL, OFF(hull), "convex|concave|buffer",
      "cluster polygon: concave hull (default), convex hull, or the\n"
      "union of eps/2 buffers around the firms"},
@@ -231,7 +233,7 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
             o->distance = FC_DIST_AUTO;
         else
             return fc_error(ctx, FC_EINVAL,
-                            "option --distance takes geodesic or planar, not '%s'", value);
+                            "option --distance takes geodesic, planar or auto, not '%s'", value);
         return FC_OK;
     case OPT_INT:
         if (!parse_long(value, &lv))

@@ -31,36 +31,19 @@ static void describe(OGRSpatialReferenceH srs, char *buf, size_t size)
     CPLFree(proj4);
 }
 
-int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src, double xmin,
-                          double ymin, double xmax, double ymax, fc_working_crs *out)
+/* An equidistant conic fitted to a longitude/latitude extent, in geog's
+ * datum: standard parallels at 1/6 and 5/6 of the latitude range (the
+ * classic rule for conics), centred on the data. Errors then stay within a
+ * few tenths of a percent across a country the size of Kazakhstan. */
+static int local_conic(fc_context *ctx, OGRSpatialReferenceH geog, double xmin, double ymin,
+                       double xmax, double ymax, fc_working_crs *out)
 {
-    memset(out, 0, sizeof *out);
-    if (!src)
-        return fc_error(ctx, FC_ECRS, "the input has no CRS");
-    if (OSRIsProjected(src)) {
-        out->srs = fc_srs_clone_gis_order(src);
-        out->to_metres = OSRGetLinearUnits(src, NULL);
-        if (!(out->to_metres > 0))
-            return fc_error(ctx, FC_ECRS, "the input CRS %s has no usable linear unit",
-                            OSRGetName(src));
-        snprintf(out->description, sizeof out->description, "%s (input CRS, %g m per unit)",
-                 OSRGetName(src), out->to_metres);
-        fc_message(ctx, FC_MSG_DEBUG, "working CRS: %s", out->description);
-        return out->srs ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
-    }
-    if (!OSRIsGeographic(src))
-        return fc_error(ctx, FC_ECRS, "the input CRS %s is neither projected nor geographic",
-                        OSRGetName(src));
-
-    /* Standard parallels at 1/6 and 5/6 of the latitude range (the classic
-     * rule for conics), centred on the data. Errors then stay within a few
-     * tenths of a percent across a country the size of Kazakhstan. */
     const double lat0 = (ymin + ymax) / 2;
     double lon0 = (xmin + xmax) / 2; /* xmax may pass 180 (antimeridian) */
     if (lon0 > 180)
         lon0 -= 360;
     const double lat1 = ymin + (ymax - ymin) / 6, lat2 = ymax - (ymax - ymin) / 6;
-    OGRSpatialReferenceH w = fc_srs_clone_gis_order(src);
+    OGRSpatialReferenceH w = fc_srs_clone_gis_order(geog);
     if (!w)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
     OGRErr err = OSRSetProjCS(w, "firmclust local equidistant projection");
@@ -85,6 +68,99 @@ int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src, double xmin
     describe(w, out->description, sizeof out->description);
     fc_message(ctx, FC_MSG_DEBUG, "working CRS: %s", out->description);
     return FC_OK;
+}
+
+/* How far distances measured in src's plane (times to_metres) stray from
+ * true ones over the extent: the largest relative error, over a 7 x 7 grid
+ * of the extent, of 1 km geodesics in four directions (geod_direct) measured
+ * in the plane. Numerically rather than with proj_factors(), which gives no
+ * scale for CRSs in feet. The extent's longitudes and latitudes come out
+ * too. A negative result: not measurable (no geographic CRS). */
+static double plane_distortion(OGRSpatialReferenceH src, double to_metres, double xmin,
+                               double ymin, double xmax, double ymax, double ll[4])
+{
+    OGRSpatialReferenceH geog = OSRCloneGeogCS(src);
+    if (!geog)
+        return -1;
+    OSRSetAxisMappingStrategy(geog, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRCoordinateTransformationH to_ll = OCTNewCoordinateTransformation(src, geog);
+    OGRCoordinateTransformationH to_plane = OCTNewCoordinateTransformation(geog, src);
+    double inv_f = OSRGetInvFlattening(geog, NULL);
+    struct geod_geodesic g;
+    geod_init(&g, OSRGetSemiMajor(geog, NULL), inv_f > 0 ? 1 / inv_f : 0);
+    double worst = to_ll && to_plane ? 0 : -1;
+    ll[0] = ll[1] = INFINITY;
+    ll[2] = ll[3] = -INFINITY;
+    enum { STEPS = 7 };
+    for (int i = 0; i < STEPS && worst >= 0; i++)
+        for (int j = 0; j < STEPS; j++) {
+            double x = xmin + (xmax - xmin) * i / (STEPS - 1), y = ymin + (ymax - ymin) * j / (STEPS - 1);
+            double lon = x, lat = y;
+            if (!OCTTransform(to_ll, 1, &lon, &lat, NULL) || !isfinite(lon) || !isfinite(lat))
+                continue;
+            ll[0] = fmin(ll[0], lon), ll[1] = fmin(ll[1], lat);
+            ll[2] = fmax(ll[2], lon), ll[3] = fmax(ll[3], lat);
+            for (int azi = 0; azi < 180; azi += 45) {
+                double lat2, lon2;
+                geod_direct(&g, lat, lon, azi, 1000, &lat2, &lon2, NULL);
+                double x2 = lon2, y2 = lat2;
+                if (!OCTTransform(to_plane, 1, &x2, &y2, NULL) || !isfinite(x2) || !isfinite(y2))
+                    continue;
+                double err = fabs(hypot(x2 - x, y2 - y) * to_metres / 1000 - 1);
+                if (err > worst)
+                    worst = err;
+            }
+        }
+    if (to_ll)
+        OCTDestroyCoordinateTransformation(to_ll);
+    if (to_plane)
+        OCTDestroyCoordinateTransformation(to_plane);
+    OSRRelease(geog);
+    return worst;
+}
+
+int fc_working_crs_choose(fc_context *ctx, OGRSpatialReferenceH src, double xmin,
+                          double ymin, double xmax, double ymax, int distance,
+                          fc_working_crs *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!src)
+        return fc_error(ctx, FC_ECRS, "the input has no CRS");
+    if (OSRIsProjected(src)) {
+        const double to_metres = OSRGetLinearUnits(src, NULL);
+        if (!(to_metres > 0))
+            return fc_error(ctx, FC_ECRS, "the input CRS %s has no usable linear unit",
+                            OSRGetName(src));
+        double ll[4];
+        out->distortion = plane_distortion(src, to_metres, xmin, ymin, xmax, ymax, ll);
+        if (out->distortion > FC_PLANE_TOLERANCE && distance != FC_DIST_PLANAR &&
+            ll[0] <= ll[2]) {
+            /* Its plane is no place to measure in: Web Mercator's unit is
+             * 0.67 m at 48 degrees north. Measure as for longitude/latitude. */
+            OGRSpatialReferenceH geog = OSRCloneGeogCS(src);
+            int status = geog ? local_conic(ctx, geog, ll[0], ll[1], ll[2], ll[3], out)
+                              : fc_error_gdal(ctx, FC_ECRS, "the input CRS has no geographic CRS");
+            if (geog)
+                OSRRelease(geog);
+            out->distorted = true;
+            return status;
+        }
+        out->srs = fc_srs_clone_gis_order(src);
+        out->to_metres = to_metres;
+        snprintf(out->description, sizeof out->description, "%s (input CRS, %g m per unit)",
+                 OSRGetName(src), out->to_metres);
+        fc_message(ctx, FC_MSG_DEBUG, "working CRS: %s", out->description);
+        if (out->distortion > FC_PLANE_TOLERANCE)
+            fc_message(ctx, FC_MSG_WARNING,
+                       "distances in the plane of %s are up to %.2g%% off over the data (more "
+                       "than %g%%); they are measured there because --distance planar says so",
+                       OSRGetName(src), 100 * out->distortion, 100 * FC_PLANE_TOLERANCE);
+        return out->srs ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    if (!OSRIsGeographic(src))
+        return fc_error(ctx, FC_ECRS, "the input CRS %s is neither projected nor geographic",
+                        OSRGetName(src));
+    return local_conic(ctx, src, xmin, ymin, xmax, ymax, out);
 }
 
 void fc_working_crs_free(fc_working_crs *w)
