@@ -252,6 +252,12 @@ int fc_result_permutations(const fc_result *r);
 /** One line saying how the p-values were found, or why there are none ("":
  *  not asked for, or no cluster to test). Owned by r. */
 const char *fc_result_significance(const fc_result *r);
+/** Input fields whose names the output could not keep (a Shapefile holds 10
+ *  characters; firmclust's own fields keep theirs): how many, and the i-th
+ *  rename, original name and name written (owned by r). FC_EINVAL when i is
+ *  out of range. */
+size_t fc_result_n_renamed(const fc_result *r);
+int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to);
 
 /**
  * Describes a vector file as firmclust sees it: its layers with geometry

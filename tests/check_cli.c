@@ -618,6 +618,54 @@ START_TEST(web_mercator_input_measured_on_the_ellipsoid)
 }
 END_TEST
 
+START_TEST(shapefile_keeps_our_field_names)
+{
+    /* cluster_identifier would be cut to cluster_id, and 120 names share
+     * their first 10 characters: ours keep their names, the input's get
+     * names that fit, and the mapping is in the summary and the JSON. */
+    FILE *f = fopen(in_dir("wide.csv"), "w");
+    fprintf(f, "lon,lat,cluster_identifier");
+    for (int i = 0; i < 120; i++)
+        fprintf(f, ",longfieldname_%03d", i);
+    fprintf(f, "\n");
+    for (int k = 0; k < 5; k++) {
+        fprintf(f, "71.43%d,51.128,7", k);
+        for (int i = 0; i < 120; i++)
+            fprintf(f, ",%d", i);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    ck_assert_int_eq(run("cluster wide.csv shp -f 'ESRI Shapefile' --s-srs EPSG:4326 --eps 2000 "
+                         "--min-pts 2 --json wide.json"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "fields renamed in layer firms: cluster_identifier -> "
+                                           "cluster__1, longfieldname_000 -> longfieldn, "
+                                           "longfieldname_001 -> longfiel_1,"));
+    ck_assert_ptr_nonnull(strstr(out_text, "longfieldname_119 -> longfi_119\n"));
+    int lines = 0;
+    for (const char *c = err_text; *c; c++)
+        lines += *c == '\n';
+    ck_assert_int_le(lines, 2); /* one warning, not one per field */
+    char json[65536];
+    slurp(in_dir("wide.json"), json, sizeof json);
+    ck_assert_ptr_nonnull(strstr(json, "{\"from\": \"cluster_identifier\", \"to\": \"cluster__1\"}"));
+    GDALDatasetH ds = open_vector(in_dir("shp/firms.shp"));
+    OGRLayerH l = layer(ds, NULL);
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    ck_assert_int_eq(OGR_FD_GetFieldCount(defn), 2 + 1 + 120 + 2);
+    OGRFeatureH feat = OGR_L_GetNextFeature(l);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster_id")), 1);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(feat, OGR_F_GetFieldIndex(feat, "role")), "core");
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster__1")), 7);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "longfi_119")), 119);
+    OGR_F_Destroy(feat);
+    GDALClose(ds);
+    /* a GeoPackage holds every name as it is */
+    ck_assert_int_eq(run("cluster wide.csv w.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2"), 0);
+    ck_assert_ptr_null(strstr(out_text, "fields renamed"));
+}
+END_TEST
+
 START_TEST(one_sector_has_no_pvalues)
 {
     /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
@@ -1413,6 +1461,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, shapefile_keeps_our_field_names);
     tcase_add_test(tc, web_mercator_input_measured_on_the_ellipsoid);
     tcase_add_test(tc, regions_without_firms_are_named);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

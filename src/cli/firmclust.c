@@ -187,6 +187,15 @@ static void print_summary(const fc_result *r)
                n - fc_result_n_outside(r), fc_result_n_outside(r));
     if (*fc_result_significance(r))
         printf("%s\n", fc_result_significance(r));
+    if (fc_result_n_renamed(r)) {
+        printf("fields renamed in layer firms:");
+        for (size_t i = 0; i < fc_result_n_renamed(r); i++) {
+            const char *from, *to;
+            fc_result_renamed(r, i, &from, &to);
+            printf("%s %s -> %s", i ? "," : "", from, to);
+        }
+        printf("\n");
+    }
 
     /* Sectors with the most clustered firms first; ties in code order. */
     size_t *order = malloc((n_sectors ? n_sectors : 1) * sizeof *order);

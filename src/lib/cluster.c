@@ -271,6 +271,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     fc_cluster_table table = {0};
     OGRSpatialReferenceH out_srs = NULL;
     double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL, *sector_scale = NULL;
+    fc_field_names renamed = {0};
     OGRSpatialReferenceH geog = NULL;
     char distance_used[640] = "";
     int32_t *region_of = NULL;
@@ -473,7 +474,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     stage_done(ctx, "statistics", &t0);
 
-    fc_findings findings = {.sector_scale = sector_scale, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
+    fc_findings findings = {.sector_scale = sector_scale, .renamed = &renamed, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
                             .role = role, .clusters = &table,
                             .regions = o->regions ? &regions : NULL, .region_of = region_of,
                             .stats = o->regions ? &stats : NULL};
@@ -547,6 +548,7 @@ done:
     free(wx);
     free(wy);
     free(sector_scale);
+    fc_field_names_free(&renamed);
     free(lon);
     free(lat);
     if (geog)

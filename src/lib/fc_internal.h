@@ -360,6 +360,14 @@ typedef struct fc_cluster_table {
     int *runs;                /* null runs each p-value rests on */
 } fc_cluster_table;
 
+/* Input field names changed in the output (to fit a Shapefile's 10
+ * characters, or not to take one of ours): from[i] was written as to[i]. */
+typedef struct fc_field_names {
+    size_t n;
+    char **from, **to;
+} fc_field_names;
+void fc_field_names_free(fc_field_names *names);
+
 /* What a run found, as the writers and the summary see it. */
 typedef struct fc_findings {
     const fc_firms *firms;
@@ -372,6 +380,7 @@ typedef struct fc_findings {
     const int32_t *region_of;       /* per firm, -1: outside every region */
     const fc_region_stats *stats;   /* NULL without --regions */
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
+    fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
 } fc_findings;
 
 /* Per cluster: shares of the sector's firms and weight, and with regions

@@ -31,6 +31,7 @@ struct fc_result {
     top_region *top;        /* [sector * TOP_REGIONS + rank] */
     int permutations;
     char significance[512];
+    fc_field_names renamed;
     /* clusters */
     int32_t *cluster_sector, *cluster_region;
     size_t *cluster_firms, *cluster_core;
@@ -64,6 +65,7 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_q);
     free(r->cluster_runs);
     free(r->sector_scale);
+    fc_field_names_free(&r->renamed);
     free(r);
     return NULL;
 }
@@ -85,6 +87,17 @@ const char *fc_result_region_field(const fc_result *r, int *guessed)
 }
 int fc_result_permutations(const fc_result *r) { return r->permutations; }
 const char *fc_result_significance(const fc_result *r) { return r->significance; }
+size_t fc_result_n_renamed(const fc_result *r) { return r->renamed.n; }
+int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to)
+{
+    if (!r || i >= r->renamed.n)
+        return FC_EINVAL;
+    if (from)
+        *from = r->renamed.from[i];
+    if (to)
+        *to = r->renamed.to[i];
+    return FC_OK;
+}
 
 int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms,
                      size_t *n_clusters, size_t *n_clustered)
@@ -170,6 +183,21 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
     r->cluster_area = copy(t->area_km2, t->n * sizeof *t->area_km2);
     bool ok = r->codes && r->sector_firms && r->sector_clusters && r->sector_clustered &&
               r->cluster_sector && r->cluster_firms && r->cluster_core && r->cluster_area;
+    for (size_t i = 0; ok && fd->renamed && i < fd->renamed->n; i++) {
+        char **from = realloc(r->renamed.from, (i + 1) * sizeof *from);
+        if (from)
+            r->renamed.from = from;
+        char **to = from ? realloc(r->renamed.to, (i + 1) * sizeof *to) : NULL;
+        if (to)
+            r->renamed.to = to;
+        ok = to && (r->renamed.from[i] = fc_strdup(fd->renamed->from[i])) != NULL;
+        if (ok && !(r->renamed.to[i] = fc_strdup(fd->renamed->to[i]))) {
+            free(r->renamed.from[i]);
+            ok = false;
+        }
+        if (ok)
+            r->renamed.n = i + 1;
+    }
     if (ok && fd->sector_scale)
         ok = (r->sector_scale = copy(fd->sector_scale, m * sizeof *r->sector_scale)) != NULL;
     if (ok && t->p_value)
@@ -247,7 +275,15 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
             r->n_firms, r->n_skipped, r->n_clusters, r->n_clustered, r->permutations);
     fprintf(out, "  \"significance\": ");
     fc_json_string(out, r->significance);
-    fprintf(out, ",\n");
+    fprintf(out, ",\n  \"renamed_fields\": [");
+    for (size_t i = 0; i < r->renamed.n; i++) {
+        fprintf(out, "%s{\"from\": ", i ? ", " : "");
+        fc_json_string(out, r->renamed.from[i]);
+        fprintf(out, ", \"to\": ");
+        fc_json_string(out, r->renamed.to[i]);
+        fprintf(out, "}");
+    }
+    fprintf(out, "],\n");
     if (r->region_field) {
         fprintf(out, "  \"regions\": {\"count\": %zu, \"field\": ", r->n_regions);
         fc_json_string(out, r->region_field);

@@ -628,6 +628,157 @@ static int sector_text_of(const fc_input *in, OGRFeatureDefnH defn, int j)
     return source_column_of(in, defn, in->sector_source) == j ? in->sector_source : -1;
 }
 
+/* ---- the firms' field names ------------------------------------------------ */
+
+void fc_field_names_free(fc_field_names *names)
+{
+    for (size_t i = 0; i < names->n; i++)
+        free(names->from[i]), free(names->to[i]);
+    free(names->from), free(names->to);
+    memset(names, 0, sizeof *names);
+}
+
+/* The longest field name the output's driver holds, in bytes (0: any). */
+static size_t name_limit(GDALDatasetH ds)
+{
+    return strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(ds)), "ESRI Shapefile") == 0 ? 10 : 0;
+}
+
+/* The input fields given to the output so far, under which names. */
+typedef struct out_fields {
+    size_t limit;
+    const char *reserved[4]; /* ours: never given to an input field */
+    size_t n_reserved;
+    char **from, **to;       /* by output field */
+    size_t n, cap;
+    fc_field_names *renamed; /* where the renames go (may be NULL) */
+} out_fields;
+
+static void out_fields_free(out_fields *of)
+{
+    for (size_t i = 0; i < of->n; i++)
+        free(of->from[i]), free(of->to[i]);
+    free(of->from), free(of->to);
+}
+
+static bool name_taken(const out_fields *of, const char *name)
+{
+    for (size_t i = 0; i < of->n_reserved; i++)
+        if (strcasecmp(of->reserved[i], name) == 0)
+            return true;
+    for (size_t i = 0; i < of->n; i++)
+        if (strcasecmp(of->to[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* The first `bytes` bytes of name, cut back to a whole UTF-8 character. */
+static void cut_name(const char *name, size_t bytes, char *out, size_t size)
+{
+    size_t len = strlen(name);
+    if (len > bytes)
+        len = bytes;
+    while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+        len--; /* name[len] continues a character: cut before it */
+    snprintf(out, size, "%.*s", (int)len, name);
+}
+
+/* A name for an input field that the output holds (of->limit bytes) and no
+ * other field has: the name itself, or cut to the limit, or, while that is
+ * taken, cut shorter to make room for "_1", "_2", ... This always ends: the
+ * numbers run out only after 10^(limit - 2) names. */
+static void fitting_name(const out_fields *of, const char *name, char *out, size_t size)
+{
+    if (of->limit == 0) {
+        snprintf(out, size, "%s", name);
+        return;
+    }
+    cut_name(name, of->limit, out, size);
+    for (unsigned long k = 1; name_taken(of, out); k++) {
+        char suffix[24];
+        int len = snprintf(suffix, sizeof suffix, "_%lu", k);
+        char stem[200];
+        cut_name(name, of->limit > (size_t)len ? of->limit - (size_t)len : 0, stem, sizeof stem);
+        snprintf(out, size, "%s%s", stem, suffix);
+    }
+}
+
+/* Gives the input field `name` (defined as fd) an output field, or the one
+ * it already has from an earlier input: *index receives it. */
+static int add_input_field(fc_context *ctx, OGRLayerH l, out_fields *of, const char *name,
+                           OGRFieldDefnH fd, int *index)
+{
+    for (size_t i = 0; i < of->n; i++)
+        if (strcmp(of->from[i], name) == 0) {
+            *index = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), of->to[i]);
+            return FC_OK;
+        }
+    char written[256];
+    fitting_name(of, name, written, sizeof written);
+    if (of->n == of->cap) {
+        size_t cap = of->cap ? 2 * of->cap : 16;
+        char **from = realloc(of->from, cap * sizeof *from);
+        if (from)
+            of->from = from;
+        char **to = from ? realloc(of->to, cap * sizeof *to) : NULL;
+        if (!to)
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        of->to = to;
+        of->cap = cap;
+    }
+    if (!(of->from[of->n] = fc_strdup(name)))
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    if (!(of->to[of->n] = fc_strdup(written))) {
+        free(of->from[of->n]);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    of->n++;
+    OGRFieldDefnH out = OGR_Fld_Create(written, OGR_Fld_GetType(fd));
+    OGR_Fld_SetSubType(out, OGR_Fld_GetSubType(fd));
+    OGR_Fld_SetWidth(out, OGR_Fld_GetWidth(fd));
+    OGR_Fld_SetPrecision(out, OGR_Fld_GetPrecision(fd));
+    /* approx_ok FALSE: the driver must keep the name as given */
+    OGRErr err = OGR_L_CreateField(l, out, FALSE);
+    OGR_Fld_Destroy(out);
+    if (err != OGRERR_NONE)
+        return fc_error_gdal(ctx, FC_EIO, "cannot create field %s (for input field %s) in layer "
+                             "firms", written, name);
+    *index = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
+    if (strcmp(written, name) != 0 && of->renamed) {
+        fc_field_names *rn = of->renamed;
+        char **from = realloc(rn->from, (rn->n + 1) * sizeof *from);
+        if (from)
+            rn->from = from;
+        char **to = from ? realloc(rn->to, (rn->n + 1) * sizeof *to) : NULL;
+        if (to)
+            rn->to = to;
+        if (!to || !(rn->from[rn->n] = fc_strdup(name)))
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        if (!(rn->to[rn->n] = fc_strdup(written))) {
+            free(rn->from[rn->n]);
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        }
+        rn->n++;
+    }
+    return FC_OK;
+}
+
+/* One warning for all renames; the summary and --json list every one. */
+static void say_renamed(fc_context *ctx, GDALDatasetH ds, const fc_field_names *rn)
+{
+    char list[512] = "";
+    for (size_t i = 0; i < rn->n && i < 4; i++) {
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s -> %s", i ? ", " : "", rn->from[i],
+                 rn->to[i]);
+    }
+    fc_message(ctx, FC_MSG_WARNING,
+               "%s: %zu input field name%s did not fit the format's %zu characters, or collided "
+               "with one of firmclust's, and %s renamed in layer firms: %s%s",
+               CPLGetFilename(GDALGetDescription(ds)), rn->n, rn->n == 1 ? "" : "s",
+               name_limit(ds), rn->n == 1 ? "was" : "were", list, rn->n > 4 ? ", ..." : "");
+}
+
 /* Whether an input field is replaced by one of ours. */
 static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
 {
@@ -653,6 +804,13 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
     int **maps = calloc(n_inputs, sizeof *maps);
     if (!maps)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
+    out_fields of = {.limit = name_limit(ds), .renamed = r->renamed};
+    of.reserved[of.n_reserved++] = "cluster_id";
+    of.reserved[of.n_reserved++] = "role";
+    if (r->regions)
+        of.reserved[of.n_reserved++] = "region";
+    if (n_inputs > 1)
+        of.reserved[of.n_reserved++] = "source";
     int status = FC_OK;
     for (size_t i = 0; i < n_inputs && status == FC_OK; i++) {
         OGRFeatureDefnH in_defn = OGR_L_GetLayerDefn(inputs[i].layer);
@@ -673,17 +831,8 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
                 continue; /* the sector's text goes where its typed column stands */
             int text = sector_text_of(&inputs[i], in_defn, j);
             if (text >= 0) {
-                fd = OGR_FD_GetFieldDefn(in_defn, text);
-                OGRFieldDefnH renamed = OGR_Fld_Create(name, OGR_Fld_GetType(fd));
-                int existing = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name);
-                if (existing >= 0)
-                    maps[i][text] = existing;
-                else if (OGR_L_CreateField(l, renamed, TRUE) != OGRERR_NONE)
-                    status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms",
-                                           name);
-                else
-                    maps[i][text] = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
-                OGR_Fld_Destroy(renamed);
+                status = add_input_field(ctx, l, &of, name, OGR_FD_GetFieldDefn(in_defn, text),
+                                         &maps[i][text]);
                 continue;
             }
             if (ours(name, r, n_inputs)) {
@@ -692,16 +841,12 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
                            inputs[i].path, inputs[i].layer_name, name);
                 continue;
             }
-            int existing = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), name);
-            if (existing >= 0) {
-                maps[i][j] = existing;
-            } else if (OGR_L_CreateField(l, fd, TRUE) != OGRERR_NONE) {
-                status = fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer firms", name);
-            } else {
-                maps[i][j] = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
-            }
+            status = add_input_field(ctx, l, &of, name, fd, &maps[i][j]);
         }
     }
+    if (status == FC_OK && r->renamed && r->renamed->n > 0)
+        say_renamed(ctx, ds, r->renamed);
+    out_fields_free(&of);
     const int n_out = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l));
     const int cluster_field = n_out, role_field = n_out + 1;
     const int region_field = r->regions ? n_out + 2 : -1;
