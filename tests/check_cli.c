@@ -666,6 +666,47 @@ START_TEST(shapefile_keeps_our_field_names)
 }
 END_TEST
 
+/* Runs firmclust with a file size limit of `blocks` 512-byte blocks (sh's
+ * ulimit -f), as a full disk would stop it: the signal ignored, so that
+ * writes just fail. */
+static int run_limited(int blocks, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && (ulimit -f %d; trap '' XFSZ; exec '%s' %s) > stdout.txt 2> stderr.txt",
+             dir, blocks, bin, args);
+    int status = system(cmd);
+    slurp(in_dir("stderr.txt"), err_text, sizeof err_text);
+    unlink(in_dir("stdout.txt"));
+    unlink(in_dir("stderr.txt"));
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+START_TEST(full_disk_names_the_output_and_the_cause)
+{
+    char args[1024];
+    /* GeoJSON: GDAL does not report the failed write; reading back does. It
+     * once went unnoticed, and a cut file was committed as the output. */
+    const struct { int blocks; const char *format, *output, *words; } cases[] = {
+        {100, "GeoJSON", "outj", "FAILURE: outj/clusters.geojson: writing layer clusters failed"},
+        {300, "GeoJSON", "outj", "FAILURE: outj/firms.geojson: writing layer firms failed: 0 of "
+                                 "its 10000 features read back"},
+        {100, "CSV", "out.csv", "FAILURE: out.csv/clusters.csv: cannot write cluster"},
+        {200, "GPKG", "out.gpkg", "FAILURE: out.gpkg: "},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(args, sizeof args, MAIN_JOB " -f %s -q", firms, cases[k].output, cases[k].format);
+        ck_assert_int_eq(run_limited(cases[k].blocks, args), 1);
+        ck_assert_msg(strstr(err_text, cases[k].words), "%s", err_text);
+        ck_assert_msg(strstr(err_text, "(file too large: the file size limit (ulimit -f) of"),
+                      "%s", err_text);
+        ck_assert_msg(!strstr(err_text, ".tmp"), "names the temporary: %s", err_text);
+        ck_assert_str_eq(listing(), ""); /* nothing left behind */
+    }
+}
+END_TEST
+
 START_TEST(one_sector_has_no_pvalues)
 {
     /* Shuffling the one sector's code changes nothing: no runs, no p-values. */
@@ -1461,6 +1502,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, distance_mode_follows_the_crs);
     tcase_add_test(tc, oblasts_location_quotients_and_pvalues);
     tcase_add_test(tc, one_sector_has_no_pvalues);
+    tcase_add_test(tc, full_disk_names_the_output_and_the_cause);
     tcase_add_test(tc, shapefile_keeps_our_field_names);
     tcase_add_test(tc, web_mercator_input_measured_on_the_ellipsoid);
     tcase_add_test(tc, regions_without_firms_are_named);

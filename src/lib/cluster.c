@@ -272,6 +272,7 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     OGRSpatialReferenceH out_srs = NULL;
     double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL, *sector_scale = NULL;
     fc_field_names renamed = {0};
+    size_t firm_rows = 0;
     OGRSpatialReferenceH geog = NULL;
     char distance_used[640] = "";
     int32_t *region_of = NULL;
@@ -474,7 +475,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
     }
     stage_done(ctx, "statistics", &t0);
 
-    fc_findings findings = {.sector_scale = sector_scale, .renamed = &renamed, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
+    fc_findings findings = {.sector_scale = sector_scale, .renamed = &renamed,
+                            .firm_rows = &firm_rows, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
                             .role = role, .clusters = &table,
                             .regions = o->regions ? &regions : NULL, .region_of = region_of,
                             .stats = o->regions ? &stats : NULL};
@@ -514,6 +516,12 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
         if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
     }
+    if (status == FC_OK) {
+        const char *layers[] = {"clusters", o->regions ? "regions" : NULL, "firms"};
+        const GIntBig expected[] = {(GIntBig)table.n, (GIntBig)(regions.n * f.n_sectors),
+                                    (GIntBig)firm_rows};
+        status = fc_output_verify(ctx, &out, layers, expected, 3);
+    }
     if (status == FC_OK)
         stage_done(ctx, "writing firms", &t0);
     /* The summary (and its JSON) before the output goes into place, so
@@ -536,6 +544,8 @@ done:
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
     if (ds)
         GDALClose(ds);
+    if (status == FC_EIO)
+        fc_output_explain(ctx, &out);
     fc_output_abort(&out); /* after a commit, only frees the names */
     for (size_t i = 0; i < n_inputs; i++)
         fc_input_close(&in[i]);

@@ -381,6 +381,7 @@ typedef struct fc_findings {
     const fc_region_stats *stats;   /* NULL without --regions */
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
+    size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;
 
 /* Per cluster: shares of the sector's firms and weight, and with regions
@@ -399,6 +400,15 @@ typedef struct fc_output {
     bool one_dataset;         /* one dataset or file named final_path */
     char ext[16];             /* file extension for directory outputs */
 } fc_output;
+
+/* After a failure: names the output asked for instead of its hidden
+ * temporary in the context's message, and adds the cause where the system
+ * tells it (a full file system, the file size limit). */
+void fc_output_explain(fc_context *ctx, const fc_output *out);
+/* Before the commit: reads back each of n_layers layers (NULL: not written)
+ * of a non-SQLite output and checks it holds expected[k] features. */
+int fc_output_verify(fc_context *ctx, const fc_output *out, const char *const *layers,
+                     const GIntBig *expected, int n_layers);
 
 /* What an output is. */
 enum fc_output_kind {

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -271,6 +273,109 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite)
     if (swap)
         remove_tree(aside);
     return FC_OK;
+}
+
+/* Why writing may have failed, when the system can tell: a full file system,
+ * or the file size limit (ulimit -f) reached by one of the files. "" when
+ * neither. */
+static void why_short(const fc_output *out, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    const char *dir = *CPLGetPath(out->final_path) ? CPLGetPath(out->final_path) : ".";
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0 && (double)fs.f_bavail * (double)fs.f_frsize < 65536) {
+        snprintf(buf, size, "no space left on device (%.0f bytes free where %s is)",
+                 (double)fs.f_bavail * (double)fs.f_frsize, out->final_path);
+        return;
+    }
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return;
+    char **names = out->is_directory || out->one_dataset ? VSIReadDir(out->tmp_path) : NULL;
+    bool reached = false;
+    VSIStatBufL st;
+    if (!out->is_directory && !out->one_dataset)
+        reached = VSIStatL(out->tmp_path, &st) == 0 &&
+                  (double)st.st_size + 65536 >= (double)limit.rlim_cur;
+    for (char **n = names; n && *n && !reached; n++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", out->tmp_path, *n);
+        reached = VSIStatL(path, &st) == 0 && (double)st.st_size + 65536 >= (double)limit.rlim_cur;
+    }
+    CSLDestroy(names);
+    if (reached)
+        snprintf(buf, size, "file too large: the file size limit (ulimit -f) of %.0f bytes was "
+                            "reached", (double)limit.rlim_cur);
+}
+
+void fc_output_explain(fc_context *ctx, const fc_output *out)
+{
+    if (!out->tmp_path || !out->final_path)
+        return;
+    /* the output the user asked for, not the hidden temporary (messages
+     * hold paths as firmclust gave them to GDAL) */
+    char msg[sizeof ctx->errmsg] = "";
+    const char *m = ctx->errmsg, *at;
+    const size_t tlen = strlen(out->tmp_path);
+    while ((at = strstr(m, out->tmp_path)) != NULL) {
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "%.*s%s", (int)(at - m), m, out->final_path);
+        m = at + tlen;
+    }
+    size_t len = strlen(msg);
+    snprintf(msg + len, sizeof msg - len, "%s", m);
+    char cause[256];
+    why_short(out, cause, sizeof cause);
+    if (*cause && !strstr(msg, cause)) {
+        len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, " (%s)", cause);
+    }
+    snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", msg);
+}
+
+/* Every layer of a non-SQLite output read back: GDAL's text drivers
+ * (GeoJSON, CSV) do not report a failed write, and a full disk would
+ * otherwise leave a cut file that looks like an output. */
+int fc_output_verify(fc_context *ctx, const fc_output *out, const char *const *layers,
+                     const GIntBig *expected, int n_layers)
+{
+    const char *drv = out->driver ? GDALGetDriverShortName(out->driver) : "";
+    if (strcmp(drv, "GPKG") == 0 || strcmp(drv, "SQLite") == 0)
+        return FC_OK; /* SQLite reports its own write errors */
+    int status = FC_OK;
+    for (int k = 0; k < n_layers && status == FC_OK; k++) {
+        if (!layers[k])
+            continue;
+        char path[4200];
+        if (out->is_directory)
+            snprintf(path, sizeof path, "%s/%s.%s", out->tmp_path, layers[k], out->ext);
+        else
+            snprintf(path, sizeof path, "%s", out->tmp_path);
+        CPLErrorReset();
+        CPLPushErrorHandler(CPLQuietErrorHandler);
+        const char *const drivers[] = {drv, NULL};
+        GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
+        OGRLayerH l = !ds ? NULL
+                      : out->is_directory ? GDALDatasetGetLayer(ds, 0)
+                                          : GDALDatasetGetLayerByName(ds, layers[k]);
+        GIntBig got = l ? OGR_L_GetFeatureCount(l, TRUE) : -1;
+        bool failed = CPLGetLastErrorType() == CE_Failure;
+        if (ds)
+            GDALClose(ds);
+        CPLPopErrorHandler();
+        if (got != expected[k] || failed) {
+            char shown[4200];
+            if (out->is_directory)
+                snprintf(shown, sizeof shown, "%s/%s.%s", out->final_path, layers[k], out->ext);
+            else
+                snprintf(shown, sizeof shown, "%s", out->final_path);
+            status = fc_error(ctx, FC_EIO,
+                              "%s: writing layer %s failed: %lld of its %lld features read back",
+                              shown, layers[k], got < 0 ? 0LL : (long long)got,
+                              (long long)expected[k]);
+        }
+    }
+    return status;
 }
 
 void fc_output_abort(fc_output *out)
@@ -957,6 +1062,8 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
         status = fc_error(ctx, FC_EIO, "%s: an input changed while it was read", inputs[0].path);
     if (status == FC_OK)
         status = batch_end(ctx, ds, in_tx);
+    if (r->firm_rows)
+        *r->firm_rows = rows;
     if (status == FC_OK && index) {
         status = fc_rtree_end(ctx, index);
     } else {
