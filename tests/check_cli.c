@@ -1230,18 +1230,22 @@ END_TEST
 
 START_TEST(sigterm_stops_a_long_geometry_stage)
 {
-    /* The eps/2 buffers of a thousand identical firms keep GEOS busy for many
-     * seconds in one call. SIGTERM, sent once the clustering stage is done,
-     * must stop the run inside that call: the debug log then never reports
-     * the polygon stage done. */
-    FILE *f = fopen(in_dir("same.csv"), "w");
+    /* The eps/2 discs of 200,000 firms on a 1.5 km grid overlap their
+     * neighbours only: none can be left out, and their union (a polygon
+     * with some 200,000 holes) keeps GEOS busy for minutes in one call.
+     * SIGTERM, sent once the clustering stage is done, must stop the run
+     * inside that call: the debug log then never reports the polygon stage
+     * done. */
+    FILE *f = fopen(in_dir("grid.csv"), "w");
     fprintf(f, "lon,lat\n");
-    for (int i = 0; i < 1000; i++)
-        fprintf(f, "71.43,51.128\n");
+    for (int i = 0; i < 450; i++)
+        for (int j = 0; j < 450; j++)
+            fprintf(f, "%.6f,%.6f\n", 70 + i * 0.0216, 48 + j * 0.0135);
     fclose(f);
-    pid_t pid = spawn("cluster same.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 3 "
+    pid_t pid = spawn("cluster grid.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2 "
                       "--hull buffer --permutations 0 -q --debug on");
-    char log[16384] = "";
+    static char log[65536] = "";
+    log[0] = '\0';
     while (!strstr(log, "FIRMCLUST: clustering:")) {
         sleep_ms(20);
         slurp(in_dir("stderr.txt"), log, sizeof log);
@@ -1254,12 +1258,12 @@ START_TEST(sigterm_stops_a_long_geometry_stage)
     ck_assert(WIFEXITED(status));
     ck_assert_int_eq(WEXITSTATUS(status), 130);
     slurp(in_dir("stderr.txt"), log, sizeof log);
-    ck_assert_msg(strstr(log, "FAILURE: same.csv: cancelled by SIGTERM; nothing was written"), "%s",
+    ck_assert_msg(strstr(log, "FAILURE: grid.csv: cancelled by SIGTERM; nothing was written"), "%s",
                   log);
     ck_assert_msg(!strstr(log, "FIRMCLUST: cluster polygons:"), "the polygons were finished:\n%s",
                   log);
     unlink(in_dir("stderr.txt"));
-    ck_assert_str_eq(listing(), "same.csv ");
+    ck_assert_str_eq(listing(), "grid.csv ");
 }
 END_TEST
 

@@ -208,6 +208,61 @@ START_TEST(concave_hull_of_nearly_collinear_points)
 }
 END_TEST
 
+/* The union of eps/2 discs leaves out the firms whose disc adds nothing:
+ * the result must be the same set as GEOS's buffer of all the points, over
+ * random sets of every kind (dense blobs where most are left out, lattices
+ * with duplicates, lines, sparse scatter, far-off coordinates). */
+START_TEST(union_of_discs_matches_the_buffer_of_all_points)
+{
+    static double x[400], y[400];
+    rng_state = 711;
+    for (int t = 0; t < 60; t++) {
+        size_t n = 1 + next_u64() % 400; /* GEOS's own buffer is the slow oracle */
+        double r = 0.5 + 100 * uniform(), ox = t % 4 == 0 ? 7e5 : 0, oy = t % 4 == 0 ? 5.6e6 : 0;
+        for (size_t i = 0; i < n; i++) {
+            double u = uniform(), v = uniform();
+            switch (t % 5) {
+            case 0: x[i] = u * 10 * r, y[i] = v * 10 * r; break;        /* dense */
+            case 1: x[i] = floor(u * 6) * r / 3, y[i] = floor(v * 6) * r / 3; break; /* lattice */
+            case 2: x[i] = u * 50 * r, y[i] = 0.3 * x[i]; break;         /* a line */
+            case 3: x[i] = u * 400 * r, y[i] = v * 400 * r; break;       /* sparse */
+            default: x[i] = sqrt(u) * 8 * r * cos(6.283185307179586 * v);
+                     y[i] = sqrt(u) * 8 * r * sin(6.283185307179586 * v); break;
+            }
+            x[i] += ox;
+            y[i] += oy;
+        }
+        double a;
+        unsigned char *wkb;
+        size_t size;
+        fc_hull_params params = {FC_HULL_BUFFER, 0, r, 0};
+        ck_assert_int_eq(fc_hull(ctx, h, n, x, y, &params, &wkb, &size, &a), FC_OK);
+        GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+        GEOSGeometry *ours = GEOSWKBReader_read_r(h, rd, wkb, size);
+        GEOSWKBReader_destroy_r(h, rd);
+        free(wkb);
+        GEOSGeometry **pts = malloc(n * sizeof *pts);
+        for (size_t i = 0; i < n; i++)
+            pts[i] = GEOSGeom_createPointFromXY_r(h, x[i], y[i]);
+        GEOSGeometry *mp = GEOSGeom_createCollection_r(h, GEOS_MULTIPOINT, pts, (unsigned)n);
+        free(pts);
+        GEOSGeometry *all = GEOSBuffer_r(h, mp, r, 8);
+        GEOSGeometry *diff = GEOSSymDifference_r(h, ours, all);
+        double da, aa;
+        GEOSArea_r(h, diff, &da);
+        GEOSArea_r(h, all, &aa);
+        ck_assert_int_eq(GEOSisValid_r(h, ours), 1);
+        ck_assert_msg(da <= 1e-9 * aa, "case %d (%zu points): the unions differ by %g of %g", t, n,
+                      da, aa);
+        ck_assert_double_eq_tol(a, aa, 1e-9 * aa);
+        GEOSGeom_destroy_r(h, diff);
+        GEOSGeom_destroy_r(h, all);
+        GEOSGeom_destroy_r(h, mp);
+        GEOSGeom_destroy_r(h, ours);
+    }
+}
+END_TEST
+
 /* Point sets of several shapes: uniform squares and discs, blobs, coarse
  * lattices (duplicates, collinear runs on the hull), thin slanted strips
  * and far-off coordinates. */
@@ -271,6 +326,7 @@ static Suite *hull_suite(void)
     tcase_add_test(tc, densify_adds_vertices_not_area);
     tcase_add_test(tc, random_clouds_always_valid);
     tcase_add_test(tc, concave_hull_of_nearly_collinear_points);
+    tcase_add_test(tc, union_of_discs_matches_the_buffer_of_all_points);
     tcase_add_test(tc, convex_hull_same_without_interior_points);
     suite_add_tcase(s, tc);
     return s;

@@ -1,4 +1,5 @@
 /* Cluster polygons with the GEOS C API. */
+#define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"
 
 #include <math.h>
@@ -45,6 +46,187 @@ static GEOSGeometry *concave_hull(GEOSContextHandle_t h, const GEOSGeometry *mp,
     return GEOSConcaveHull_r(h, mp, ratio, 0);
 }
 
+/* ---- the union of eps/2 discs ------------------------------------------- */
+
+/* GEOS buffers a multipoint by noding every circle against every other: a
+ * dense cluster of n firms costs n^2 (a thousand identical firms took 35 s
+ * and 5 GB). Instead, the firms whose disc adds nothing are left out, and
+ * the discs of the others are merged by GEOS's cascaded union, which costs
+ * about n log n. The union stays the same set:
+ *
+ * - a firm at the same place as an earlier one adds nothing;
+ * - space is cut into square cells of side r / 3 (the fastest of 2 to 6 on
+ *   the benchmark). Each occupied cell keeps one firm (its coverer, the
+ *   first by place, then input order). A cell T is covered
+ *   when an occupied cell C lies so near that every point of T is within
+ *   r cos(pi/32) of every point of C: then T lies inside the coverer's
+ *   polygon (GEOS draws a disc as a 32-gon, whose inscribed circle has that
+ *   radius), wherever in C the coverer is. A firm that is not a coverer, and
+ *   whose disc meets only covered cells, has its polygon inside the others'
+ *   and is left out. Coverers are never left out, so no firm's covering
+ *   relies on another that was. */
+
+#define DISC_SEGMENTS 8 /* per quarter circle, as GEOSBuffer's default */
+#define CELLS_PER_RADIUS 3
+
+typedef struct disc_cell {
+    int64_t cx, cy;
+} disc_cell;
+
+typedef struct disc_sort {
+    const int64_t *cell; /* [2 * i]: cx, cy */
+    const double *x, *y;
+} disc_sort;
+
+/* By cell, then place, then input order: a cell's firms come together, and
+ * firms at one place one after the other. */
+static int by_cell_then_place(const void *a, const void *b, void *arg)
+{
+    const disc_sort *k = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const int64_t *p = k->cell + 2 * i, *q = k->cell + 2 * j;
+    if (p[0] != q[0])
+        return p[0] < q[0] ? -1 : 1;
+    if (p[1] != q[1])
+        return p[1] < q[1] ? -1 : 1;
+    if (k->x[i] != k->x[j])
+        return k->x[i] < k->x[j] ? -1 : 1;
+    if (k->y[i] != k->y[j])
+        return k->y[i] < k->y[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static uint64_t cell_hash(int64_t cx, int64_t cy)
+{
+    uint64_t z = (uint64_t)cx * 0x9E3779B97F4A7C15ULL ^ (uint64_t)cy * 0xC2B2AE3D27D4EB4FULL;
+    return z ^ (z >> 29);
+}
+
+/* Open addressing over the occupied cells: index + 1, 0 empty. */
+static bool cell_occupied(const size_t *slots, size_t mask, const disc_cell *cells, int64_t cx,
+                          int64_t cy)
+{
+    for (size_t s = cell_hash(cx, cy) & mask;; s = (s + 1) & mask) {
+        if (!slots[s])
+            return false;
+        const disc_cell *c = &cells[slots[s] - 1];
+        if (c->cx == cx && c->cy == cy)
+            return true;
+    }
+}
+
+/* Whether every cell that the disc of radius r around (px, py) meets is
+ * covered (see above). */
+static bool disc_covered(double px, double py, double r, double side, double reach,
+                         const size_t *slots, size_t mask, const disc_cell *cells)
+{
+    int64_t x0 = (int64_t)floor((px - r) / side), x1 = (int64_t)floor((px + r) / side);
+    int64_t y0 = (int64_t)floor((py - r) / side), y1 = (int64_t)floor((py + r) / side);
+    for (int64_t tx = x0; tx <= x1; tx++)
+        for (int64_t ty = y0; ty <= y1; ty++) {
+            double nx = fmax((double)tx * side, fmin(px, (double)(tx + 1) * side)) - px;
+            double ny = fmax((double)ty * side, fmin(py, (double)(ty + 1) * side)) - py;
+            if (nx * nx + ny * ny > r * r)
+                continue; /* the disc misses this cell */
+            bool found = false;
+            for (int dx = -3; dx <= 3 && !found; dx++)
+                for (int dy = -3; dy <= 3 && !found; dy++)
+                    found = (double)((abs(dx) + 1) * (abs(dx) + 1) + (abs(dy) + 1) * (abs(dy) + 1)) <=
+                                reach * reach &&
+                            cell_occupied(slots, mask, cells, tx + dx, ty + dy);
+            if (!found)
+                return false;
+        }
+    return true;
+}
+
+/* Marks in keep[] the firms whose discs make the union (see above); false
+ * when out of memory. */
+static bool discs_that_matter(size_t n, const double *x, const double *y, double r, bool *keep)
+{
+    const double side = r / CELLS_PER_RADIUS;
+    size_t *order = malloc(n * sizeof *order);
+    int64_t *cell = malloc(2 * n * sizeof *cell);
+    disc_cell *cells = malloc(n * sizeof *cells);
+    size_t n_slots = 16;
+    while (n_slots < 2 * n)
+        n_slots *= 2;
+    size_t *slots = calloc(n_slots, sizeof *slots);
+    if (!order || !cell || !cells || !slots) {
+        free(order), free(cell), free(cells), free(slots);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+        cell[2 * i] = (int64_t)floor(x[i] / side);
+        cell[2 * i + 1] = (int64_t)floor(y[i] / side);
+    }
+    disc_sort sort = {cell, x, y};
+    qsort_r(order, n, sizeof *order, by_cell_then_place, &sort);
+    /* each cell's first firm is its coverer, and stays */
+    size_t n_cells = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k], prev = k ? order[k - 1] : 0;
+        bool first = k == 0 || cell[2 * i] != cell[2 * prev] || cell[2 * i + 1] != cell[2 * prev + 1];
+        keep[i] = first;
+        if (first) {
+            cells[n_cells] = (disc_cell){cell[2 * i], cell[2 * i + 1]};
+            size_t s = cell_hash(cell[2 * i], cell[2 * i + 1]) & (n_slots - 1);
+            while (slots[s])
+                s = (s + 1) & (n_slots - 1);
+            slots[s] = ++n_cells;
+        }
+    }
+    /* a hair inside the 32-gon's inscribed circle: rounding never decides */
+    const double reach = r * cos(M_PI / (4 * DISC_SEGMENTS)) * (1 - 1e-9) / side;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k], prev = k ? order[k - 1] : 0;
+        if (keep[i])
+            continue;
+        if (x[i] == x[prev] && y[i] == y[prev])
+            continue; /* the same place as the firm before it, kept or covered */
+        keep[i] = !disc_covered(x[i], y[i], r, side, reach, slots, n_slots - 1, cells);
+    }
+    free(order), free(cell), free(cells), free(slots);
+    return true;
+}
+
+/* The union of the discs of radius r around the points (each a 32-gon, as
+ * GEOSBuffer draws them), as one (multi)polygon. */
+static GEOSGeometry *union_of_discs(GEOSContextHandle_t h, size_t n, const double *x,
+                                   const double *y, double r)
+{
+    bool *keep = malloc((n ? n : 1) * sizeof *keep);
+    GEOSGeometry **discs = malloc((n ? n : 1) * sizeof *discs);
+    if (!keep || !discs || !discs_that_matter(n, x, y, r, keep)) {
+        free(keep), free(discs);
+        return NULL;
+    }
+    size_t m = 0;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (!keep[i])
+            continue;
+        GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, x[i], y[i]);
+        discs[m] = pt ? GEOSBuffer_r(h, pt, r, DISC_SEGMENTS) : NULL;
+        if (pt)
+            GEOSGeom_destroy_r(h, pt);
+        ok = discs[m] != NULL;
+        m += ok;
+    }
+    GEOSGeometry *all = ok ? GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, discs,
+                                                         (unsigned)m)
+                           : NULL;
+    if (!all)
+        for (size_t i = 0; i < m; i++)
+            GEOSGeom_destroy_r(h, discs[i]);
+    GEOSGeometry *u = all ? GEOSUnaryUnion_r(h, all) : NULL;
+    if (all)
+        GEOSGeom_destroy_r(h, all);
+    free(keep), free(discs);
+    return u;
+}
+
 static GEOSGeometry *multipoint(GEOSContextHandle_t h, size_t n, const double *x, const double *y)
 {
     GEOSGeometry **pts = malloc((n ? n : 1) * sizeof *pts);
@@ -76,7 +258,7 @@ int fc_hull(fc_context *ctx, void *geos_handle, size_t n, const double *x, const
     switch (params->kind) {
     case FC_HULL_CONVEX: g = GEOSConvexHull_r(h, mp); break;
     case FC_HULL_CONCAVE: g = concave_hull(h, mp, params->concavity); break;
-    default: g = GEOSBuffer_r(h, mp, buffer_radius, 8); break;
+    default: g = union_of_discs(h, n, x, y, buffer_radius); break;
     }
     /* One point, two points or collinear points have no area: their hull is
      * a point or a line, which gets the buffer footprint instead. So does a
