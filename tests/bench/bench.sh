@@ -9,7 +9,9 @@
 #     the clustering added; then with a small and a large eps, and with a
 #     fifth of the firms in one city;
 #  2. the tool end to end, GeoPackage in and out (convex hulls, no
-#     significance test): seconds per stage, peak memory;
+#     significance test): seconds per stage, peak memory; 2c, the polygon
+#     stage with each kind of hull; 2b, default options (20 OKED divisions,
+#     999 Monte Carlo runs a sector) against --permutations 0;
 #  3. the tools users have, on the same projected points of the first size,
 #     when installed: scikit-learn (python3-sklearn), R dbscan
 #     (r-cran-dbscan), QGIS native:dbscanclustering (qgis), PostGIS
@@ -20,6 +22,7 @@
 #
 #   bash tests/bench/bench.sh [FIRMS ...]      default: 1000000 10000000
 #   PEERS=no bash tests/bench/bench.sh ...     without the other tools
+#   SIGNIFICANCE=no ...                        without 2b (two default runs)
 #
 # Needs a release build (made in build/ if missing) and /usr/bin/time
 # (Debian package time). Takes some 10 minutes for the defaults.
@@ -114,6 +117,23 @@ echo "(firms: writing the firms layer, its spatial index included; index: packin
     "that index)"
 
 n=$(echo "$sizes" | awk '{print $1}')
+echo
+echo "2c. Cluster polygons of the $n firms, each kind of hull (--permutations 0, 2 threads):"
+echo "    seconds of the polygon stage, cold and best of two, and the run's peak memory"
+printf "%-10s %-8s %8s %8s %7s\n" firms hull cold best peakMB
+for hull in concave convex buffer; do
+    times=""
+    for k in 1 2; do
+        /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/hull.gpkg" \
+            --eps $eps --min-pts $minpts --permutations 0 --hull $hull --debug on -q \
+            --overwrite 2>"$work/log"
+        times="$times $(stage "cluster polygons")"
+    done
+    read -r cold second <<<"$times"
+    printf "%-10s %-8s %8s %8s %7s\n" "$n" "$hull" "$cold" \
+        "$(awk -v a="$cold" -v b="$second" 'BEGIN {print (a < b ? a : b)}')" "$(peak_mb)"
+done
+echo "(target: buffer at most 3x concave)"
 if [ "${SIGNIFICANCE:-yes}" != no ]; then
     echo
     echo "2b. Default options, significance included: firmclust cluster FIRMS.gpkg OUT.gpkg"
