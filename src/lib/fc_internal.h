@@ -190,6 +190,11 @@ typedef void (*fc_range_fn)(void *arg, size_t begin, size_t end, int worker);
  * (this one included); returns when all are done. If threads cannot be
  * started, fewer do the work. */
 void fc_parallel_for(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg);
+/* The same; the calling thread, once no chunk is left for it, runs
+ * wait(arg) before joining the others (to go on reporting progress, and
+ * cancelling, while they finish). */
+void fc_parallel_for_waiting(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg,
+                             void (*wait)(void *arg));
 /* `threads`, or the number of cores when it is 0 or less. */
 int fc_threads_or_cores(int threads);
 

@@ -451,6 +451,19 @@ static void geos_poll(void)
 
 static void install_geos_poll(void) { previous_callback = GEOS_interruptRegisterCallback(geos_poll); }
 
+/* The caller's thread, its share done, while other threads finish theirs:
+ * it goes on asking the progress callback, so that a cancel reaches a set
+ * that another thread is busy with (in GEOS, through geos_poll). */
+static void hulls_wait(void *arg)
+{
+    hulls_job *j = arg;
+    const struct timespec tenth = {0, 100000000L};
+    while (atomic_load(&j->done) < j->n_sets && !atomic_load(&j->stop)) {
+        nanosleep(&tenth, NULL);
+        ask_progress(j);
+    }
+}
+
 static int worker_ready(hulls_job *j, hull_worker *w)
 {
     if (w->ready) /* set up once: its outcome stands for every later set */
@@ -565,7 +578,7 @@ int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
     job.last_poll = now_seconds();
     pthread_once(&callback_once, install_geos_poll);
     pthread_mutex_init(&job.lock, NULL);
-    fc_parallel_for(threads, n_sets, 1, hull_sets, &job);
+    fc_parallel_for_waiting(threads, n_sets, 1, hull_sets, &job, hulls_wait);
     pthread_mutex_destroy(&job.lock);
     for (int t = 0; t < threads; t++) {
         if (workers[t].geos)

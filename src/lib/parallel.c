@@ -45,6 +45,12 @@ int fc_threads_or_cores(int threads)
 
 void fc_parallel_for(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg)
 {
+    fc_parallel_for_waiting(threads, n, chunk, fn, arg, NULL);
+}
+
+void fc_parallel_for_waiting(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg,
+                             void (*wait)(void *arg))
+{
     if (chunk < 1)
         chunk = 1;
     range_job job = {.fn = fn, .arg = arg, .n = n, .chunk = chunk};
@@ -64,6 +70,8 @@ void fc_parallel_for(int threads, size_t n, size_t chunk, fc_range_fn fn, void *
     }
     workers[0] = (range_worker){&job, 0};
     take_chunks(&workers[0]);
+    if (wait && started > 0)
+        wait(arg);
     for (int t = 1; t <= started; t++)
         pthread_join(tid[t], NULL);
 }
