@@ -1242,6 +1242,12 @@ START_TEST(sigterm_stops_a_long_geometry_stage)
         for (int j = 0; j < 450; j++)
             fprintf(f, "%.6f,%.6f\n", 70 + i * 0.0216, 48 + j * 0.0135);
     fclose(f);
+    /* GEOS 3.11 leaks what an interrupted operation held (see lsan.supp);
+     * where it stops depends on the machine's load, so leak checking, which
+     * the other tests do, is off for this run. On a heavily loaded machine
+     * the run was once found killed by a signal, cause unknown: the message
+     * below then names the signal and shows the log. */
+    setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
     pid_t pid = spawn("cluster grid.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2 "
                       "--hull buffer --permutations 0 -q --debug on");
     static char log[65536] = "";
