@@ -28,9 +28,9 @@ static bool thinner_than(GEOSContextHandle_t h, const GEOSGeometry *g, double w)
     return len < w;
 }
 
-/* GEOS's concave hull, except for nearly collinear points: GEOS 3.11 before
- * 3.11.3 crashes on some of those (libgeos/geos#719, #946: a flat triangle
- * on the border), and their concave hull is their convex hull or a sliver
+/* GEOS's concave hull, except for nearly collinear points: GEOS 3.11.1
+ * (Debian 12) crashes on some of those (libgeos/geos#719, #946: a flat
+ * triangle on the border; fixed in GEOS 3.12.1), and their concave hull is their convex hull or a sliver
  * anyway. So points whose convex hull is less than FC_HULL_FLAT times as
  * wide as it is long get the convex hull. */
 static GEOSGeometry *concave_hull(GEOSContextHandle_t h, const GEOSGeometry *mp, double ratio)
@@ -55,8 +55,8 @@ static GEOSGeometry *concave_hull(GEOSContextHandle_t h, const GEOSGeometry *mp,
  * about n log n. The union stays the same set:
  *
  * - a firm at the same place as an earlier one adds nothing;
- * - space is cut into square cells of side r / 3 (the fastest of 2 to 6 on
- *   the benchmark). Each occupied cell keeps one firm (its coverer, the
+ * - space is cut into square cells of side r / 3 (the fastest of r / 3,
+ *   r / 4 and r / 6 on the benchmark). Each occupied cell keeps one firm (its coverer, the
  *   first by place, then input order). A cell T is covered
  *   when an occupied cell C lies so near that every point of T is within
  *   r cos(pi/32) of every point of C: then T lies inside the coverer's
