@@ -296,6 +296,31 @@ static void *mc_worker(void *arg)
     return NULL;
 }
 
+/* Counting sort of the items 0 .. n - 1 by key_of(arg, i), a key in
+ * [0, n_keys): the items of key k are members[start[k] .. start[k + 1]), in
+ * input order. start has n_keys + 1 entries, zeroed. */
+static void group_by_key(size_t n, size_t n_keys, size_t (*key_of)(const void *, size_t),
+                         const void *arg, size_t *start, size_t *members)
+{
+    for (size_t i = 0; i < n; i++)
+        start[key_of(arg, i) + 1]++;
+    for (size_t k = 0; k < n_keys; k++)
+        start[k + 1] += start[k];
+    for (size_t i = 0; i < n; i++)
+        members[start[key_of(arg, i)]++] = i;
+    for (size_t k = n_keys; k > 0; k--)
+        start[k] = start[k - 1];
+    start[0] = 0;
+}
+
+/* A firm's stratum slot: its region + 1, 0 for none (or without regions). */
+static size_t stratum_slot(const void *strata, size_t i)
+{
+    return strata ? (size_t)(((const int32_t *)strata)[i] + 1) : 0;
+}
+
+static size_t sector_of(const void *sector, size_t i) { return ((const uint32_t *)sector)[i]; }
+
 /* Groups the firms by stratum (regions, then "no region" in slot 0, or
  * everything in slot 0), in input order, and counts each sector's firms in
  * each stratum. */
@@ -315,18 +340,9 @@ static int mc_strata(fc_context *ctx, mc_job *job, size_t n, const uint32_t *sec
         free(start), free(members), free(counts);
         return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test");
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t k = strata ? (size_t)(strata[i] + 1) : 0;
-        start[k + 1]++;
-        counts[sector[i] * job->n_strata + k]++;
-    }
-    for (size_t k = 0; k < job->n_strata; k++)
-        start[k + 1] += start[k];
+    group_by_key(n, job->n_strata, stratum_slot, strata, start, members);
     for (size_t i = 0; i < n; i++)
-        members[start[strata ? strata[i] + 1 : 0]++] = i;
-    for (size_t k = job->n_strata; k > 0; k--)
-        start[k] = start[k - 1];
-    start[0] = 0;
+        counts[sector[i] * job->n_strata + stratum_slot(strata, i)]++;
     *start_out = start;
     *members_out = members;
     *counts_out = counts;
@@ -599,15 +615,7 @@ int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y
         free(start), free(members), free(d2), free(medians);
         return fc_error(ctx, FC_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        start[sector[i] + 1]++;
-    for (size_t s = 0; s < n_sectors; s++)
-        start[s + 1] += start[s];
-    for (size_t i = 0; i < n; i++)
-        members[start[sector[i]]++] = i;
-    for (size_t s = n_sectors; s > 0; s--)
-        start[s] = start[s - 1];
-    start[0] = 0;
+    group_by_key(n, n_sectors, sector_of, sector, start, members);
     for (size_t s = 0; s < n_sectors; s++) {
         const size_t *m = members + start[s];
         size_t n_s = start[s + 1] - start[s];
