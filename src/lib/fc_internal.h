@@ -372,6 +372,8 @@ typedef struct fc_field_names {
     char **from, **to;
 } fc_field_names;
 void fc_field_names_free(fc_field_names *names);
+/* Appends a copy of (from, to); false when out of memory. */
+bool fc_field_names_add(fc_field_names *names, const char *from, const char *to);
 
 /* What a run found, as the writers and the summary see it. */
 typedef struct fc_findings {

@@ -183,21 +183,8 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
     r->cluster_area = copy(t->area_km2, t->n * sizeof *t->area_km2);
     bool ok = r->codes && r->sector_firms && r->sector_clusters && r->sector_clustered &&
               r->cluster_sector && r->cluster_firms && r->cluster_core && r->cluster_area;
-    for (size_t i = 0; ok && fd->renamed && i < fd->renamed->n; i++) {
-        char **from = realloc(r->renamed.from, (i + 1) * sizeof *from);
-        if (from)
-            r->renamed.from = from;
-        char **to = from ? realloc(r->renamed.to, (i + 1) * sizeof *to) : NULL;
-        if (to)
-            r->renamed.to = to;
-        ok = to && (r->renamed.from[i] = fc_strdup(fd->renamed->from[i])) != NULL;
-        if (ok && !(r->renamed.to[i] = fc_strdup(fd->renamed->to[i]))) {
-            free(r->renamed.from[i]);
-            ok = false;
-        }
-        if (ok)
-            r->renamed.n = i + 1;
-    }
+    for (size_t i = 0; ok && fd->renamed && i < fd->renamed->n; i++)
+        ok = fc_field_names_add(&r->renamed, fd->renamed->from[i], fd->renamed->to[i]);
     if (ok && fd->sector_scale)
         ok = (r->sector_scale = copy(fd->sector_scale, m * sizeof *r->sector_scale)) != NULL;
     if (ok && t->p_value)

@@ -743,6 +743,24 @@ void fc_field_names_free(fc_field_names *names)
     memset(names, 0, sizeof *names);
 }
 
+bool fc_field_names_add(fc_field_names *names, const char *from, const char *to)
+{
+    char **f = realloc(names->from, (names->n + 1) * sizeof *f);
+    if (f)
+        names->from = f;
+    char **t = f ? realloc(names->to, (names->n + 1) * sizeof *t) : NULL;
+    if (t)
+        names->to = t;
+    if (!t || !(names->from[names->n] = fc_strdup(from)))
+        return false;
+    if (!(names->to[names->n] = fc_strdup(to))) {
+        free(names->from[names->n]);
+        return false;
+    }
+    names->n++;
+    return true;
+}
+
 /* The longest field name the output's driver holds, in bytes (0: any). */
 static size_t name_limit(GDALDatasetH ds)
 {
@@ -754,25 +772,17 @@ typedef struct out_fields {
     size_t limit;
     const char *reserved[4]; /* ours: never given to an input field */
     size_t n_reserved;
-    char **from, **to;       /* by output field */
-    size_t n, cap;
+    fc_field_names given;    /* by output field: input name, name written */
     fc_field_names *renamed; /* where the renames go (may be NULL) */
 } out_fields;
-
-static void out_fields_free(out_fields *of)
-{
-    for (size_t i = 0; i < of->n; i++)
-        free(of->from[i]), free(of->to[i]);
-    free(of->from), free(of->to);
-}
 
 static bool name_taken(const out_fields *of, const char *name)
 {
     for (size_t i = 0; i < of->n_reserved; i++)
         if (strcasecmp(of->reserved[i], name) == 0)
             return true;
-    for (size_t i = 0; i < of->n; i++)
-        if (strcasecmp(of->to[i], name) == 0)
+    for (size_t i = 0; i < of->given.n; i++)
+        if (strcasecmp(of->given.to[i], name) == 0)
             return true;
     return false;
 }
@@ -813,31 +823,15 @@ static void fitting_name(const out_fields *of, const char *name, char *out, size
 static int add_input_field(fc_context *ctx, OGRLayerH l, out_fields *of, const char *name,
                            OGRFieldDefnH fd, int *index)
 {
-    for (size_t i = 0; i < of->n; i++)
-        if (strcmp(of->from[i], name) == 0) {
-            *index = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), of->to[i]);
+    for (size_t i = 0; i < of->given.n; i++)
+        if (strcmp(of->given.from[i], name) == 0) {
+            *index = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(l), of->given.to[i]);
             return FC_OK;
         }
     char written[256];
     fitting_name(of, name, written, sizeof written);
-    if (of->n == of->cap) {
-        size_t cap = of->cap ? 2 * of->cap : 16;
-        char **from = realloc(of->from, cap * sizeof *from);
-        if (from)
-            of->from = from;
-        char **to = from ? realloc(of->to, cap * sizeof *to) : NULL;
-        if (!to)
-            return fc_error(ctx, FC_ENOMEM, "out of memory");
-        of->to = to;
-        of->cap = cap;
-    }
-    if (!(of->from[of->n] = fc_strdup(name)))
+    if (!fc_field_names_add(&of->given, name, written))
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    if (!(of->to[of->n] = fc_strdup(written))) {
-        free(of->from[of->n]);
-        return fc_error(ctx, FC_ENOMEM, "out of memory");
-    }
-    of->n++;
     OGRFieldDefnH out = OGR_Fld_Create(written, OGR_Fld_GetType(fd));
     OGR_Fld_SetSubType(out, OGR_Fld_GetSubType(fd));
     OGR_Fld_SetWidth(out, OGR_Fld_GetWidth(fd));
@@ -849,22 +843,8 @@ static int add_input_field(fc_context *ctx, OGRLayerH l, out_fields *of, const c
         return fc_error_gdal(ctx, FC_EIO, "cannot create field %s (for input field %s) in layer "
                              "firms", written, name);
     *index = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l)) - 1;
-    if (strcmp(written, name) != 0 && of->renamed) {
-        fc_field_names *rn = of->renamed;
-        char **from = realloc(rn->from, (rn->n + 1) * sizeof *from);
-        if (from)
-            rn->from = from;
-        char **to = from ? realloc(rn->to, (rn->n + 1) * sizeof *to) : NULL;
-        if (to)
-            rn->to = to;
-        if (!to || !(rn->from[rn->n] = fc_strdup(name)))
-            return fc_error(ctx, FC_ENOMEM, "out of memory");
-        if (!(rn->to[rn->n] = fc_strdup(written))) {
-            free(rn->from[rn->n]);
-            return fc_error(ctx, FC_ENOMEM, "out of memory");
-        }
-        rn->n++;
-    }
+    if (strcmp(written, name) != 0 && of->renamed && !fc_field_names_add(of->renamed, name, written))
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
     return FC_OK;
 }
 
@@ -951,7 +931,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
     }
     if (status == FC_OK && r->renamed && r->renamed->n > 0)
         say_renamed(ctx, ds, r->renamed);
-    out_fields_free(&of);
+    fc_field_names_free(&of.given);
     const int n_out = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l));
     const int cluster_field = n_out, role_field = n_out + 1;
     const int region_field = r->regions ? n_out + 2 : -1;
