@@ -2,18 +2,9 @@
  * whatever the geometry of its firms: lines in every direction in
  * longitude/latitude and in projected input, two firms, duplicates, across
  * the antimeridian and near the poles. */
+#define _GNU_SOURCE
+#include "fc_internal.h" /* before check_main.h: its random numbers */
 #include "cli_support.h"
-
-/* Random numbers the same on every machine (splitmix64). */
-static uint64_t rng_state;
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-static double uniform(void) { return (double)(next_u64() >> 11) * 0x1.0p-53; }
 
 /* Appends one firm to a CSV. */
 static void firm(FILE *f, double x, double y) { fprintf(f, "%.9f,%.9f,01\n", x, y); }
