@@ -35,26 +35,42 @@ extern "C" {
 #define FIRMCLUST_VERSION_PATCH 0
 #define FIRMCLUST_VERSION "0.1.0"
 
-/** Status codes: 0 is success, every error is negative. */
+/* Every public function is marked FC_API: the library is built with hidden
+ * visibility, so only these are exported (libuv's UV_EXTERN). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define FC_API __attribute__((visibility("default")))
+#else
+#define FC_API
+#endif
+
+/** Status codes: 0 is success, every error is negative. One list gives the
+ *  enum, fc_err_name() and fc_strerror(), so they cannot drift apart
+ *  (libuv's UV_ERRNO_MAP): XX(name, value, description). */
+#define FC_STATUS_MAP(XX)                                                             \
+    XX(OK, 0, "success")                                                              \
+    XX(ENOMEM, -1, "out of memory")                                                   \
+    XX(EINVAL, -2, "invalid option or argument")                                      \
+    XX(EIO, -3, "cannot open, read or write a file")                                  \
+    XX(EDATA, -4, "unusable input data")                                              \
+    XX(ECRS, -5, "missing or bad coordinate reference system")                        \
+    XX(EEXIST, -6, "output exists")                                                   \
+    XX(ECANCEL, -7, "cancelled")                                                      \
+    XX(EGEOM, -8, "geometry operation failed")                                        \
+    XX(EINTERNAL, -9, "internal error")
+
 enum fc_status {
-    FC_OK = 0,
-    FC_ENOMEM = -1,   /**< out of memory */
-    FC_EINVAL = -2,   /**< an option or argument has a bad value */
-    FC_EIO = -3,      /**< a file cannot be opened, read or written */
-    FC_EDATA = -4,    /**< the input data is unusable: layer, field, geometry */
-    FC_ECRS = -5,     /**< a coordinate reference system is missing or bad */
-    FC_EEXIST = -6,   /**< the output exists and overwriting was not asked */
-    FC_ECANCEL = -7,  /**< the progress callback asked to stop */
-    FC_EGEOM = -8,    /**< a geometry operation failed */
-    FC_EINTERNAL = -9 /**< a bug: please report it */
+#define FC_STATUS_ENUM(name, value, text) FC_##name = value,
+    FC_STATUS_MAP(FC_STATUS_ENUM)
+#undef FC_STATUS_ENUM
 };
 
 /** Short English description of a status code (static string). */
-const char *fc_strerror(int status);
-/** Name of a status code, e.g. "FC_EIO" (static string). */
-const char *fc_err_name(int status);
+FC_API const char *fc_strerror(int status);
+/** Name of a status code, e.g. "FC_EIO" (static string); "FC_EUNKNOWN" for
+ *  a value that is none. */
+FC_API const char *fc_err_name(int status);
 /** The library's version string, e.g. "0.1.0". */
-const char *fc_version(void);
+FC_API const char *fc_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Context                                                                  */
@@ -75,15 +91,15 @@ enum fc_message_level { FC_MSG_DEBUG = 0, FC_MSG_INFO = 1, FC_MSG_WARNING = 2 };
 typedef void (*fc_message_fn)(int level, const char *message, void *arg);
 
 /** A new context, or NULL when out of memory. */
-fc_context *fc_context_new(void);
+FC_API fc_context *fc_context_new(void);
 /** Frees the context; accepts NULL; returns NULL. */
-fc_context *fc_context_destroy(fc_context *ctx);
+FC_API fc_context *fc_context_destroy(fc_context *ctx);
 /** The message of the last error on this context ("" if none). */
-const char *fc_errmsg(const fc_context *ctx);
+FC_API const char *fc_errmsg(const fc_context *ctx);
 /** The status code of the last error on this context (FC_OK if none). */
-int fc_errcode(const fc_context *ctx);
-void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg);
-void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg);
+FC_API int fc_errcode(const fc_context *ctx);
+FC_API void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg);
+FC_API void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* DBSCAN on arrays                                                         */
@@ -144,7 +160,7 @@ typedef struct fc_dbscan_params {
  * finite, min_pts < 1, a negative or non-finite weight or coordinate, a
  * latitude outside [-90, 90] in geodesic mode, or n > INT32_MAX.
  */
-int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
+FC_API int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
               const uint32_t *group, const fc_dbscan_params *params,
               int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out);
 
@@ -155,8 +171,8 @@ int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
 typedef struct fc_options fc_options;
 
 /** Options of fc_cluster() with their defaults. NULL when out of memory. */
-fc_options *fc_options_new(void);
-fc_options *fc_options_destroy(fc_options *opts);
+FC_API fc_options *fc_options_new(void);
+FC_API fc_options *fc_options_destroy(fc_options *opts);
 
 /**
  * Sets one option by its command-line name, without the leading dashes:
@@ -164,7 +180,7 @@ fc_options *fc_options_destroy(fc_options *opts);
  * The value is checked here: a bad one fails with FC_EINVAL and a message
  * naming the option. Flags ("overwrite") take NULL or "yes"/"no".
  */
-int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
+FC_API int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
                    const char *value);
 /**
  * Checks that the options go together, as fc_cluster() does before it
@@ -173,13 +189,13 @@ int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
  * only with --regions. FC_EINVAL, with a message naming the options, when
  * they do not: a usage error.
  */
-int fc_options_check(fc_context *ctx, const fc_options *opts);
+FC_API int fc_options_check(fc_context *ctx, const fc_options *opts);
 /** 1 when the option exists and takes a value, 0 when it is a flag, -1
  *  when there is no such option. */
-int fc_option_takes_value(const char *name);
+FC_API int fc_option_takes_value(const char *name);
 /** A help text listing every option of fc_cluster(), one or more lines
  *  each, as `firmclust cluster --help` prints it (static string). */
-const char *fc_options_usage(void);
+FC_API const char *fc_options_usage(void);
 
 /**
  * Reads a configuration file's text (`name` is used in messages) into a
@@ -188,8 +204,8 @@ const char *fc_options_usage(void);
  * '#' starting a comment; so `eps = 2000` gives "--eps", "2000". Free the
  * list with fc_args_free(). Fails with FC_EINVAL naming the file and line.
  */
-int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args);
-void fc_args_free(char **args);
+FC_API int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args);
+FC_API void fc_args_free(char **args);
 
 typedef struct fc_result fc_result;
 
@@ -206,7 +222,7 @@ typedef struct fc_result fc_result;
  * @param result_out  receives a summary of the run (may be NULL); free it
  *                    with fc_result_destroy().
  */
-int fc_cluster(fc_context *ctx, const char *input, const char *output,
+FC_API int fc_cluster(fc_context *ctx, const char *input, const char *output,
                const fc_options *opts, fc_result **result_out);
 
 /**
@@ -216,48 +232,48 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output,
  * fields and a `source` field naming the input; inputs in another CRS than
  * the first are reprojected to it.
  */
-int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
+FC_API int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
                     const char *output, const fc_options *opts, fc_result **result_out);
 
-fc_result *fc_result_destroy(fc_result *result);
+FC_API fc_result *fc_result_destroy(fc_result *result);
 /** Firms clustered (points read and kept) and features skipped. */
-size_t fc_result_n_firms(const fc_result *r);
-size_t fc_result_n_skipped(const fc_result *r);
-size_t fc_result_n_clusters(const fc_result *r);
+FC_API size_t fc_result_n_firms(const fc_result *r);
+FC_API size_t fc_result_n_skipped(const fc_result *r);
+FC_API size_t fc_result_n_clusters(const fc_result *r);
 /** Firms in a cluster (core and border). */
-size_t fc_result_n_clustered(const fc_result *r);
-size_t fc_result_n_sectors(const fc_result *r);
+FC_API size_t fc_result_n_clustered(const fc_result *r);
+FC_API size_t fc_result_n_sectors(const fc_result *r);
 /** Sector i (0 <= i < n_sectors, in code order): its code and counts. */
-int fc_result_sector(const fc_result *r, size_t i, const char **code,
+FC_API int fc_result_sector(const fc_result *r, size_t i, const char **code,
                      size_t *n_firms, size_t *n_clusters, size_t *n_clustered);
 /** The metric CRS the hulls were drawn in (and planar distances measured
  *  in), as a PROJ string or the input CRS's name. */
-const char *fc_result_working_crs(const fc_result *r);
+FC_API const char *fc_result_working_crs(const fc_result *r);
 /** How distances were measured, e.g. "geodesic on the WGS 84 ellipsoid
  *  (...)" or "planar in ...". */
-const char *fc_result_distance(const fc_result *r);
+FC_API const char *fc_result_distance(const fc_result *r);
 /** With regions: how many were read, how many firms lay outside all of
  *  them, and the field that names them (*guessed set to 1 when it was
  *  not given). 0, 0 and NULL without regions. */
-size_t fc_result_n_regions(const fc_result *r);
-size_t fc_result_n_outside(const fc_result *r);
-const char *fc_result_region_field(const fc_result *r, int *guessed);
+FC_API size_t fc_result_n_regions(const fc_result *r);
+FC_API size_t fc_result_n_outside(const fc_result *r);
+FC_API const char *fc_result_region_field(const fc_result *r, int *guessed);
 /** The region with the rank-th highest (0 = highest, up to 2) location
  *  quotient in sector i, among regions with firms of the sector; FC_EINVAL
  *  when there is none. */
-int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
+FC_API int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
                          double *lq, size_t *n_firms);
 /** Monte Carlo runs behind the clusters' p-values, at most, per sector (0: none). */
-int fc_result_permutations(const fc_result *r);
+FC_API int fc_result_permutations(const fc_result *r);
 /** One line saying how the p-values were found, or why there are none ("":
  *  not asked for, or no cluster to test). Owned by r. */
-const char *fc_result_significance(const fc_result *r);
+FC_API const char *fc_result_significance(const fc_result *r);
 /** Input fields whose names the output could not keep (a Shapefile holds 10
  *  characters; firmclust's own fields keep theirs): how many, and the i-th
  *  rename, original name and name written (owned by r). FC_EINVAL when i is
  *  out of range. */
-size_t fc_result_n_renamed(const fc_result *r);
-int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to);
+FC_API size_t fc_result_n_renamed(const fc_result *r);
+FC_API int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to);
 
 /**
  * Describes a vector file as firmclust sees it: its layers with geometry
@@ -266,9 +282,9 @@ int fc_result_renamed(const fc_result *r, size_t i, const char **from, const cha
  * *text receives plain text, or JSON when json is non-zero; free it with
  * fc_free().
  */
-int fc_info(fc_context *ctx, const char *path, int json, char **text);
+FC_API int fc_info(fc_context *ctx, const char *path, int json, char **text);
 /** Frees memory the library handed over (fc_info's text). */
-void fc_free(void *p);
+FC_API void fc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
 /* Synthetic data                                                           */
@@ -281,7 +297,7 @@ void fc_free(void *p);
  * gather around the real cities in proportion to their population, with
  * the sectors that concentrate there; the same seed gives the same firms.
  */
-int fc_synth(fc_context *ctx, const char *output, const char *format,
+FC_API int fc_synth(fc_context *ctx, const char *output, const char *format,
              size_t n_firms, uint64_t seed, int overwrite);
 
 #ifdef __cplusplus

@@ -126,6 +126,15 @@ START_TEST(status_names_and_messages)
     ck_assert_str_eq(fc_strerror(FC_ECANCEL), "cancelled");
     for (int code = FC_EINTERNAL; code < 0; code++)
         ck_assert_str_ne(fc_err_name(code), "FC_EUNKNOWN");
+    /* name and message of every code come from the one list */
+#define CHECK_STATUS(name, value, text)                                 \
+    ck_assert_int_eq(FC_##name, value);                                 \
+    ck_assert_str_eq(fc_err_name(value), "FC_" #name);                  \
+    ck_assert_str_eq(fc_strerror(value), text);
+    FC_STATUS_MAP(CHECK_STATUS)
+#undef CHECK_STATUS
+    ck_assert_str_eq(fc_err_name(-100), "FC_EUNKNOWN");
+    ck_assert_str_eq(fc_strerror(1), "unknown status");
     ck_assert_str_eq(fc_version(), FIRMCLUST_VERSION);
     ck_assert_ptr_null(fc_context_destroy(NULL));
     ck_assert_ptr_null(fc_options_destroy(NULL));

@@ -12,16 +12,10 @@ const char *fc_version(void) { return FIRMCLUST_VERSION; }
 const char *fc_strerror(int status)
 {
     switch (status) {
-    case FC_OK: return "success";
-    case FC_ENOMEM: return "out of memory";
-    case FC_EINVAL: return "invalid option or argument";
-    case FC_EIO: return "cannot open, read or write a file";
-    case FC_EDATA: return "unusable input data";
-    case FC_ECRS: return "missing or bad coordinate reference system";
-    case FC_EEXIST: return "output exists";
-    case FC_ECANCEL: return "cancelled";
-    case FC_EGEOM: return "geometry operation failed";
-    case FC_EINTERNAL: return "internal error";
+#define FC_STATUS_TEXT(name, value, text) \
+    case FC_##name: return text;
+        FC_STATUS_MAP(FC_STATUS_TEXT)
+#undef FC_STATUS_TEXT
     default: return "unknown status";
     }
 }
@@ -29,16 +23,10 @@ const char *fc_strerror(int status)
 const char *fc_err_name(int status)
 {
     switch (status) {
-    case FC_OK: return "FC_OK";
-    case FC_ENOMEM: return "FC_ENOMEM";
-    case FC_EINVAL: return "FC_EINVAL";
-    case FC_EIO: return "FC_EIO";
-    case FC_EDATA: return "FC_EDATA";
-    case FC_ECRS: return "FC_ECRS";
-    case FC_EEXIST: return "FC_EEXIST";
-    case FC_ECANCEL: return "FC_ECANCEL";
-    case FC_EGEOM: return "FC_EGEOM";
-    case FC_EINTERNAL: return "FC_EINTERNAL";
+#define FC_STATUS_NAME(name, value, text) \
+    case FC_##name: return "FC_" #name;
+        FC_STATUS_MAP(FC_STATUS_NAME)
+#undef FC_STATUS_NAME
     default: return "FC_EUNKNOWN";
     }
 }
