@@ -68,6 +68,19 @@ static const struct {
     {"min-weight", "-1", "--min-weight must be 0 or more"},
     {"overwrite", "maybe", "--overwrite takes yes or no"},
     {"epsilon", "5", "unknown option --epsilon"},
+    /* every range and list of choices in the option table */
+    {"sector-digits", "65", "--sector-digits must be between 1 and 64, not 65"},
+    {"sector-width", "0", "--sector-width must be between 1 and 64"},
+    {"permutations", "-1", "--permutations must be between 0 and 1000000"},
+    {"permutations", "1000001", "--permutations must be between 0 and 1000000"},
+    {"threads", "0", "--threads must be between 1 and 1024"},
+    {"threads", "1025", "--threads must be between 1 and 1024"},
+    {"seed", "-1", "--seed must be 0 or more"},
+    {"concavity", "-0.1", "--concavity must be between 0 and 1"},
+    {"eps", "0", "--eps must be greater than 0 metres, not 0"},
+    {"distance", "spherical", "--distance takes geodesic, planar or auto, not 'spherical'"},
+    {"s-srs", "EPSG:99999999", "--s-srs: cannot understand the CRS"},
+    {"where", "a = 1; DROP TABLE firms", "--where takes one SQL expression"},
 };
 
 START_TEST(bad_values_are_refused_by_name)
@@ -76,6 +89,30 @@ START_TEST(bad_values_are_refused_by_name)
     ck_assert_msg(strstr(fc_errmsg(ctx), bad[_i].words), "--%s %s: message '%s' lacks '%s'",
                   bad[_i].name, bad[_i].value, fc_errmsg(ctx), bad[_i].words);
     ck_assert_int_eq(fc_errcode(ctx), FC_EINVAL);
+}
+END_TEST
+
+/* Each number lands in its own field: none falls through to another
+ * (an integer option once ended in a catch-all that set the seed). */
+START_TEST(each_number_sets_its_own_field)
+{
+    ck_assert_int_eq(fc_options_set(ctx, o, "seed", "7"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "threads", "3"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "permutations", "0"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "sector-width", "5"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "min-pts", "2147483647"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "distance", "planar"), FC_OK);
+    ck_assert_int_eq(fc_options_set(ctx, o, "min-weight", "0"), FC_OK);
+    ck_assert_uint_eq(o->seed, 7);
+    ck_assert_int_eq(o->threads, 3);
+    ck_assert_int_eq(o->permutations, 0);
+    ck_assert_int_eq(o->sector_width, 5);
+    ck_assert_int_eq(o->sector_digits, 0);
+    ck_assert_uint_eq(o->min_pts, 2147483647);
+    ck_assert_int_eq(o->distance, FC_DIST_PLANAR);
+    ck_assert_double_eq(o->min_weight, 0);
+    ck_assert_int_eq(fc_options_set(ctx, o, "seed", "18446744073709551615"), FC_EINVAL);
+    ck_assert_uint_eq(o->seed, 7); /* a refused value changes nothing */
 }
 END_TEST
 
@@ -150,6 +187,7 @@ static Suite *options_suite(void)
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, good_values_are_stored);
     tcase_add_loop_test(tc, bad_values_are_refused_by_name, 0, sizeof bad / sizeof bad[0]);
+    tcase_add_test(tc, each_number_sets_its_own_field);
     tcase_add_test(tc, usage_lists_every_option);
     tcase_add_test(tc, truncate_codes_by_digits);
     tcase_add_test(tc, status_names_and_messages);

@@ -1,6 +1,7 @@
 /* Options of the clustering job: one table gives each option's name, its
- * kind and its help text, so that the command line, its --help and (later)
- * configuration files all read from the same place. */
+ * kind, its range or choices and its help text, so that fc_options_set(),
+ * the command line, its --help and configuration files all read from the
+ * same place. A new option is one line in the table. */
 #include "fc_internal.h"
 
 #include <errno.h>
@@ -10,7 +11,23 @@
 #include <string.h>
 #include <strings.h>
 
-enum opt_kind { OPT_STRING, OPT_INT, OPT_DOUBLE, OPT_FLAG, OPT_HULL, OPT_DISTANCE };
+/* Kinds of option, by how the value is checked and where it is stored. */
+enum opt_kind {
+    OPT_STRING, /* char *, any text */
+    OPT_CRS,    /* char *, a CRS GDAL understands */
+    OPT_SQL,    /* char *, one SQL expression */
+    OPT_FLAG,   /* bool */
+    OPT_CHOICE, /* int, one of `choices` */
+    OPT_INT,    /* int, a whole number in [min, max] */
+    OPT_SIZE,   /* size_t, a whole number in [min, max] */
+    OPT_UINT64, /* uint64_t, a whole number in [min, max] */
+    OPT_DOUBLE  /* double, a finite number in [min, max] (min excluded when min_open) */
+};
+
+typedef struct opt_choice {
+    const char *name;
+    int value;
+} opt_choice;
 
 typedef struct opt_def {
     const char *name;
@@ -18,14 +35,27 @@ typedef struct opt_def {
     size_t offset;
     const char *metavar;
     const char *help;
+    double min, max;              /* numbers: the range */
+    bool min_open;                /* numbers: min itself not allowed */
+    const char *unit;             /* numbers: said after the range, or NULL */
+    const opt_choice *choices;    /* OPT_CHOICE: names in the order the error lists them */
 } opt_def;
 
 #define OFF(f) offsetof(struct fc_options, f)
+#define NO_MAX INFINITY
 
+static const opt_choice hull_choices[] = {
+    {"convex", FC_HULL_CONVEX}, {"concave", FC_HULL_CONCAVE}, {"buffer", FC_HULL_BUFFER}, {NULL, 0}};
+static const opt_choice distance_choices[] = {
+    {"geodesic", FC_DIST_GEODESIC}, {"planar", FC_DIST_PLANAR}, {"auto", FC_DIST_AUTO}, {NULL, 0}};
+
+/* Options that are not numbers leave the range fields zero. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const opt_def option_table[] = {
     {"layer", OPT_STRING, OFF(layer), "NAME",
      "input layer (default: the only layer, or the first point layer)"},
-    {"where", OPT_STRING, OFF(where), "SQL",
+    {"where", OPT_SQL, OFF(where), "SQL",
      "attribute filter, as ogr2ogr -where: \"employees > 0\""},
     {"sector-field", OPT_STRING, OFF(sector_field), "NAME",
      "field holding the sector code, e.g. oked, read as text;\n"
@@ -33,33 +63,41 @@ static const opt_def option_table[] = {
     {"sector-digits", OPT_INT, OFF(sector_digits), "N",
      "group sectors by the first N digits of the code, dots and other\n"
      "characters not counted (2 = OKED division: 62.01 -> 62; default:\n"
-     "the whole code)"},
+     "the whole code)",
+     .min = 1, .max = 64},
     {"sector-width", OPT_INT, OFF(sector_width), "N",
      "a sector field of whole numbers lost its leading zeros: pad codes\n"
-     "with zeros to N digits (5 for OKED: 1110 -> 01110)"},
+     "with zeros to N digits (5 for OKED: 1110 -> 01110)",
+     .min = 1, .max = 64},
     {"eps", OPT_DOUBLE, OFF(eps), "METRES",
-     "neighbourhood radius in metres, whatever the CRS (required)"},
-    {"min-pts", OPT_INT, OFF(min_pts), "N",
+     "neighbourhood radius in metres, whatever the CRS (required)",
+     .min = 0, .max = NO_MAX, .min_open = true, .unit = "metres"},
+    {"min-pts", OPT_SIZE, OFF(min_pts), "N",
      "a firm is core when at least N firms of its sector, itself\n"
-     "included, lie within eps (default 5)"},
+     "included, lie within eps (default 5)",
+     .min = 1, .max = NO_MAX},
     {"weight-field", OPT_STRING, OFF(weight_field), "NAME",
      "numeric field with each firm's weight, e.g. employees;\n"
      "summed per cluster"},
     {"min-weight", OPT_DOUBLE, OFF(min_weight), "W",
      "with --weight-field: a firm is core when the summed weight\n"
-     "within eps, itself included, reaches W (replaces --min-pts)"},
-    {"distance", OPT_DISTANCE, OFF(distance), "geodesic|planar|auto",
+     "within eps, itself included, reaches W (replaces --min-pts)",
+     .min = 0, .max = NO_MAX},
+    {"distance", OPT_CHOICE, OFF(distance), "geodesic|planar|auto",
      "geodesic: exact distances on the ellipsoid; planar: in the projected\n"
      "CRS or, for longitude/latitude, in a local equidistant projection;\n"
      "auto (default): geodesic for longitude/latitude input and for a\n"
      "projected CRS more than 0.1% off over the data (Web Mercator), else\n"
-     "planar"},
-    {"hull", OPT_HULL, OFF(hull), "convex|concave|buffer",
+     "planar",
+     .choices = distance_choices},
+    {"hull", OPT_CHOICE, OFF(hull), "convex|concave|buffer",
      "cluster polygon: concave hull (default), convex hull, or the\n"
-     "union of eps/2 buffers around the firms"},
+     "union of eps/2 buffers around the firms",
+     .choices = hull_choices},
     {"concavity", OPT_DOUBLE, OFF(concavity), "R",
      "concave hull edge-length ratio, 0 (most concave) to 1 (convex);\n"
-     "default 0.3"},
+     "default 0.3",
+     .min = 0, .max = 1},
     {"regions", OPT_STRING, OFF(regions), "FILE",
      "region polygons (oblasts, rayons...) in any format and CRS: each firm\n"
      "gets its region, and a 'regions' layer gets location quotients"},
@@ -68,14 +106,17 @@ static const opt_def option_table[] = {
     {"region-layer", OPT_STRING, OFF(region_layer), "NAME",
      "layer of --regions (default: the first polygon layer)"},
     {"permutations", OPT_INT, OFF(permutations), "N",
-     "Monte Carlo runs for the clusters' p-values (default 999; 0: none)"},
-    {"seed", OPT_INT, OFF(seed), "S", "seed of the Monte Carlo runs (default 1)"},
-    {"threads", OPT_INT, OFF(threads), "N", "threads to use (default: all cores)"},
+     "Monte Carlo runs for the clusters' p-values (default 999; 0: none)",
+     .min = 0, .max = 1000000},
+    {"seed", OPT_UINT64, OFF(seed), "S", "seed of the Monte Carlo runs (default 1)",
+     .min = 0, .max = NO_MAX},
+    {"threads", OPT_INT, OFF(threads), "N", "threads to use (default: all cores)",
+     .min = 1, .max = FC_MAX_THREADS},
     {"json", OPT_STRING, OFF(json), "FILE", "also write the summary as JSON to FILE"},
-    {"s-srs", OPT_STRING, OFF(s_srs), "CRS",
+    {"s-srs", OPT_CRS, OFF(s_srs), "CRS",
      "CRS of the input, when it has none or a wrong one: EPSG:4326,\n"
      "a WKT or PROJ string, or a .prj file"},
-    {"t-srs", OPT_STRING, OFF(t_srs), "CRS", "CRS of the output (default: the input's)"},
+    {"t-srs", OPT_CRS, OFF(t_srs), "CRS", "CRS of the output (default: the input's)"},
     {"format", OPT_STRING, OFF(format), "NAME",
      "GDAL driver of the output (default: from the extension, else GPKG)"},
     {"overwrite", OPT_FLAG, OFF(overwrite), NULL, "replace an existing output"},
@@ -85,6 +126,7 @@ static const opt_def option_table[] = {
     {"centroids", OPT_FLAG, OFF(centroids), NULL,
      "cluster the centroids of lines and polygons (refused without it)"},
 };
+#pragma GCC diagnostic pop
 
 #define N_OPTIONS (sizeof option_table / sizeof option_table[0])
 
@@ -102,12 +144,17 @@ fc_options *fc_options_new(void)
     return o;
 }
 
+static bool is_text(const opt_def *d)
+{
+    return d->kind == OPT_STRING || d->kind == OPT_CRS || d->kind == OPT_SQL;
+}
+
 fc_options *fc_options_destroy(fc_options *o)
 {
     if (!o)
         return NULL;
     for (size_t i = 0; i < N_OPTIONS; i++)
-        if (option_table[i].kind == OPT_STRING)
+        if (is_text(&option_table[i]))
             free(*(char **)((char *)o + option_table[i].offset));
     free(o);
     return NULL;
@@ -167,6 +214,112 @@ static int parse_long(const char *s, long long *out)
     return 1;
 }
 
+/* The text of an option: CRS and SQL checked before any work, so that a
+ * bad one is a usage error. */
+static int set_text(fc_context *ctx, const opt_def *d, char **field, const char *value)
+{
+    if (d->kind == OPT_CRS) {
+        OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
+        OGRErr err = srs ? OSRSetFromUserInput(srs, value) : OGRERR_NOT_ENOUGH_MEMORY;
+        if (srs)
+            OSRRelease(srs);
+        if (err != OGRERR_NONE)
+            return fc_error_gdal(ctx, FC_EINVAL, "--%s: cannot understand the CRS '%s'", d->name,
+                                 value);
+    }
+    if (d->kind == OPT_SQL && has_statement_end(value))
+        /* GeoPackage would run a second statement, or read nothing
+         * through the Arrow stream, while other drivers refuse it */
+        return fc_error(ctx, FC_EINVAL,
+                        "--%s takes one SQL expression, as ogr2ogr -where does: ';' ends "
+                        "a statement and is not allowed outside quotes in '%s'",
+                        d->name, value);
+    char *copy = fc_strdup(value);
+    if (!copy)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    return FC_OK;
+}
+
+static int set_flag(fc_context *ctx, const opt_def *d, bool *field, const char *value)
+{
+    if (!value || strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+        strcmp(value, "1") == 0)
+        *field = true;
+    else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+             strcmp(value, "0") == 0)
+        *field = false;
+    else
+        return fc_error(ctx, FC_EINVAL, "option --%s takes yes or no, not '%s'", d->name, value);
+    return FC_OK;
+}
+
+/* "option --hull takes convex, concave or buffer, not 'round'" */
+static int set_choice(fc_context *ctx, const opt_def *d, int *field, const char *value)
+{
+    char names[256] = "";
+    size_t len = 0;
+    for (const opt_choice *c = d->choices; c->name; c++) {
+        if (strcmp(value, c->name) == 0) {
+            *field = c->value;
+            return FC_OK;
+        }
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+                                c == d->choices ? "" : c[1].name ? ", " : " or ", c->name);
+        if (len >= sizeof names)
+            len = sizeof names - 1;
+    }
+    return fc_error(ctx, FC_EINVAL, "option --%s takes %s, not '%s'", d->name, names, value);
+}
+
+/* A number in the option's range, or the error saying the range. */
+static int check_range(fc_context *ctx, const opt_def *d, double v, const char *value)
+{
+    bool low = d->min_open ? !(v > d->min) : !(v >= d->min);
+    if (!low && !(v <= d->max))
+        low = true; /* above: the same message, which gives both ends */
+    if (!low)
+        return FC_OK;
+    const char *unit = d->unit ? " " : "", *unit_name = d->unit ? d->unit : "";
+    if (isfinite(d->max))
+        return fc_error(ctx, FC_EINVAL, "option --%s must be between %.15g and %.15g%s%s, not %s",
+                        d->name, d->min, d->max, unit, unit_name, value);
+    if (d->min_open)
+        return fc_error(ctx, FC_EINVAL, "option --%s must be greater than %.15g%s%s, not %s",
+                        d->name, d->min, unit, unit_name, value);
+    if (d->min == 0)
+        return fc_error(ctx, FC_EINVAL, "option --%s must be 0 or more, not %s", d->name, value);
+    return fc_error(ctx, FC_EINVAL, "option --%s must be at least %.15g%s%s, not %s", d->name,
+                    d->min, unit, unit_name, value);
+}
+
+static int set_number(fc_context *ctx, const opt_def *d, void *field, const char *value)
+{
+    double dv;
+    long long lv = 0;
+    if (d->kind == OPT_DOUBLE) {
+        if (!parse_double(value, &dv))
+            return fc_error(ctx, FC_EINVAL, "option --%s takes a number, not '%s'", d->name, value);
+    } else {
+        if (!parse_long(value, &lv))
+            return fc_error(ctx, FC_EINVAL, "option --%s takes a whole number, not '%s'", d->name,
+                            value);
+        dv = (double)lv;
+    }
+    int status = check_range(ctx, d, dv, value);
+    if (status != FC_OK)
+        return status;
+    switch (d->kind) {
+    case OPT_DOUBLE: *(double *)field = dv; break;
+    case OPT_INT: *(int *)field = (int)lv; break;
+    case OPT_SIZE: *(size_t *)field = (size_t)lv; break;
+    case OPT_UINT64: *(uint64_t *)field = (uint64_t)lv; break;
+    default: return fc_error(ctx, FC_EINTERNAL, "option --%s is not a number", d->name);
+    }
+    return FC_OK;
+}
+
 int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char *value)
 {
     const opt_def *d = name ? find_option(name) : NULL;
@@ -175,114 +328,13 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     if (d->kind != OPT_FLAG && (!value || !*value))
         return fc_error(ctx, FC_EINVAL, "option --%s needs a value (%s)", d->name, d->metavar);
     void *field = (char *)o + d->offset;
-    double dv;
-    long long lv;
-    switch (d->kind) {
-    case OPT_STRING: {
-        if (strcmp(d->name, "s-srs") == 0 || strcmp(d->name, "t-srs") == 0) {
-            /* a bad CRS is a usage error, found before any work */
-            OGRSpatialReferenceH srs = OSRNewSpatialReference(NULL);
-            OGRErr err = srs ? OSRSetFromUserInput(srs, value) : OGRERR_NOT_ENOUGH_MEMORY;
-            if (srs)
-                OSRRelease(srs);
-            if (err != OGRERR_NONE)
-                return fc_error_gdal(ctx, FC_EINVAL, "--%s: cannot understand the CRS '%s'", d->name,
-                                     value);
-        }
-        if (strcmp(d->name, "where") == 0 && has_statement_end(value))
-            /* GeoPackage would run a second statement, or read nothing
-             * through the Arrow stream, while other drivers refuse it */
-            return fc_error(ctx, FC_EINVAL,
-                            "--where takes one SQL expression, as ogr2ogr -where does: ';' ends "
-                            "a statement and is not allowed outside quotes in '%s'",
-                            value);
-        char *copy = fc_strdup(value);
-        if (!copy)
-            return fc_error(ctx, FC_ENOMEM, "out of memory");
-        free(*(char **)field);
-        *(char **)field = copy;
-        return FC_OK;
-    }
-    case OPT_FLAG:
-        if (!value || strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
-            strcmp(value, "1") == 0)
-            *(bool *)field = true;
-        else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
-                 strcmp(value, "0") == 0)
-            *(bool *)field = false;
-        else
-            return fc_error(ctx, FC_EINVAL, "option --%s takes yes or no, not '%s'", d->name, value);
-        return FC_OK;
-    case OPT_HULL:
-        if (strcmp(value, "concave") == 0)
-            o->hull = FC_HULL_CONCAVE;
-        else if (strcmp(value, "convex") == 0)
-            o->hull = FC_HULL_CONVEX;
-        else if (strcmp(value, "buffer") == 0)
-            o->hull = FC_HULL_BUFFER;
-        else
-            return fc_error(ctx, FC_EINVAL,
-                            "option --hull takes convex, concave or buffer, not '%s'", value);
-        return FC_OK;
-    case OPT_DISTANCE:
-        if (strcmp(value, "geodesic") == 0)
-            o->distance = FC_DIST_GEODESIC;
-        else if (strcmp(value, "planar") == 0)
-            o->distance = FC_DIST_PLANAR;
-        else if (strcmp(value, "auto") == 0)
-            o->distance = FC_DIST_AUTO;
-        else
-            return fc_error(ctx, FC_EINVAL,
-                            "option --distance takes geodesic, planar or auto, not '%s'", value);
-        return FC_OK;
-    case OPT_INT:
-        if (!parse_long(value, &lv))
-            return fc_error(ctx, FC_EINVAL, "option --%s takes a whole number, not '%s'", d->name, value);
-        if (strcmp(d->name, "min-pts") == 0) {
-            if (lv < 1 || lv > INT32_MAX)
-                return fc_error(ctx, FC_EINVAL, "option --min-pts must be at least 1, not %s", value);
-            o->min_pts = (size_t)lv;
-        } else if (strcmp(d->name, "sector-digits") == 0) {
-            if (lv < 1 || lv > 64)
-                return fc_error(ctx, FC_EINVAL,
-                                "option --sector-digits must be between 1 and 64, not %s", value);
-            o->sector_digits = (int)lv;
-        } else if (strcmp(d->name, "sector-width") == 0) {
-            if (lv < 1 || lv > 64)
-                return fc_error(ctx, FC_EINVAL,
-                                "option --sector-width must be between 1 and 64, not %s", value);
-            o->sector_width = (int)lv;
-        } else if (strcmp(d->name, "permutations") == 0) {
-            if (lv < 0 || lv > 1000000)
-                return fc_error(ctx, FC_EINVAL,
-                                "option --permutations must be between 0 and 1000000, not %s", value);
-            o->permutations = (int)lv;
-        } else if (strcmp(d->name, "threads") == 0) {
-            if (lv < 1 || lv > 1024)
-                return fc_error(ctx, FC_EINVAL, "option --threads must be between 1 and 1024, not %s",
-                                value);
-            o->threads = (int)lv;
-        } else if (strcmp(d->name, "seed") == 0) {
-            if (lv < 0)
-                return fc_error(ctx, FC_EINVAL, "option --seed must be 0 or more, not %s", value);
-            o->seed = (uint64_t)lv;
-        } else {
-            return fc_error(ctx, FC_EINTERNAL, "option --%s has no range check", d->name);
-        }
-        return FC_OK;
-    case OPT_DOUBLE:
-        if (!parse_double(value, &dv))
-            return fc_error(ctx, FC_EINVAL, "option --%s takes a number, not '%s'", d->name, value);
-        if (strcmp(d->name, "eps") == 0 && !(dv > 0))
-            return fc_error(ctx, FC_EINVAL, "option --eps must be greater than 0 metres, not %s", value);
-        if (strcmp(d->name, "concavity") == 0 && !(dv >= 0 && dv <= 1))
-            return fc_error(ctx, FC_EINVAL, "option --concavity must be between 0 and 1, not %s", value);
-        if (strcmp(d->name, "min-weight") == 0 && !(dv >= 0))
-            return fc_error(ctx, FC_EINVAL, "option --min-weight must be 0 or more, not %s", value);
-        *(double *)field = dv;
-        return FC_OK;
-    }
-    return fc_error(ctx, FC_EINTERNAL, "option --%s has an unknown kind", d->name);
+    if (is_text(d))
+        return set_text(ctx, d, field, value);
+    if (d->kind == OPT_FLAG)
+        return set_flag(ctx, d, field, value);
+    if (d->kind == OPT_CHOICE)
+        return set_choice(ctx, d, field, value);
+    return set_number(ctx, d, field, value);
 }
 
 int fc_options_check(fc_context *ctx, const fc_options *o)
