@@ -190,6 +190,9 @@ FC_API int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
  * they do not: a usage error.
  */
 FC_API int fc_options_check(fc_context *ctx, const fc_options *opts);
+/** The threads a run with these options uses: the "threads" option, or one
+ *  per core when it is not set. */
+FC_API int fc_options_threads(const fc_options *opts);
 /** 1 when the option exists and takes a value, 0 when it is a flag, -1
  *  when there is no such option. */
 FC_API int fc_option_takes_value(const char *name);
@@ -201,7 +204,8 @@ FC_API const char *fc_options_usage(void);
  * Reads a configuration file's text (`name` is used in messages) into a
  * NULL-terminated list of command-line arguments: each line is
  * "option = value", "option value", "--option value" or a lone flag, with
- * '#' starting a comment; so `eps = 2000` gives "--eps", "2000". Free the
+ * '#' starting a comment; so `eps = 2000` gives "--eps=2000" and a lone
+ * `overwrite` gives "--overwrite". Free the
  * list with fc_args_free(). Fails with FC_EINVAL naming the file and line.
  */
 FC_API int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args);

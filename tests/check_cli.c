@@ -1157,6 +1157,15 @@ START_TEST(config_file_equals_command_line)
     /* what follows the file on the command line wins */
     ck_assert_int_eq(run("cluster '%s' c.gpkg --config-file year.conf --min-pts 3", firms), 0);
     ck_assert(!same_bytes(in_dir("a.gpkg"), in_dir("c.gpkg")));
+    /* a flag given a value reads it (it once became a file name) */
+    write_text("flag.conf", "sector-field = oked\nsector-digits 2\neps 2000\nmin-pts 10\n"
+                            "permutations 0\noverwrite = yes\n");
+    ck_assert_int_eq(run("cluster '%s' a.gpkg --config-file flag.conf", firms), 0);
+    ck_assert(same_bytes(in_dir("a.gpkg"), in_dir("b.gpkg")));
+    write_text("noflag.conf", "overwrite = no\n");
+    ck_assert_int_eq(run("cluster '%s' a.gpkg --config-file year.conf --config-file=noflag.conf",
+                         firms), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "exists"));
     write_text("typo.conf", "epss = 2000\n");
     ck_assert_int_eq(run("cluster '%s' d.gpkg --config-file typo.conf", firms), 2);
     ck_assert_ptr_nonnull(strstr(err_text, "unknown option --epss"));

@@ -168,6 +168,11 @@ static const opt_def *find_option(const char *name)
     return NULL;
 }
 
+int fc_options_threads(const fc_options *o)
+{
+    return fc_threads_or_cores(o ? o->threads : 0);
+}
+
 int fc_option_takes_value(const char *name)
 {
     const opt_def *d = name ? find_option(name) : NULL;
@@ -458,11 +463,17 @@ int fc_config_parse(fc_context *ctx, const char *name, const char *text, char **
             value[vlen - 1] = '\0';
             value++;
         }
-        char flag[80];
-        snprintf(flag, sizeof flag, "--%s", key);
-        status = push_arg(ctx, &args, &n, flag);
-        if (status == FC_OK && *value)
-            status = push_arg(ctx, &args, &n, value);
+        /* one argument, "--key=value": a flag given a value ("overwrite =
+         * yes") then reads it, instead of leaving it as a file name */
+        size_t size = key_len + strlen(value) + 4;
+        char *arg = malloc(size);
+        if (!arg) {
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            break;
+        }
+        snprintf(arg, size, "--%s%s%s", key, *value ? "=" : "", value);
+        status = push_arg(ctx, &args, &n, arg);
+        free(arg);
     }
     free(copy);
     if (status != FC_OK) {

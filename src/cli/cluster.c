@@ -1,0 +1,323 @@
+/* `firmclust cluster`: one input to one output, several inputs to one
+ * output each (--output-dir), or several taken together (--output). Parses
+ * the arguments, makes the jobs, runs them (batch.c) and prints the outcome. */
+#define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_vsi.h>
+
+static const char *const usage_head =
+    "Usage: firmclust cluster FIRMS OUTPUT --eps METRES [OPTIONS]\n"
+    "       firmclust cluster FIRMS... --output-dir DIR --eps METRES [OPTIONS]\n"
+    "       firmclust cluster FIRMS... --output FILE --eps METRES [OPTIONS]\n"
+    "\n"
+    "Reads firm points from FIRMS (any vector format GDAL reads), finds, sector by\n"
+    "sector, the firms that lie in dense groups (DBSCAN: a firm is core when at least\n"
+    "min-pts firms of its sector lie within eps metres of it, itself included), and\n"
+    "writes OUTPUT: a GeoPackage with layers 'clusters' (one polygon per cluster),\n"
+    "'firms' (every input firm with cluster_id and role), with --regions 'regions'\n"
+    "(location quotients per region and sector), and 'layer_styles' (the QGIS\n"
+    "styles they open with); or, for single-layer formats (Shapefile, GeoJSON,\n"
+    "FlatGeobuf, CSV), a directory with clusters.*, firms.* and regions.*, each\n"
+    "with its .qml style.\n"
+    "\n"
+    "Options:\n";
+
+static const char *const usage_tail =
+    "  -f NAME\n"
+    "      same as --format\n"
+    "  --output-dir DIR\n"
+    "      several inputs: one output per input in DIR, named after it\n"
+    "  --output FILE\n"
+    "      several inputs taken together as one set of firms, into one output\n"
+    "  --fail-fast\n"
+    "      in a batch, stop at the first failure (default: go on)\n"
+    "  --config-file FILE\n"
+    "      read options from FILE, one 'option = value' per line ('#' comments)\n"
+    "  -q, --quiet\n"
+    "      print no progress and no summary\n"
+    "  --progress\n"
+    "      show progress even when stderr is not a terminal\n"
+    "  --help\n"
+    "      show this help\n"
+    "\n"
+    "Example:\n"
+    "  firmclust cluster fixtures/kz/firms.gpkg clusters.gpkg \\\n"
+    "      --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10\n";
+
+enum { OPT_HELP = 1, OPT_QUIET, OPT_PROGRESS, OPT_FAIL_FAST, OPT_OUTPUT_DIR, OPT_OUTPUT, OPT_FORMAT };
+
+/* The tool's own options; every other --name is one of the library's. */
+static const cli_option cluster_options[] = {
+    {"help", 'h', false, OPT_HELP},
+    {"quiet", 'q', false, OPT_QUIET},
+    {"progress", 0, false, OPT_PROGRESS},
+    {"fail-fast", 0, false, OPT_FAIL_FAST},
+    {"output-dir", 0, true, OPT_OUTPUT_DIR},
+    {"output", 0, true, OPT_OUTPUT},
+    {"format", 'f', true, OPT_FORMAT},
+    {"config-file", 0, true, CLI_CONFIG_FILE},
+    {NULL, 0, false, 0},
+};
+
+/* What the command line asked for, beside the library's options. */
+typedef struct cluster_args {
+    const char **positional;
+    int n_positional;
+    const char *output_dir, *merged_output, *format, *json;
+    bool quiet, progress, fail_fast, help;
+} cluster_args;
+
+static int set_library_option(fc_context *ctx, fc_options *opts, cluster_args *c,
+                              const char *name, const char *value)
+{
+    if (fc_options_set(ctx, opts, name, value) != FC_OK)
+        return cli_usage_error("cluster", "%s", fc_errmsg(ctx));
+    if (strcmp(name, "format") == 0)
+        c->format = value;
+    else if (strcmp(name, "json") == 0)
+        c->json = value;
+    return EXIT_SUCCESS;
+}
+
+static int parse_args(cli_parser *p, fc_context *ctx, fc_options *opts, cluster_args *c)
+{
+    cli_arg a;
+    int rc = EXIT_SUCCESS;
+    while (rc == EXIT_SUCCESS && !c->help && cli_next(p, &a)) {
+        switch (a.id) {
+        case OPT_HELP: c->help = true; break;
+        case OPT_QUIET: c->quiet = true; break;
+        case OPT_PROGRESS: c->progress = true; break;
+        case OPT_FAIL_FAST: c->fail_fast = true; break;
+        case OPT_OUTPUT_DIR: c->output_dir = a.value; break;
+        case OPT_OUTPUT: c->merged_output = a.value; break;
+        case OPT_FORMAT: rc = set_library_option(ctx, opts, c, "format", a.value); break;
+        case CLI_LIBRARY: rc = set_library_option(ctx, opts, c, a.name, a.value); break;
+        default: c->positional[c->n_positional++] = a.value; break;
+        }
+    }
+    return rc != EXIT_SUCCESS ? rc : p->status;
+}
+
+/* The arguments go together: usage errors before any file is touched. */
+static int check_args(fc_context *ctx, const fc_options *opts, const cluster_args *c)
+{
+    int n = c->n_positional;
+    if (c->output_dir && c->merged_output)
+        return cli_usage_error("cluster", "--output and --output-dir do not go together");
+    if ((c->merged_output || c->output_dir) && n < 1)
+        return cli_usage_error("cluster", "needs at least one FIRMS file");
+    if (!c->output_dir && !c->merged_output && n != 2)
+        return cli_usage_error("cluster", n < 2 ? "needs FIRMS and OUTPUT"
+                                                : "several inputs need --output-dir DIR (one "
+                                                  "output each) or --output FILE (one output "
+                                                  "for all)");
+    if (c->output_dir && c->json && n > 1)
+        return cli_usage_error("cluster", "--json writes one summary: give one input with it");
+    if (fc_options_check(ctx, opts) != FC_OK)
+        return cli_usage_error("cluster", "%s", fc_errmsg(ctx));
+    return EXIT_SUCCESS;
+}
+
+static void free_jobs(cli_job *jobs, int n_jobs)
+{
+    for (int i = 0; jobs && i < n_jobs; i++) {
+        free(jobs[i].output);
+        fc_result_destroy(jobs[i].result);
+    }
+    free(jobs);
+}
+
+/* The jobs: with --output-dir one per input, else one for all inputs. */
+static int make_jobs(const cluster_args *c, cli_job **jobs_out, int *n_jobs_out)
+{
+    int n_jobs = c->output_dir ? c->n_positional : 1;
+    cli_job *jobs = calloc((size_t)n_jobs, sizeof *jobs);
+    *jobs_out = jobs;
+    *n_jobs_out = n_jobs;
+    if (!jobs) {
+        fprintf(stderr, "FAILURE: out of memory\n");
+        return EXIT_FAILURE;
+    }
+    if (c->output_dir && VSIMkdir(c->output_dir, 0755) != 0) {
+        VSIStatBufL st;
+        if (VSIStatL(c->output_dir, &st) != 0 || !VSI_ISDIR(st.st_mode)) {
+            fprintf(stderr, "FAILURE: %s: cannot create the output directory\n", c->output_dir);
+            return EXIT_FAILURE;
+        }
+    }
+    for (int i = 0; i < n_jobs; i++) {
+        cli_job *j = &jobs[i];
+        j->input = c->positional[i];
+        j->inputs = &c->positional[i];
+        j->n_inputs = c->merged_output ? (size_t)c->n_positional : 1;
+        j->output = c->output_dir      ? cli_batch_output(c->output_dir, j->input, c->format)
+                    : c->merged_output ? strdup(c->merged_output)
+                                       : strdup(c->positional[1]);
+        if (!j->output) {
+            fprintf(stderr, "FAILURE: out of memory\n");
+            return EXIT_FAILURE;
+        }
+        for (int k = 0; k < i; k++)
+            if (strcmp(jobs[k].output, j->output) == 0)
+                return cli_usage_error("cluster", "two inputs would both write %s", j->output);
+    }
+    return EXIT_SUCCESS;
+}
+
+/* Sector indexes, most clustered firms first; ties in code order. */
+static size_t *sectors_by_clustered(const fc_result *r, size_t n_sectors)
+{
+    size_t *order = malloc((n_sectors ? n_sectors : 1) * sizeof *order);
+    if (!order)
+        return NULL;
+    for (size_t i = 0; i < n_sectors; i++)
+        order[i] = i;
+    for (size_t i = 1; i < n_sectors; i++) { /* insertion sort: few sectors */
+        size_t k = order[i], j = i, ck, cj;
+        fc_result_sector(r, k, NULL, NULL, NULL, &ck);
+        while (j > 0 && (fc_result_sector(r, order[j - 1], NULL, NULL, NULL, &cj), cj < ck)) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = k;
+    }
+    return order;
+}
+
+static void print_sector_table(const fc_result *r, bool with_regions)
+{
+    size_t n_sectors = fc_result_n_sectors(r);
+    size_t *order = sectors_by_clustered(r, n_sectors);
+    if (!order)
+        return;
+    const size_t shown = n_sectors < 15 ? n_sectors : 15;
+    printf("%-8s %8s %8s %9s%s\n", "sector", "firms", "clusters", "clustered",
+           with_regions ? "  top regions by location quotient" : "");
+    for (size_t i = 0; i < shown; i++) {
+        const char *code, *region;
+        size_t f, c, cl;
+        double lq;
+        fc_result_sector(r, order[i], &code, &f, &c, &cl);
+        printf("%-8s %8zu %8zu %9zu", code, f, c, cl);
+        for (int k = 0; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK;
+             k++)
+            printf("%s %s %.2f", k ? "," : "  ", region, lq);
+        printf("\n");
+    }
+    if (n_sectors > shown)
+        printf("... and %zu more sectors\n", n_sectors - shown);
+    free(order);
+}
+
+static void print_summary(const fc_result *r)
+{
+    size_t n = fc_result_n_firms(r), clustered = fc_result_n_clustered(r);
+    size_t n_sectors = fc_result_n_sectors(r);
+    printf("%zu firms in %zu sector%s", n, n_sectors, n_sectors == 1 ? "" : "s");
+    if (fc_result_n_skipped(r))
+        printf(" (%zu features skipped)", fc_result_n_skipped(r));
+    printf("; %zu cluster%s holding %zu firms (%.1f%%)\n", fc_result_n_clusters(r),
+           fc_result_n_clusters(r) == 1 ? "" : "s", clustered,
+           n ? 100.0 * (double)clustered / (double)n : 0.0);
+    printf("distances: %s\n", fc_result_distance(r));
+    int guessed;
+    const char *field = fc_result_region_field(r, &guessed);
+    if (field)
+        printf("regions: %zu, named by field %s%s; %zu firms in them, %zu outside every region\n",
+               fc_result_n_regions(r), field,
+               guessed ? " (a guess: set --region-field to choose)" : "",
+               n - fc_result_n_outside(r), fc_result_n_outside(r));
+    if (*fc_result_significance(r))
+        printf("%s\n", fc_result_significance(r));
+    if (fc_result_n_renamed(r)) {
+        printf("fields renamed in layer firms:");
+        for (size_t i = 0; i < fc_result_n_renamed(r); i++) {
+            const char *from, *to;
+            fc_result_renamed(r, i, &from, &to);
+            printf("%s %s -> %s", i ? "," : "", from, to);
+        }
+        printf("\n");
+    }
+    print_sector_table(r, field != NULL);
+}
+
+/* One line per input of a batch, and the count. */
+static int report_batch(const cli_job *jobs, int n_jobs, bool quiet)
+{
+    int failed = 0, not_run = 0;
+    for (int i = 0; i < n_jobs; i++) {
+        const cli_job *j = &jobs[i];
+        bool ran = j->result || j->status != FC_OK || j->message[0];
+        not_run += !ran; /* stopped before its turn */
+        failed += ran && j->status != FC_OK;
+        if (quiet) {
+            if (j->status != FC_OK)
+                fprintf(stderr, "FAILURE: %s: %s\n", j->input, j->message);
+        } else if (j->status == FC_OK && j->result) {
+            printf("ok      %s -> %s: %zu clusters, %zu of %zu firms clustered\n", j->input,
+                   j->output, fc_result_n_clusters(j->result), fc_result_n_clustered(j->result),
+                   fc_result_n_firms(j->result));
+        } else if (j->status != FC_OK) { /* the message names the file */
+            printf("FAILED  %s\n", j->message);
+        } else {
+            printf("skipped %s: not run after a failure (--fail-fast) or Ctrl-C\n", j->input);
+        }
+    }
+    if (!quiet)
+        printf("%d of %d inputs done, %d failed%s\n", n_jobs - failed - not_run, n_jobs, failed,
+               not_run ? ", the rest not run" : "");
+    return failed || not_run ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int run(fc_options *opts, const cluster_args *c)
+{
+    cli_job *jobs;
+    int n_jobs;
+    int rc = make_jobs(c, &jobs, &n_jobs);
+    if (rc == EXIT_SUCCESS) {
+        cli_run_jobs(jobs, n_jobs, opts, cli_want_progress(c->quiet, c->progress), c->fail_fast,
+                     c->quiet);
+        if (c->output_dir) {
+            rc = report_batch(jobs, n_jobs, c->quiet);
+        } else if (jobs[0].status != FC_OK) {
+            fprintf(stderr, "FAILURE: %s\n", jobs[0].message);
+            rc = EXIT_FAILURE;
+        } else if (!c->quiet) {
+            print_summary(jobs[0].result);
+            printf("wrote %s\n", jobs[0].output);
+        }
+        if (cli_interrupted)
+            rc = EXIT_INTERRUPTED;
+    }
+    free_jobs(jobs, n_jobs);
+    return rc;
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+    fc_context *ctx = fc_context_new();
+    fc_options *opts = fc_options_new();
+    cluster_args c = {.positional = calloc((size_t)argc + 1, sizeof *c.positional)};
+    cli_parser p;
+    cli_parser_init(&p, "cluster", cluster_options, true, argc, argv);
+    int rc = EXIT_FAILURE;
+    if (!ctx || !opts || !c.positional)
+        fprintf(stderr, "FAILURE: out of memory\n");
+    else if ((rc = parse_args(&p, ctx, opts, &c)) != EXIT_SUCCESS)
+        ;
+    else if (c.help)
+        printf("%s%s%s", usage_head, fc_options_usage(), usage_tail);
+    else if ((rc = check_args(ctx, opts, &c)) == EXIT_SUCCESS)
+        rc = run(opts, &c);
+    cli_parser_free(&p);
+    free(c.positional);
+    fc_options_destroy(opts);
+    fc_context_destroy(ctx);
+    return rc;
+}
