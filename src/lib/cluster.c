@@ -1,5 +1,7 @@
-/* The clustering job: read -> reproject -> dbscan -> hull -> regions and
- * statistics -> write. */
+/* The clustering job, fc_cluster_many(): one function per stage of the
+ * pipeline (check -> read -> reproject -> choose the metric -> cluster ->
+ * polygons -> statistics -> write), each filling in its part of an fc_job,
+ * which owns every resource of the run and is freed in one place. */
 #include "fc_internal.h"
 
 #include <math.h>
@@ -131,21 +133,6 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
     return status;
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
-}
-
-/* Under --debug: how long each stage took. */
-static void stage_done(fc_context *ctx, const char *stage, struct timespec *t0)
-{
-    fc_message(ctx, FC_MSG_DEBUG, "%s: %.3f s", stage, seconds_since(t0));
-    clock_gettime(CLOCK_MONOTONIC, t0);
-}
-
-
 /* Per-cluster counts and polygons. The points of each cluster are
  * gathered in input order, so GEOS sees the same input on every run. */
 static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
@@ -241,16 +228,61 @@ int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_
     return fc_cluster_many(ctx, 1, &input, output, o, result_out);
 }
 
-int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
-                    const char *output, const fc_options *o, fc_result **result_out)
+/* One run of fc_cluster_many(): what it was asked, and everything it
+ * holds, each stage filling in its part; job_free() frees it all. */
+typedef struct fc_job {
+    fc_context *ctx;
+    const fc_options *o;
+    size_t n_inputs;
+    const char *const *inputs;
+    const char *output;
+    struct timespec t0; /* start of the current stage, for --debug */
+
+    /* read */
+    fc_output out;
+    fc_input *in;
+    fc_firms f;
+    OGRSpatialReferenceH out_srs;
+    /* choose the metric */
+    fc_working_crs work;
+    double *wx, *wy;          /* firms in the working CRS */
+    double *lon, *lat;        /* geodesic on projected input: firms in degrees */
+    OGRSpatialReferenceH geog; /* geodesic: the input datum's geographic CRS */
+    const double *cx, *cy;    /* the coordinates DBSCAN sees */
+    bool on_ellipsoid;        /* longitude/latitude, or a plane too far off */
+    fc_dbscan_params params;
+    char distance_used[640];
+    /* cluster */
+    int32_t *cid;
+    uint8_t *role;
+    size_t n_clusters;
+    /* polygons */
+    fc_cluster_table table;
+    double *sector_scale;
+    /* statistics */
+    int32_t *region_of;
+    fc_regions regions;
+    fc_region_stats stats;
+    char significance[512];
+    /* write */
+    fc_field_names renamed;
+    size_t firm_rows;
+    fc_result *result;
+} fc_job;
+
+/* Under --debug: how long each stage took. */
+static void stage_done(fc_job *job, const char *stage)
 {
-    if (result_out)
-        *result_out = NULL;
-    if (!ctx)
-        return FC_EINVAL;
+    fc_message(job->ctx, FC_MSG_DEBUG, "%s: %.3f s", stage, fc_seconds_since(&job->t0));
+    clock_gettime(CLOCK_MONOTONIC, &job->t0);
+}
+
+/* What can be refused before any file is opened. */
+static int check_job(fc_context *ctx, size_t n_inputs, const char *const *inputs,
+                     const char *output, const fc_options *o)
+{
     if (n_inputs < 1 || !inputs || !inputs[0] || !output || !o)
         return fc_error(ctx, FC_EINVAL, "fc_cluster needs an input, an output and options");
-    const char *input = inputs[0];
     int status = fc_options_check(ctx, o);
     if (status != FC_OK)
         return status;
@@ -261,313 +293,401 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
         return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
     if (o->json && !o->overwrite && access(o->json, F_OK) == 0)
         return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", o->json);
+    return FC_OK;
+}
 
-    fc_input *in = calloc(n_inputs, sizeof *in);
-    if (!in)
-        return fc_error(ctx, FC_ENOMEM, "out of memory");
-    fc_output out = {0};
-    fc_firms f = {0};
-    fc_working_crs work = {0};
-    fc_cluster_table table = {0};
-    OGRSpatialReferenceH out_srs = NULL;
-    double *wx = NULL, *wy = NULL, *lon = NULL, *lat = NULL, *sector_scale = NULL;
-    fc_field_names renamed = {0};
-    size_t firm_rows = 0;
-    OGRSpatialReferenceH geog = NULL;
-    char distance_used[640] = "";
-    int32_t *region_of = NULL;
-    fc_regions regions = {0};
-    fc_region_stats stats = {0};
-    fc_result *result = NULL;
-    int32_t *cid = NULL;
-    uint8_t *role = NULL;
-    size_t n_clusters = 0;
-    GDALDatasetH ds = NULL;
-
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((status = fc_output_prepare(ctx, output, o->format, o->overwrite, FC_OUT_LAYERS, &out)) != FC_OK)
-        goto done;
-    if ((status = fc_progress_stage(ctx, 0.0, 0.4, "reading")) != FC_OK)
-        goto done;
-    for (size_t i = 0; i < n_inputs; i++)
-        if ((status = fc_input_open(ctx, inputs[i], o, &in[i])) != FC_OK)
-            goto done;
-    if ((status = fc_read_firms(ctx, in, n_inputs, o, &f)) != FC_OK)
-        goto done;
-    if (f.n == 0) {
-        status = fc_error(ctx, FC_EDATA, "%s, layer %s: no firms to cluster (%zu features, %zu skipped)",
-                          input, in[0].layer_name, f.n_features, f.n_skipped);
-        goto done;
-    }
-    if (!f.srs) {
-        status = fc_error(ctx, FC_ECRS,
-                          "%s, layer %s: has no CRS; give one with --s-srs (e.g. EPSG:4326 for "
-                          "longitude/latitude)",
-                          input, in[0].layer_name);
-        goto done;
-    }
-    if (o->t_srs) {
-        if (!(out_srs = fc_srs_from_user(ctx, o->t_srs, "--t-srs"))) {
-            status = fc_errcode(ctx);
-            goto done;
-        }
-    } else {
-        out_srs = OSRClone(f.srs);
-        OSRSetAxisMappingStrategy(out_srs, OAMS_TRADITIONAL_GIS_ORDER);
-    }
-
-    stage_done(ctx, "reading", &t0);
-    const bool geographic = OSRIsGeographic(f.srs);
-    double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
-    for (size_t i = 0; i < f.n; i++) {
-        xmin = fmin(xmin, f.x[i]);
-        xmax = fmax(xmax, f.x[i]);
-        ymin = fmin(ymin, f.y[i]);
-        ymax = fmax(ymax, f.y[i]);
-    }
-    if (geographic) /* a window that may straddle the antimeridian */
-        fc_longitude_window(f.x, f.n, &xmin, &xmax);
-    if ((status = fc_working_crs_choose(ctx, f.srs, xmin, ymin, xmax, ymax, o->distance, &work)) != FC_OK)
-        goto done;
-    wx = malloc(f.n * sizeof *wx);
-    wy = malloc(f.n * sizeof *wy);
-    cid = malloc(f.n * sizeof *cid);
-    role = malloc(f.n);
-    if (!wx || !wy || !cid || !role) {
-        status = fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f.n);
-        goto done;
-    }
-    memcpy(wx, f.x, f.n * sizeof *wx);
-    memcpy(wy, f.y, f.n * sizeof *wy);
-    if (work.reprojected &&
-        (status = fc_transform_points(ctx, f.srs, work.srs, f.n, wx, wy)) != FC_OK) {
-        fc_error_prefix(ctx, "%s", n_inputs > 1 ? output : input);
-        goto done;
-    }
-    stage_done(ctx, "reprojecting", &t0);
-
-    /* longitude/latitude, or a projected CRS whose plane is too far off */
-    const bool on_ellipsoid = geographic || work.distorted;
-    const bool geodesic_mode = o->distance == FC_DIST_GEODESIC ||
-                               (o->distance == FC_DIST_AUTO && on_ellipsoid);
-    fc_dbscan_params params = {.eps = o->eps / work.to_metres, .min_pts = o->min_pts,
-                               .threads = o->threads};
-    if (o->min_weight >= 0) {
-        params.weight = f.weight;
-        params.min_weight = o->min_weight;
-    }
-    const double *cx = wx, *cy = wy; /* the coordinates DBSCAN sees */
-    if (geodesic_mode) {
-        if ((status = to_lonlat(ctx, &f, &lon, &lat, &geog)) != FC_OK)
-            goto done;
-        double inv_f = OSRGetInvFlattening(geog, NULL);
-        params.distance = FC_DISTANCE_GEODESIC;
-        params.eps = o->eps;
-        params.semi_major = OSRGetSemiMajor(geog, NULL);
-        params.flattening = inv_f > 0 ? 1 / inv_f : 0;
-        cx = lon ? lon : f.x;
-        cy = lat ? lat : f.y;
-        snprintf(distance_used, sizeof distance_used,
-                 "geodesic on the %s ellipsoid (a = %.3f m, 1/f = %.9g)",
-                 OSRGetAttrValue(geog, "SPHEROID", 0) ? OSRGetAttrValue(geog, "SPHEROID", 0) : "input's",
-                 params.semi_major, inv_f);
-        if (work.distorted) { /* say why the input's plane was not used */
-            size_t len = strlen(distance_used);
-            snprintf(distance_used + len, sizeof distance_used - len,
-                     ", as the input CRS %s stretches distances by up to %.3g%% over the data "
-                     "(more than %g%%; --distance planar measures in its plane all the same)",
-                     OSRGetName(f.srs), 100 * work.distortion, 100 * FC_PLANE_TOLERANCE);
-        }
-    } else {
-        snprintf(distance_used, sizeof distance_used, "planar in %s", work.description);
-    }
-    fc_message(ctx, FC_MSG_DEBUG, "distances: %s", distance_used);
-    if ((status = fc_progress_stage(ctx, 0.4, 0.5, "clustering")) != FC_OK ||
-        (status = fc_dbscan(ctx, f.n, cx, cy, f.sector, &params, cid, role, &n_clusters)) != FC_OK)
-        goto done;
-    stage_done(ctx, "clustering", &t0);
-
-    /* Hulls are drawn in the working CRS. Where the output is in another
-     * CRS, their edges get a vertex every kilometre, so that they do not cut
-     * corners there (a 1 km chord strays under 2 cm from the curve it
-     * stands for); for geographic input, areas are measured on the
-     * ellipsoid. */
-    const double eps_w = o->eps / work.to_metres;
-    fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
-                           OSRIsSame(work.srs, out_srs) ? 0 : 1000 / work.to_metres};
-    fc_area_measure area = {.to_metres = work.to_metres};
-    if (on_ellipsoid) { /* areas follow distances: on the ellipsoid */
-        OGRSpatialReferenceH ll = OSRCloneGeogCS(f.srs);
-        if (ll) {
-            OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
-            area.to_lonlat = OCTNewCoordinateTransformation(work.srs, ll);
-            double inv_f = OSRGetInvFlattening(ll, NULL);
-            area.a = OSRGetSemiMajor(ll, NULL);
-            area.f = inv_f > 0 ? 1 / inv_f : 0;
-            OSRRelease(ll);
-        }
-        if (!area.to_lonlat) {
-            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform back to longitude/latitude");
-            goto done;
-        }
-    }
-    status = fc_progress_stage(ctx, 0.5, 0.7, "cluster polygons");
+/* Read: the output's place is checked first, then every input's firms are
+ * read into one set of columns. */
+static int read_stage(fc_job *job)
+{
+    fc_context *ctx = job->ctx;
+    const fc_options *o = job->o;
+    int status = fc_output_prepare(ctx, job->output, o->format, o->overwrite, FC_OUT_LAYERS,
+                                   &job->out);
     if (status == FC_OK)
-        status = build_clusters(ctx, &f, wx, wy, cid, role, n_clusters, &hull, &area, o->threads,
-                                &table);
+        status = fc_progress_stage(ctx, 0.0, 0.4, "reading");
+    for (size_t i = 0; i < job->n_inputs && status == FC_OK; i++)
+        status = fc_input_open(ctx, job->inputs[i], o, &job->in[i]);
+    if (status == FC_OK)
+        status = fc_read_firms(ctx, job->in, job->n_inputs, o, &job->f);
+    if (status != FC_OK)
+        return status;
+    const fc_firms *f = &job->f;
+    if (f->n == 0)
+        return fc_error(ctx, FC_EDATA, "%s, layer %s: no firms to cluster (%zu features, %zu skipped)",
+                        job->inputs[0], job->in[0].layer_name, f->n_features, f->n_skipped);
+    if (!f->srs)
+        return fc_error(ctx, FC_ECRS,
+                        "%s, layer %s: has no CRS; give one with --s-srs (e.g. EPSG:4326 for "
+                        "longitude/latitude)",
+                        job->inputs[0], job->in[0].layer_name);
+    if (o->t_srs) {
+        if (!(job->out_srs = fc_srs_from_user(ctx, o->t_srs, "--t-srs")))
+            return fc_errcode(ctx);
+    } else {
+        job->out_srs = OSRClone(f->srs);
+        OSRSetAxisMappingStrategy(job->out_srs, OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    stage_done(job, "reading");
+    return FC_OK;
+}
+
+/* The working CRS for the firms' extent, and the firms in it. */
+static int reproject_stage(fc_job *job)
+{
+    fc_context *ctx = job->ctx;
+    const fc_firms *f = &job->f;
+    double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
+    for (size_t i = 0; i < f->n; i++) {
+        xmin = fmin(xmin, f->x[i]);
+        xmax = fmax(xmax, f->x[i]);
+        ymin = fmin(ymin, f->y[i]);
+        ymax = fmax(ymax, f->y[i]);
+    }
+    if (OSRIsGeographic(f->srs)) /* a window that may straddle the antimeridian */
+        fc_longitude_window(f->x, f->n, &xmin, &xmax);
+    int status = fc_working_crs_choose(ctx, f->srs, xmin, ymin, xmax, ymax, job->o->distance,
+                                       &job->work);
+    if (status != FC_OK)
+        return status;
+    job->wx = malloc(f->n * sizeof *job->wx);
+    job->wy = malloc(f->n * sizeof *job->wy);
+    job->cid = malloc(f->n * sizeof *job->cid);
+    job->role = malloc(f->n);
+    if (!job->wx || !job->wy || !job->cid || !job->role)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f->n);
+    memcpy(job->wx, f->x, f->n * sizeof *job->wx);
+    memcpy(job->wy, f->y, f->n * sizeof *job->wy);
+    if (job->work.reprojected &&
+        (status = fc_transform_points(ctx, f->srs, job->work.srs, f->n, job->wx, job->wy)) != FC_OK)
+        return fc_error_prefix(ctx, "%s", job->n_inputs > 1 ? job->output : job->inputs[0]);
+    stage_done(job, "reprojecting");
+    return FC_OK;
+}
+
+/* Choose the metric: geodesic on the ellipsoid (longitude/latitude, or a
+ * projected CRS whose plane is too far off) or planar in the working CRS;
+ * the DBSCAN parameters and the line that says which. */
+static int metric_stage(fc_job *job)
+{
+    const fc_options *o = job->o;
+    const fc_firms *f = &job->f;
+    job->on_ellipsoid = OSRIsGeographic(f->srs) || job->work.distorted;
+    const bool geodesic_mode = o->distance == FC_DIST_GEODESIC ||
+                               (o->distance == FC_DIST_AUTO && job->on_ellipsoid);
+    fc_dbscan_params *params = &job->params;
+    *params = (fc_dbscan_params){.eps = o->eps / job->work.to_metres, .min_pts = o->min_pts,
+                                 .threads = o->threads};
+    if (o->min_weight >= 0) {
+        params->weight = f->weight;
+        params->min_weight = o->min_weight;
+    }
+    job->cx = job->wx;
+    job->cy = job->wy;
+    if (!geodesic_mode) {
+        snprintf(job->distance_used, sizeof job->distance_used, "planar in %s",
+                 job->work.description);
+        fc_message(job->ctx, FC_MSG_DEBUG, "distances: %s", job->distance_used);
+        return FC_OK;
+    }
+    int status = to_lonlat(job->ctx, f, &job->lon, &job->lat, &job->geog);
+    if (status != FC_OK)
+        return status;
+    double inv_f = OSRGetInvFlattening(job->geog, NULL);
+    params->distance = FC_DISTANCE_GEODESIC;
+    params->eps = o->eps;
+    params->semi_major = OSRGetSemiMajor(job->geog, NULL);
+    params->flattening = inv_f > 0 ? 1 / inv_f : 0;
+    job->cx = job->lon ? job->lon : f->x;
+    job->cy = job->lat ? job->lat : f->y;
+    const char *spheroid = OSRGetAttrValue(job->geog, "SPHEROID", 0);
+    int len = snprintf(job->distance_used, sizeof job->distance_used,
+                       "geodesic on the %s ellipsoid (a = %.3f m, 1/f = %.9g)",
+                       spheroid ? spheroid : "input's", params->semi_major, inv_f);
+    if (job->work.distorted && len > 0 && (size_t)len < sizeof job->distance_used)
+        /* say why the input's plane was not used */
+        snprintf(job->distance_used + len, sizeof job->distance_used - (size_t)len,
+                 ", as the input CRS %s stretches distances by up to %.3g%% over the data "
+                 "(more than %g%%; --distance planar measures in its plane all the same)",
+                 OSRGetName(f->srs), 100 * job->work.distortion, 100 * FC_PLANE_TOLERANCE);
+    fc_message(job->ctx, FC_MSG_DEBUG, "distances: %s", job->distance_used);
+    return FC_OK;
+}
+
+static int cluster_stage(fc_job *job)
+{
+    int status = fc_progress_stage(job->ctx, 0.4, 0.5, "clustering");
+    if (status == FC_OK)
+        status = fc_dbscan(job->ctx, job->f.n, job->cx, job->cy, job->f.sector, &job->params,
+                           job->cid, job->role, &job->n_clusters);
+    if (status == FC_OK)
+        stage_done(job, "clustering");
+    return status;
+}
+
+/* For areas on the ellipsoid: the way back from the working CRS to
+ * longitude/latitude, and the ellipsoid. */
+static int ellipsoidal_area(fc_job *job, fc_area_measure *area)
+{
+    OGRSpatialReferenceH ll = OSRCloneGeogCS(job->f.srs);
+    if (ll) {
+        OSRSetAxisMappingStrategy(ll, OAMS_TRADITIONAL_GIS_ORDER);
+        area->to_lonlat = OCTNewCoordinateTransformation(job->work.srs, ll);
+        double inv_f = OSRGetInvFlattening(ll, NULL);
+        area->a = OSRGetSemiMajor(ll, NULL);
+        area->f = inv_f > 0 ? 1 / inv_f : 0;
+        OSRRelease(ll);
+    }
+    if (!area->to_lonlat)
+        return fc_error_gdal(job->ctx, FC_ECRS, "cannot transform back to longitude/latitude");
+    return FC_OK;
+}
+
+/* Polygons: hulls are drawn in the working CRS. Where the output is in
+ * another CRS, their edges get a vertex every kilometre, so that they do
+ * not cut corners there (a 1 km chord strays under 2 cm from the curve it
+ * stands for); areas follow distances, on the ellipsoid when they are. */
+static int polygon_stage(fc_job *job)
+{
+    const fc_options *o = job->o;
+    const double to_metres = job->work.to_metres, eps_w = o->eps / to_metres;
+    fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
+                           OSRIsSame(job->work.srs, job->out_srs) ? 0 : 1000 / to_metres};
+    fc_area_measure area = {.to_metres = to_metres};
+    int status = job->on_ellipsoid ? ellipsoidal_area(job, &area) : FC_OK;
+    if (status == FC_OK)
+        status = fc_progress_stage(job->ctx, 0.5, 0.7, "cluster polygons");
+    if (status == FC_OK)
+        status = build_clusters(job->ctx, &job->f, job->wx, job->wy, job->cid, job->role,
+                                job->n_clusters, &hull, &area, o->threads, &job->table);
     if (area.to_lonlat)
         OCTDestroyCoordinateTransformation(area.to_lonlat);
     if (status != FC_OK)
-        goto done;
+        return status;
+    stage_done(job, "cluster polygons");
+    return say_scale(job->ctx, &job->f, job->wx, job->wy, to_metres, &job->table, o,
+                     &job->sector_scale);
+}
 
-    stage_done(ctx, "cluster polygons", &t0);
-    if ((status = say_scale(ctx, &f, wx, wy, work.to_metres, &table, o, &sector_scale)) != FC_OK)
-        goto done;
+/* Each firm's region, and the counts per region and sector. */
+static int regions_stage(fc_job *job)
+{
+    fc_context *ctx = job->ctx;
+    const fc_options *o = job->o;
+    const fc_firms *f = &job->f;
+    job->region_of = malloc(f->n * sizeof *job->region_of);
+    if (!job->region_of)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f->n);
+    int status = fc_regions_read(ctx, o->regions, o->region_layer, o->region_field, f->srs,
+                                 &job->regions);
+    if (status == FC_OK)
+        status = fc_regions_assign(ctx, &job->regions, f->n, f->x, f->y, job->region_of);
+    if (status == FC_OK)
+        status = fc_region_stats_compute(ctx, f->n, job->region_of, f->sector, f->weight,
+                                         job->regions.n, f->n_sectors, &job->stats);
+    if (status == FC_OK)
+        say_empty_regions(ctx, &job->regions, &job->stats);
+    return status;
+}
 
-    /* Regions and statistics */
-    if ((status = fc_progress_stage(ctx, 0.7, 0.8, "statistics")) != FC_OK)
-        goto done;
-    if (o->regions) {
-        region_of = malloc(f.n * sizeof *region_of);
-        if (!region_of) {
-            status = fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f.n);
-            goto done;
-        }
-        if ((status = fc_regions_read(ctx, o->regions, o->region_layer, o->region_field, f.srs,
-                                      &regions)) != FC_OK ||
-            (status = fc_regions_assign(ctx, &regions, f.n, f.x, f.y, region_of)) != FC_OK ||
-            (status = fc_region_stats_compute(ctx, f.n, region_of, f.sector, f.weight, regions.n,
-                                              f.n_sectors, &stats)) != FC_OK)
-            goto done;
-        say_empty_regions(ctx, &regions, &stats);
-    }
-    if ((status = fc_cluster_economics(ctx, &f, cid, region_of, o->regions ? &stats : NULL,
-                                       &table)) != FC_OK)
-        goto done;
-    char significance[512] = "";
-    if (o->permutations > 0 && n_clusters > 0 && f.n_sectors < 2) {
-        /* one sector: shuffling sector codes changes nothing */
-        snprintf(significance, sizeof significance,
+/* The clusters' p-values and q-values, and the line that says how. */
+static int significance_stage(fc_job *job)
+{
+    const fc_options *o = job->o;
+    fc_cluster_table *t = &job->table;
+    size_t n = job->n_clusters;
+    if (o->permutations <= 0 || n == 0)
+        return FC_OK;
+    if (job->f.n_sectors < 2) { /* one sector: shuffling sector codes changes nothing */
+        snprintf(job->significance, sizeof job->significance,
                  "p-values: none: all firms are of one sector, so there is nothing to shuffle "
                  "(give --sector-field to test sectors against each other)");
-    } else if (o->permutations > 0 && n_clusters > 0) {
-        int threads = fc_threads_or_cores(o->threads);
-        table.p_value = malloc(n_clusters * sizeof *table.p_value);
-        table.q_value = malloc(n_clusters * sizeof *table.q_value);
-        table.runs = malloc(n_clusters * sizeof *table.runs);
-        if (!table.p_value || !table.q_value || !table.runs) {
-            status = fc_error(ctx, FC_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((status = fc_cluster_pvalues(ctx, f.n, cx, cy, f.sector, region_of, &params,
-                                         f.n_sectors, n_clusters, table.sector, table.n_firms,
-                                         o->permutations, o->seed, threads, table.p_value,
-                                         table.runs)) != FC_OK ||
-            (status = fc_qvalues(ctx, n_clusters, table.p_value, table.q_value)) != FC_OK)
-            goto done;
-        snprintf(significance, sizeof significance,
-                 "p-values: up to %d Monte Carlo runs a sector (fewer once each of its clusters "
-                 "has been matched %d times), sectors shuffled among the firms of %s\n"
-                 "q-values: Benjamini-Hochberg over the %zu clusters",
-                 o->permutations, FC_MC_EXCEEDANCES,
-                 o->regions ? "each region" : "the whole input", n_clusters);
+        return FC_OK;
     }
-    stage_done(ctx, "statistics", &t0);
+    t->p_value = malloc(n * sizeof *t->p_value);
+    t->q_value = malloc(n * sizeof *t->q_value);
+    t->runs = malloc(n * sizeof *t->runs);
+    if (!t->p_value || !t->q_value || !t->runs)
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    int status = fc_cluster_pvalues(job->ctx, job->f.n, job->cx, job->cy, job->f.sector,
+                                    job->region_of, &job->params, job->f.n_sectors, n, t->sector,
+                                    t->n_firms, o->permutations, o->seed,
+                                    fc_threads_or_cores(o->threads), t->p_value, t->runs);
+    if (status == FC_OK)
+        status = fc_qvalues(job->ctx, n, t->p_value, t->q_value);
+    snprintf(job->significance, sizeof job->significance,
+             "p-values: up to %d Monte Carlo runs a sector (fewer once each of its clusters "
+             "has been matched %d times), sectors shuffled among the firms of %s\n"
+             "q-values: Benjamini-Hochberg over the %zu clusters",
+             o->permutations, FC_MC_EXCEEDANCES, o->regions ? "each region" : "the whole input", n);
+    return status;
+}
 
-    fc_findings findings = {.sector_scale = sector_scale, .renamed = &renamed,
-                            .firm_rows = &firm_rows, .firms = &f, .work = &work, .out_srs = out_srs, .cluster_id = cid,
-                            .role = role, .clusters = &table,
-                            .regions = o->regions ? &regions : NULL, .region_of = region_of,
-                            .stats = o->regions ? &stats : NULL};
-    /* Output timestamps are fixed so that the same input gives the same bytes. */
-    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
-    if ((status = fc_progress_stage(ctx, 0.8, 1.0, "writing")) != FC_OK)
-        goto done;
-    if (!(ds = fc_output_create(ctx, &out, out.is_directory ? "clusters" : NULL))) {
-        status = FC_EIO;
-        goto done;
-    }
-    status = fc_write_clusters(ctx, ds, &findings);
-    if (status == FC_OK && o->regions) {
-        if (out.is_directory) {
-            GDALClose(ds);
-            if (!(ds = fc_output_create(ctx, &out, "regions")))
-                status = FC_EIO;
-        }
-        if (status == FC_OK)
-            status = fc_write_regions(ctx, ds, &findings);
-    }
-    if (status == FC_OK && out.is_directory) {
-        GDALClose(ds);
-        if (!(ds = fc_output_create(ctx, &out, "firms")))
-            status = FC_EIO;
-    }
+/* Statistics: regions and location quotients, the clusters' economics and
+ * their significance. */
+static int statistics_stage(fc_job *job)
+{
+    int status = fc_progress_stage(job->ctx, 0.7, 0.8, "statistics");
+    if (status == FC_OK && job->o->regions)
+        status = regions_stage(job);
+    if (status == FC_OK)
+        status = fc_cluster_economics(job->ctx, &job->f, job->cid, job->region_of,
+                                      job->o->regions ? &job->stats : NULL, &job->table);
+    if (status == FC_OK)
+        status = significance_stage(job);
+    if (status == FC_OK)
+        stage_done(job, "statistics");
+    return status;
+}
+
+/* The next layer's dataset: in a directory output each layer is a file of
+ * its own, else every layer goes into the one dataset. */
+static int next_layer_file(fc_job *job, GDALDatasetH *ds, const char *layer)
+{
+    if (!job->out.is_directory)
+        return FC_OK;
+    GDALClose(*ds);
+    *ds = fc_output_create(job->ctx, &job->out, layer);
+    return *ds ? FC_OK : FC_EIO;
+}
+
+/* Writes the layers and their styles under the output's temporary name,
+ * closes them and reads back what was written. */
+static int write_layers(fc_job *job, const fc_findings *findings)
+{
+    fc_context *ctx = job->ctx;
+    const bool regions = job->o->regions != NULL;
+    GDALDatasetH ds = fc_output_create(ctx, &job->out, job->out.is_directory ? "clusters" : NULL);
+    int status = ds ? fc_write_clusters(ctx, ds, findings) : FC_EIO;
+    if (status == FC_OK && regions && (status = next_layer_file(job, &ds, "regions")) == FC_OK)
+        status = fc_write_regions(ctx, ds, findings);
+    if (status == FC_OK)
+        status = next_layer_file(job, &ds, "firms");
     if (status == FC_OK) {
-        stage_done(ctx, "writing clusters", &t0);
-        status = fc_write_firms(ctx, ds, in, n_inputs, &findings);
+        stage_done(job, "writing clusters");
+        status = fc_write_firms(ctx, ds, job->in, job->n_inputs, findings);
     }
     if (status == FC_OK)
-        status = fc_write_styles(ctx, &out, ds, &findings);
+        status = fc_write_styles(ctx, &job->out, ds, findings);
     if (ds) {
         CPLErrorReset();
         GDALClose(ds);
-        ds = NULL;
         if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
-            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", job->output);
     }
     if (status == FC_OK) {
-        const char *layers[] = {"clusters", o->regions ? "regions" : NULL, "firms"};
-        const GIntBig expected[] = {(GIntBig)table.n, (GIntBig)(regions.n * f.n_sectors),
-                                    (GIntBig)firm_rows};
-        status = fc_output_verify(ctx, &out, layers, expected, 3);
+        const char *layers[] = {"clusters", regions ? "regions" : NULL, "firms"};
+        const GIntBig expected[] = {(GIntBig)job->table.n,
+                                    (GIntBig)(job->regions.n * job->f.n_sectors),
+                                    (GIntBig)job->firm_rows};
+        status = fc_output_verify(ctx, &job->out, layers, expected, 3);
     }
+    return status;
+}
+
+/* Write: the layers, then the summary (and its JSON) before the output goes
+ * into place, so that a failure anywhere leaves nothing behind. */
+static int write_stage(fc_job *job, bool want_result)
+{
+    fc_context *ctx = job->ctx;
+    const fc_options *o = job->o;
+    fc_findings findings = {
+        .sector_scale = job->sector_scale, .renamed = &job->renamed, .firm_rows = &job->firm_rows,
+        .firms = &job->f, .work = &job->work, .out_srs = job->out_srs, .cluster_id = job->cid,
+        .role = job->role, .clusters = &job->table, .regions = o->regions ? &job->regions : NULL,
+        .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL};
+    /* Output timestamps are fixed so that the same input gives the same bytes. */
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
+    int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
     if (status == FC_OK)
-        stage_done(ctx, "writing firms", &t0);
-    /* The summary (and its JSON) before the output goes into place, so
-     * that a failure here leaves nothing behind either. */
-    if (status == FC_OK && (result_out || o->json))
-        status = fc_result_make(ctx, &findings, distance_used, o->permutations, significance,
-                                &result);
+        status = write_layers(job, &findings);
+    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+    if (status == FC_OK)
+        stage_done(job, "writing firms");
+    if (status == FC_OK && (want_result || o->json))
+        status = fc_result_make(ctx, &findings, job->distance_used, o->permutations,
+                                job->significance, &job->result);
     if (status == FC_OK && o->json)
-        status = fc_result_write_json(ctx, result, o->json, input, output, o->overwrite);
+        status = fc_result_write_json(ctx, job->result, o->json, job->inputs[0], job->output,
+                                      o->overwrite);
     if (status == FC_OK)
-        status = fc_output_commit(ctx, &out, o->overwrite);
+        status = fc_output_commit(ctx, &job->out, o->overwrite);
+    return status;
+}
+
+/* Frees everything the job holds; a failed job's temporary output is
+ * removed, and an I/O failure explained. */
+static void job_free(fc_job *job, int status)
+{
+    if (status == FC_EIO)
+        fc_output_explain(job->ctx, &job->out);
+    fc_output_abort(&job->out); /* after a commit, only frees the names */
+    for (size_t i = 0; job->in && i < job->n_inputs; i++)
+        fc_input_close(&job->in[i]);
+    free(job->in);
+    fc_firms_free(&job->f);
+    if (job->out_srs)
+        OSRRelease(job->out_srs);
+    fc_working_crs_free(&job->work);
+    free(job->wx);
+    free(job->wy);
+    free(job->lon);
+    free(job->lat);
+    if (job->geog)
+        OSRRelease(job->geog);
+    free(job->cid);
+    free(job->role);
+    cluster_table_free(&job->table);
+    free(job->sector_scale);
+    free(job->region_of);
+    fc_regions_free(&job->regions);
+    fc_region_stats_free(&job->stats);
+    fc_field_names_free(&job->renamed);
+    fc_result_destroy(job->result);
+    free(job);
+}
+
+/* The pipeline: check -> read -> reproject -> choose the metric -> cluster
+ * -> polygons -> statistics -> write. */
+int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
+                    const char *output, const fc_options *o, fc_result **result_out)
+{
+    if (result_out)
+        *result_out = NULL;
+    if (!ctx)
+        return FC_EINVAL;
+    int status = check_job(ctx, n_inputs, inputs, output, o);
+    if (status != FC_OK)
+        return status;
+    fc_job *job = calloc(1, sizeof *job);
+    fc_input *in = calloc(n_inputs, sizeof *in);
+    if (!job || !in) {
+        free(job);
+        free(in);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    *job = (fc_job){.ctx = ctx, .o = o, .n_inputs = n_inputs, .inputs = inputs, .output = output,
+                    .in = in};
+    clock_gettime(CLOCK_MONOTONIC, &job->t0);
+    status = read_stage(job);
+    if (status == FC_OK)
+        status = reproject_stage(job);
+    if (status == FC_OK)
+        status = metric_stage(job);
+    if (status == FC_OK)
+        status = cluster_stage(job);
+    if (status == FC_OK)
+        status = polygon_stage(job);
+    if (status == FC_OK)
+        status = statistics_stage(job);
+    if (status == FC_OK)
+        status = write_stage(job, result_out != NULL);
     if (status == FC_OK && result_out) {
-        *result_out = result;
-        result = NULL;
+        *result_out = job->result;
+        job->result = NULL;
     }
     if (status == FC_OK && ctx->progress)
         ctx->progress(1.0, "done", ctx->progress_arg); /* too late to cancel */
-
-done:
-    CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-    if (ds)
-        GDALClose(ds);
-    if (status == FC_EIO)
-        fc_output_explain(ctx, &out);
-    fc_output_abort(&out); /* after a commit, only frees the names */
-    for (size_t i = 0; i < n_inputs; i++)
-        fc_input_close(&in[i]);
-    free(in);
-    fc_firms_free(&f);
-    fc_working_crs_free(&work);
-    cluster_table_free(&table);
-    if (out_srs)
-        OSRRelease(out_srs);
-    free(wx);
-    free(wy);
-    free(sector_scale);
-    fc_field_names_free(&renamed);
-    free(lon);
-    free(lat);
-    if (geog)
-        OSRRelease(geog);
-    free(cid);
-    free(role);
-    free(region_of);
-    fc_regions_free(&regions);
-    fc_region_stats_free(&stats);
-    fc_result_destroy(result);
+    job_free(job, status);
     return status;
 }

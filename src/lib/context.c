@@ -157,3 +157,10 @@ void fc_geos_message(const char *message, void *buffer)
 {
     snprintf(buffer, FC_GEOS_MESSAGE_SIZE, "%s", message);
 }
+
+double fc_seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}

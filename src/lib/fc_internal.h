@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <gdal.h>
 #include <ogr_api.h>
@@ -46,6 +47,8 @@ void fc_message(fc_context *ctx, int level, const char *fmt, ...)
 int fc_progress(fc_context *ctx, double complete, const char *message);
 /* Starts a stage that covers [lo, hi] of the whole run's progress. */
 int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message);
+/* Seconds on the monotonic clock since t0 (for --debug timings). */
+double fc_seconds_since(const struct timespec *t0);
 
 /* ---- options.c ----------------------------------------------------------- */
 

@@ -345,12 +345,6 @@ static void add_mapping(sql_writer *w, const char *table, const char *key_column
     }
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
-}
 
 int fc_rtree_end(fc_context *ctx, fc_rtree *t)
 {
@@ -383,7 +377,7 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
         base[k] = next;
         next += (levels[k].n + NODE_CELLS - 1) / NODE_CELLS;
     }
-    packed = seconds_since(&t0);
+    packed = fc_seconds_since(&t0);
     /* For each entry of a level (a feature, or a node of the level below),
      * the node holding it. */
     size_t *holder = status == FC_OK ? malloc((t->n ? t->n : 1) * sizeof *holder) : NULL;
@@ -410,7 +404,7 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write", scratch);
         GDALClose(sds);
     }
-    nodes_written = seconds_since(&t0);
+    nodes_written = fc_seconds_since(&t0);
     /* Into the GeoPackage: ATTACH works only outside a transaction. */
     bool attached = false, in_tx = false;
     if (status == FC_OK && sds) {
@@ -434,7 +428,7 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
                  t->table);
         status = run_sql(ctx, t->ds, sql, NULL);
     }
-    nodes_copied = seconds_since(&t0);
+    nodes_copied = fc_seconds_since(&t0);
     sql_writer w = {ctx, t->ds, {0}, FC_OK};
     for (int k = 0; k < n_levels && status == FC_OK; k++) {
         char name[300];
@@ -471,8 +465,8 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
     fc_message(ctx, FC_MSG_DEBUG,
                "spatial index of %zu firms: %.3f s (packing %.3f, nodes %.3f, copying them %.3f, "
                "leaf and parent rows %.3f)",
-               n_entries, seconds_since(&t0), packed, nodes_written - packed,
-               nodes_copied - nodes_written, seconds_since(&t0) - nodes_copied);
+               n_entries, fc_seconds_since(&t0), packed, nodes_written - packed,
+               nodes_copied - nodes_written, fc_seconds_since(&t0) - nodes_copied);
     return status;
 }
 
