@@ -542,125 +542,203 @@ static int arrow_child(const struct ArrowSchema *s, const char *name, const char
     return -1;
 }
 
-/* Reads the firms of a point layer through its Arrow stream. Returns
- * ARROW_UNUSABLE, having added nothing, when the stream cannot be used. */
-static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, firm_checks *checks,
-                      fc_firms *f, code_table *codes, size_t *cap, GIntBig total)
+/* Reading one input: where its firms go, the skip rules, and its fields. */
+typedef struct firm_reader {
+    fc_context *ctx;
+    fc_input *in;
+    const fc_options *opts;
+    fc_firms *f;
+    code_table *codes;
+    size_t *cap;
+    firm_checks checks;
+    int sector_idx, weight_idx; /* -1: none */
+    GIntBig total;              /* features, for progress (< 0: unknown) */
+} firm_reader;
+
+/* The sector of a code given as text: its id, or a problem. */
+static int sector_of_text(firm_reader *r, const char *text, size_t len, uint32_t *sector,
+                          skip_log **problem)
 {
-    if (opts->centroids || wkbFlatten(OGR_L_GetGeomType(in->layer)) != wkbPoint ||
-        CPLTestBool(CPLGetConfigOption("FIRMCLUST_ARROW", "YES")) == FALSE)
-        return ARROW_UNUSABLE;
-    /* Only the columns needed; the writer asks for the others again. */
-    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
-    const char *sector_name =
-        in->sector_source >= 0 ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, in->sector_source))
-                               : NULL;
+    if (!text) {
+        *problem = &r->checks.no_sector;
+        return FC_OK;
+    }
+    return sector_of_code(r->ctx, &r->checks, r->codes, text, len, sector, problem);
+}
+
+/* Progress every 65536 features. */
+static int reading_progress(firm_reader *r, size_t k)
+{
+    if ((k & 0xFFFF) != 0 || r->total <= 0)
+        return FC_OK;
+    return fc_progress(r->ctx, (double)k / (double)r->total, "reading");
+}
+
+/* Only the columns needed go through the stream; the writer asks for the
+ * others again. */
+static void arrow_ignore_other_fields(firm_reader *r)
+{
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(r->in->layer);
     char **ignored = NULL;
     for (int i = 0; i < OGR_FD_GetFieldCount(defn); i++) {
         const char *name = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i));
-        if (i != in->sector_source &&
-            !(opts->weight_field && strcmp(name, opts->weight_field) == 0))
+        if (i != r->in->sector_source &&
+            !(r->opts->weight_field && strcmp(name, r->opts->weight_field) == 0))
             ignored = CSLAddString(ignored, name);
     }
-    OGR_L_SetIgnoredFields(in->layer, (const char **)ignored);
+    OGR_L_SetIgnoredFields(r->in->layer, (const char **)ignored);
     CSLDestroy(ignored);
-    OGR_L_ResetReading(in->layer);
-    struct ArrowArrayStream stream;
+}
+
+/* The stream's columns of FID, geometry, sector and weight. */
+typedef struct arrow_columns {
+    int fid, geom, sector, weight; /* child index, -1: none */
+    char fid_t, geom_t, sector_t, weight_t;
+} arrow_columns;
+
+/* Finds the columns in the stream's schema: FC_OK, or ARROW_UNUSABLE when
+ * one is missing or of a type not read here. */
+static int arrow_find_columns(firm_reader *r, struct ArrowArrayStream *stream, arrow_columns *c)
+{
+    OGRLayerH layer = r->in->layer;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer);
+    const char *sector_name =
+        r->in->sector_source >= 0
+            ? OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, r->in->sector_source))
+            : NULL;
+    const char *fid_name = *OGR_L_GetFIDColumn(layer) ? OGR_L_GetFIDColumn(layer) : "OGC_FID";
+    const char *geom_name =
+        *OGR_L_GetGeometryColumn(layer) ? OGR_L_GetGeometryColumn(layer) : "wkb_geometry";
+    const char *weight_name = r->opts->weight_field;
     struct ArrowSchema schema = {0};
     int status = ARROW_UNUSABLE;
-    if (!OGR_L_GetArrowStream(in->layer, &stream, NULL)) {
-        OGR_L_SetIgnoredFields(in->layer, NULL);
-        return ARROW_UNUSABLE;
-    }
-    const char *fid_name = *OGR_L_GetFIDColumn(in->layer) ? OGR_L_GetFIDColumn(in->layer)
-                                                            : "OGC_FID";
-    const char *geom_name = *OGR_L_GetGeometryColumn(in->layer) ? OGR_L_GetGeometryColumn(in->layer)
-                                                                 : "wkb_geometry";
-    char fid_t = 0, geom_t = 0, sector_t = 0, weight_t = 0;
-    int fid_i = -1, geom_i = -1, sector_i = -1, weight_i = -1;
-    if (stream.get_schema(&stream, &schema) == 0) {
-        fid_i = arrow_child(&schema, fid_name, "l", &fid_t);
-        geom_i = arrow_child(&schema, geom_name, "z", &geom_t);
-        sector_i = arrow_child(&schema, sector_name,
-                               checks->code_kind == CODE_DECIMAL ? "g" : "uil", &sector_t);
-        weight_i = arrow_child(&schema, opts->weight_field, "ilg", &weight_t);
-        if (fid_i >= 0 && geom_i >= 0 && (!sector_name || sector_i >= 0) &&
-            (!opts->weight_field || weight_i >= 0))
+    *c = (arrow_columns){-1, -1, -1, -1, 0, 0, 0, 0};
+    if (stream->get_schema(stream, &schema) == 0) {
+        c->fid = arrow_child(&schema, fid_name, "l", &c->fid_t);
+        c->geom = arrow_child(&schema, geom_name, "z", &c->geom_t);
+        c->sector = arrow_child(&schema, sector_name,
+                                r->checks.code_kind == CODE_DECIMAL ? "g" : "uil", &c->sector_t);
+        c->weight = arrow_child(&schema, weight_name, "ilg", &c->weight_t);
+        if (c->fid >= 0 && c->geom >= 0 && (!sector_name || c->sector >= 0) &&
+            (!weight_name || c->weight >= 0))
             status = FC_OK;
     }
     if (schema.release)
         schema.release(&schema);
+    return status;
+}
+
+/* The point of row i, or a problem; ARROW_UNUSABLE when the row is not a
+ * plain point (the layer is then read feature by feature). */
+static int arrow_point(firm_reader *r, const arrow_column *geom, int64_t i, double *x, double *y,
+                       skip_log **problem)
+{
+    size_t len = 0;
+    const uint8_t *wkb = arrow_valid(geom, i) ? arrow_bytes(geom, i, &len) : NULL;
+    OGRGeometryH pt = NULL;
+    int status = FC_OK;
+    if (wkb && (OGR_G_CreateFromWkbEx(wkb, NULL, &pt, len) != OGRERR_NONE ||
+                wkbFlatten(OGR_G_GetGeometryType(pt)) != wkbPoint)) {
+        status = ARROW_UNUSABLE;
+    } else if (!pt || OGR_G_IsEmpty(pt)) {
+        *problem = &r->checks.no_geom;
+    } else {
+        *x = OGR_G_GetX(pt, 0);
+        *y = OGR_G_GetY(pt, 0);
+        *problem = point_problem(&r->checks, *x, *y);
+    }
+    if (pt)
+        OGR_G_DestroyGeometry(pt);
+    return status;
+}
+
+/* The sector of row i: text as it is, numbers as the feature path formats
+ * them. */
+static int arrow_sector(firm_reader *r, const arrow_column *sector, int64_t i, uint32_t *id,
+                        skip_log **problem)
+{
+    if (!arrow_valid(sector, i)) {
+        *problem = &r->checks.no_sector;
+        return FC_OK;
+    }
+    size_t len;
+    if (sector->type == 'u') {
+        const char *text = (const char *)arrow_bytes(sector, i, &len);
+        return sector_of_text(r, text, len, id, problem);
+    }
+    char buf[CODE_BUF];
+    const char *text = sector->type == 'g'
+                           ? decimal_code(&r->checks, arrow_number(sector, i), buf)
+                           : integer_code(&r->checks, arrow_integer(sector, i), buf);
+    return sector_of_text(r, text, text ? strlen(text) : 0, id, problem);
+}
+
+/* One batch of the stream, row by row, with the same skip rules as the
+ * feature path. */
+static int arrow_batch(firm_reader *r, const struct ArrowArray *batch, const arrow_columns *c)
+{
+    fc_firms *f = r->f;
+    arrow_column fid = {batch->children[c->fid], c->fid_t};
+    arrow_column geom = {batch->children[c->geom], c->geom_t};
+    arrow_column sector = {c->sector >= 0 ? batch->children[c->sector] : NULL, c->sector_t};
+    arrow_column weight = {c->weight >= 0 ? batch->children[c->weight] : NULL, c->weight_t};
+    int status = FC_OK;
+    for (int64_t i = 0; i < batch->length && status == FC_OK; i++) {
+        size_t k = f->n_features++;
+        double x = 0, y = 0, w = 1;
+        uint32_t sector_id = 0;
+        skip_log *problem = NULL;
+        if ((status = arrow_point(r, &geom, i, &x, &y, &problem)) != FC_OK)
+            break;
+        if (!problem)
+            status = sector.a ? arrow_sector(r, &sector, i, &sector_id, &problem)
+                              : one_sector(r->ctx, r->codes);
+        if (!problem && weight.a)
+            problem = arrow_valid(&weight, i)
+                          ? weight_problem(&r->checks, w = arrow_number(&weight, i))
+                          : &r->checks.bad_weight;
+        if (status != FC_OK)
+            break;
+        if (problem) {
+            skip(problem, (GIntBig)arrow_integer(&fid, i));
+            f->n_skipped++;
+        } else {
+            status = add_firm(r->ctx, f, r->cap, x, y, sector_id, k, w);
+        }
+        if (status == FC_OK)
+            status = reading_progress(r, k);
+    }
+    return status;
+}
+
+/* Reads the firms of a point layer through its Arrow stream. Returns
+ * ARROW_UNUSABLE, having added nothing, when the stream cannot be used. */
+static int read_arrow(firm_reader *r)
+{
+    fc_input *in = r->in;
+    if (r->opts->centroids || wkbFlatten(OGR_L_GetGeomType(in->layer)) != wkbPoint ||
+        CPLTestBool(CPLGetConfigOption("FIRMCLUST_ARROW", "YES")) == FALSE)
+        return ARROW_UNUSABLE;
+    arrow_ignore_other_fields(r);
+    OGR_L_ResetReading(in->layer);
+    struct ArrowArrayStream stream;
+    if (!OGR_L_GetArrowStream(in->layer, &stream, NULL)) {
+        OGR_L_SetIgnoredFields(in->layer, NULL);
+        return ARROW_UNUSABLE;
+    }
+    fc_firms *f = r->f;
     const size_t first_point = f->n, first_feature = f->n_features, first_skipped = f->n_skipped;
-    const firm_checks saved = *checks;
+    const firm_checks saved = r->checks;
+    arrow_columns columns;
+    int status = arrow_find_columns(r, &stream, &columns);
     struct ArrowArray batch;
     while (status == FC_OK && stream.get_next(&stream, &batch) == 0 && batch.release) {
-        arrow_column fid = {batch.children[fid_i], fid_t}, geom = {batch.children[geom_i], geom_t};
-        arrow_column sector = {sector_i >= 0 ? batch.children[sector_i] : NULL, sector_t};
-        arrow_column weight = {weight_i >= 0 ? batch.children[weight_i] : NULL, weight_t};
-        for (int64_t r = 0; r < batch.length && status == FC_OK; r++) {
-            size_t k = f->n_features++;
-            double x = 0, y = 0, w = 1;
-            uint32_t sector_id = 0;
-            skip_log *problem = NULL;
-            size_t len = 0;
-            const uint8_t *wkb = arrow_valid(&geom, r) ? arrow_bytes(&geom, r, &len) : NULL;
-            OGRGeometryH pt = NULL;
-            if (wkb && (OGR_G_CreateFromWkbEx(wkb, NULL, &pt, len) != OGRERR_NONE ||
-                        wkbFlatten(OGR_G_GetGeometryType(pt)) != wkbPoint)) {
-                if (pt)
-                    OGR_G_DestroyGeometry(pt);
-                status = ARROW_UNUSABLE; /* not a plain point: feature by feature */
-                break;
-            }
-            if (!pt || OGR_G_IsEmpty(pt)) {
-                problem = &checks->no_geom;
-            } else {
-                x = OGR_G_GetX(pt, 0);
-                y = OGR_G_GetY(pt, 0);
-                problem = point_problem(checks, x, y);
-            }
-            if (pt)
-                OGR_G_DestroyGeometry(pt);
-            if (!problem && sector.a) {
-                if (!arrow_valid(&sector, r)) {
-                    problem = &checks->no_sector;
-                } else if (sector_t == 'u') {
-                    const char *text = (const char *)arrow_bytes(&sector, r, &len);
-                    status = sector_of_code(ctx, checks, codes, text, len, &sector_id, &problem);
-                } else { /* numbers: as the feature path formats them */
-                    char buf[CODE_BUF];
-                    const char *text =
-                        sector_t == 'g' ? decimal_code(checks, arrow_number(&sector, r), buf)
-                                        : integer_code(checks, arrow_integer(&sector, r), buf);
-                    if (!text)
-                        problem = &checks->no_sector;
-                    else
-                        status = sector_of_code(ctx, checks, codes, text, strlen(text),
-                                                &sector_id, &problem);
-                }
-            } else if (!problem) {
-                status = one_sector(ctx, codes);
-            }
-            if (!problem && weight.a)
-                problem = arrow_valid(&weight, r)
-                              ? weight_problem(checks, w = arrow_number(&weight, r))
-                              : &checks->bad_weight;
-            if (status != FC_OK)
-                break;
-            if (problem) {
-                skip(problem, (GIntBig)arrow_integer(&fid, r));
-                f->n_skipped++;
-            } else {
-                status = add_firm(ctx, f, cap, x, y, sector_id, k, w);
-            }
-            if (status == FC_OK && (k & 0xFFFF) == 0 && total > 0)
-                status = fc_progress(ctx, (double)k / (double)total, "reading");
-        }
+        status = arrow_batch(r, &batch, &columns);
         batch.release(&batch);
     }
     if (status == FC_OK && stream.get_last_error && stream.get_last_error(&stream) &&
         *stream.get_last_error(&stream))
-        status = fc_error(ctx, FC_EIO, "%s, layer %s: read failed after %zu features: %s",
+        status = fc_error(r->ctx, FC_EIO, "%s, layer %s: read failed after %zu features: %s",
                           in->path, in->layer_name, f->n_features,
                           stream.get_last_error(&stream));
     stream.release(&stream);
@@ -669,7 +747,7 @@ static int read_arrow(fc_context *ctx, fc_input *in, const fc_options *opts, fir
         f->n = first_point;
         f->n_features = first_feature;
         f->n_skipped = first_skipped;
-        *checks = saved;
+        r->checks = saved;
     }
     return status;
 }
@@ -718,188 +796,234 @@ static int sector_source(fc_context *ctx, fc_input *in, const fc_options *opts, 
     return FC_OK;
 }
 
-/* Appends the firms of one input to f. Points of an input in another CRS
- * than the first's are transformed into the first's. */
-static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f,
-                      code_table *codes_p, size_t *cap_p, bool first)
+/* The sector and weight fields of an input, checked. */
+static int reader_fields(firm_reader *r, bool first)
 {
-    int sector_idx = -1, weight_idx = -1, status;
-    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
-    int code_kind = CODE_TEXT, decimals = 0;
+    const fc_options *opts = r->opts;
+    fc_input *in = r->in;
+    int status;
     if (opts->sector_field &&
-        (status = sector_source(ctx, in, opts, &sector_idx, &code_kind, &decimals)) != FC_OK)
+        (status = sector_source(r->ctx, in, opts, &r->sector_idx, &r->checks.code_kind,
+                                &r->checks.decimals)) != FC_OK)
         return status;
-    if (opts->weight_field) {
-        if ((status = field_index(ctx, in, opts->weight_field, &weight_idx)) != FC_OK)
-            return status;
-        OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, weight_idx));
-        if (t != OFTInteger && t != OFTInteger64 && t != OFTReal)
-            return fc_error(ctx, FC_EDATA,
-                            "%s, layer %s: weight field '%s' is of type %s; it must be numeric",
-                            in->path, in->layer_name, opts->weight_field, OGR_GetFieldTypeName(t));
-        if (first && !(f->weight = malloc(sizeof *f->weight))) /* grown with the others */
-            return fc_error(ctx, FC_ENOMEM, "out of memory");
-    }
-    /* --s-srs overrides the layer's CRS (as ogr2ogr -s_srs does) */
-    OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(in->layer), in_srs = NULL;
+    if (!opts->weight_field)
+        return FC_OK;
+    if ((status = field_index(r->ctx, in, opts->weight_field, &r->weight_idx)) != FC_OK)
+        return status;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(in->layer);
+    OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, r->weight_idx));
+    if (t != OFTInteger && t != OFTInteger64 && t != OFTReal)
+        return fc_error(r->ctx, FC_EDATA,
+                        "%s, layer %s: weight field '%s' is of type %s; it must be numeric",
+                        in->path, in->layer_name, opts->weight_field, OGR_GetFieldTypeName(t));
+    if (first && !(r->f->weight = malloc(sizeof *r->f->weight))) /* grown with the others */
+        return fc_error(r->ctx, FC_ENOMEM, "out of memory");
+    return FC_OK;
+}
+
+/* The input's CRS (--s-srs overrides the layer's, as ogr2ogr -s_srs does):
+ * the first input's becomes the firms'; the others must have one when the
+ * first has. *in_srs is the caller's to release. */
+static int reader_srs(firm_reader *r, bool first, OGRSpatialReferenceH *in_srs)
+{
+    const fc_options *opts = r->opts;
+    fc_firms *f = r->f;
+    OGRSpatialReferenceH layer_srs = OGR_L_GetSpatialRef(r->in->layer);
+    *in_srs = NULL;
     if (opts->s_srs) {
-        if (!(in_srs = fc_srs_from_user(ctx, opts->s_srs, "--s-srs")))
-            return fc_errcode(ctx);
+        if (!(*in_srs = fc_srs_from_user(r->ctx, opts->s_srs, "--s-srs")))
+            return fc_errcode(r->ctx);
     } else if (layer_srs) {
-        in_srs = fc_srs_clone_gis_order(layer_srs);
+        *in_srs = fc_srs_clone_gis_order(layer_srs);
     }
     if (first) {
         f->srs_given = opts->s_srs != NULL;
-        f->srs = in_srs ? OSRClone(in_srs) : NULL;
+        f->srs = *in_srs ? OSRClone(*in_srs) : NULL;
         if (f->srs)
             OSRSetAxisMappingStrategy(f->srs, OAMS_TRADITIONAL_GIS_ORDER);
-    } else if ((f->srs == NULL) != (in_srs == NULL)) {
+    } else if ((f->srs == NULL) != (*in_srs == NULL)) {
+        return fc_error(r->ctx, FC_ECRS, "%s, layer %s: %s a CRS and the first input %s",
+                        r->in->path, r->in->layer_name, *in_srs ? "has" : "has no",
+                        *in_srs ? "has none" : "has one");
+    }
+    return FC_OK;
+}
+
+/* A feature's points: one, the parts of a multipoint, or with --centroids
+ * the centroid of any other geometry (*centroid, the caller's to destroy).
+ * *geom becomes the geometry whose parts are the points. */
+static int feature_points(firm_reader *r, OGRFeatureH feat, OGRGeometryH *geom,
+                          OGRGeometryH *centroid, int *n_parts, skip_log **problem)
+{
+    *n_parts = 0;
+    if (!*geom || OGR_G_IsEmpty(*geom)) {
+        *problem = &r->checks.no_geom;
+        return FC_OK;
+    }
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(*geom));
+    if (t == wkbMultiPoint) {
+        *n_parts = OGR_G_GetGeometryCount(*geom);
+    } else if (t == wkbPoint) {
+        *n_parts = 1;
+    } else if (r->opts->centroids) {
+        *centroid = OGR_G_CreateGeometry(wkbPoint);
+        if (OGR_G_Centroid(*geom, *centroid) != OGRERR_NONE || OGR_G_IsEmpty(*centroid))
+            *problem = &r->checks.no_geom;
+        *geom = *centroid;
+        *n_parts = 1;
+    } else {
+        return fc_error(r->ctx, FC_EDATA,
+                        "%s, layer %s, feature " CPL_FRMT_GIB
+                        ": geometry is a %s, not a point (use --centroids to cluster "
+                        "the centroids of other geometries)",
+                        r->in->path, r->in->layer_name, OGR_F_GetFID(feat),
+                        OGRGeometryTypeToName(t));
+    }
+    for (int part = 0; part < *n_parts && !*problem; part++) {
+        OGRGeometryH pt = point_part(*geom, part);
+        *problem = OGR_G_IsEmpty(pt) ? &r->checks.no_geom
+                                     : point_problem(&r->checks, OGR_G_GetX(pt, 0),
+                                                     OGR_G_GetY(pt, 0));
+    }
+    return FC_OK;
+}
+
+static int feature_sector(firm_reader *r, OGRFeatureH feat, uint32_t *sector, skip_log **problem)
+{
+    int idx = r->sector_idx;
+    if (idx < 0)
+        return one_sector(r->ctx, r->codes);
+    if (!OGR_F_IsFieldSetAndNotNull(feat, idx)) {
+        *problem = &r->checks.no_sector;
+        return FC_OK;
+    }
+    char buf[CODE_BUF];
+    const char *text =
+        r->checks.code_kind == CODE_INTEGER
+            ? integer_code(&r->checks, OGR_F_GetFieldAsInteger64(feat, idx), buf)
+        : r->checks.code_kind == CODE_DECIMAL
+            ? decimal_code(&r->checks, OGR_F_GetFieldAsDouble(feat, idx), buf)
+            : OGR_F_GetFieldAsString(feat, idx);
+    return sector_of_text(r, text, text ? strlen(text) : 0, sector, problem);
+}
+
+/* One feature: its points become firms, or it is skipped with its problem. */
+static int read_feature(firm_reader *r, OGRFeatureH feat)
+{
+    fc_firms *f = r->f;
+    size_t k = f->n_features++;
+    OGRGeometryH geom = OGR_F_GetGeometryRef(feat), centroid = NULL;
+    double w = 1;
+    uint32_t sector = 0;
+    skip_log *problem = NULL;
+    int n_parts;
+    int status = feature_points(r, feat, &geom, &centroid, &n_parts, &problem);
+    if (status == FC_OK && !problem)
+        status = feature_sector(r, feat, &sector, &problem);
+    if (status == FC_OK && !problem && r->weight_idx >= 0)
+        problem = OGR_F_IsFieldSetAndNotNull(feat, r->weight_idx)
+                      ? weight_problem(&r->checks, w = OGR_F_GetFieldAsDouble(feat, r->weight_idx))
+                      : &r->checks.bad_weight;
+    if (status == FC_OK && !problem) {
+        for (int part = 0; part < n_parts && status == FC_OK; part++) {
+            OGRGeometryH pt = point_part(geom, part);
+            status = add_firm(r->ctx, f, r->cap, OGR_G_GetX(pt, 0), OGR_G_GetY(pt, 0), sector, k, w);
+        }
+        if (n_parts > 1 || centroid)
+            f->n_reshaped++;
+    }
+    if (centroid)
+        OGR_G_DestroyGeometry(centroid);
+    if (status == FC_OK && problem) {
+        skip(problem, OGR_F_GetFID(feat));
+        f->n_skipped++;
+        return FC_OK;
+    }
+    return status == FC_OK ? reading_progress(r, k) : status;
+}
+
+static int read_features(firm_reader *r)
+{
+    OGRFeatureH feat;
+    int status = FC_OK;
+    while (status == FC_OK && (feat = OGR_L_GetNextFeature(r->in->layer)) != NULL) {
+        status = read_feature(r, feat);
+        OGR_F_Destroy(feat);
+    }
+    return status;
+}
+
+/* What reading an input left to say: reshaped and skipped features, and
+ * whole-number codes that lost their leading zeros. */
+static void report_reading(firm_reader *r)
+{
+    const fc_input *in = r->in;
+    const fc_options *opts = r->opts;
+    const firm_checks *c = &r->checks;
+    if (r->f->n_reshaped)
+        fc_message(r->ctx, FC_MSG_INFO, "%s, layer %s: %zu features were multipoints or other "
+                   "geometries: their points or centroids are clustered", in->path, in->layer_name,
+                   r->f->n_reshaped);
+    report_skips(r->ctx, in, &c->no_geom);
+    report_skips(r->ctx, in, &c->bad_xy);
+    report_skips(r->ctx, in, &c->out_of_range);
+    report_skips(r->ctx, in, &c->no_sector);
+    report_skips(r->ctx, in, &c->bad_weight);
+    if (c->code_kind == CODE_INTEGER && !opts->sector_width && opts->sector_digits > 0 &&
+        c->shortest < c->longest)
+        fc_message(r->ctx, FC_MSG_WARNING,
+                   "%s, layer %s: sector field '%s' holds whole numbers of %d to %d digits: "
+                   "codes that began with 0 have lost it (01110 reads as 1110), and "
+                   "--sector-digits %d takes the wrong digits of them; give --sector-width %d "
+                   "to pad them back",
+                   in->path, in->layer_name, opts->sector_field, c->shortest, c->longest,
+                   opts->sector_digits, c->longest);
+}
+
+/* Appends the firms of one input to f: through the Arrow stream where it
+ * can, else feature by feature. Points of an input in another CRS than the
+ * first's are transformed into the first's. */
+static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_firms *f,
+                      code_table *codes, size_t *cap, bool first)
+{
+    firm_reader r = {.ctx = ctx, .in = in, .opts = opts, .f = f, .codes = codes, .cap = cap,
+                     .sector_idx = -1, .weight_idx = -1};
+    r.checks = (firm_checks){.no_geom = {"no geometry or an empty one", 0, {0}},
+                             .bad_xy = {"coordinates that are not finite", 0, {0}},
+                             .out_of_range = {"longitude/latitude out of range", 0, {0}},
+                             .no_sector = {"no sector code", 0, {0}},
+                             .bad_weight = {"a missing or negative weight", 0, {0}},
+                             .sector_digits = opts->sector_digits,
+                             .code_kind = CODE_TEXT,
+                             .sector_width = opts->sector_width};
+    OGRSpatialReferenceH in_srs = NULL;
+    int status = reader_fields(&r, first);
+    if (status == FC_OK)
+        status = reader_srs(&r, first, &in_srs);
+    if (status != FC_OK) {
         if (in_srs)
             OSRRelease(in_srs);
-        return fc_error(ctx, FC_ECRS, "%s, layer %s: %s a CRS and the first input %s", in->path,
-                        in->layer_name, in_srs ? "has" : "has no", in_srs ? "has none" : "has one");
+        return status;
     }
+    r.checks.geographic = in_srs && OSRIsGeographic(in_srs);
+    r.total = OGR_L_GetFeatureCount(in->layer, FALSE);
     const size_t first_point = f->n;
 
-    firm_checks checks = {{"no geometry or an empty one", 0, {0}},
-                          {"coordinates that are not finite", 0, {0}},
-                          {"longitude/latitude out of range", 0, {0}},
-                          {"no sector code", 0, {0}},
-                          {"a missing or negative weight", 0, {0}},
-                          in_srs && OSRIsGeographic(in_srs),
-                          opts->sector_digits,
-                          code_kind,
-                          opts->sector_width,
-                          decimals,
-                          0,
-                          0};
-    code_table codes = *codes_p;
-    size_t cap = *cap_p;
-    GIntBig total = OGR_L_GetFeatureCount(in->layer, FALSE);
-
     CPLErrorReset();
-    status = read_arrow(ctx, in, opts, &checks, f, &codes, &cap, total);
-    const bool by_features = status == ARROW_UNUSABLE;
-    if (by_features) {
-        status = FC_OK;
+    status = read_arrow(&r);
+    OGR_L_ResetReading(in->layer);
+    if (status == ARROW_UNUSABLE) {
         CPLErrorReset();
+        status = read_features(&r);
     } else {
         fc_message(ctx, FC_MSG_DEBUG, "%s, layer %s: read through GDAL's Arrow stream", in->path,
                    in->layer_name);
     }
-    OGR_L_ResetReading(in->layer);
-    OGRFeatureH feat = NULL;
-    while (by_features && status == FC_OK && (feat = OGR_L_GetNextFeature(in->layer)) != NULL) {
-        size_t k = f->n_features++;
-        GIntBig fid = OGR_F_GetFID(feat);
-        OGRGeometryH geom = OGR_F_GetGeometryRef(feat);
-        double w = 1;
-        uint32_t sector = 0;
-        skip_log *problem = NULL;
-
-        /* The feature's points: one, the parts of a multipoint, or with
-         * --centroids the centroid of any other geometry. */
-        OGRGeometryH centroid = NULL;
-        int n_parts = 0;
-        if (!geom || OGR_G_IsEmpty(geom)) {
-            problem = &checks.no_geom;
-        } else {
-            OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(geom));
-            if (t == wkbMultiPoint) {
-                n_parts = OGR_G_GetGeometryCount(geom);
-            } else if (t == wkbPoint) {
-                n_parts = 1;
-            } else if (opts->centroids) {
-                centroid = OGR_G_CreateGeometry(wkbPoint);
-                if (OGR_G_Centroid(geom, centroid) != OGRERR_NONE || OGR_G_IsEmpty(centroid))
-                    problem = &checks.no_geom;
-                geom = centroid;
-                n_parts = 1;
-            } else {
-                status = fc_error(ctx, FC_EDATA,
-                                  "%s, layer %s, feature " CPL_FRMT_GIB
-                                  ": geometry is a %s, not a point (use --centroids to cluster "
-                                  "the centroids of other geometries)",
-                                  in->path, in->layer_name, fid, OGRGeometryTypeToName(t));
-                OGR_F_Destroy(feat);
-                break;
-            }
-            for (int part = 0; part < n_parts && !problem; part++) {
-                OGRGeometryH pt = point_part(geom, part);
-                problem = OGR_G_IsEmpty(pt) ? &checks.no_geom
-                                            : point_problem(&checks, OGR_G_GetX(pt, 0),
-                                                            OGR_G_GetY(pt, 0));
-            }
-        }
-        if (!problem && sector_idx >= 0) {
-            if (!OGR_F_IsFieldSetAndNotNull(feat, sector_idx)) {
-                problem = &checks.no_sector;
-            } else {
-                char buf[CODE_BUF];
-                const char *text =
-                    checks.code_kind == CODE_INTEGER
-                        ? integer_code(&checks, OGR_F_GetFieldAsInteger64(feat, sector_idx), buf)
-                    : checks.code_kind == CODE_DECIMAL
-                        ? decimal_code(&checks, OGR_F_GetFieldAsDouble(feat, sector_idx), buf)
-                        : OGR_F_GetFieldAsString(feat, sector_idx);
-                if (!text)
-                    problem = &checks.no_sector;
-                else
-                    status = sector_of_code(ctx, &checks, &codes, text, strlen(text), &sector,
-                                            &problem);
-            }
-        } else if (!problem) {
-            status = one_sector(ctx, &codes);
-        }
-        if (!problem && weight_idx >= 0)
-            problem = OGR_F_IsFieldSetAndNotNull(feat, weight_idx)
-                          ? weight_problem(&checks, w = OGR_F_GetFieldAsDouble(feat, weight_idx))
-                          : &checks.bad_weight;
-        if (status == FC_OK && !problem) {
-            for (int part = 0; part < n_parts && status == FC_OK; part++) {
-                OGRGeometryH pt = point_part(geom, part);
-                status = add_firm(ctx, f, &cap, OGR_G_GetX(pt, 0), OGR_G_GetY(pt, 0), sector, k, w);
-            }
-            if (n_parts > 1 || centroid)
-                f->n_reshaped++;
-        }
-        if (centroid)
-            OGR_G_DestroyGeometry(centroid);
-        OGR_F_Destroy(feat);
-        if (status != FC_OK)
-            break;
-        if (problem) {
-            skip(problem, fid);
-            f->n_skipped++;
-            continue;
-        }
-        if ((k & 0xFFFF) == 0 && total > 0 &&
-            (status = fc_progress(ctx, (double)k / (double)total, "reading")) != FC_OK)
-            break;
-    }
     if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
         status = fc_error_gdal(ctx, FC_EIO, "%s, layer %s: read failed after %zu features",
                                in->path, in->layer_name, f->n_features);
-    if (status == FC_OK && f->n_reshaped)
-        fc_message(ctx, FC_MSG_INFO, "%s, layer %s: %zu features were multipoints or other "
-                   "geometries: their points or centroids are clustered", in->path, in->layer_name,
-                   f->n_reshaped);
-    if (status == FC_OK) {
-        report_skips(ctx, in, &checks.no_geom);
-        report_skips(ctx, in, &checks.bad_xy);
-        report_skips(ctx, in, &checks.out_of_range);
-        report_skips(ctx, in, &checks.no_sector);
-        report_skips(ctx, in, &checks.bad_weight);
-        if (checks.code_kind == CODE_INTEGER && !opts->sector_width && opts->sector_digits > 0 &&
-            checks.shortest < checks.longest)
-            fc_message(ctx, FC_MSG_WARNING,
-                       "%s, layer %s: sector field '%s' holds whole numbers of %d to %d digits: "
-                       "codes that began with 0 have lost it (01110 reads as 1110), and "
-                       "--sector-digits %d takes the wrong digits of them; give --sector-width %d "
-                       "to pad them back",
-                       in->path, in->layer_name, opts->sector_field, checks.shortest,
-                       checks.longest, opts->sector_digits, checks.longest);
-    }
+    if (status == FC_OK)
+        report_reading(&r);
     /* another CRS than the first input's: into the first's */
     if (status == FC_OK && !first && in_srs && !OSRIsSame(in_srs, f->srs) && f->n > first_point &&
         (status = fc_transform_points(ctx, in_srs, f->srs, f->n - first_point, f->x + first_point,
@@ -907,8 +1031,6 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
         fc_error_prefix(ctx, "%s, layer %s", in->path, in->layer_name);
     if (in_srs)
         OSRRelease(in_srs);
-    *codes_p = codes;
-    *cap_p = cap;
     return status;
 }
 
