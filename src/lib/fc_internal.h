@@ -400,6 +400,7 @@ int fc_cluster_economics(fc_context *ctx, const fc_firms *f, const int32_t *cid,
                          const int32_t *region_of, const fc_region_stats *st,
                          fc_cluster_table *t);
 
+/* ---- output.c ----------------------------------------------------------- */
 
 /* An output being written under a temporary name. */
 typedef struct fc_output {
@@ -439,13 +440,30 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite);
 /* Removes whatever was written; safe to call after commit. */
 void fc_output_abort(fc_output *out);
 
+/* ---- write.c and write_firms.c: the layers ------------------------------- */
+
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+/* One row per region and sector, with the region's polygon. */
+int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* The firms of every input, in order, with their labels; with several
  * inputs, the union of their fields and a `source` field. */
 int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_inputs,
                    const fc_findings *r);
-/* One row per region and sector, with the region's polygon. */
-int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+
+/* What the layer writers share. A new layer, UTF-8 in a Shapefile, WKT in a
+ * CSV; index_later: the caller makes the GeoPackage spatial index
+ * (fc_rtree). NULL, with the error set, on failure. */
+OGRLayerH fc_layer_create(fc_context *ctx, GDALDatasetH ds, const char *name,
+                          OGRSpatialReferenceH srs, OGRwkbGeometryType type, bool index_later);
+int fc_field_add(fc_context *ctx, OGRLayerH l, const char *name, OGRFieldType type, int width);
+/* Commits and starts a transaction every so many rows (`written` so far);
+ * fc_batch_end() commits the last. Drivers without transactions ignore it. */
+int fc_batch_step(fc_context *ctx, GDALDatasetH ds, size_t written, bool *in_tx);
+int fc_batch_end(fc_context *ctx, GDALDatasetH ds, bool in_tx);
+/* The transformation from `from` to `to`, or NULL when none is needed (or
+ * *failed when it cannot be made). */
+OGRCoordinateTransformationH fc_transform_or_null(OGRSpatialReferenceH from,
+                                                  OGRSpatialReferenceH to, bool *failed);
 
 /* ---- gpkg_rtree.c ------------------------------------------------------- */
 
