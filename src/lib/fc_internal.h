@@ -269,6 +269,7 @@ typedef struct fc_regions {
     bool field_guessed;
     size_t n_repaired;
     GEOSContextHandle_t h;
+    char *geos_msg;        /* GEOS's last error on h: lives as long as h */
     GEOSGeometry **geoms;
     const GEOSPreparedGeometry **prepared;
     GEOSSTRtree *tree;

@@ -160,124 +160,162 @@ static int add_region(fc_context *ctx, fc_regions *r, GEOSGeometry *g, const cha
     return FC_OK;
 }
 
+/* Opens the regions' layer: the one named, else the first polygon layer
+ * rather than a point layer. */
+static int open_regions(fc_context *ctx, const char *path, const char *layer_name, fc_input *in)
+{
+    fc_options o = {.layer = (char *)layer_name};
+    int status = fc_input_open(ctx, path, &o, in);
+    if (status != FC_OK || layer_name)
+        return status;
+    for (int i = 0; i < GDALDatasetGetLayerCount(in->ds); i++)
+        if (is_polygon_type(OGR_L_GetGeomType(GDALDatasetGetLayer(in->ds, i)))) {
+            in->layer = GDALDatasetGetLayer(in->ds, i);
+            in->layer_name = OGR_L_GetName(in->layer);
+            break;
+        }
+    return FC_OK;
+}
+
+/* The transformation of the regions into the firms' CRS (NULL when they
+ * are in it already). */
+static int regions_transform(fc_context *ctx, const fc_input *in, OGRSpatialReferenceH target,
+                             OGRCoordinateTransformationH *ct)
+{
+    OGRSpatialReferenceH src = OGR_L_GetSpatialRef(in->layer);
+    *ct = NULL;
+    if (!target)
+        return FC_OK;
+    if (!src)
+        return fc_error(ctx, FC_ECRS, "%s, layer %s: the regions have no CRS", in->path,
+                        in->layer_name);
+    OGRSpatialReferenceH s = fc_srs_clone_gis_order(src);
+    bool same = OSRIsSame(s, target);
+    if (!same)
+        *ct = OCTNewCoordinateTransformation(s, target);
+    OSRRelease(s);
+    if (!same && !*ct)
+        return fc_error_gdal(ctx, FC_ECRS, "%s: cannot transform the regions to the firms' CRS",
+                             in->path);
+    return FC_OK;
+}
+
+/* A region's polygon as GEOS holds it, in the firms' CRS, valid: repaired
+ * with MakeValid where it is not, and without rings that have no area.
+ * *g stays NULL when GEOS cannot read it. */
+static int region_geometry(fc_context *ctx, fc_regions *r, const fc_input *in, OGRGeometryH og,
+                           OGRCoordinateTransformationH ct, const char *name, GIntBig fid,
+                           GEOSGeometry **g)
+{
+    *g = NULL;
+    og = OGR_G_ForceToMultiPolygon(OGR_G_Clone(og));
+    if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
+        OGR_G_DestroyGeometry(og);
+        return fc_error_gdal(ctx, FC_ECRS, "%s: region '%s' cannot be transformed", in->path, name);
+    }
+    size_t size = (size_t)OGR_G_WkbSize(og);
+    unsigned char *wkb = malloc(size);
+    if (wkb && OGR_G_ExportToIsoWkb(og, wkbNDR, wkb) == OGRERR_NONE)
+        *g = GEOSGeomFromWKB_buf_r(r->h, wkb, size);
+    free(wkb);
+    OGR_G_DestroyGeometry(og);
+    if (*g && !GEOSisValid_r(r->h, *g)) {
+        char *why = GEOSisValidReason_r(r->h, *g);
+        fc_message(ctx, FC_MSG_INFO, "%s: region '%s' (feature " CPL_FRMT_GIB
+                   ") is not a valid polygon (%s); repaired with GEOS MakeValid",
+                   in->path, name, fid, why ? why : "?");
+        GEOSFree_r(r->h, why);
+        *g = repair(r->h, *g);
+        r->n_repaired++;
+    }
+    int dropped = *g ? drop_degenerate_rings(r->h, g) : 0;
+    if (dropped > 0) {
+        fc_message(ctx, FC_MSG_INFO, "%s: region '%s' (feature " CPL_FRMT_GIB
+                   ") has %d ring%s without area (collapsed to a line or a point); removed",
+                   in->path, name, fid, dropped, dropped == 1 ? "" : "s");
+        r->n_repaired++;
+    }
+    return FC_OK;
+}
+
+/* One feature of the regions' layer: a region, left out (no geometry) or
+ * refused (not a polygon, unreadable). */
+static int read_region(fc_context *ctx, fc_regions *r, const fc_input *in, OGRFeatureH f,
+                       OGRCoordinateTransformationH ct)
+{
+    GIntBig fid = OGR_F_GetFID(f);
+    const char *name = OGR_F_IsFieldSetAndNotNull(f, r->field_index)
+                           ? OGR_F_GetFieldAsString(f, r->field_index)
+                           : "";
+    OGRGeometryH og = OGR_F_GetGeometryRef(f);
+    if (!og || OGR_G_IsEmpty(og)) {
+        fc_message(ctx, FC_MSG_WARNING, "%s: region '%s' (feature " CPL_FRMT_GIB
+                   ") has no geometry and is left out", in->path, name, fid);
+        return FC_OK;
+    }
+    if (!is_polygon_type(OGR_G_GetGeometryType(og)))
+        return fc_error(ctx, FC_EDATA, "%s, layer %s, feature " CPL_FRMT_GIB
+                        ": region '%s' is a %s, not a polygon",
+                        in->path, in->layer_name, fid, name, OGR_G_GetGeometryName(og));
+    GEOSGeometry *g;
+    int status = region_geometry(ctx, r, in, og, ct, name, fid, &g);
+    if (status != FC_OK)
+        return status;
+    if (!g)
+        return fc_error(ctx, FC_EGEOM, "%s: region '%s' (feature " CPL_FRMT_GIB
+                        ") cannot be read: %s", in->path, name, fid, r->geos_msg);
+    return add_region(ctx, r, g, name);
+}
+
+/* Prepared polygons and an STR tree, for point-in-polygon. */
+static int index_regions(fc_context *ctx, fc_regions *r)
+{
+    r->prepared = calloc(r->n, sizeof *r->prepared);
+    r->tree = GEOSSTRtree_create_r(r->h, 10);
+    if (!r->prepared || !r->tree)
+        return fc_error(ctx, FC_ENOMEM, "out of memory indexing regions");
+    for (size_t i = 0; i < r->n; i++) {
+        r->prepared[i] = GEOSPrepare_r(r->h, r->geoms[i]);
+        GEOSSTRtree_insert_r(r->h, r->tree, r->geoms[i], (void *)(uintptr_t)(i + 1));
+    }
+    return FC_OK;
+}
+
 int fc_regions_read(fc_context *ctx, const char *path, const char *layer_name,
                     const char *field, OGRSpatialReferenceH target, fc_regions *r)
 {
     memset(r, 0, sizeof *r);
     r->h = GEOS_init_r();
-    if (!r->h)
+    r->geos_msg = calloc(1, FC_GEOS_MESSAGE_SIZE);
+    if (!r->h || !r->geos_msg) {
+        fc_regions_free(r);
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    char geos_msg[FC_GEOS_MESSAGE_SIZE] = "";
-    GEOSContext_setErrorMessageHandler_r(r->h, fc_geos_message, geos_msg);
-    fc_options o = {.layer = (char *)layer_name};
+    }
+    GEOSContext_setErrorMessageHandler_r(r->h, fc_geos_message, r->geos_msg);
     fc_input in;
-    int status = fc_input_open(ctx, path, &o, &in);
-    if (status != FC_OK)
+    int status = open_regions(ctx, path, layer_name, &in);
+    if (status != FC_OK) {
+        fc_regions_free(r);
         return status;
-    if (!layer_name) { /* the first polygon layer, rather than a point layer */
-        for (int i = 0; i < GDALDatasetGetLayerCount(in.ds); i++)
-            if (is_polygon_type(OGR_L_GetGeomType(GDALDatasetGetLayer(in.ds, i)))) {
-                in.layer = GDALDatasetGetLayer(in.ds, i);
-                in.layer_name = OGR_L_GetName(in.layer);
-                break;
-            }
     }
-    if ((status = choose_field(ctx, path, in.layer, field, r)) != FC_OK)
-        goto done;
-    OGRSpatialReferenceH src = OGR_L_GetSpatialRef(in.layer);
     OGRCoordinateTransformationH ct = NULL;
-    if (!src && target) {
-        status = fc_error(ctx, FC_ECRS, "%s, layer %s: the regions have no CRS", path,
-                          in.layer_name);
-        goto done;
-    }
-    if (src && target) {
-        OGRSpatialReferenceH s = fc_srs_clone_gis_order(src);
-        if (!OSRIsSame(s, target))
-            ct = OCTNewCoordinateTransformation(s, target);
-        bool failed = !OSRIsSame(s, target) && !ct;
-        OSRRelease(s);
-        if (failed) {
-            status = fc_error_gdal(ctx, FC_ECRS, "%s: cannot transform the regions to the firms' CRS",
-                                   path);
-            goto done;
-        }
-    }
-    OGRFeatureH f;
+    status = choose_field(ctx, path, in.layer, field, r);
+    if (status == FC_OK)
+        status = regions_transform(ctx, &in, target, &ct);
     OGR_L_ResetReading(in.layer);
+    OGRFeatureH f;
     while (status == FC_OK && (f = OGR_L_GetNextFeature(in.layer))) {
-        GIntBig fid = OGR_F_GetFID(f);
-        const char *name = OGR_F_IsFieldSetAndNotNull(f, r->field_index)
-                               ? OGR_F_GetFieldAsString(f, r->field_index)
-                               : "";
-        OGRGeometryH og = OGR_F_GetGeometryRef(f);
-        if (!og || OGR_G_IsEmpty(og)) {
-            fc_message(ctx, FC_MSG_WARNING, "%s: region '%s' (feature " CPL_FRMT_GIB
-                       ") has no geometry and is left out", path, name, fid);
-            OGR_F_Destroy(f);
-            continue;
-        }
-        if (!is_polygon_type(OGR_G_GetGeometryType(og))) {
-            status = fc_error(ctx, FC_EDATA, "%s, layer %s, feature " CPL_FRMT_GIB
-                              ": region '%s' is a %s, not a polygon",
-                              path, in.layer_name, fid, name, OGR_G_GetGeometryName(og));
-            OGR_F_Destroy(f);
-            break;
-        }
-        og = OGR_G_Clone(og);
-        og = OGR_G_ForceToMultiPolygon(og);
-        if (ct && OGR_G_Transform(og, ct) != OGRERR_NONE) {
-            status = fc_error_gdal(ctx, FC_ECRS, "%s: region '%s' cannot be transformed", path, name);
-            OGR_G_DestroyGeometry(og);
-            OGR_F_Destroy(f);
-            break;
-        }
-        size_t size = (size_t)OGR_G_WkbSize(og);
-        unsigned char *wkb = malloc(size);
-        GEOSGeometry *g = NULL;
-        if (wkb && OGR_G_ExportToIsoWkb(og, wkbNDR, wkb) == OGRERR_NONE)
-            g = GEOSGeomFromWKB_buf_r(r->h, wkb, size);
-        free(wkb);
-        OGR_G_DestroyGeometry(og);
-        if (g && !GEOSisValid_r(r->h, g)) {
-            char *why = GEOSisValidReason_r(r->h, g);
-            fc_message(ctx, FC_MSG_INFO, "%s: region '%s' (feature " CPL_FRMT_GIB
-                       ") is not a valid polygon (%s); repaired with GEOS MakeValid",
-                       path, name, fid, why ? why : "?");
-            GEOSFree_r(r->h, why);
-            g = repair(r->h, g);
-            r->n_repaired++;
-        }
-        int dropped = g ? drop_degenerate_rings(r->h, &g) : 0;
-        if (dropped > 0) {
-            fc_message(ctx, FC_MSG_INFO, "%s: region '%s' (feature " CPL_FRMT_GIB
-                       ") has %d ring%s without area (collapsed to a line or a point); removed",
-                       path, name, fid, dropped, dropped == 1 ? "" : "s");
-            r->n_repaired++;
-        }
-        if (!g)
-            status = fc_error(ctx, FC_EGEOM, "%s: region '%s' (feature " CPL_FRMT_GIB
-                              ") cannot be read: %s", path, name, fid, geos_msg);
-        else
-            status = add_region(ctx, r, g, name);
+        status = read_region(ctx, r, &in, f, ct);
         OGR_F_Destroy(f);
     }
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
     if (status == FC_OK && r->n == 0)
         status = fc_error(ctx, FC_EDATA, "%s, layer %s: no region polygons", path, in.layer_name);
-    if (status == FC_OK) {
-        r->prepared = calloc(r->n, sizeof *r->prepared);
-        r->tree = GEOSSTRtree_create_r(r->h, 10);
-        if (!r->prepared || !r->tree)
-            status = fc_error(ctx, FC_ENOMEM, "out of memory indexing regions");
-        for (size_t i = 0; i < r->n && status == FC_OK; i++) {
-            r->prepared[i] = GEOSPrepare_r(r->h, r->geoms[i]);
-            GEOSSTRtree_insert_r(r->h, r->tree, r->geoms[i], (void *)(uintptr_t)(i + 1));
-        }
-    }
-    r->path = fc_strdup(path);
-done:
+    if (status == FC_OK)
+        status = index_regions(ctx, r);
+    if (status == FC_OK && !(r->path = fc_strdup(path)))
+        status = fc_error(ctx, FC_ENOMEM, "out of memory");
     fc_input_close(&in);
     if (status != FC_OK)
         fc_regions_free(r);
@@ -367,6 +405,7 @@ void fc_regions_free(fc_regions *r)
         }
         GEOS_finish_r(r->h);
     }
+    free(r->geos_msg);
     for (size_t i = 0; i < r->n; i++)
         free(r->names[i]);
     free(r->names);
