@@ -346,22 +346,20 @@ static void add_mapping(sql_writer *w, const char *table, const char *key_column
 }
 
 
-int fc_rtree_end(fc_context *ctx, fc_rtree *t)
+/* The tree's levels, bottom up, until one node (the root) holds them all,
+ * and the number of each level's first node: the root is 1, then level by
+ * level down to the leaves. The levels' entries are the caller's to free,
+ * whatever happens. */
+static int pack_levels(fc_context *ctx, fc_rtree *t, rt_level levels[32], int *n_levels,
+                       size_t base[33])
 {
-    if (!t)
-        return FC_OK;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    double packed = 0, nodes_written = 0, nodes_copied = 0;
-    const size_t n_entries = t->n;
-    /* Levels bottom up, until one node (the root) holds them all. */
-    rt_level levels[32];
-    int n_levels = 0, status = FC_OK;
+    int status = FC_OK;
     rt_entry *e = t->e;
     size_t n = t->n;
     t->e = NULL;
+    *n_levels = 0;
     while (n > 0 && status == FC_OK) {
-        levels[n_levels++] = (rt_level){e, n}; /* freed below, whatever happens */
+        levels[(*n_levels)++] = (rt_level){e, n};
         if (!sort_tile(e, n))
             status = fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
         else if (n <= NODE_CELLS)
@@ -369,26 +367,27 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
         else if (!(e = parents(e, n, &n)))
             status = fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
     }
-    if (n_levels == 0)
+    if (*n_levels == 0)
         free(e); /* no entries */
-    /* Node numbers: the root is 1, then level by level down to the leaves. */
-    size_t base[33], next = 1;
-    for (int k = n_levels - 1; k >= 0; k--) {
+    size_t next = 1;
+    for (int k = *n_levels - 1; k >= 0; k--) {
         base[k] = next;
         next += (levels[k].n + NODE_CELLS - 1) / NODE_CELLS;
     }
-    packed = fc_seconds_since(&t0);
-    /* For each entry of a level (a feature, or a node of the level below),
-     * the node holding it. */
-    size_t *holder = status == FC_OK ? malloc((t->n ? t->n : 1) * sizeof *holder) : NULL;
-    if (status == FC_OK && !holder)
-        status = fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
-    char scratch[2048], sql[2 * sizeof scratch + 256];
-    snprintf(scratch, sizeof scratch, "%s.rtree", GDALGetDescription(t->ds));
+    return status;
+}
+
+/* Every node, level by level, into a scratch SQLite database `scratch`
+ * beside the output (written there in one transaction, much faster than
+ * through the GeoPackage's own connection). */
+static int write_nodes(fc_context *ctx, const fc_rtree *t, const rt_level *levels, int n_levels,
+                       const size_t *base, const char *scratch)
+{
     OGRLayerH nodes = NULL;
-    GDALDatasetH sds = status == FC_OK && n_levels > 0 ? create_scratch(ctx, scratch, &nodes) : NULL;
-    if (status == FC_OK && n_levels > 0 && !sds)
-        status = FC_EIO;
+    GDALDatasetH sds = create_scratch(ctx, scratch, &nodes);
+    if (!sds)
+        return FC_EIO;
+    int status = FC_OK;
     for (int k = 0; k < n_levels && status == FC_OK; k++) {
         const rt_level *lv = &levels[k];
         for (size_t j = 0; j * NODE_CELLS < lv->n && status == FC_OK; j++) {
@@ -399,38 +398,49 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
                               cells, count, k == 0 ? t->fid : NULL, k > 0 ? base[k - 1] : 0);
         }
     }
-    if (sds) {
-        if (status == FC_OK && GDALDatasetCommitTransaction(sds) != OGRERR_NONE)
-            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write", scratch);
-        GDALClose(sds);
+    if (status == FC_OK && GDALDatasetCommitTransaction(sds) != OGRERR_NONE)
+        status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write", scratch);
+    GDALClose(sds);
+    return status;
+}
+
+/* The scratch database's nodes into the GeoPackage's node table, in a
+ * transaction of the GeoPackage left open (*in_tx) for the rows that
+ * follow. ATTACH works only outside a transaction. */
+static int copy_nodes(fc_context *ctx, const fc_rtree *t, const char *scratch, bool *attached,
+                      bool *in_tx)
+{
+    char quoted[4200], sql[8600];
+    size_t q = 0;
+    for (const char *c = scratch; *c && q < sizeof quoted - 2; c++) {
+        if (*c == '\'')
+            quoted[q++] = '\'';
+        quoted[q++] = *c;
     }
-    nodes_written = fc_seconds_since(&t0);
-    /* Into the GeoPackage: ATTACH works only outside a transaction. */
-    bool attached = false, in_tx = false;
-    if (status == FC_OK && sds) {
-        char quoted[2 * sizeof scratch];
-        size_t q = 0;
-        for (const char *c = scratch; *c && q < sizeof quoted - 2; c++) {
-            if (*c == '\'')
-                quoted[q++] = '\'';
-            quoted[q++] = *c;
-        }
-        quoted[q] = '\0';
-        snprintf(sql, sizeof sql, "ATTACH DATABASE '%s' AS fc_scratch", quoted);
-        attached = (status = run_sql(ctx, t->ds, sql, NULL)) == FC_OK;
-    }
-    if (status == FC_OK)
-        in_tx = GDALDatasetStartTransaction(t->ds, FALSE) == OGRERR_NONE;
-    if (status == FC_OK && sds) {
-        snprintf(sql, sizeof sql,
-                 "INSERT OR REPLACE INTO \"%s_node\"(nodeno, data) "
-                 "SELECT nodeno, data FROM fc_scratch.nodes",
-                 t->table);
-        status = run_sql(ctx, t->ds, sql, NULL);
-    }
-    nodes_copied = fc_seconds_since(&t0);
+    quoted[q] = '\0';
+    snprintf(sql, sizeof sql, "ATTACH DATABASE '%s' AS fc_scratch", quoted);
+    int status = run_sql(ctx, t->ds, sql, NULL);
+    *attached = status == FC_OK;
+    if (status != FC_OK)
+        return status;
+    *in_tx = GDALDatasetStartTransaction(t->ds, FALSE) == OGRERR_NONE;
+    snprintf(sql, sizeof sql,
+             "INSERT OR REPLACE INTO \"%s_node\"(nodeno, data) "
+             "SELECT nodeno, data FROM fc_scratch.nodes",
+             t->table);
+    return run_sql(ctx, t->ds, sql, NULL);
+}
+
+/* The rows that say which leaf holds each feature (_rowid) and which node
+ * holds each node but the root (_parent). */
+static int write_holders(fc_context *ctx, const fc_rtree *t, const rt_level *levels,
+                         int n_levels, const size_t *base)
+{
+    size_t *holder = malloc((t->n ? t->n : 1) * sizeof *holder);
+    if (!holder)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the spatial index");
     sql_writer w = {ctx, t->ds, {0}, FC_OK};
-    for (int k = 0; k < n_levels && status == FC_OK; k++) {
+    for (int k = 0; k < n_levels && w.status == FC_OK; k++) {
         char name[300];
         const rt_level *lv = &levels[k];
         for (size_t i = 0; i < lv->n; i++)
@@ -438,15 +448,43 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
         if (k == 0) { /* feature -> leaf */
             snprintf(name, sizeof name, "%s_rowid", t->table);
             add_mapping(&w, name, "rowid", "nodeno", t->fid, 0, holder, lv->n);
-        } else { /* node of the level below -> its parent, for every node but the root */
+        } else { /* node of the level below -> its parent */
             snprintf(name, sizeof name, "%s_parent", t->table);
             add_mapping(&w, name, "nodeno", "parentnode", NULL, (long long)base[k - 1], holder,
                         lv->n);
         }
-        status = w.status;
     }
     free(w.sql.s);
     free(holder);
+    return w.status;
+}
+
+int fc_rtree_end(fc_context *ctx, fc_rtree *t)
+{
+    if (!t)
+        return FC_OK;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const size_t n_entries = t->n;
+    rt_level levels[32];
+    size_t base[33];
+    int n_levels;
+    int status = pack_levels(ctx, t, levels, &n_levels, base);
+    const double packed = fc_seconds_since(&t0);
+    char scratch[2048];
+    snprintf(scratch, sizeof scratch, "%s.rtree", GDALGetDescription(t->ds));
+    const bool scratch_used = status == FC_OK && n_levels > 0;
+    if (scratch_used)
+        status = write_nodes(ctx, t, levels, n_levels, base, scratch);
+    const double nodes_written = fc_seconds_since(&t0);
+    bool attached = false, in_tx = false;
+    if (status == FC_OK && scratch_used)
+        status = copy_nodes(ctx, t, scratch, &attached, &in_tx);
+    else if (status == FC_OK)
+        in_tx = GDALDatasetStartTransaction(t->ds, FALSE) == OGRERR_NONE;
+    const double nodes_copied = fc_seconds_since(&t0);
+    if (status == FC_OK)
+        status = write_holders(ctx, t, levels, n_levels, base);
     for (int k = 0; k < n_levels; k++)
         free(levels[k].entries);
     if (status == FC_OK)
@@ -459,7 +497,7 @@ int fc_rtree_end(fc_context *ctx, fc_rtree *t)
         int detached = run_sql(ctx, t->ds, "DETACH DATABASE fc_scratch", NULL);
         status = status == FC_OK ? detached : status;
     }
-    if (sds)
+    if (scratch_used)
         VSIUnlink(scratch);
     fc_rtree_free(t);
     fc_message(ctx, FC_MSG_DEBUG,
