@@ -1,6 +1,7 @@
 /* Internal declarations shared by the modules of libfirmclust.
- * Pipeline: read -> reproject -> dbscan (grid index inside) -> hull -> write,
- * driven by cluster.c. Data flows between the stages as flat arrays. */
+ * Pipeline: read -> reproject -> dbscan (grid index inside) -> hull ->
+ * regions and stats -> write (output.c, write.c, write_firms.c), driven by
+ * cluster.c. Data flows between the stages as flat arrays. */
 #ifndef FC_INTERNAL_H
 #define FC_INTERNAL_H
 
@@ -251,7 +252,8 @@ typedef struct fc_area_measure {
  * its own GEOS context: set c is the points members[start[c] ..
  * start[c + 1]) of x, y. Fills wkb, wkb_size and area (in m2) for each set;
  * the result does not depend on the thread count. Reports progress on ctx
- * as `stage`; on failure, the error names the set (1-based). */
+ * within the current stage (fc_progress_stage); on failure, the error names
+ * the set (1-based). */
 int fc_hulls(fc_context *ctx, int threads, size_t n_sets, const size_t *start,
              const size_t *members, const double *x, const double *y,
              const fc_hull_params *params, const fc_area_measure *measure,
