@@ -1,6 +1,17 @@
 /* The command-line tool, run as a user runs it, on the bundled fixtures and
  * on small files made here; every output is read back with OGR. */
-#include "cli_support.h"
+#define _GNU_SOURCE
+#include "check_main.h"
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
 
 #include <dirent.h>
 #include <signal.h>
@@ -270,7 +281,7 @@ START_TEST(projected_input_eps_in_metres)
                          "POINT (501998 5000000)", "POINT (600000 5000000)",
                          "POINT (600000 5001001)"};
     const char *oked[] = {"1", "1", "1", "1", "1"};
-    write_points(in_dir("utm.gpkg"), 32643, 5, wkt, oked);
+    fc_test_write_points(in_dir("utm.gpkg"), 32643, 5, wkt, oked);
     ck_assert_int_eq(run("cluster utm.gpkg out.gpkg --eps 1000 --min-pts 2 --permutations 0"), 0);
     GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
     OGRLayerH lc = layer(ds, "clusters");
@@ -295,7 +306,7 @@ START_TEST(lonlat_input_eps_in_metres)
     /* Two points 0.01 degrees of latitude apart near Astana: 1112 m. */
     const char *wkt[] = {"POINT (71.4 51.10)", "POINT (71.4 51.11)", "POINT (80 45)"};
     const char *oked[] = {"62", "62", "62"};
-    write_points(in_dir("ll.gpkg"), 4326, 3, wkt, oked);
+    fc_test_write_points(in_dir("ll.gpkg"), 4326, 3, wkt, oked);
     ck_assert_int_eq(run("cluster ll.gpkg a.gpkg --eps 1115 --min-pts 2 --sector-field oked --permutations 0"), 0);
     ck_assert_int_eq(count(in_dir("a.gpkg"), "clusters"), 1);
     ck_assert_int_eq(run("cluster ll.gpkg b.gpkg --eps 1110 --min-pts 2 --sector-field oked --permutations 0"), 0);
@@ -351,7 +362,7 @@ START_TEST(distance_mode_follows_the_crs)
     ck_assert_ptr_nonnull(strstr(out_text, "distances: planar in +proj=eqdc"));
     const char *wkt[] = {"POINT (500000 5000000)", "POINT (500999 5000000)"};
     const char *oked[] = {"1", "1"};
-    write_points(in_dir("utm.gpkg"), 32643, 2, wkt, oked);
+    fc_test_write_points(in_dir("utm.gpkg"), 32643, 2, wkt, oked);
     ck_assert_int_eq(run("cluster utm.gpkg u.gpkg --eps 1000 --min-pts 2 --permutations 0"), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "distances: planar in WGS 84 / UTM zone 43N"));
     ck_assert_int_eq(run("cluster utm.gpkg u2.gpkg --eps 1000 --min-pts 2 --distance geodesic --permutations 0"), 0);
@@ -368,7 +379,7 @@ START_TEST(areas_on_the_ellipsoid)
     const char *wkt[] = {"POINT (30 0)", "POINT (30.01 0)", "POINT (30.01 0.01)", "POINT (30 0.01)",
                          "POINT (30.005 0.005)"};
     const char *oked[] = {"1", "1", "1", "1", "1"};
-    write_points(in_dir("square.gpkg"), 4326, 5, wkt, oked);
+    fc_test_write_points(in_dir("square.gpkg"), 4326, 5, wkt, oked);
     ck_assert_int_eq(run("cluster square.gpkg out.gpkg --eps 1000 --min-pts 2 --hull convex --permutations 0"), 0);
     GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
     OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
@@ -397,7 +408,7 @@ START_TEST(cluster_across_the_antimeridian)
                          "POINT (-179.997 -17.001)", "POINT (179.998 -16.998)",
                          "POINT (-179.998 -17.003)", "POINT (180 -17.001)", "POINT (-179.996 -16.999)"};
     const char *oked[] = {"1", "1", "1", "1", "1", "1", "1", "1"};
-    write_points(in_dir("fiji.gpkg"), 4326, 8, wkt, oked);
+    fc_test_write_points(in_dir("fiji.gpkg"), 4326, 8, wkt, oked);
     ck_assert_int_eq(run("cluster fiji.gpkg out.gpkg --eps 1000 --min-pts 3 --permutations 0"), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "1 cluster holding 8 firms"));
     GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
@@ -807,12 +818,6 @@ static const struct {
      "skipped 2 features with a missing or negative weight (FID 2, 3)"},
 };
 
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(in_dir(name), "w");
-    fputs(text, f);
-    fclose(f);
-}
 
 /* Copies `bytes` bytes (all when 0) of a file. */
 static void copy_file(const char *from, const char *to, long bytes)
@@ -830,12 +835,12 @@ static void make_bad_inputs(void)
 {
     write_text("notvector.txt", "hello\n");
     const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"1"};
-    write_points(in_dir("polygons.gpkg"), 4326, 1, poly, one);
-    write_points(in_dir("empty.gpkg"), 4326, 0, poly, one);
+    fc_test_write_points(in_dir("polygons.gpkg"), 4326, 1, poly, one);
+    fc_test_write_points(in_dir("empty.gpkg"), 4326, 0, poly, one);
     const char *codes2[] = {"62", "62"};
     write_text("mixed.csv", "lon,lat,oked\n71.4,51.1,62\n71.4,51.1,62\n200,51.1,62\n71.4,51.1,\n");
     const char *nan[] = {"POINT (71.4 51.1)", "NAN"}; /* a Shapefile holds NaNs as they are */
-    write_points(in_dir("nan.shp"), 4326, 2, nan, codes2);
+    fc_test_write_points(in_dir("nan.shp"), 4326, 2, nan, codes2);
     copy_file(firms, "truncated.gpkg", 200000);
     char shp[512];
     snprintf(shp, sizeof shp, "%s/fixtures/kz/kaz_admbnda_adm1_2024", src);
@@ -859,9 +864,9 @@ static void make_bad_inputs(void)
     write_text("weights.csv", "lon,lat,staff\n71.4,51.1,5\n71.4,51.1,\n71.4,51.1,-3\n");
     write_text("bad.conf", "eps = 100\n= 5\n");
     const char *far[] = {"POINT (1e12 1e12)"}; /* no place on earth in UTM */
-    write_points(in_dir("far.gpkg"), 32642, 1, far, codes2);
+    fc_test_write_points(in_dir("far.gpkg"), 32642, 1, far, codes2);
     const char *near[] = {"POINT (71.4 51.1)"};
-    write_points(in_dir("near.gpkg"), 4326, 1, near, codes2);
+    fc_test_write_points(in_dir("near.gpkg"), 4326, 1, near, codes2);
 }
 
 START_TEST(bad_input_fails_cleanly)
@@ -894,7 +899,7 @@ START_TEST(skipped_features_are_reported_and_kept)
     const char *wkt[] = {"POINT (71.4 51.1)", NULL, "POINT (71.4 51.1)", "POINT EMPTY",
                          "POINT (71.4 51.1)"};
     const char *oked[] = {"62", "62", NULL, "62", "62"};
-    write_points(in_dir("gaps.gpkg"), 4326, 5, wkt, oked);
+    fc_test_write_points(in_dir("gaps.gpkg"), 4326, 5, wkt, oked);
     ck_assert_int_eq(run("cluster gaps.gpkg out.gpkg --eps 100 --min-pts 2 --sector-field oked --permutations 0"), 0);
     ck_assert_ptr_nonnull(strstr(err_text, "skipped 2 features with no geometry or an empty one (FID 2, 4)"));
     ck_assert_ptr_nonnull(strstr(err_text, "skipped 1 feature with no sector code (FID 3)"));
@@ -1026,7 +1031,7 @@ START_TEST(multipoints_exploded_and_centroids_on_request)
     const char *wkt[] = {"MULTIPOINT ((71.4 51.1), (71.401 51.1))", "POINT (71.4005 51.1)",
                          "POLYGON ((71.40 51.10, 71.402 51.10, 71.402 51.102, 71.40 51.10))"};
     const char *oked[] = {"62", "62", "62"};
-    write_points(in_dir("shapes.gpkg"), 4326, 3, wkt, oked);
+    fc_test_write_points(in_dir("shapes.gpkg"), 4326, 3, wkt, oked);
     ck_assert_int_eq(run("cluster shapes.gpkg out.gpkg --eps 500 --min-pts 2 --permutations 0"), 1);
     ck_assert_ptr_nonnull(strstr(err_text, "feature 3: geometry is a Polygon, not a point (use --centroids"));
     ck_assert_int_eq(run("cluster shapes.gpkg out.gpkg --eps 500 --min-pts 2 --permutations 0 --centroids"), 0);
@@ -1057,7 +1062,7 @@ START_TEST(batch_of_twenty_with_three_broken)
     write_text("in/broken.gpkg", "not a GeoPackage\n");
     write_text("in/nocoords.csv", "name,oked\nA,47\n");
     const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"47"};
-    write_points(in_dir("in/polygons.gpkg"), 4326, 1, poly, one);
+    fc_test_write_points(in_dir("in/polygons.gpkg"), 4326, 1, poly, one);
     ck_assert_int_eq(run("cluster in/* --output-dir out --sector-field oked --sector-digits 2 "
                          "--eps 3000 --min-pts 5 --permutations 9 --progress"),
                      1);
@@ -1460,7 +1465,7 @@ START_TEST(help_and_version)
         ck_assert_msg(strstr(out_text, opts[i]), "cluster --help lacks %s", opts[i]);
     ck_assert_int_eq(run("--help"), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "synth"));
-    ck_assert_int_eq(run(""), 2);
+    ck_assert_int_eq(run("%s", ""), 2);
     ck_assert_int_eq(run("--version"), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "firmclust " FIRMCLUST_VERSION));
     ck_assert_ptr_nonnull(strstr(out_text, "GEOS"));
@@ -1504,7 +1509,7 @@ static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = fc_tcase("cli");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, main_job_writes_consistent_layers);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);

@@ -1,6 +1,18 @@
 /* Sector codes are identifiers, never numbers: whatever the format holds
  * them in, 01110 stays 01110 from the input to the output, byte for byte. */
-#include "cli_support.h"
+#define _GNU_SOURCE
+#include "check_main.h"
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal_utils.h>
 
 static int by_text(const void *a, const void *b)
 {
@@ -64,13 +76,6 @@ static const char *written_codes(const char *output)
     return sorted_words(list, "|");
 }
 
-static void write_text(const char *name, const char *text)
-{
-    FILE *f = fopen(in_dir(name), "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* Firms 30 m apart near Astana, one per code, in a layer of the given
  * driver whose `oked` field has the given type (and width and precision). */
@@ -272,7 +277,7 @@ static Suite *codes_suite(void)
 {
     Suite *s = suite_create("codes");
     TCase *tc = fc_tcase("codes");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, csv_codes_that_look_numeric_stay_text);
     tcase_add_test(tc, dotted_codes_count_digits_only);
     tcase_add_test(tc, text_codes_survive_every_format);

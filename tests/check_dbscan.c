@@ -1,97 +1,15 @@
 /* fc_dbscan: small cases to check by eye, then a brute-force O(n^2)
- * DBSCAN as the oracle over thousands of random cases. */
+ * DBSCAN (tests/support.c) as the oracle over thousands of random cases. */
 #include "fc_internal.h"
 #include "check_main.h"
+#include "support.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-/* ---- the oracle --------------------------------------------------------- */
-
-static int near(const double *x, const double *y, size_t i, size_t j, double eps2)
-{
-    double dx = x[i] - x[j], dy = y[i] - y[j];
-    return dx * dx + dy * dy <= eps2;
-}
-
-/* Plain DBSCAN by definition, with the same numbering and tie rules as the
- * documented semantics: clusters ordered by (group, smallest core index),
- * a border point takes the cluster of its nearest core point, ties to the
- * core point first in the input. */
-static size_t oracle(size_t n, const double *x, const double *y, const uint32_t *group,
-                     const fc_dbscan_params *p, int32_t *cluster, uint8_t *role)
-{
-    const double eps2 = p->eps * p->eps;
-    const double thr = p->weight ? p->min_weight : (double)p->min_pts;
-    uint8_t *core = calloc(n + 1, 1);
-    size_t *comp = malloc((n + 1) * sizeof *comp), *stack = malloc((n + 1) * sizeof *stack);
-    for (size_t i = 0; i < n; i++) {
-        double sum = 0;
-        for (size_t j = 0; j < n; j++)
-            if ((!group || group[i] == group[j]) && near(x, y, i, j, eps2))
-                sum += p->weight ? p->weight[j] : 1.0;
-        core[i] = sum >= thr;
-    }
-    /* Components of core points, found by depth-first search from each core
-     * point in input order: so they are numbered by smallest index within
-     * a group; renumbered by (group, smallest index) below. */
-    size_t n_comp = 0;
-    for (size_t i = 0; i < n; i++)
-        comp[i] = SIZE_MAX;
-    size_t *comp_first = malloc((n + 1) * sizeof *comp_first);
-    for (size_t i = 0; i < n; i++) {
-        if (!core[i] || comp[i] != SIZE_MAX)
-            continue;
-        size_t top = 0;
-        stack[top++] = i;
-        comp[i] = n_comp;
-        while (top) {
-            size_t a = stack[--top];
-            for (size_t b = 0; b < n; b++)
-                if (core[b] && comp[b] == SIZE_MAX && (!group || group[a] == group[b]) &&
-                    near(x, y, a, b, eps2)) {
-                    comp[b] = n_comp;
-                    stack[top++] = b;
-                }
-        }
-        comp_first[n_comp++] = i;
-    }
-    /* id of component k = number of components that sort before it */
-    int32_t *id = malloc((n_comp + 1) * sizeof *id);
-    for (size_t k = 0; k < n_comp; k++) {
-        size_t before = 0;
-        uint32_t gk = group ? group[comp_first[k]] : 0;
-        for (size_t m = 0; m < n_comp; m++) {
-            uint32_t gm = group ? group[comp_first[m]] : 0;
-            if (gm < gk || (gm == gk && comp_first[m] < comp_first[k]))
-                before++;
-        }
-        id[k] = (int32_t)before;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (core[i]) {
-            cluster[i] = id[comp[i]];
-            role[i] = FC_ROLE_CORE;
-            continue;
-        }
-        double best = INFINITY;
-        size_t bj = SIZE_MAX;
-        for (size_t j = 0; j < n; j++) {
-            if (!core[j] || (group && group[i] != group[j]))
-                continue;
-            double dx = x[i] - x[j], dy = y[i] - y[j], d2 = dx * dx + dy * dy;
-            if (d2 <= eps2 && d2 < best) { /* j ascending: ties keep the first */
-                best = d2;
-                bj = j;
-            }
-        }
-        cluster[i] = bj == SIZE_MAX ? -1 : id[comp[bj]];
-        role[i] = bj == SIZE_MAX ? FC_ROLE_NOISE : FC_ROLE_BORDER;
-    }
-    free(core), free(comp), free(stack), free(comp_first), free(id);
-    return n_comp;
-}
+/* The oracle is tests/support.c's brute-force DBSCAN, the same one
+ * check_geodesic.c uses with geodesic distances. */
 
 /* ---- small cases -------------------------------------------------------- */
 
@@ -334,7 +252,7 @@ START_TEST(matches_brute_force)
         int shape = t % 5;
         size_t n = make_case(shape, x, y, g, w, MAX_N, &p, &use_groups, &use_weights);
         const uint32_t *groups = use_groups ? g : NULL;
-        size_t k_fast, k_ref = oracle(n, x, y, groups, &p, c_ref, r_ref);
+        size_t k_fast, k_ref = fc_test_dbscan_oracle(n, x, y, groups, &p, c_ref, r_ref);
         /* Every third case uses cells larger than eps/sqrt(2) (up to 2 eps),
          * whose points are not all neighbours, or the smallest cells that
          * still work (eps/2). */
@@ -443,7 +361,7 @@ static void assert_matches_oracle(size_t n, const double *x, const double *y, co
 {
     int32_t *c_fast = malloc(n * sizeof *c_fast), *c_ref = malloc(n * sizeof *c_ref);
     uint8_t *r_fast = malloc(n), *r_ref = malloc(n);
-    size_t k_fast, k_ref = oracle(n, x, y, g, p, c_ref, r_ref);
+    size_t k_fast, k_ref = fc_test_dbscan_oracle(n, x, y, g, p, c_ref, r_ref);
     ck_assert_int_eq(fc_dbscan(ctx, n, x, y, g, p, c_fast, r_fast, &k_fast), FC_OK);
     ck_assert_uint_gt(k_ref, min_clusters);
     ck_assert_uint_eq(k_fast, k_ref);

@@ -4,6 +4,7 @@
  * 1 mm inside and outside eps. */
 #include "fc_internal.h"
 #include "check_main.h"
+#include "support.h"
 
 #include <geodesic.h>
 #include <math.h>
@@ -17,68 +18,6 @@ static void setup(void)
     geod_init(&wgs84, 6378137, 1 / 298.257223563);
 }
 static void teardown(void) { ctx = fc_context_destroy(ctx); }
-
-static double distance(const double *lon, const double *lat, size_t i, size_t j)
-{
-    size_t a = i < j ? i : j, b = i < j ? j : i; /* the library's argument order */
-    double s12;
-    geod_inverse(&wgs84, lat[a], lon[a], lat[b], lon[b], &s12, NULL, NULL);
-    return s12;
-}
-
-/* DBSCAN by definition with geodesic distances (see check_dbscan.c for the
- * planar one; the numbering and tie rules are the same). */
-static size_t oracle(size_t n, const double *lon, const double *lat, const fc_dbscan_params *p,
-                     int32_t *cluster, uint8_t *role)
-{
-    uint8_t *core = calloc(n + 1, 1);
-    int32_t *comp = malloc((n + 1) * sizeof *comp);
-    size_t *stack = malloc((n + 1) * sizeof *stack);
-    for (size_t i = 0; i < n; i++) {
-        size_t count = 0;
-        for (size_t j = 0; j < n; j++)
-            count += distance(lon, lat, i, j) <= p->eps;
-        core[i] = count >= p->min_pts;
-        comp[i] = -1;
-    }
-    int32_t n_comp = 0; /* one group: components numbered by first core point */
-    for (size_t i = 0; i < n; i++) {
-        if (!core[i] || comp[i] >= 0)
-            continue;
-        size_t top = 0;
-        stack[top++] = i;
-        comp[i] = n_comp;
-        while (top) {
-            size_t a = stack[--top];
-            for (size_t b = 0; b < n; b++)
-                if (core[b] && comp[b] < 0 && distance(lon, lat, a, b) <= p->eps) {
-                    comp[b] = n_comp;
-                    stack[top++] = b;
-                }
-        }
-        n_comp++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (core[i]) {
-            cluster[i] = comp[i];
-            role[i] = FC_ROLE_CORE;
-            continue;
-        }
-        double best = INFINITY;
-        size_t bj = SIZE_MAX;
-        for (size_t j = 0; j < n; j++) {
-            double d = core[j] ? distance(lon, lat, i, j) : INFINITY;
-            if (d <= p->eps && d < best) {
-                best = d;
-                bj = j;
-            }
-        }
-        cluster[i] = bj == SIZE_MAX ? -1 : comp[bj];
-        role[i] = bj == SIZE_MAX ? FC_ROLE_NOISE : FC_ROLE_BORDER;
-    }
-    free(core), free(comp), free(stack);
-    return (size_t)n_comp;
-}
 
 static fc_dbscan_params geodesic_params(double eps, size_t min_pts)
 {
@@ -182,7 +121,7 @@ START_TEST(matches_brute_force)
             }
         }
         fc_dbscan_params p = geodesic_params(eps, 1 + (size_t)(uniform() * 5));
-        size_t k_ref = oracle(n, lon, lat, &p, c_ref, r_ref), k_fast;
+        size_t k_ref = fc_test_dbscan_oracle(n, lon, lat, NULL, &p, c_ref, r_ref), k_fast;
         /* Half the cases with cubes larger than the default, whose points
          * are not all within eps of each other. */
         double side = (eps - 2e-6) / sqrt(3.0) * (t % 2 ? 1.0 : 2.5);
@@ -214,7 +153,7 @@ START_TEST(default_cells_match_too)
         geod_direct(&wgs84, 51.17, 71.45, 360 * uniform(), 8000 * uniform() * uniform(), &lat[i],
                     &lon[i], NULL);
     fc_dbscan_params p = geodesic_params(400, 6);
-    size_t k_ref = oracle(N, lon, lat, &p, c_ref, r_ref), k_fast;
+    size_t k_ref = fc_test_dbscan_oracle(N, lon, lat, NULL, &p, c_ref, r_ref), k_fast;
     ck_assert_int_eq(fc_dbscan(ctx, N, lon, lat, NULL, &p, c_fast, r_fast, &k_fast), FC_OK);
     ck_assert_uint_eq(k_fast, k_ref);
     ck_assert_uint_gt(k_ref, 0);

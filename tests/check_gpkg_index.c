@@ -3,6 +3,7 @@
  * points a scan finds, and it follows edits made afterwards. */
 #include "fc_internal.h"
 #include "check_main.h"
+#include "support.h"
 
 #include <gdal.h>
 #include <math.h>
@@ -11,14 +12,13 @@
 #include <string.h>
 
 static fc_context *ctx;
-static char dir[64], output[128];
+static char output[300];
 
 static void setup(void)
 {
     ctx = fc_context_new();
-    snprintf(dir, sizeof dir, "/tmp/firmclust-index-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char input[128];
+    fc_test_mkdtemp(dir, sizeof dir);
+    char input[300];
     snprintf(input, sizeof input, "%s/firms.gpkg", dir);
     snprintf(output, sizeof output, "%s/out.gpkg", dir);
     ck_assert_int_eq(fc_synth(ctx, input, "GPKG", 30000, 3, 0), FC_OK);
@@ -31,9 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    fc_test_rmtree(dir);
     ctx = fc_context_destroy(ctx);
 }
 

@@ -4,7 +4,12 @@
  * the antimeridian and near the poles. */
 #define _GNU_SOURCE
 #include "fc_internal.h" /* before check_main.h: its random numbers */
-#include "cli_support.h"
+#include "check_main.h"
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Appends one firm to a CSV. */
 static void firm(FILE *f, double x, double y) { fprintf(f, "%.9f,%.9f,01\n", x, y); }
@@ -118,7 +123,7 @@ static Suite *polygons_suite(void)
 {
     Suite *s = suite_create("polygons");
     TCase *tc = fc_tcase("polygons");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, degenerate_clusters_in_longitude_latitude);
     tcase_add_test(tc, degenerate_clusters_in_projected_input);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
  * on cases small enough to compute by hand. */
 #include "fc_internal.h"
 #include "check_main.h"
+#include "support.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 static fc_context *ctx;
-static char dir[64], messages[4096];
+static char messages[4096];
 
 static void collect(int level, const char *message, void *arg)
 {
@@ -23,50 +24,22 @@ static void setup(void)
     ctx = fc_context_new();
     messages[0] = '\0';
     fc_context_set_message_handler(ctx, collect, NULL);
-    snprintf(dir, sizeof dir, "/tmp/firmclust-stats-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    fc_test_mkdtemp(dir, sizeof dir);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    fc_test_rmtree(dir);
     ctx = fc_context_destroy(ctx);
 }
 
-static OGRSpatialReferenceH epsg(int code)
-{
-    OGRSpatialReferenceH s = OSRNewSpatialReference(NULL);
-    OSRImportFromEPSG(s, code);
-    OSRSetAxisMappingStrategy(s, OAMS_TRADITIONAL_GIS_ORDER);
-    return s;
-}
-
-/* A GeoPackage of named polygons. */
+/* A GeoPackage of named polygons in the test directory. */
 static const char *write_regions(const char *name, int code, size_t n, const char *const *names,
                                  const char *const *wkt)
 {
-    static char path[128];
+    static char path[320];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), path, 0, 0, 0, GDT_Unknown, NULL);
-    OGRSpatialReferenceH s = epsg(code);
-    OGRLayerH l = GDALDatasetCreateLayer(ds, "regions", s, wkbPolygon, NULL);
-    OSRRelease(s);
-    OGRFieldDefnH fd = OGR_Fld_Create("name", OFTString);
-    OGR_L_CreateField(l, fd, TRUE);
-    OGR_Fld_Destroy(fd);
-    for (size_t i = 0; i < n; i++) {
-        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
-        OGR_F_SetFieldString(f, 0, names[i]);
-        OGRGeometryH g = NULL;
-        char *w = (char *)wkt[i];
-        ck_assert_int_eq(OGR_G_CreateFromWkt(&w, NULL, &g), OGRERR_NONE);
-        OGR_F_SetGeometryDirectly(f, g);
-        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
-        OGR_F_Destroy(f);
-    }
-    GDALClose(ds);
+    fc_test_write_polygons(path, code, n, names, wkt);
     return path;
 }
 
@@ -85,7 +58,7 @@ static const double fw[] = {10, 10, 10, 1, 1, 50, 2, 2, 2, 100};
 
 START_TEST(location_quotients_by_hand)
 {
-    OGRSpatialReferenceH utm = epsg(32642);
+    OGRSpatialReferenceH utm = fc_test_epsg(32642);
     fc_regions r;
     const char *path = write_regions("squares.gpkg", 32642, 2, square_names, square_wkt);
     ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, utm, &r), FC_OK);
@@ -119,7 +92,7 @@ START_TEST(regions_in_another_crs)
     /* The same squares in longitude/latitude: their corners transformed,
      * edges straight in degrees (a few metres off the UTM ones). Firms well
      * inside land in the same regions. */
-    OGRSpatialReferenceH utm = epsg(32642), ll = epsg(4326);
+    OGRSpatialReferenceH utm = fc_test_epsg(32642), ll = fc_test_epsg(4326);
     double cx[] = {500000, 510000, 520000, 500000, 510000, 520000};
     double cy[] = {5000000, 5000000, 5000000, 5010000, 5010000, 5010000};
     ck_assert_int_eq(fc_transform_points(ctx, utm, ll, 6, cx, cy), FC_OK);
@@ -151,7 +124,7 @@ START_TEST(bow_tie_is_repaired_and_reported)
     const char *names[] = {"Bow tie"};
     const char *wkt[] = {"POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))"};
     const char *path = write_regions("bowtie.gpkg", 32642, 1, names, wkt);
-    OGRSpatialReferenceH utm = epsg(32642);
+    OGRSpatialReferenceH utm = fc_test_epsg(32642);
     fc_regions r;
     ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, utm, &r), FC_OK);
     ck_assert_uint_eq(r.n_repaired, 1);
@@ -174,11 +147,11 @@ END_TEST
 
 START_TEST(kazakhstan_oblasts_have_collapsed_rings_removed)
 {
-    const char *src = getenv("FIRMCLUST_SOURCE_DIR");
-    ck_assert_ptr_nonnull(src);
+    const char *source_dir = getenv("FIRMCLUST_SOURCE_DIR");
+    ck_assert_ptr_nonnull(source_dir);
     char path[512];
-    snprintf(path, sizeof path, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", src);
-    OGRSpatialReferenceH ll = epsg(4326);
+    snprintf(path, sizeof path, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", source_dir);
+    OGRSpatialReferenceH ll = fc_test_epsg(4326);
     fc_regions r;
     ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, ll, &r), FC_OK);
     ck_assert_uint_eq(r.n, 20);
