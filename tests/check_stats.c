@@ -168,6 +168,23 @@ START_TEST(kazakhstan_oblasts_have_collapsed_rings_removed)
 }
 END_TEST
 
+/* GEOS reports its errors on the regions' handle, which lives as long as
+ * the regions do, into a buffer that lives as long too (it was once on the
+ * stack of fc_regions_read, which had returned). */
+START_TEST(geos_messages_outlive_the_reading)
+{
+    const char *names[] = {"A"};
+    const char *path = write_regions("one.gpkg", 32642, 1, names, square_wkt);
+    fc_regions r;
+    ck_assert_int_eq(fc_regions_read(ctx, path, NULL, NULL, NULL, &r), FC_OK);
+    ck_assert_ptr_nonnull(r.geos_msg);
+    ck_assert_ptr_null(GEOSGeomFromWKT_r(r.h, "POLYGON ((0 0, 1"));
+    ck_assert_msg(strstr(r.geos_msg, "ParseException"), "GEOS said '%s'", r.geos_msg);
+    fc_regions_free(&r);
+    ck_assert_ptr_null(r.geos_msg);
+}
+END_TEST
+
 /* ---- significance ------------------------------------------------------- */
 
 
@@ -413,6 +430,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, regions_in_another_crs);
     tcase_add_test(tc, bow_tie_is_repaired_and_reported);
     tcase_add_test(tc, kazakhstan_oblasts_have_collapsed_rings_removed);
+    tcase_add_test(tc, geos_messages_outlive_the_reading);
     tcase_add_test(tc, planted_cluster_is_significant);
     tcase_add_test(tc, chance_clusters_are_not_significant);
     tcase_add_test(tc, same_seed_same_pvalues_any_threads);

@@ -321,6 +321,17 @@ int epsg_of(OGRLayerH l)
     return code ? atoi(code) : 0;
 }
 
+/* Copies `bytes` bytes (all when 0) of a file. */
+void copy_file(const char *from, const char *to, long bytes)
+{
+    char cmd[1400];
+    if (bytes > 0)
+        snprintf(cmd, sizeof cmd, "head -c %ld '%s' > '%s'", bytes, from, in_dir(to));
+    else
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, in_dir(to));
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 bool same_bytes(const char *a, const char *b)
 {
     char cmd[1200];

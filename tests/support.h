@@ -73,6 +73,8 @@ OGRLayerH layer(GDALDatasetH ds, const char *name);
 GIntBig count(const char *path, const char *layer_name);
 int epsg_of(OGRLayerH l);
 bool same_bytes(const char *a, const char *b);
+/* Copies `bytes` bytes (all when 0) of a file to dir/to. */
+void copy_file(const char *from, const char *to, long bytes);
 
 #define MAIN_JOB                                                                                   \
     "cluster '%s' %s --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 "                \

@@ -1,0 +1,431 @@
+/* Writing outputs (output.c, write.c, write_firms.c) through the tool: every
+ * format read back with OGR, field names a Shapefile cannot hold, nothing
+ * replaced without --overwrite, nothing half-written after a failure, a
+ * full disk, Ctrl-C, SIGTERM, SIGKILL or a concurrent run. */
+#define _GNU_SOURCE
+#include "check_main.h"
+#include "support.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <gdal_utils.h>
+#include <geodesic.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+START_TEST(existing_output_kept_without_overwrite)
+{
+    ck_assert_int_eq(run(MAIN_JOB " --hull convex", firms, "out.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 50 before.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 50 out2.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out2.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "out2.gpkg exists; use --overwrite"));
+    ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_int_eq(run(MAIN_JOB " --hull convex --overwrite", firms, "out2.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("out2.gpkg")));
+    ck_assert_str_eq(listing(), "before.gpkg out.gpkg out2.gpkg ");
+}
+END_TEST
+
+START_TEST(output_never_replaces_input)
+{
+    ck_assert_int_eq(run("synth -q --firms 500 in.gpkg"), 0);
+    ck_assert_int_eq(run("synth -q --firms 500 copy.gpkg"), 0);
+    ck_assert_int_eq(run("cluster in.gpkg in.gpkg --eps 5000 --overwrite --permutations 0"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "would replace an input"));
+    ck_assert(same_bytes(in_dir("in.gpkg"), in_dir("copy.gpkg")));
+}
+END_TEST
+
+static void check_directory_output(const char *format, const char *ext)
+{
+    ck_assert_int_eq(run(MAIN_JOB, firms, "ref.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " -f '%s'", firms, "outdir", format), 0);
+    char c[600], f[600];
+    snprintf(c, sizeof c, "%s/outdir/clusters.%s", dir, ext);
+    snprintf(f, sizeof f, "%s/outdir/firms.%s", dir, ext);
+    ck_assert_int_eq(count(c, NULL), count(in_dir("ref.gpkg"), "clusters"));
+    ck_assert_int_eq(count(f, NULL), count(in_dir("ref.gpkg"), "firms"));
+    GDALDatasetH ds = open_vector(f);
+    OGRFeatureDefnH fd = OGR_L_GetLayerDefn(layer(ds, NULL));
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(fd, "cluster_id"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(fd, "role"), 0);
+    ck_assert_int_eq(epsg_of(layer(ds, NULL)), 4326);
+    /* Kazakh text intact (FlatGeobuf orders features spatially, so the
+     * reference firm is found by id) */
+    OGRFeatureH feat = OGR_L_GetNextFeature(layer(ds, NULL));
+    GDALDatasetH ref = open_vector(in_dir("ref.gpkg"));
+    char filter[64];
+    snprintf(filter, sizeof filter, "firm_id = " CPL_FRMT_GIB,
+             OGR_F_GetFieldAsInteger64(feat, OGR_F_GetFieldIndex(feat, "firm_id")));
+    OGR_L_SetAttributeFilter(layer(ref, "firms"), filter);
+    OGRFeatureH rf = OGR_L_GetNextFeature(layer(ref, "firms"));
+    ck_assert_ptr_nonnull(rf);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(feat, OGR_F_GetFieldIndex(feat, "city")),
+                     OGR_F_GetFieldAsString(rf, OGR_F_GetFieldIndex(rf, "city")));
+    OGR_F_Destroy(feat);
+    OGR_F_Destroy(rf);
+    GDALClose(ref);
+    GDALClose(ds);
+}
+
+START_TEST(shapefile_directory_with_cpg_and_prj)
+{
+    check_directory_output("ESRI Shapefile", "shp");
+    const char *parts[] = {"clusters.shp", "clusters.dbf", "clusters.shx", "clusters.prj",
+                           "clusters.cpg", "firms.shp", "firms.cpg", "firms.prj"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        char p[600];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/outdir/%s", dir, parts[i]);
+        ck_assert_msg(stat(p, &st) == 0, "%s missing", parts[i]);
+    }
+    char cpg[64];
+    char p[600];
+    snprintf(p, sizeof p, "%s/outdir/firms.cpg", dir);
+    slurp(p, cpg, sizeof cpg);
+    ck_assert_ptr_nonnull(strstr(cpg, "UTF-8"));
+}
+END_TEST
+
+START_TEST(geojson_directory) { check_directory_output("GeoJSON", "geojson"); }
+END_TEST
+
+START_TEST(flatgeobuf_directory) { check_directory_output("FlatGeobuf", "fgb"); }
+END_TEST
+
+START_TEST(spreadsheet_outputs)
+{
+    /* XLSX and ODS hold the attributes, not the geometries: written, with a
+     * warning that says so. (Their temporary once held ".xlsx" twice, which
+     * /vsizip/ took for a zip inside a directory.) */
+    const char *outs[] = {"out.xlsx", "out.ods"};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(run(MAIN_JOB, firms, outs[k]), 0);
+        ck_assert_msg(strstr(err_text, "files hold no geometries: layer clusters is written "
+                                       "without its polygons"),
+                      "%s", err_text);
+        ck_assert_int_eq(count(in_dir(outs[k]), "firms"), 10000);
+        ck_assert_int_gt(count(in_dir(outs[k]), "clusters"), 20);
+    }
+    ck_assert_str_eq(listing(), "out.ods out.xlsx ");
+}
+END_TEST
+
+START_TEST(shapefile_keeps_our_field_names)
+{
+    /* cluster_identifier would be cut to cluster_id, and 120 names share
+     * their first 10 characters: ours keep their names, the input's get
+     * names that fit, and the mapping is in the summary and the JSON. */
+    FILE *f = fopen(in_dir("wide.csv"), "w");
+    fprintf(f, "lon,lat,cluster_identifier");
+    for (int i = 0; i < 120; i++)
+        fprintf(f, ",longfieldname_%03d", i);
+    fprintf(f, "\n");
+    for (int k = 0; k < 5; k++) {
+        fprintf(f, "71.43%d,51.128,7", k);
+        for (int i = 0; i < 120; i++)
+            fprintf(f, ",%d", i);
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    ck_assert_int_eq(run("cluster wide.csv shp -f 'ESRI Shapefile' --s-srs EPSG:4326 --eps 2000 "
+                         "--min-pts 2 --json wide.json"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "fields renamed in layer firms: cluster_identifier -> "
+                                           "cluster__1, longfieldname_000 -> longfieldn, "
+                                           "longfieldname_001 -> longfiel_1,"));
+    ck_assert_ptr_nonnull(strstr(out_text, "longfieldname_119 -> longfi_119\n"));
+    int lines = 0;
+    for (const char *c = err_text; *c; c++)
+        lines += *c == '\n';
+    ck_assert_int_le(lines, 2); /* one warning, not one per field */
+    char json[65536];
+    slurp(in_dir("wide.json"), json, sizeof json);
+    ck_assert_ptr_nonnull(strstr(json, "{\"from\": \"cluster_identifier\", \"to\": \"cluster__1\"}"));
+    GDALDatasetH ds = open_vector(in_dir("shp/firms.shp"));
+    OGRLayerH l = layer(ds, NULL);
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    ck_assert_int_eq(OGR_FD_GetFieldCount(defn), 2 + 1 + 120 + 2);
+    OGRFeatureH feat = OGR_L_GetNextFeature(l);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster_id")), 1);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(feat, OGR_F_GetFieldIndex(feat, "role")), "core");
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster__1")), 7);
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "longfi_119")), 119);
+    OGR_F_Destroy(feat);
+    GDALClose(ds);
+    /* a GeoPackage holds every name as it is */
+    ck_assert_int_eq(run("cluster wide.csv w.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2"), 0);
+    ck_assert_ptr_null(strstr(out_text, "fields renamed"));
+}
+END_TEST
+
+/* Runs firmclust with a file size limit of `blocks` 512-byte blocks (sh's
+ * ulimit -f), as a full disk would stop it: the signal ignored, so that
+ * writes just fail. */
+static int run_limited(int blocks, const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && (ulimit -f %d; trap '' XFSZ; exec '%s' %s) > stdout.txt 2> stderr.txt",
+             dir, blocks, bin, args);
+    int status = system(cmd);
+    slurp(in_dir("stderr.txt"), err_text, sizeof err_text);
+    unlink(in_dir("stdout.txt"));
+    unlink(in_dir("stderr.txt"));
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+START_TEST(full_disk_names_the_output_and_the_cause)
+{
+    char args[1024];
+    /* GeoJSON: GDAL does not report the failed write; reading back does. It
+     * once went unnoticed, and a cut file was committed as the output. */
+    const struct { int blocks; const char *format, *output, *words; } cases[] = {
+        {100, "GeoJSON", "outj", "FAILURE: outj/clusters.geojson: writing layer clusters failed"},
+        {300, "GeoJSON", "outj", "FAILURE: outj/firms.geojson: writing layer firms failed: 0 of "
+                                 "its 10000 features read back"},
+        {100, "CSV", "out.csv", "FAILURE: out.csv/clusters.csv: cannot write cluster"},
+        {200, "GPKG", "out.gpkg", "FAILURE: out.gpkg: "},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(args, sizeof args, MAIN_JOB " -f %s -q", firms, cases[k].output, cases[k].format);
+        ck_assert_int_eq(run_limited(cases[k].blocks, args), 1);
+        ck_assert_msg(strstr(err_text, cases[k].words), "%s", err_text);
+        ck_assert_msg(strstr(err_text, "(file too large: the file size limit (ulimit -f) of"),
+                      "%s", err_text);
+        ck_assert_msg(!strstr(err_text, ".tmp"), "names the temporary: %s", err_text);
+        ck_assert_str_eq(listing(), ""); /* nothing left behind */
+    }
+}
+END_TEST
+
+START_TEST(json_never_replaced_without_overwrite)
+{
+    FILE *f = fopen(in_dir("summary.json"), "w");
+    fputs("keep me\n", f);
+    fclose(f);
+    ck_assert_int_eq(run(MAIN_JOB " --json summary.json", firms, "out.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "summary.json exists; use --overwrite"));
+    char text[64];
+    slurp(in_dir("summary.json"), text, sizeof text);
+    ck_assert_str_eq(text, "keep me\n");
+    ck_assert_str_eq(listing(), "summary.json ");
+}
+END_TEST
+
+static int cancel_at_half(double complete, const char *message, void *arg)
+{
+    (void)message;
+    *(double *)arg = complete;
+    return complete < 0.5;
+}
+
+START_TEST(cancelled_run_leaves_nothing)
+{
+    fc_context *ctx = fc_context_new();
+    fc_options *o = fc_options_new();
+    double last = 0;
+    fc_options_set(ctx, o, "eps", "2000");
+    fc_options_set(ctx, o, "sector-field", "oked");
+    fc_context_set_progress(ctx, cancel_at_half, &last);
+    ck_assert_int_eq(fc_cluster(ctx, firms, in_dir("out.gpkg"), o, NULL), FC_ECANCEL);
+    ck_assert_str_eq(fc_errmsg(ctx), "cancelled by the progress callback");
+    ck_assert_double_ge(last, 0.5);
+    ck_assert_str_eq(listing(), "");
+    fc_options_destroy(o);
+    fc_context_destroy(ctx);
+}
+END_TEST
+
+/* Starts firmclust ARGS in the background in the test directory. */
+static pid_t spawn(const char *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' %s > /dev/null 2> stderr.txt", dir, bin, args);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+START_TEST(ctrl_c_cancels_cleanly)
+{
+    char args[1024];
+    snprintf(args, sizeof args, MAIN_JOB " --permutations 200000 --threads 1", firms, "out.gpkg");
+    pid_t pid = spawn(args + 0);
+    sleep_ms(1500);
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 130);
+    char log[4096];
+    slurp(in_dir("stderr.txt"), log, sizeof log);
+    ck_assert_msg(strstr(log, ": cancelled by Ctrl-C (SIGINT); nothing was written"), "%s", log);
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), ""); /* no output, no temporary */
+}
+END_TEST
+
+START_TEST(sigterm_stops_a_long_geometry_stage)
+{
+    /* The eps/2 discs of 200,000 firms on a 1.5 km grid overlap their
+     * neighbours only: none can be left out, and their union (a polygon
+     * with some 200,000 holes) keeps GEOS busy for minutes in one call.
+     * SIGTERM, sent once the clustering stage is done, must stop the run
+     * inside that call: the debug log then never reports the polygon stage
+     * done. */
+    FILE *f = fopen(in_dir("grid.csv"), "w");
+    fprintf(f, "lon,lat\n");
+    for (int i = 0; i < 450; i++)
+        for (int j = 0; j < 450; j++)
+            fprintf(f, "%.6f,%.6f\n", 70 + i * 0.0216, 48 + j * 0.0135);
+    fclose(f);
+    /* GEOS 3.11 leaks what an interrupted operation held (see lsan.supp);
+     * where it stops depends on the machine's load, so leak checking, which
+     * the other tests do, is off for this run. On a heavily loaded machine
+     * the run was once found killed by a signal, cause unknown: the message
+     * below then names the signal and shows the log. */
+    setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
+    pid_t pid = spawn("cluster grid.csv out.gpkg --s-srs EPSG:4326 --eps 2000 --min-pts 2 "
+                      "--hull buffer --permutations 0 -q --debug on");
+    static char log[65536] = "";
+    log[0] = '\0';
+    while (!strstr(log, "FIRMCLUST: clustering:")) {
+        sleep_ms(20);
+        slurp(in_dir("stderr.txt"), log, sizeof log);
+        ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0); /* still running */
+    }
+    sleep_ms(300);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    slurp(in_dir("stderr.txt"), log, sizeof log);
+    ck_assert_msg(WIFEXITED(status), "killed by signal %d:\n%s", WTERMSIG(status), log);
+    ck_assert_int_eq(WEXITSTATUS(status), 130);
+    ck_assert_msg(strstr(log, "FAILURE: grid.csv: cancelled by SIGTERM; nothing was written"), "%s",
+                  log);
+    ck_assert_msg(!strstr(log, "FIRMCLUST: cluster polygons:"), "the polygons were finished:\n%s",
+                  log);
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), "grid.csv ");
+}
+END_TEST
+
+START_TEST(stale_temporaries_are_removed)
+{
+    /* the temporaries a killed run left: its process no longer exists */
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char name[128];
+    const char *files[] = {".out.%d.tmp.gpkg", ".out.%d.tmp.gpkg-journal", ".out.gpkg.%d.tmp.gpkg"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, files[k], (int)dead);
+        FILE *f = fopen(in_dir(name), "w");
+        fclose(f);
+    }
+    snprintf(name, sizeof name, ".shp.%d.tmp.%d.old", (int)dead, (int)dead);
+    ck_assert_int_eq(mkdir(in_dir(name), 0755), 0);
+    /* a temporary of a run still going (this test's own pid) is kept */
+    snprintf(name, sizeof name, ".out.%d.tmp.gpkg", (int)getpid());
+    FILE *f = fopen(in_dir(name), "w");
+    fclose(f);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " -f 'ESRI Shapefile'", firms, "shp"), 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s out.gpkg shp ", name);
+    ck_assert_str_eq(listing(), want);
+}
+END_TEST
+
+START_TEST(concurrent_overwrites_of_a_directory)
+{
+    /* Each run swaps its output in with the old one in one step: all
+     * succeed, the last one's output stays whole, nothing is left aside. */
+    ck_assert_int_eq(run(MAIN_JOB " -f 'ESRI Shapefile'", firms, "shp"), 0);
+    char args[1024];
+    snprintf(args, sizeof args, MAIN_JOB " -f 'ESRI Shapefile' --overwrite -q", firms, "shp");
+    pid_t pids[4];
+    for (int k = 0; k < 4; k++)
+        pids[k] = spawn(args);
+    for (int k = 0; k < 4; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+    }
+    unlink(in_dir("stderr.txt"));
+    ck_assert_str_eq(listing(), "shp ");
+    ck_assert_int_eq(count(in_dir("shp/firms.shp"), NULL), 10000);
+}
+END_TEST
+
+START_TEST(killed_run_leaves_the_old_output)
+{
+    ck_assert_int_eq(run("synth -q --firms 150000 --seed 3 big.gpkg"), 0);
+    ck_assert_int_eq(run("cluster big.gpkg out.gpkg --eps 1500 --permutations 0 -q"), 0);
+    copy_file(in_dir("out.gpkg"), "before.gpkg", 0);
+    for (int attempt = 0; attempt < 3; attempt++) { /* kill at different moments */
+        pid_t pid = spawn("cluster big.gpkg out.gpkg --eps 1500 --permutations 0 --hull buffer "
+                          "--overwrite -q");
+        sleep_ms(300 + 700 * attempt);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("before.gpkg")) ||
+                  (WIFEXITED(status) && WEXITSTATUS(status) == 0)); /* or it had finished */
+    }
+    /* whatever happened, out.gpkg is a complete output that opens */
+    ck_assert_int_eq(count(in_dir("out.gpkg"), "firms"), 150000);
+}
+END_TEST
+
+static Suite *write_suite(void)
+{
+    Suite *s = suite_create("write");
+    TCase *tc = fc_tcase("write");
+    tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
+    tcase_add_test(tc, existing_output_kept_without_overwrite);
+    tcase_add_test(tc, output_never_replaces_input);
+    tcase_add_test(tc, shapefile_directory_with_cpg_and_prj);
+    tcase_add_test(tc, geojson_directory);
+    tcase_add_test(tc, flatgeobuf_directory);
+    tcase_add_test(tc, full_disk_names_the_output_and_the_cause);
+    tcase_add_test(tc, shapefile_keeps_our_field_names);
+    tcase_add_test(tc, spreadsheet_outputs);
+    tcase_add_test(tc, json_never_replaced_without_overwrite);
+    tcase_add_test(tc, cancelled_run_leaves_nothing);
+    tcase_add_test(tc, ctrl_c_cancels_cleanly);
+    tcase_add_test(tc, sigterm_stops_a_long_geometry_stage);
+    tcase_add_test(tc, killed_run_leaves_the_old_output);
+    tcase_add_test(tc, stale_temporaries_are_removed);
+    tcase_add_test(tc, concurrent_overwrites_of_a_directory);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(write_suite)
