@@ -177,6 +177,8 @@ FC_API fc_options *fc_options_destroy(fc_options *opts);
 /**
  * Sets one option by its command-line name, without the leading dashes:
  * "eps", "min-pts", "sector-field", "hull", ... (see fc_options_usage()).
+ * Every option, its kind, range and help is one row of the table in
+ * src/lib/options.c; where a run uses it is said in src/lib/cluster.c.
  * The value is checked here: a bad one fails with FC_EINVAL and a message
  * naming the option. Flags ("overwrite") take NULL or "yes"/"no".
  */
@@ -215,7 +217,7 @@ typedef struct fc_result fc_result;
 
 /**
  * Reads the firm points of `input`, clusters them sector by sector and
- * writes `output`: a GeoPackage (or other multi-layer format) with layers
+ * writes `output` (the stages, one function each, are in src/lib/cluster.c): a GeoPackage (or other multi-layer format) with layers
  * "clusters" and "firms", or, for single-layer formats such as Shapefile,
  * GeoJSON and FlatGeobuf, a directory holding clusters.* and firms.*.
  *
