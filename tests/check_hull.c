@@ -208,21 +208,23 @@ START_TEST(concave_hull_of_nearly_collinear_points)
 }
 END_TEST
 
-/* The union of eps/2 discs leaves out the firms whose disc adds nothing:
- * the result must be the same set as GEOS's buffer of all the points, over
- * random sets of every kind (dense blobs where most are left out, lattices
- * with duplicates, lines, sparse scatter, far-off coordinates). */
+/* The union of eps/2 discs leaves out the firms whose disc adds nothing,
+ * coverers of dense cells included: the result must be the same set as
+ * GEOS's buffer of all the points, over random sets of every kind (dense
+ * and packed blobs where most are left out, lattices with duplicates,
+ * lines, sparse scatter, far-off coordinates). */
 START_TEST(union_of_discs_matches_the_buffer_of_all_points)
 {
     static double x[400], y[400];
     rng_state = 711;
-    for (int t = 0; t < 60; t++) {
+    for (int t = 0; t < 72; t++) {
         size_t n = 1 + next_u64() % 400; /* GEOS's own buffer is the slow oracle */
         double r = 0.5 + 100 * uniform(), ox = t % 4 == 0 ? 7e5 : 0, oy = t % 4 == 0 ? 5.6e6 : 0;
         for (size_t i = 0; i < n; i++) {
             double u = uniform(), v = uniform();
-            switch (t % 5) {
+            switch (t % 6) {
             case 0: x[i] = u * 10 * r, y[i] = v * 10 * r; break;        /* dense */
+            case 5: x[i] = u * 4 * r, y[i] = v * 3 * r; break;          /* packed: most coverers go */
             case 1: x[i] = floor(u * 6) * r / 3, y[i] = floor(v * 6) * r / 3; break; /* lattice */
             case 2: x[i] = u * 50 * r, y[i] = 0.3 * x[i]; break;         /* a line */
             case 3: x[i] = u * 400 * r, y[i] = v * 400 * r; break;       /* sparse */
