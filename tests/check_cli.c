@@ -172,6 +172,7 @@ static const struct {
     {"cluster FIRMS out.gpkg --eps 100 --where 'no_such_column > 1'", 1, "bad --where"},
     /* usage errors: options that are wrong or do not go together, exit 2 */
     {"cluster FIRMS out.gpkg --sector-field oked", 2, "--eps is required"},
+    {"cluster FIRMS out.gpkg --eps 100 --min-weight 5", 2, "--min-weight needs --weight-field"},
     {"cluster FIRMS out.gpkg --eps 100 --region-field city", 2,
      "--region-field names part of --regions, which is not given"},
     {"cluster FIRMS out.gpkg --eps -3", 2, "--eps must be greater than 0"},
