@@ -404,6 +404,84 @@ START_TEST(killed_run_leaves_the_old_output)
 }
 END_TEST
 
+/* The clusters' style gives every sector its own colour, none repeated, up
+ * to 24; beyond that the sectors with the fewest clustered firms share one
+ * grey "other" category, which QGIS matches by its empty value. Read from
+ * the style itself (layer_styles), not from pixels. */
+static int style_colours(const char *gpkg, char colours[][24], char *categories, size_t size)
+{
+    GDALDatasetH ds = open_vector(gpkg);
+    OGRLayerH rs = GDALDatasetExecuteSQL(
+        ds, "SELECT styleQML FROM layer_styles WHERE f_table_name = 'clusters'", NULL, NULL);
+    ck_assert_ptr_nonnull(rs);
+    OGRFeatureH f = OGR_L_GetNextFeature(rs);
+    ck_assert_ptr_nonnull(f);
+    const char *qml = OGR_F_GetFieldAsString(f, 0);
+    categories[0] = '\0';
+    size_t len = 0;
+    for (const char *c = strstr(qml, "<category "); c; c = strstr(c + 1, "<category ")) {
+        size_t piece = (size_t)(strchr(c, '>') - c + 1);
+        ck_assert_uint_lt(len + piece + 2, size);
+        memcpy(categories + len, c, piece);
+        len += piece;
+        categories[len++] = '\n';
+        categories[len] = '\0';
+    }
+    int n = 0;
+    const char *symbols = strstr(qml, "<symbols>");
+    for (const char *c = symbols ? strstr(symbols, "name=\"color\" value=\"") : NULL; c && n < 64;
+         c = strstr(c + 1, "name=\"color\" value=\"")) {
+        sscanf(c + strlen("name=\"color\" value=\""), "%23[0-9,]", colours[n]);
+        n++;
+    }
+    OGR_F_Destroy(f);
+    GDALDatasetReleaseResultSet(ds, rs);
+    GDALClose(ds);
+    return n;
+}
+
+static void assert_all_different(char colours[][24], int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(strcmp(colours[i], colours[j]) != 0, "colour %s used twice", colours[i]);
+}
+
+START_TEST(each_sector_its_own_colour)
+{
+    static char colours[64][24], categories[8192];
+    /* the sample: every sector with clusters a colour of its own */
+    ck_assert_int_eq(run(MAIN_JOB, firms, "kz.gpkg"), 0);
+    int n = style_colours(in_dir("kz.gpkg"), colours, categories, sizeof categories);
+    int n_categories = 0;
+    for (const char *c = categories; (c = strstr(c, "<category ")); c++)
+        n_categories++;
+    ck_assert_int_gt(n, 12); /* more than the old palette held */
+    ck_assert_int_eq(n, n_categories);
+    assert_all_different(colours, n);
+    ck_assert_ptr_null(strstr(categories, "other ("));
+
+    /* 30 sectors with a cluster each, sector 10 + k of 3 + k firms: the 23
+     * largest get colours, the 7 smallest (10 to 16) share "other" */
+    FILE *f = fopen(in_dir("thirty.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (int k = 0; k < 30; k++)
+        for (int i = 0; i < 3 + k; i++)
+            fprintf(f, "%.4f,%.4f,%d\n", 60 + k * 0.5, 50 + i * 0.0001, 10 + k);
+    fclose(f);
+    ck_assert_int_eq(run("cluster thirty.csv thirty.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps 500 --min-pts 3 --permutations 0"),
+                     0);
+    n = style_colours(in_dir("thirty.gpkg"), colours, categories, sizeof categories);
+    ck_assert_int_eq(n, 24);
+    assert_all_different(colours, n);
+    ck_assert_msg(strstr(categories, "value=\"\" label=\"other (7 sectors)\""), "%s", categories);
+    ck_assert_ptr_null(strstr(categories, "value=\"16\""));
+    ck_assert_ptr_nonnull(strstr(categories, "value=\"17\""));
+    ck_assert_ptr_nonnull(strstr(categories, "value=\"39\""));
+}
+END_TEST
+
 static Suite *write_suite(void)
 {
     Suite *s = suite_create("write");
@@ -417,6 +495,7 @@ static Suite *write_suite(void)
     tcase_add_test(tc, full_disk_names_the_output_and_the_cause);
     tcase_add_test(tc, shapefile_keeps_our_field_names);
     tcase_add_test(tc, spreadsheet_outputs);
+    tcase_add_test(tc, each_sector_its_own_colour);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, cancelled_run_leaves_nothing);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);

@@ -10,10 +10,19 @@
 
 #include <cpl_conv.h>
 
-/* Tableau 10 and two more: distinct, readable hues for sectors. */
+/* One colour per sector on a map, none repeated: the 18 hues of Tableau 20
+ * without its greys (dark ones first), then six darker tones of d3's
+ * category20b. Grey is left for noise and for "other": beyond
+ * PALETTE_SIZE sectors, the ones with the fewest clustered firms share one
+ * grey category. The render draws with these styles, so map and data
+ * agree. */
 static const unsigned char palette[][3] = {
-    {78, 121, 167}, {242, 142, 43}, {225, 87, 89},  {118, 183, 178}, {89, 161, 79}, {237, 201, 72},
-    {176, 122, 161}, {255, 157, 167}, {156, 117, 95}, {186, 176, 172}, {134, 188, 182}, {211, 114, 149}};
+    {31, 119, 180},  {255, 127, 14},  {44, 160, 44},   {214, 39, 40},   {148, 103, 189},
+    {140, 86, 75},   {227, 119, 194}, {188, 189, 34},  {23, 190, 207},  {174, 199, 232},
+    {255, 187, 120}, {152, 223, 138}, {255, 152, 150}, {197, 176, 213}, {196, 156, 148},
+    {247, 182, 210}, {219, 219, 141}, {158, 218, 229}, {57, 59, 121},   {99, 121, 57},
+    {140, 109, 49},  {123, 65, 115},  {107, 110, 207}, {0, 128, 128}};
+static const unsigned char other_grey[3] = {170, 170, 170};
 #define PALETTE_SIZE (sizeof palette / sizeof palette[0])
 
 static void xml_text(FILE *out, const char *s)
@@ -74,40 +83,83 @@ static char *finish(FILE *out, char **buf)
     return *buf;
 }
 
+/* Which sectors get a colour of their own: every sector with clusters when
+ * they fit the palette, else the PALETTE_SIZE - 1 with the most clustered
+ * firms (ties in code order), the others drawn as "other". colour[s]: 1
+ * own colour, 2 other, 0 no cluster. Returns how many share "other", or
+ * SIZE_MAX when out of memory. */
+static size_t choose_coloured(const fc_firms *f, const fc_cluster_table *t, uint8_t *colour)
+{
+    size_t ns = f->n_sectors ? f->n_sectors : 1, n_with = 0, n_other = 0;
+    size_t *clustered = calloc(ns, sizeof *clustered);
+    if (!clustered)
+        return SIZE_MAX;
+    for (size_t c = 0; c < t->n; c++) {
+        colour[t->sector[c]] = 1;
+        clustered[t->sector[c]] += t->n_firms[c];
+    }
+    for (size_t s = 0; s < f->n_sectors; s++)
+        n_with += colour[s] == 1;
+    /* beyond the palette, "other" takes the last colour's place */
+    if (n_with > PALETTE_SIZE)
+        n_other = n_with - (PALETTE_SIZE - 1);
+    for (size_t k = 0; k < n_other; k++) { /* the smallest, the later code on a tie */
+        size_t smallest = SIZE_MAX;
+        for (size_t s = f->n_sectors; s-- > 0;)
+            if (colour[s] == 1 && (smallest == SIZE_MAX || clustered[s] < clustered[smallest]))
+                smallest = s;
+        colour[smallest] = 2;
+    }
+    free(clustered);
+    return n_other;
+}
+
+static void category(FILE *out, int symbol, const char *value, const char *label)
+{
+    fprintf(out, "      <category render=\"true\" symbol=\"%d\" value=\"", symbol);
+    xml_text(out, value);
+    fputs("\" label=\"", out);
+    xml_text(out, label);
+    fputs("\"/>\n", out);
+}
+
 char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
 {
     char *buf = NULL;
     size_t size = 0;
-    FILE *out = open_memstream(&buf, &size);
-    if (!out)
-        return NULL;
-    /* one category per sector that has clusters, in code order */
-    bool *has = calloc(f->n_sectors ? f->n_sectors : 1, sizeof *has);
-    if (!has) {
-        fclose(out);
-        free(buf);
+    uint8_t *colour = calloc(f->n_sectors ? f->n_sectors : 1, 1);
+    FILE *out = colour ? open_memstream(&buf, &size) : NULL;
+    if (!out) {
+        free(colour);
         return NULL;
     }
-    for (size_t c = 0; c < t->n; c++)
-        has[t->sector[c]] = true;
+    size_t n_other = choose_coloured(f, t, colour);
+    if (n_other == SIZE_MAX) {
+        fclose(out);
+        free(buf);
+        free(colour);
+        return NULL;
+    }
     header(out);
     fputs("  <renderer-v2 type=\"categorizedSymbol\" attr=\"sector\" forceraster=\"0\" "
           "symbollevels=\"0\" enableorderby=\"0\" referencescale=\"-1\">\n    <categories>\n",
           out);
+    /* one category per coloured sector, in code order; then "other", whose
+     * empty value QGIS matches against every other value */
     int k = 0;
-    for (size_t s = 0; s < f->n_sectors; s++) {
-        if (!has[s])
-            continue;
-        fputs("      <category render=\"true\" symbol=\"", out);
-        fprintf(out, "%d\" value=\"", k++);
-        xml_text(out, f->sector_codes[s]);
-        fputs("\" label=\"", out);
-        xml_text(out, f->sector_codes[s]);
-        fputs("\"/>\n", out);
+    for (size_t s = 0; s < f->n_sectors; s++)
+        if (colour[s] == 1)
+            category(out, k++, f->sector_codes[s], f->sector_codes[s]);
+    if (n_other) {
+        char label[64];
+        snprintf(label, sizeof label, "other (%zu sectors)", n_other);
+        category(out, k, "", label);
     }
     fputs("    </categories>\n    <symbols>\n", out);
     for (int i = 0; i < k; i++)
-        fill_symbol(out, i, palette[i % PALETTE_SIZE], 110); /* fill 43% opaque */
+        fill_symbol(out, i, palette[i], 110); /* fill 43% opaque */
+    if (n_other)
+        fill_symbol(out, k, other_grey, 110);
     fputs("    </symbols>\n  </renderer-v2>\n", out);
     /* labels: "sector (firms)" */
     fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n"
@@ -120,7 +172,7 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
           "      <rendering drawLabels=\"1\" obstacle=\"1\" upsidedownLabels=\"0\"/>\n"
           "    </settings>\n  </labeling>\n</qgis>\n",
           out);
-    free(has);
+    free(colour);
     return finish(out, &buf);
 }
 
