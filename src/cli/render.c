@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,49 +17,92 @@
 #include "render_py.h"
 
 static const char *const usage =
-    "Usage: firmclust render OUTPUT PNG [--regions FILE] [--title TEXT] [--overwrite]\n"
+    "Usage: firmclust render OUTPUT MAP [--regions FILE] [--region NAME] [--extent W,S,E,N]\n"
+    "                        [--title TEXT] [--source TEXT] [--dpi N] [--overwrite]\n"
     "\n"
-    "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map picture\n"
-    "with QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
-    "sector with labels, firms by cluster, and the --regions polygons underneath,\n"
-    "with a legend. Needs QGIS's Python bindings (Debian: python3-qgis); the Python\n"
-    "used is $FIRMCLUST_PYTHON, else /usr/bin/python3.\n";
+    "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map with\n"
+    "QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
+    "sector with labels (the largest first), firms by cluster, and the --regions\n"
+    "polygons underneath with their names; a legend, a scale bar, a north arrow and a\n"
+    "source line. MAP is a .png, .pdf or .svg file. Needs QGIS's Python bindings\n"
+    "(Debian: python3-qgis); the Python used is $FIRMCLUST_PYTHON, else\n"
+    "/usr/bin/python3.\n"
+    "\n"
+    "  --regions FILE   region polygons to draw under the clusters, named on the map\n"
+    "  --region NAME    zoom to the region of --regions called NAME (any text field)\n"
+    "  --extent W,S,E,N zoom to this box of longitude/latitude, in degrees\n"
+    "  --title TEXT     the map's title (default: Economic clusters)\n"
+    "  --source TEXT    the source line (default: the output's and the regions' file\n"
+    "                   names and the day the map is drawn; say the licence here)\n"
+    "  --dpi N          resolution of a PNG, and of what a PDF or SVG rasterises\n"
+    "                   (default 150)\n"
+    "  --overwrite      replace an existing MAP\n";
 
-enum { OPT_HELP = 1, OPT_REGIONS, OPT_TITLE, OPT_OVERWRITE };
+enum { OPT_HELP = 1, OPT_REGIONS, OPT_REGION, OPT_EXTENT, OPT_TITLE, OPT_SOURCE, OPT_DPI,
+       OPT_OVERWRITE };
 static const cli_option render_options[] = {
     {"help", 'h', false, OPT_HELP},
     {"regions", 0, true, OPT_REGIONS},
+    {"region", 0, true, OPT_REGION},
+    {"extent", 0, true, OPT_EXTENT},
     {"title", 0, true, OPT_TITLE},
+    {"source", 0, true, OPT_SOURCE},
+    {"dpi", 0, true, OPT_DPI},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {NULL, 0, false, 0},
 };
 
 typedef struct render_args {
-    const char *output, *png, *regions, *title;
+    const char *output, *png, *regions, *region, *extent, *title, *source, *dpi;
+    const char *format; /* png, pdf or svg: MAP's extension */
     bool overwrite;
 } render_args;
 
-/* Runs the script with QGIS's Python: its messages into `log`. Returns
- * whether it succeeded; *not_found when Python could not be started. */
-static bool run_script(const render_args *r, const char *python, const char *script,
-                       const char *tmp_png, int log_fd, bool *not_found)
+/* The script's arguments after OUTPUT and the picture: key=value, for the
+ * options given. */
+static int script_args(const render_args *r, char keyed[8][1100], const char *argv[16], int argc)
+{
+    const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi"};
+    const char *values[] = {r->format, r->regions, r->region, r->extent, r->title, r->source,
+                            r->dpi};
+    int k = 0;
+    for (int i = 0; i < 7; i++)
+        if (values[i] && *values[i]) {
+            snprintf(keyed[k], sizeof keyed[k], "%s=%s", keys[i], values[i]);
+            argv[argc++] = keyed[k++];
+        }
+    argv[argc] = NULL;
+    return argc;
+}
+
+/* Runs the script with QGIS's Python, its messages into `log`; returns its
+ * exit status, 127 when Python could not be started, -1 when it did not
+ * exit. */
+static int run_script(const render_args *r, const char *python, const char *script,
+                      const char *tmp_png, int log_fd)
 {
     pid_t pid = fork();
     if (pid == 0) {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
         setenv("QT_QPA_PLATFORM", "offscreen", 0);
-        execl(python, python, script, r->output, tmp_png, r->regions, r->title, (char *)NULL);
+        char keyed[8][1100];
+        const char *args[16] = {python, script, r->output, tmp_png};
+        script_args(r, keyed, args, 4);
+        execv(python, (char *const *)args);
         _exit(127);
     }
     int status = -1;
     if (pid > 0)
         waitpid(pid, &status, 0);
-    *not_found = WIFEXITED(status) && WEXITSTATUS(status) == 127;
-    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void say_why(const char *output, const char *python, const char *log, bool not_found)
+/* The script exits with this when what the user gave will not do (no such
+ * region, say); its last line says why. */
+#define SCRIPT_BAD_INPUT 3
+
+static void say_why(const char *output, const char *python, const char *log, int exit_status)
 {
     char text[4096] = "";
     FILE *f = fopen(log, "r");
@@ -66,11 +110,16 @@ static void say_why(const char *output, const char *python, const char *log, boo
     text[n] = '\0';
     if (f)
         fclose(f);
-    if (strstr(text, "No module named 'qgis'") || not_found)
+    while (n > 0 && text[n - 1] == '\n')
+        text[--n] = '\0';
+    const char *last = strrchr(text, '\n') ? strrchr(text, '\n') + 1 : text;
+    if (strstr(text, "No module named 'qgis'") || exit_status == 127)
         fprintf(stderr, "FAILURE: render needs QGIS's Python bindings (Debian: apt-get install "
                         "python3-qgis), for %s\n", python);
+    else if (exit_status == SCRIPT_BAD_INPUT)
+        fprintf(stderr, "FAILURE: %s\n", last);
     else
-        fprintf(stderr, "FAILURE: %s: QGIS could not draw it:\n%s", output, text);
+        fprintf(stderr, "FAILURE: %s: QGIS could not draw it:\n%s\n", output, text);
 }
 
 /* The script and its messages in temporary files; the picture under a
@@ -92,16 +141,15 @@ static int render(const render_args *r)
         return EXIT_FAILURE;
     }
     char tmp_png[4200];
-    snprintf(tmp_png, sizeof tmp_png, "%s%s.%s.%ld.tmp.png", CPLGetPath(r->png),
-             *CPLGetPath(r->png) ? "/" : "", CPLGetFilename(r->png), (long)getpid());
+    snprintf(tmp_png, sizeof tmp_png, "%s%s.%s.%ld.tmp.%s", CPLGetPath(r->png),
+             *CPLGetPath(r->png) ? "/" : "", CPLGetFilename(r->png), (long)getpid(), r->format);
     const char *python = getenv("FIRMCLUST_PYTHON") ? getenv("FIRMCLUST_PYTHON") : "/usr/bin/python3";
-    bool not_found;
-    bool ok = run_script(r, python, script, tmp_png, log_fd, &not_found);
+    int exit_status = run_script(r, python, script, tmp_png, log_fd);
     close(log_fd);
     unlink(script);
     int rc = EXIT_SUCCESS;
-    if (!ok) {
-        say_why(r->output, python, log, not_found);
+    if (exit_status != 0) {
+        say_why(r->output, python, log, exit_status);
         unlink(tmp_png);
         rc = EXIT_FAILURE;
     } else if (rename(tmp_png, r->png) != 0) {
@@ -113,9 +161,53 @@ static int render(const render_args *r)
     return rc;
 }
 
+/* MAP's format from its extension; NULL when it is none of ours. */
+static const char *map_format(const char *path)
+{
+    const char *ext = CPLGetExtension(path);
+    if (strcasecmp(ext, "png") == 0)
+        return "png";
+    if (strcasecmp(ext, "pdf") == 0)
+        return "pdf";
+    if (strcasecmp(ext, "svg") == 0)
+        return "svg";
+    return NULL;
+}
+
+/* West, south, east, north in degrees, west below east, south below north. */
+static bool good_extent(const char *text)
+{
+    double v[4];
+    char tail;
+    return sscanf(text, "%lf,%lf,%lf,%lf%c", &v[0], &v[1], &v[2], &v[3], &tail) == 4 &&
+           v[0] >= -180 && v[2] <= 180 && v[1] >= -90 && v[3] <= 90 && v[0] < v[2] && v[1] < v[3];
+}
+
+static int check_args(const render_args *r)
+{
+    if (!r->png)
+        return cli_usage_error("render", "needs OUTPUT and MAP");
+    if (!r->format)
+        return cli_usage_error("render", "MAP must end in .png, .pdf or .svg, not '%s'", r->png);
+    if (r->region && !r->regions)
+        return cli_usage_error("render", "--region names a region of --regions, which is not given");
+    if (r->region && r->extent)
+        return cli_usage_error("render", "--region and --extent do not go together");
+    if (r->extent && !good_extent(r->extent))
+        return cli_usage_error("render", "--extent takes W,S,E,N in degrees of longitude and "
+                                         "latitude, west below east and south below north, not "
+                                         "'%s'", r->extent);
+    char *end;
+    long dpi = r->dpi ? strtol(r->dpi, &end, 10) : 150;
+    if (r->dpi && (*end || end == r->dpi || dpi < 30 || dpi > 1200))
+        return cli_usage_error("render", "--dpi takes a whole number from 30 to 1200, not '%s'",
+                               r->dpi);
+    return EXIT_SUCCESS;
+}
+
 int cmd_render(int argc, char **argv)
 {
-    render_args r = {.regions = "", .title = ""};
+    render_args r = {0};
     cli_parser p;
     cli_arg a;
     cli_parser_init(&p, "render", render_options, false, argc, argv);
@@ -123,7 +215,11 @@ int cmd_render(int argc, char **argv)
         switch (a.id) {
         case OPT_HELP: printf("%s", usage); return EXIT_SUCCESS;
         case OPT_REGIONS: r.regions = a.value; break;
+        case OPT_REGION: r.region = a.value; break;
+        case OPT_EXTENT: r.extent = a.value; break;
         case OPT_TITLE: r.title = a.value; break;
+        case OPT_SOURCE: r.source = a.value; break;
+        case OPT_DPI: r.dpi = a.value; break;
         case OPT_OVERWRITE: r.overwrite = true; break;
         default:
             if (r.png)
@@ -133,8 +229,10 @@ int cmd_render(int argc, char **argv)
     }
     if (p.status != EXIT_SUCCESS)
         return p.status;
-    if (!r.png)
-        return cli_usage_error("render", "needs OUTPUT and PNG");
+    r.format = r.png ? map_format(r.png) : NULL;
+    int rc = check_args(&r);
+    if (rc != EXIT_SUCCESS)
+        return rc;
     VSIStatBufL st;
     if (VSIStatL(r.output, &st) != 0) {
         fprintf(stderr, "FAILURE: %s: no such file or directory\n", r.output);

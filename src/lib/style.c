@@ -170,6 +170,19 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
           "bufferColor=\"255,255,255,255\" bufferOpacity=\"0.85\" bufferNoFill=\"1\"/>\n"
           "      </text-style>\n"
           "      <rendering drawLabels=\"1\" obstacle=\"1\" upsidedownLabels=\"0\"/>\n"
+          /* the largest clusters are labelled first: where labels would
+           * collide, QGIS keeps the one of higher priority */
+          "      <dd_properties>\n        <Option type=\"Map\">\n"
+          "          <Option type=\"QString\" name=\"name\" value=\"\"/>\n"
+          "          <Option type=\"Map\" name=\"properties\">\n"
+          "            <Option type=\"Map\" name=\"Priority\">\n"
+          "              <Option type=\"bool\" name=\"active\" value=\"true\"/>\n"
+          "              <Option type=\"QString\" name=\"expression\" "
+          "value=\"min(10, 1 + 1.5 * ln(&quot;n_firms&quot;))\"/>\n"
+          "              <Option type=\"int\" name=\"type\" value=\"3\"/>\n"
+          "            </Option>\n          </Option>\n"
+          "          <Option type=\"QString\" name=\"type\" value=\"collection\"/>\n"
+          "        </Option>\n      </dd_properties>\n"
           "    </settings>\n  </labeling>\n</qgis>\n",
           out);
     free(colour);

@@ -6,6 +6,7 @@ and Kazakh names read back identical. Then renders the map picture.
 Run by ctest as: python3 check_qgis.py FIRMCLUST_BIN SOURCE_DIR
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import tempfile
 import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsVectorLayer  # noqa: E402
+from qgis.core import QgsApplication, QgsPalLayerSettings, QgsVectorLayer  # noqa: E402
 
 BIN, SRC = sys.argv[1], sys.argv[2]
 FIRMS = os.path.join(SRC, "fixtures/kz/firms.gpkg")
@@ -89,6 +90,11 @@ def checks(work):
                       f"{categories} != {sectors}")
                 check(f"{fmt} clusters: categorised by sector", r.classAttribute() == "sector")
             check(f"{fmt} clusters: labels", clusters.labelsEnabled())
+            if clusters.labelsEnabled():  # the largest clusters are labelled first
+                settings = QgsPalLayerSettings(clusters.labeling().settings())  # a copy
+                priority = settings.dataDefinedProperties().property(QgsPalLayerSettings.Priority)
+                check(f"{fmt} clusters: label priority by firms",
+                      '"n_firms"' in priority.expressionString(), priority.expressionString())
             check(f"{fmt} firms: rule-based", layers["firms"].renderer().type() == "RuleRenderer",
                   layers["firms"].renderer().type())
             check(f"{fmt} regions: graduated by LQ",
@@ -110,8 +116,32 @@ def checks(work):
         check("render exits 0", run.returncode == 0, run.stderr)
         ok = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
         check("render writes a PNG", ok)
+        # a PDF zoomed to a region, an SVG of a box of longitude/latitude
+        out = os.path.join(work, "out.gpkg")
+        pdf, svg = os.path.join(work, "almaty.pdf"), os.path.join(work, "south.svg")
+        run = subprocess.run([BIN, "render", out, pdf, "--regions", OBLASTS, "--region",
+                              "almaty (city)", "--title", "Almaty", "--source", "test"],
+                             capture_output=True, text=True)
+        check("render --region to PDF exits 0", run.returncode == 0, run.stderr)
+        data = open(pdf, "rb").read() if os.path.exists(pdf) else b""
+        # the page tree's count (a page object may be written twice: QGIS updates
+        # the file to add georeferencing)
+        pages = max((int(c) for c in re.findall(rb"/Count (\d+)", data)), default=0)
+        check("render writes a PDF of one page", data.startswith(b"%PDF-") and pages == 1,
+              f"{data[:8]!r}, {pages} pages")
+        run = subprocess.run([BIN, "render", out, svg, "--regions", OBLASTS, "--extent",
+                              "68,40,82,46", "--dpi", "96"], capture_output=True, text=True)
+        check("render --extent to SVG exits 0", run.returncode == 0, run.stderr)
+        text = open(svg, encoding="utf-8").read() if os.path.exists(svg) else ""
+        check("render writes an SVG", "<svg" in text and "</svg>" in text)
+        run = subprocess.run([BIN, "render", out, os.path.join(work, "none.png"), "--regions",
+                              OBLASTS, "--region", "Atlantis"], capture_output=True, text=True)
+        check("render --region of no region fails and names the regions",
+              run.returncode == 1 and "no region named 'Atlantis'" in run.stderr
+              and "Almaty (city)" in run.stderr, run.stderr)
         check("render leaves no temporary", sorted(os.listdir(work)) ==
-              sorted([f for _, _, f, _, _ in FORMATS] + ["map.png"]), str(os.listdir(work)))
+              sorted([f for _, _, f, _, _ in FORMATS] + ["map.png", "almaty.pdf", "south.svg"]),
+              str(os.listdir(work)))
     except Exception:
         traceback.print_exc()
         check("no exception", False)
