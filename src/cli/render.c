@@ -1,5 +1,5 @@
-/* `firmclust render OUTPUT PNG`: a map picture of an output, drawn by
- * QGIS's own renderer through PyQGIS. The script (render.py) is built into
+/* `firmclust render OUTPUT MAP`: a map of an output (PNG, PDF or SVG), drawn
+ * by QGIS's own renderer through PyQGIS. The script (render.py) is built into
  * the tool, so there is nothing to install beside it. */
 #define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
 #include "cli.h"
@@ -53,43 +53,63 @@ static const cli_option render_options[] = {
 };
 
 typedef struct render_args {
-    const char *output, *png, *regions, *region, *extent, *title, *source, *dpi;
+    const char *output, *map, *regions, *region, *extent, *title, *source, *dpi;
     const char *format; /* png, pdf or svg: MAP's extension */
     bool overwrite;
 } render_args;
 
-/* The script's arguments after OUTPUT and the picture: key=value, for the
- * options given. */
-static int script_args(const render_args *r, char keyed[8][1100], const char *argv[16], int argc)
+/* The script's command line: python, the script, OUTPUT, the temporary
+ * map, then key=value for each option given. NULL-terminated; free it with
+ * free_script_args(). NULL when out of memory. */
+static char **script_args(const render_args *r, const char *python, const char *script,
+                          const char *tmp_map)
 {
     const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi"};
     const char *values[] = {r->format, r->regions, r->region, r->extent, r->title, r->source,
                             r->dpi};
-    int k = 0;
-    for (int i = 0; i < 7; i++)
-        if (values[i] && *values[i]) {
-            snprintf(keyed[k], sizeof keyed[k], "%s=%s", keys[i], values[i]);
-            argv[argc++] = keyed[k++];
+    char **args = calloc(4 + 7 + 1, sizeof *args);
+    if (!args)
+        return NULL;
+    int n = 0;
+    bool ok = (args[n++] = strdup(python)) && (args[n++] = strdup(script)) &&
+              (args[n++] = strdup(r->output)) && (args[n++] = strdup(tmp_map));
+    for (int i = 0; ok && i < 7; i++) {
+        if (!values[i] || !*values[i])
+            continue;
+        if (asprintf(&args[n], "%s=%s", keys[i], values[i]) < 0) {
+            args[n] = NULL; /* asprintf leaves it undefined */
+            ok = false;
+        } else {
+            n++;
         }
-    argv[argc] = NULL;
-    return argc;
+    }
+    if (!ok) {
+        for (int i = 0; i < n; i++)
+            free(args[i]);
+        free(args);
+        return NULL;
+    }
+    return args;
+}
+
+static void free_script_args(char **args)
+{
+    for (char **a = args; a && *a; a++)
+        free(*a);
+    free(args);
 }
 
 /* Runs the script with QGIS's Python, its messages into `log`; returns its
  * exit status, 127 when Python could not be started, -1 when it did not
  * exit. */
-static int run_script(const render_args *r, const char *python, const char *script,
-                      const char *tmp_png, int log_fd)
+static int run_script(char **args, int log_fd)
 {
     pid_t pid = fork();
     if (pid == 0) {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
         setenv("QT_QPA_PLATFORM", "offscreen", 0);
-        char keyed[8][1100];
-        const char *args[16] = {python, script, r->output, tmp_png};
-        script_args(r, keyed, args, 4);
-        execv(python, (char *const *)args);
+        execv(args[0], args);
         _exit(127);
     }
     int status = -1;
@@ -122,8 +142,8 @@ static void say_why(const char *output, const char *python, const char *log, int
         fprintf(stderr, "FAILURE: %s: QGIS could not draw it:\n%s\n", output, text);
 }
 
-/* The script and its messages in temporary files; the picture under a
- * temporary name beside PNG, renamed into place when complete. */
+/* The script and its messages in temporary files; the map under a
+ * temporary name beside MAP, renamed into place when complete. */
 static int render(const render_args *r)
 {
     char script[] = "/tmp/firmclust-render-XXXXXX", log[] = "/tmp/firmclust-render-log-XXXXXX";
@@ -140,21 +160,23 @@ static int render(const render_args *r)
         fprintf(stderr, "FAILURE: cannot write a temporary file in /tmp\n");
         return EXIT_FAILURE;
     }
-    char tmp_png[4200];
-    snprintf(tmp_png, sizeof tmp_png, "%s%s.%s.%ld.tmp.%s", CPLGetPath(r->png),
-             *CPLGetPath(r->png) ? "/" : "", CPLGetFilename(r->png), (long)getpid(), r->format);
+    char tmp_map[4200];
+    snprintf(tmp_map, sizeof tmp_map, "%s%s.%s.%ld.tmp.%s", CPLGetPath(r->map),
+             *CPLGetPath(r->map) ? "/" : "", CPLGetFilename(r->map), (long)getpid(), r->format);
     const char *python = getenv("FIRMCLUST_PYTHON") ? getenv("FIRMCLUST_PYTHON") : "/usr/bin/python3";
-    int exit_status = run_script(r, python, script, tmp_png, log_fd);
+    char **args = script_args(r, python, script, tmp_map);
+    int exit_status = args ? run_script(args, log_fd) : -1;
+    free_script_args(args);
     close(log_fd);
     unlink(script);
     int rc = EXIT_SUCCESS;
     if (exit_status != 0) {
         say_why(r->output, python, log, exit_status);
-        unlink(tmp_png);
+        unlink(tmp_map);
         rc = EXIT_FAILURE;
-    } else if (rename(tmp_png, r->png) != 0) {
-        fprintf(stderr, "FAILURE: %s: cannot move into place\n", r->png);
-        unlink(tmp_png);
+    } else if (rename(tmp_map, r->map) != 0) {
+        fprintf(stderr, "FAILURE: %s: cannot move into place\n", r->map);
+        unlink(tmp_map);
         rc = EXIT_FAILURE;
     }
     unlink(log);
@@ -185,10 +207,10 @@ static bool good_extent(const char *text)
 
 static int check_args(const render_args *r)
 {
-    if (!r->png)
+    if (!r->map)
         return cli_usage_error("render", "needs OUTPUT and MAP");
     if (!r->format)
-        return cli_usage_error("render", "MAP must end in .png, .pdf or .svg, not '%s'", r->png);
+        return cli_usage_error("render", "MAP must end in .png, .pdf or .svg, not '%s'", r->map);
     if (r->region && !r->regions)
         return cli_usage_error("render", "--region names a region of --regions, which is not given");
     if (r->region && r->extent)
@@ -222,14 +244,14 @@ int cmd_render(int argc, char **argv)
         case OPT_DPI: r.dpi = a.value; break;
         case OPT_OVERWRITE: r.overwrite = true; break;
         default:
-            if (r.png)
+            if (r.map)
                 return cli_usage_error("render", "too many arguments: %s", a.text);
-            *(r.output ? &r.png : &r.output) = a.value;
+            *(r.output ? &r.map : &r.output) = a.value;
         }
     }
     if (p.status != EXIT_SUCCESS)
         return p.status;
-    r.format = r.png ? map_format(r.png) : NULL;
+    r.format = r.map ? map_format(r.map) : NULL;
     int rc = check_args(&r);
     if (rc != EXIT_SUCCESS)
         return rc;
@@ -238,8 +260,8 @@ int cmd_render(int argc, char **argv)
         fprintf(stderr, "FAILURE: %s: no such file or directory\n", r.output);
         return EXIT_FAILURE;
     }
-    if (!r.overwrite && VSIStatL(r.png, &st) == 0) {
-        fprintf(stderr, "FAILURE: %s exists; use --overwrite to replace it\n", r.png);
+    if (!r.overwrite && VSIStatL(r.map, &st) == 0) {
+        fprintf(stderr, "FAILURE: %s exists; use --overwrite to replace it\n", r.map);
         return EXIT_FAILURE;
     }
     return render(&r);
