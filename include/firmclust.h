@@ -252,6 +252,11 @@ FC_API size_t fc_result_n_sectors(const fc_result *r);
 /** Sector i (0 <= i < n_sectors, in code order): its code and counts. */
 FC_API int fc_result_sector(const fc_result *r, size_t i, const char **code,
                      size_t *n_firms, size_t *n_clusters, size_t *n_clustered);
+/** What sector i's code means (--sector-names, or the built-in NACE Rev. 2
+ *  divisions), or NULL when it is not known. Owned by r. */
+FC_API const char *fc_result_sector_name(const fc_result *r, size_t i);
+/** One line saying where the sector names came from ("": none). Owned by r. */
+FC_API const char *fc_result_sector_names(const fc_result *r);
 /** The metric CRS the hulls were drawn in (and planar distances measured
  *  in), as a PROJ string or the input CRS's name. */
 FC_API const char *fc_result_working_crs(const fc_result *r);

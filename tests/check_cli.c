@@ -28,6 +28,9 @@ START_TEST(main_job_writes_consistent_layers)
     ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
     ck_assert_ptr_nonnull(strstr(out_text, "clusters holding"));
     ck_assert_str_eq(listing(), "out.gpkg ");
+    /* OKED divisions are named from the built-in NACE Rev. 2 table */
+    ck_assert_ptr_nonnull(strstr(out_text, "sector names: NACE Rev. 2 divisions"));
+    ck_assert_ptr_nonnull(strstr(out_text, "  Retail trade, except of motor vehicl..."));
 
     GDALDatasetH in = open_vector(firms), out = open_vector(in_dir("out.gpkg"));
     OGRLayerH lin = layer(in, NULL), lf = layer(out, "firms"), lc = layer(out, "clusters");
@@ -35,6 +38,17 @@ START_TEST(main_job_writes_consistent_layers)
     ck_assert_int_eq(epsg_of(lc), 4326);
     GIntBig n_clusters = OGR_L_GetFeatureCount(lc, TRUE);
     ck_assert_int_gt(n_clusters, 20);
+    int i_sect_name = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(lc), "sect_name");
+    ck_assert_int_ge(i_sect_name, 0);
+    OGRFeatureH c1;
+    OGR_L_ResetReading(lc);
+    while ((c1 = OGR_L_GetNextFeature(lc))) {
+        if (strcmp(OGR_F_GetFieldAsString(c1, OGR_F_GetFieldIndex(c1, "sector")), "62") == 0)
+            ck_assert_str_eq(OGR_F_GetFieldAsString(c1, i_sect_name),
+                             "Computer programming, consultancy and related activities");
+        OGR_F_Destroy(c1);
+    }
+    OGR_L_ResetReading(lc);
     ck_assert_int_eq(OGR_L_GetFeatureCount(lf, TRUE), OGR_L_GetFeatureCount(lin, TRUE));
 
     /* Per cluster: firms and core firms counted from the firms layer. */
@@ -186,6 +200,8 @@ static const struct {
     {"cluster notvector.txt out.gpkg --eps 100", 1, "notvector.txt: not a vector dataset"},
     {"cluster polygons.gpkg out.gpkg --eps 100", 1, "feature 1: geometry is a Polygon, not a point"},
     {"frobnicate", 2, "unknown command 'frobnicate'"},
+    {"cluster FIRMS out.gpkg --eps 100 --lang de", 2, "--lang takes en, ru or kk, not 'de'"},
+    {"cluster FIRMS out.gpkg --eps 100 --sector-names missing.csv", 1, "missing.csv: no such file"},
     {"render FIRMS map.jpg", 2, "MAP must end in .png, .pdf or .svg, not 'map.jpg'"},
     {"render FIRMS map.png --extent 1,2,3", 2, "--extent takes W,S,E,N in degrees"},
     {"render FIRMS map.png --extent 80,40,70,45", 2, "west below east"},

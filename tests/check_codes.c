@@ -41,7 +41,8 @@ static const char *summary_sectors(void)
 {
     static char list[1024];
     list[0] = '\0';
-    const char *line = strstr(out_text, "\nsector ");
+    /* the table's header: "sector" padded with blanks, not "sector names:" */
+    const char *line = strstr(out_text, "\nsector  ");
     ck_assert_msg(line != NULL, "no sector table in:\n%s", out_text);
     for (line = strchr(line + 1, '\n'); line && line[1] && strncmp(line + 1, "wrote", 5) != 0;
          line = strchr(line + 1, '\n')) {

@@ -190,6 +190,24 @@ static size_t *sectors_by_clustered(const fc_result *r, size_t n_sectors)
     return order;
 }
 
+/* A sector's name in a column NAME_WIDTH characters wide (UTF-8 code
+ * points, so that Cyrillic lines up too), cut with "..." where longer: the
+ * JSON has every name whole. */
+#define NAME_WIDTH 39
+static void print_name_column(const char *name, bool pad)
+{
+    if (!name)
+        name = "-";
+    size_t points = 0, cut = 0; /* code points, and the byte where the 36th ends */
+    for (const char *c = name; *c; c++)
+        if ((*c & 0xC0) != 0x80 && ++points == NAME_WIDTH - 3 + 1 && !cut)
+            cut = (size_t)(c - name);
+    bool longer = points > NAME_WIDTH;
+    size_t bytes = longer ? cut : strlen(name), shown = longer ? NAME_WIDTH : points;
+    printf("  %.*s%s%*s", (int)bytes, name, longer ? "..." : "",
+           pad ? (int)(NAME_WIDTH - shown) : 0, "");
+}
+
 static void print_sector_table(const fc_result *r, bool with_regions)
 {
     size_t n_sectors = fc_result_n_sectors(r);
@@ -197,17 +215,22 @@ static void print_sector_table(const fc_result *r, bool with_regions)
     if (!order)
         return;
     const size_t shown = n_sectors < 15 ? n_sectors : 15;
-    printf("%-8s %8s %8s %9s%s\n", "sector", "firms", "clusters", "clustered",
-           with_regions ? "  top regions by location quotient" : "");
+    const bool named = *fc_result_sector_names(r) != '\0';
+    printf("%-8s %8s %8s %9s%s%s\n", "sector", "firms", "clusters", "clustered",
+           named ? "  name" : "", with_regions ? "  (top regions by location quotient)" : "");
     for (size_t i = 0; i < shown; i++) {
-        const char *code, *region;
+        const char *code, *region, *name = fc_result_sector_name(r, order[i]);
         size_t f, c, cl;
         double lq;
         fc_result_sector(r, order[i], &code, &f, &c, &cl);
         printf("%-8s %8zu %8zu %9zu", code, f, c, cl);
+        if (named) /* padded where regions follow */
+            print_name_column(name, with_regions);
         for (int k = 0; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK;
              k++)
-            printf("%s %s %.2f", k ? "," : "  ", region, lq);
+            printf("%s%s %.2f", k ? ", " : named ? " (" : "   ", region, lq);
+        if (named && with_regions && fc_result_top_region(r, order[i], 0, &region, &lq, NULL) == FC_OK)
+            printf(")");
         printf("\n");
     }
     if (n_sectors > shown)
@@ -235,6 +258,8 @@ static void print_summary(const fc_result *r)
                n - fc_result_n_outside(r), fc_result_n_outside(r));
     if (*fc_result_significance(r))
         printf("%s\n", fc_result_significance(r));
+    if (*fc_result_sector_names(r))
+        printf("%s\n", fc_result_sector_names(r));
     if (fc_result_n_renamed(r)) {
         printf("fields renamed in layer firms:");
         for (size_t i = 0; i < fc_result_n_renamed(r); i++) {

@@ -13,7 +13,8 @@ import sys
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsFillSymbol, QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend,
                        QgsLayoutItemMap, QgsLayoutItemPicture, QgsLayoutItemScaleBar,
-                       QgsLayoutPoint, QgsLayoutSize, QgsPalLayerSettings, QgsPrintLayout,
+                       QgsLayoutPoint, QgsLayoutSize, QgsLayoutUtils, QgsLegendRenderer,
+                       QgsPalLayerSettings, QgsPrintLayout,
                        QgsProject, QgsRectangle, QgsTextBufferSettings, QgsTextFormat,
                        QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
 from qgis.PyQt.QtCore import QRectF
@@ -36,6 +37,21 @@ def layer(output, name):
                 return QgsVectorLayer(os.path.join(output, f), name, "ogr")
         return None
     return QgsVectorLayer(f"{output}|layername={name}", name, "ogr")
+
+
+WRAP = "\u2028"  # where a legend label breaks: a character no name holds
+
+
+def wrapped(label, width):
+    """The label with WRAP between words, so that no line is much over width."""
+    lines, line = [], ""
+    for word in label.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return WRAP.join(lines + [line])
 
 
 def name_field(regions):
@@ -192,12 +208,16 @@ def main(output, picture, options):
     layout.initializeDefaults()
     map_width = 218.0
     map_height = max(60.0, map_width * view.height() / view.width())
-    # the legend lists every sector: two columns, and a page tall enough
+    # the legend lists every sector: in two columns when their labels are
+    # short (codes), one when they are names, wrapped; the page grows to hold it
     renderer = clusters.renderer()
-    entries = len(renderer.categories()) if hasattr(renderer, "categories") else 5
-    columns = 2 if entries > 8 else 1
-    legend_height = 40 + 6.2 * ((entries + columns - 1) // columns)
-    width, height = 296.0, max(map_height, legend_height) + 24
+    categories = renderer.categories() if hasattr(renderer, "categories") else []
+    entries = len(categories) or 5
+    named = any(len(c.label()) > 12 for c in categories)
+    columns = 2 if entries > 8 and not named else 1
+    for i, c in enumerate(categories):  # on the map only: the style is not saved
+        renderer.updateCategoryLabel(i, wrapped(c.label(), 34))
+    width, height = 296.0, map_height + 24
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     item = QgsLayoutItemMap(layout)
     item.attemptSetSceneRect(QRectF(4, 14, map_width, map_height))
@@ -209,9 +229,15 @@ def main(output, picture, options):
     legend = QgsLayoutItemLegend(layout)
     legend.setTitle("Legend")
     legend.setColumnCount(columns)
+    legend.setWrapString(WRAP)
     legend.setLinkedMap(item)
     legend.attemptMove(QgsLayoutPoint(226, 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
+    size = QgsLegendRenderer(legend.model(), legend.legendSettings()).minimumSize(
+        QgsLayoutUtils.createRenderContextForLayout(layout, None))
+    width = max(width, 226 + size.width() + 4)
+    height = max(map_height, size.height()) + 24
+    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     add_layout_items(layout, item, width, map_width, map_height,
                      options.get("title") or "Economic clusters", options["source"])
     result = export(layout, picture, options["format"], int(options.get("dpi") or 150))

@@ -312,7 +312,7 @@ static int read_stage(fc_job *job)
         status = fc_read_firms(ctx, job->in, job->n_inputs, o, &job->f);
     if (status != FC_OK)
         return status;
-    const fc_firms *f = &job->f;
+    fc_firms *f = &job->f;
     if (f->n == 0)
         return fc_error(ctx, FC_EDATA, "%s, layer %s: no firms to cluster (%zu features, %zu skipped)",
                         job->inputs[0], job->in[0].layer_name, f->n_features, f->n_skipped);
@@ -328,8 +328,10 @@ static int read_stage(fc_job *job)
         job->out_srs = OSRClone(f->srs);
         OSRSetAxisMappingStrategy(job->out_srs, OAMS_TRADITIONAL_GIS_ORDER);
     }
-    stage_done(job, "reading");
-    return FC_OK;
+    status = fc_sector_names(ctx, o, &job->f);
+    if (status == FC_OK)
+        stage_done(job, "reading");
+    return status;
 }
 
 /* The working CRS for the firms' extent, and the firms in it. */

@@ -54,6 +54,8 @@ double fc_seconds_since(const struct timespec *t0);
 /* ---- options.c ----------------------------------------------------------- */
 
 enum fc_hull_kind { FC_HULL_CONCAVE, FC_HULL_CONVEX, FC_HULL_BUFFER };
+/* --lang: which column of a names table (name, name_ru, name_kk). */
+enum fc_lang { FC_LANG_EN, FC_LANG_RU, FC_LANG_KK };
 /* --distance: auto is geodesic for geographic input, planar otherwise. */
 enum fc_distance_option { FC_DIST_AUTO, FC_DIST_GEODESIC, FC_DIST_PLANAR };
 
@@ -83,6 +85,8 @@ struct fc_options {
     uint64_t seed;
     int threads; /* 0: all cores */
     char *json;
+    char *sector_names; /* a table of code -> name; NULL: NACE divisions where they fit */
+    int lang;           /* an fc_lang */
 };
 
 /* ---- read.c ------------------------------------------------------------- */
@@ -103,6 +107,8 @@ typedef struct fc_firms {
     size_t n_reshaped; /* features exploded (multipoints) or replaced by a centroid */
     OGRSpatialReferenceH srs; /* input CRS (owned), or NULL */
     bool srs_given;           /* srs came from --s-srs */
+    char **sector_names;      /* per sector, what its code means (NULL: not known); or NULL */
+    char names_source[256];   /* where the names came from, for the summary ("": none) */
 } fc_firms;
 
 /* An opened input: dataset and the chosen layer, with the filter applied. */
@@ -136,6 +142,14 @@ void fc_firms_free(fc_firms *firms);
  * counted and dropped (62.01 -> 6201 with 4, C10.11 -> 10 with 2); a code
  * without any digit keeps its first `digits` characters (UTF-8 code points). */
 void fc_truncate_code(char *code, int digits);
+
+/* ---- names.c ------------------------------------------------------------ */
+
+/* Names the firms' sectors (f->sector_names, f->names_source): from
+ * --sector-names, or the built-in NACE Rev. 2 divisions when --sector-digits
+ * is 2 and every code is one. Nothing is named otherwise. */
+int fc_sector_names(fc_context *ctx, const fc_options *o, fc_firms *f);
+void fc_sector_names_free(char **names, uint32_t n);
 
 /* ---- reproject.c -------------------------------------------------------- */
 

@@ -46,6 +46,8 @@ typedef struct opt_def {
 
 static const opt_choice hull_choices[] = {
     {"convex", FC_HULL_CONVEX}, {"concave", FC_HULL_CONCAVE}, {"buffer", FC_HULL_BUFFER}, {NULL, 0}};
+static const opt_choice lang_choices[] = {
+    {"en", FC_LANG_EN}, {"ru", FC_LANG_RU}, {"kk", FC_LANG_KK}, {NULL, 0}};
 static const opt_choice distance_choices[] = {
     {"geodesic", FC_DIST_GEODESIC}, {"planar", FC_DIST_PLANAR}, {"auto", FC_DIST_AUTO}, {NULL, 0}};
 
@@ -76,6 +78,15 @@ static const opt_def option_table[] = {
      "a firm is core when at least N firms of its sector, itself\n"
      "included, lie within eps (default 5)",
      .min = 1, .max = NO_MAX},
+    {"sector-names", OPT_STRING, OFF(sector_names), "FILE",
+     "a table (CSV or any OGR table) of sector codes and what they mean:\n"
+     "fields code, name, and optionally name_ru, name_kk (default: NACE\n"
+     "Rev. 2 division names, built in, when --sector-digits is 2 and every\n"
+     "code is a division)"},
+    {"lang", OPT_CHOICE, OFF(lang), "en|ru|kk",
+     "language of the sector names: the name, name_ru or name_kk column,\n"
+     "falling back to name where it is empty (default en)",
+     .choices = lang_choices},
     {"weight-field", OPT_STRING, OFF(weight_field), "NAME",
      "numeric field with each firm's weight, e.g. employees;\n"
      "summed per cluster"},

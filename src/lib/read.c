@@ -1064,6 +1064,7 @@ void fc_firms_free(fc_firms *f)
     for (uint32_t i = 0; f->sector_codes && i < f->n_sectors; i++)
         free(f->sector_codes[i]);
     free(f->sector_codes);
+    fc_sector_names_free(f->sector_names, f->n_sectors);
     if (f->srs)
         OSRRelease(f->srs);
     memset(f, 0, sizeof *f);

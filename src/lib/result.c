@@ -20,6 +20,8 @@ typedef struct top_region {
 struct fc_result {
     size_t n_firms, n_skipped, n_clusters, n_clustered, n_sectors;
     char **codes;
+    char **names;          /* per sector, NULL where not known; NULL without names */
+    char names_source[256];
     size_t *sector_firms, *sector_clusters, *sector_clustered;
     char working_crs[512];
     char distance[640];
@@ -46,6 +48,7 @@ fc_result *fc_result_destroy(fc_result *r)
         return NULL;
     for (size_t i = 0; r->codes && i < r->n_sectors; i++)
         free(r->codes[i]);
+    fc_sector_names_free(r->names, (uint32_t)r->n_sectors);
     for (size_t i = 0; r->region_names && i < r->n_regions; i++)
         free(r->region_names[i]);
     free(r->codes);
@@ -75,6 +78,13 @@ size_t fc_result_n_skipped(const fc_result *r) { return r->n_skipped; }
 size_t fc_result_n_clusters(const fc_result *r) { return r->n_clusters; }
 size_t fc_result_n_clustered(const fc_result *r) { return r->n_clustered; }
 size_t fc_result_n_sectors(const fc_result *r) { return r->n_sectors; }
+
+const char *fc_result_sector_name(const fc_result *r, size_t i)
+{
+    return r && r->names && i < r->n_sectors ? r->names[i] : NULL;
+}
+
+const char *fc_result_sector_names(const fc_result *r) { return r ? r->names_source : ""; }
 const char *fc_result_working_crs(const fc_result *r) { return r->working_crs; }
 const char *fc_result_distance(const fc_result *r) { return r->distance; }
 size_t fc_result_n_regions(const fc_result *r) { return r->n_regions; }
@@ -193,6 +203,11 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
              (r->cluster_runs = copy(t->runs, t->n * sizeof *t->runs)) != NULL;
     for (size_t s = 0; ok && s < f->n_sectors; s++)
         ok = (r->codes[s] = fc_strdup(f->sector_codes[s])) != NULL;
+    if (ok && f->sector_names)
+        ok = (r->names = calloc(m, sizeof *r->names)) != NULL;
+    for (size_t s = 0; ok && r->names && s < f->n_sectors; s++)
+        ok = !f->sector_names[s] || (r->names[s] = fc_strdup(f->sector_names[s])) != NULL;
+    snprintf(r->names_source, sizeof r->names_source, "%s", f->names_source);
     if (ok && fd->regions) {
         const fc_region_stats *st = fd->stats;
         r->n_regions = st->n_regions;
@@ -281,6 +296,10 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
     for (size_t s = 0; s < r->n_sectors; s++) {
         fprintf(out, "%s\n    {\"sector\": ", s ? "," : "");
         fc_json_string(out, r->codes[s]);
+        if (r->names && r->names[s]) {
+            fprintf(out, ", \"name\": ");
+            fc_json_string(out, r->names[s]);
+        }
         fprintf(out, ", \"firms\": %zu, \"clusters\": %zu, \"clustered\": %zu", r->sector_firms[s],
                 r->sector_clusters[s], r->sector_clustered[s]);
         if (r->sector_scale && !isnan(r->sector_scale[s])) {

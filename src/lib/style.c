@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cpl_conv.h>
+#include <cpl_string.h>
 
 /* One colour per sector on a map, none repeated: the 18 hues of Tableau 20
  * without its greys (dark ones first), then six darker tones of d3's
@@ -147,9 +148,15 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
     /* one category per coloured sector, in code order; then "other", whose
      * empty value QGIS matches against every other value */
     int k = 0;
-    for (size_t s = 0; s < f->n_sectors; s++)
-        if (colour[s] == 1)
-            category(out, k++, f->sector_codes[s], f->sector_codes[s]);
+    for (size_t s = 0; s < f->n_sectors; s++) {
+        if (colour[s] != 1)
+            continue;
+        /* the legend says what the code means: "47 Retail trade, ..." */
+        const char *name = f->sector_names ? f->sector_names[s] : NULL;
+        char *label = name ? CPLStrdup(CPLSPrintf("%s %s", f->sector_codes[s], name)) : NULL;
+        category(out, k++, f->sector_codes[s], label ? label : f->sector_codes[s]);
+        CPLFree(label);
+    }
     if (n_other) {
         char label[64];
         snprintf(label, sizeof label, "other (%zu sectors)", n_other);

@@ -147,6 +147,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     int status;
     if ((status = fc_field_add(ctx, l, "cluster_id", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
+        (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
         (t->weight && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
@@ -181,6 +182,11 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         int k = 0;
         OGR_F_SetFieldInteger(f, k++, (int)(i + 1));
         OGR_F_SetFieldString(f, k++, r->firms->sector_codes[t->sector[i]]);
+        if (r->firms->sector_names) {
+            if (r->firms->sector_names[t->sector[i]])
+                OGR_F_SetFieldString(f, k, r->firms->sector_names[t->sector[i]]);
+            k++;
+        }
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
         if (t->weight)
@@ -224,6 +230,7 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     int status;
     if ((status = fc_field_add(ctx, l, "region", OFTString, 0)) ||
         (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
+        (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (st->w && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
         (status = fc_field_add(ctx, l, "share", OFTReal, 0)) ||
@@ -255,6 +262,11 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             int k = 0;
             OGR_F_SetFieldString(f, k++, r->regions->names[g]);
             OGR_F_SetFieldString(f, k++, r->firms->sector_codes[s]);
+            if (r->firms->sector_names) { /* so that a filter by sector reads its name */
+                if (r->firms->sector_names[s])
+                    OGR_F_SetFieldString(f, k, r->firms->sector_names[s]);
+                k++;
+            }
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)st->n[cell]);
             if (st->w)
                 OGR_F_SetFieldDouble(f, k++, st->w[cell]);
