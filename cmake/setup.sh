@@ -28,7 +28,8 @@ packages="build-essential cmake pkg-config libgdal-dev libproj-dev libgeos-dev g
 if [ "$mode" = test ]; then
     # Check and valgrind; QGIS for the integration test that opens every
     # output format in real QGIS
-    packages="$packages check libsubunit-dev valgrind qgis python3-qgis"
+    # poppler-utils: pdfinfo and pdftoppm, to read the atlas back
+    packages="$packages check libsubunit-dev valgrind qgis python3-qgis poppler-utils"
 fi
 
 missing=""

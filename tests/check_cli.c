@@ -206,6 +206,8 @@ static const struct {
     {"render FIRMS map.png --extent 1,2,3", 2, "--extent takes W,S,E,N in degrees"},
     {"render FIRMS map.png --extent 80,40,70,45", 2, "west below east"},
     {"render FIRMS map.png --region Almaty", 2, "--region names a region of --regions"},
+    {"render FIRMS atlas.png --atlas --regions FIRMS", 2, "--atlas writes a PDF"},
+    {"render FIRMS atlas.pdf --atlas", 2, "--atlas writes a PDF (ATLAS.pdf), with --regions"},
     {"render FIRMS map.png --dpi 5", 2, "--dpi takes a whole number from 30 to 1200"},
     {"cluster FIRMS out.gpkg --eps 100 --regions missing.shp", 1, "missing.shp: no such file"},
     {"cluster FIRMS out.gpkg --eps 100 --regions FIRMS", 1, "is a POINT, not a polygon"},

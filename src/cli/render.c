@@ -19,6 +19,7 @@
 static const char *const usage =
     "Usage: firmclust render OUTPUT MAP [--regions FILE] [--region NAME] [--extent W,S,E,N]\n"
     "                        [--title TEXT] [--source TEXT] [--dpi N] [--overwrite]\n"
+    "       firmclust render OUTPUT ATLAS.pdf --atlas --regions FILE [OPTIONS]\n"
     "\n"
     "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map with\n"
     "QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
@@ -36,10 +37,13 @@ static const char *const usage =
     "                   names and the day the map is drawn; say the licence here)\n"
     "  --dpi N          resolution of a PNG, and of what a PDF or SVG rasterises\n"
     "                   (default 150)\n"
+    "  --atlas          a PDF atlas: a cover listing the regions of --regions that\n"
+    "                   hold clusters, then one page each: the region's map (its\n"
+    "                   neighbours grey), legend, and a table of its clusters\n"
     "  --overwrite      replace an existing MAP\n";
 
 enum { OPT_HELP = 1, OPT_REGIONS, OPT_REGION, OPT_EXTENT, OPT_TITLE, OPT_SOURCE, OPT_DPI,
-       OPT_OVERWRITE };
+       OPT_ATLAS, OPT_OVERWRITE };
 static const cli_option render_options[] = {
     {"help", 'h', false, OPT_HELP},
     {"regions", 0, true, OPT_REGIONS},
@@ -48,6 +52,7 @@ static const cli_option render_options[] = {
     {"title", 0, true, OPT_TITLE},
     {"source", 0, true, OPT_SOURCE},
     {"dpi", 0, true, OPT_DPI},
+    {"atlas", 0, false, OPT_ATLAS},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {NULL, 0, false, 0},
 };
@@ -55,6 +60,7 @@ static const cli_option render_options[] = {
 typedef struct render_args {
     const char *output, *map, *regions, *region, *extent, *title, *source, *dpi;
     const char *format; /* png, pdf or svg: MAP's extension */
+    const char *atlas;  /* "1" for --atlas, else NULL */
     bool overwrite;
 } render_args;
 
@@ -64,16 +70,17 @@ typedef struct render_args {
 static char **script_args(const render_args *r, const char *python, const char *script,
                           const char *tmp_map)
 {
-    const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi"};
+    const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi",
+                          "atlas"};
     const char *values[] = {r->format, r->regions, r->region, r->extent, r->title, r->source,
-                            r->dpi};
-    char **args = calloc(4 + 7 + 1, sizeof *args);
+                            r->dpi, r->atlas};
+    char **args = calloc(4 + 8 + 1, sizeof *args);
     if (!args)
         return NULL;
     int n = 0;
     bool ok = (args[n++] = strdup(python)) && (args[n++] = strdup(script)) &&
               (args[n++] = strdup(r->output)) && (args[n++] = strdup(tmp_map));
-    for (int i = 0; ok && i < 7; i++) {
+    for (int i = 0; ok && i < 8; i++) {
         if (!values[i] || !*values[i])
             continue;
         if (asprintf(&args[n], "%s=%s", keys[i], values[i]) < 0) {
@@ -211,6 +218,9 @@ static int check_args(const render_args *r)
         return cli_usage_error("render", "needs OUTPUT and MAP");
     if (!r->format)
         return cli_usage_error("render", "MAP must end in .png, .pdf or .svg, not '%s'", r->map);
+    if (r->atlas && (strcmp(r->format, "pdf") != 0 || !r->regions || r->region || r->extent))
+        return cli_usage_error("render", "--atlas writes a PDF (ATLAS.pdf), with --regions, and "
+                                         "without --region or --extent");
     if (r->region && !r->regions)
         return cli_usage_error("render", "--region names a region of --regions, which is not given");
     if (r->region && r->extent)
@@ -242,6 +252,7 @@ int cmd_render(int argc, char **argv)
         case OPT_TITLE: r.title = a.value; break;
         case OPT_SOURCE: r.source = a.value; break;
         case OPT_DPI: r.dpi = a.value; break;
+        case OPT_ATLAS: r.atlas = "1"; break;
         case OPT_OVERWRITE: r.overwrite = true; break;
         default:
             if (r.map)

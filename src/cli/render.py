@@ -11,10 +11,12 @@ import os
 import sys
 
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform,
+                       QgsFeature, QgsLayoutFrame, QgsLayoutItemAttributeTable, QgsLayoutObject,
+                       QgsLayoutTableColumn, QgsProperty, QgsSymbolLayer,
                        QgsFillSymbol, QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend,
                        QgsLayoutItemMap, QgsLayoutItemPicture, QgsLayoutItemScaleBar,
                        QgsLayoutPoint, QgsLayoutSize, QgsLayoutUtils, QgsLegendRenderer,
-                       QgsPalLayerSettings, QgsPrintLayout,
+                       QgsPalLayerSettings, QgsPrintLayout, QgsScaleBarSettings,
                        QgsProject, QgsRectangle, QgsTextBufferSettings, QgsTextFormat,
                        QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
 from qgis.PyQt.QtCore import QRectF
@@ -52,6 +54,24 @@ def wrapped(label, width):
         else:
             line = f"{line} {word}" if line else word
     return WRAP.join(lines + [line])
+
+
+def wrap_legend_labels(clusters, legend):
+    """Long sector names over several lines of the legend; on the map only:
+    the style in the output is not saved again."""
+    renderer = clusters.renderer()
+    for i, c in enumerate(renderer.categories() if hasattr(renderer, "categories") else []):
+        renderer.updateCategoryLabel(i, wrapped(c.label(), 34))
+    legend.setWrapString(WRAP)
+
+
+def fitted_conic(extent):
+    """An equidistant conic fitted to a longitude/latitude extent, as firmclust
+    measures in."""
+    lat0, lat1 = extent.yMinimum(), extent.yMaximum()
+    return QgsCoordinateReferenceSystem.fromProj(
+        f"+proj=eqdc +lat_1={lat0 + (lat1 - lat0) / 6} +lat_2={lat1 - (lat1 - lat0) / 6} "
+        f"+lon_0={extent.center().x()} +datum=WGS84 +units=m +no_defs")
 
 
 def name_field(regions):
@@ -126,13 +146,15 @@ def view_extent(options, regions, firms, project):
     return to_wgs84.transformBoundingBox(extent), None
 
 
-def add_layout_items(layout, item, width, map_width, map_height, title, source_line):
+def add_layout_items(layout, item, width, map_width, map_height, title, source_line,
+                     title_too=True, source_y=None):
     """Title, scale bar, north arrow and source line around the map item."""
-    label = QgsLayoutItemLabel(layout)
-    label.setText(title)
-    label.setFont(QFont("Sans", 16))
-    label.attemptSetSceneRect(QRectF(4, 2, width - 8, 10))
-    layout.addLayoutItem(label)
+    if title_too:
+        label = QgsLayoutItemLabel(layout)
+        label.setText(title)
+        label.setFont(QFont("Sans", 16))
+        label.attemptSetSceneRect(QRectF(4, 2, width - 8, 10))
+        layout.addLayoutItem(label)
     scale = QgsLayoutItemScaleBar(layout)
     scale.setStyle("Single Box")
     scale.setLinkedMap(item)
@@ -140,7 +162,10 @@ def add_layout_items(layout, item, width, map_width, map_height, title, source_l
     scale.setUnitLabel("km")
     scale.setNumberOfSegments(2)
     scale.setNumberOfSegmentsLeft(0)
-    scale.applyDefaultSize(QgsUnitTypes.DistanceKilometers)
+    # segments sized to the map at each page (an atlas changes the scale)
+    scale.setSegmentSizeMode(QgsScaleBarSettings.SegmentSizeFitWidth)
+    scale.setMinimumBarWidth(25)
+    scale.setMaximumBarWidth(45)
     scale.setBackgroundEnabled(True)
     scale.attemptMove(QgsLayoutPoint(7, 14 + map_height - 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(scale)
@@ -153,7 +178,8 @@ def add_layout_items(layout, item, width, map_width, map_height, title, source_l
     source.setText(source_line)
     source.setFont(QFont("Sans", 7))
     source.setFontColor(QColor(90, 90, 90))
-    source.attemptSetSceneRect(QRectF(4, 14 + map_height + 1.5, width - 8, 5))
+    source_y = 14 + map_height + 1.5 if source_y is None else source_y
+    source.attemptSetSceneRect(QRectF(4, source_y, width - 8, 5))
     layout.addLayoutItem(source)
 
 
@@ -191,16 +217,14 @@ def main(output, picture, options):
         layers.append(regions)
     for l in layers:
         project.addMapLayer(l)
+    if options.get("atlas"):
+        return atlas(options, clusters, firms, regions, project, picture)
 
     view_wgs84, problem = view_extent(options, regions, firms, project)
     if problem:
         sys.stderr.write(problem + "\n")
         return BAD_INPUT
-    # A conic fitted to what is shown, as firmclust measures in.
-    lat0, lat1 = view_wgs84.yMinimum(), view_wgs84.yMaximum()
-    crs = QgsCoordinateReferenceSystem.fromProj(
-        f"+proj=eqdc +lat_1={lat0 + (lat1 - lat0) / 6} +lat_2={lat1 - (lat1 - lat0) / 6} "
-        f"+lon_0={view_wgs84.center().x()} +datum=WGS84 +units=m +no_defs")
+    crs = fitted_conic(view_wgs84)
     view = QgsCoordinateTransform(WGS84, crs, project).transformBoundingBox(view_wgs84)
     view.scale(1.04)
 
@@ -215,8 +239,7 @@ def main(output, picture, options):
     entries = len(categories) or 5
     named = any(len(c.label()) > 12 for c in categories)
     columns = 2 if entries > 8 and not named else 1
-    for i, c in enumerate(categories):  # on the map only: the style is not saved
-        renderer.updateCategoryLabel(i, wrapped(c.label(), 34))
+
     width, height = 296.0, map_height + 24
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     item = QgsLayoutItemMap(layout)
@@ -229,7 +252,7 @@ def main(output, picture, options):
     legend = QgsLayoutItemLegend(layout)
     legend.setTitle("Legend")
     legend.setColumnCount(columns)
-    legend.setWrapString(WRAP)
+    wrap_legend_labels(clusters, legend)
     legend.setLinkedMap(item)
     legend.attemptMove(QgsLayoutPoint(226, 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
@@ -244,6 +267,153 @@ def main(output, picture, options):
     app.exitQgis()
     if result != QgsLayoutExporter.Success:
         sys.stderr.write(f"{picture}: QGIS could not write the map\n")
+        return 1
+    return 0
+
+
+# ---- the atlas: a cover, then one page per region with clusters ------------
+
+# (field, heading, the expression that shows it)
+ATLAS_COLUMNS = [("sector", "sector", '"sector"'), ("sect_name", "name", '"sect_name"'),
+                 ("n_firms", "firms", '"n_firms"'), ("weight", "employees", '"weight"'),
+                 ("area_km2", "km²", 'format_number("area_km2", 1)'),
+                 ("region_lq", "LQ", 'format_number("region_lq", 2)'),
+                 ("p_value", "p", 'format_number("p_value", 3)'),
+                 ("q_value", "q", 'format_number("q_value", 3)')]
+
+
+def atlas_coverage(regions, field, clusters, project):
+    """A memory layer of the regions that hold a cluster, by name, after a
+    first feature for the cover (the whole extent, named "")."""
+    with_clusters = {f["region"] for f in clusters.getFeatures()} - {None}
+    coverage = QgsVectorLayer(f"MultiPolygon?crs={regions.crs().authid() or 'EPSG:4326'}"
+                              "&field=name:string&field=clusters:integer", "pages", "memory")
+    cover = QgsFeature(coverage.fields())
+    whole = None
+    pages = []
+    for f in regions.getFeatures():
+        geom = f.geometry()
+        whole = geom if whole is None else whole.combine(geom)
+        if f[field] in with_clusters:
+            page = QgsFeature(coverage.fields())
+            page.setGeometry(geom)
+            count = sum(1 for c in clusters.getFeatures() if c["region"] == f[field])
+            page.setAttributes([f[field], count])
+            pages.append(page)
+    pages.sort(key=lambda p: p["name"])
+    cover.setGeometry(whole)
+    cover.setAttributes(["", len(pages)])
+    coverage.dataProvider().addFeatures([cover] + pages)
+    project.addMapLayer(coverage, False)
+    return coverage, pages
+
+
+def grey_neighbours(regions, field):
+    """The page's region pale, the others grey."""
+    symbol = regions.renderer().symbol()
+    expression = (f"if(\"{field}\" = @atlas_pagename or @atlas_pagename = '', "
+                  "'244,242,236,255', '214,214,214,255')")
+    symbol.symbolLayer(0).setDataDefinedProperty(QgsSymbolLayer.PropertyFillColor,
+                                                 QgsProperty.fromExpression(expression))
+
+
+def only_on(item, cover):
+    """Shows an item on the cover only, or on every page but the cover."""
+    item.dataDefinedProperties().setProperty(
+        QgsLayoutObject.ExcludeFromExports,
+        QgsProperty.fromExpression("@atlas_featurenumber > 1" if cover
+                                   else "@atlas_featurenumber = 1"))
+
+
+def clusters_table(layout, clusters, y, height):
+    """The page's clusters: sector, name, firms, employees, area, LQ, p and q."""
+    table = QgsLayoutItemAttributeTable.create(layout)
+    layout.addMultiFrame(table)  # the layout owns it
+    table.setVectorLayer(clusters)
+    names = [f.name() for f in clusters.fields()]
+    columns = []
+    for field, heading, expression in ATLAS_COLUMNS:
+        if field in names:
+            column = QgsLayoutTableColumn(heading)
+            column.setAttribute(expression)
+            columns.append(column)
+    table.setColumns(columns)
+    table.setFilterFeatures(True)
+    table.setFeatureFilter("\"region\" = @atlas_pagename")
+    table.setMaximumNumberOfFeatures(40)
+    content, header = QgsTextFormat(), QgsTextFormat()
+    content.setFont(QFont("Sans"))
+    content.setSize(7)
+    header.setFont(QFont("Sans", 7, QFont.Bold))
+    header.setSize(7)
+    table.setContentTextFormat(content)
+    table.setHeaderTextFormat(header)
+    frame = QgsLayoutFrame(layout, table)
+    frame.attemptSetSceneRect(QRectF(4, y, 289, height))
+    table.addFrame(frame)
+    table.setCellMargin(0.5)  # once it has a frame: QGIS 3.22 lays it out at once
+    only_on(frame, cover=False)
+    return frame
+
+
+def atlas(options, clusters, firms, regions, project, picture):
+    field = name_field(regions)
+    if "region" not in [f.name() for f in clusters.fields()]:
+        sys.stderr.write(f"{options['output']}: its clusters have no region: run firmclust "
+                         "cluster with --regions to make an atlas\n")
+        return BAD_INPUT
+    coverage, pages = atlas_coverage(regions, field, clusters, project)
+    if not pages:
+        sys.stderr.write(f"{options['output']}: no cluster lies in a region of "
+                         f"{options['regions']}\n")
+        return BAD_INPUT
+    grey_neighbours(regions, field)
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()  # A4 landscape
+    layout.atlas().setCoverageLayer(coverage)
+    layout.atlas().setPageNameExpression("\"name\"")
+    layout.atlas().setEnabled(True)
+    item = QgsLayoutItemMap(layout)
+    item.attemptSetSceneRect(QRectF(4, 14, 200, 110))
+    whole = QgsCoordinateTransform(regions.crs(), WGS84, project).transformBoundingBox(
+        regions.extent())
+    item.setCrs(fitted_conic(whole))
+    item.setLayers([clusters, firms, regions])
+    item.setFrameEnabled(True)
+    item.setAtlasDriven(True)
+    item.setAtlasScalingMode(QgsLayoutItemMap.Auto)
+    item.setAtlasMargin(0.08)
+    layout.addLayoutItem(item)
+    title = options.get("title") or "Economic clusters"
+    label = QgsLayoutItemLabel(layout)
+    label.setText(f"[% if(@atlas_featurenumber = 1, '{title.replace(chr(39), chr(39) * 2)}', "
+                  f"@atlas_pagename || ': ' || \"clusters\" || ' clusters') %]")
+    label.setFont(QFont("Sans", 14))
+    label.attemptSetSceneRect(QRectF(4, 2, 289, 10))
+    layout.addLayoutItem(label)
+    contents = QgsLayoutItemLabel(layout)
+    contents.setText("Regions with clusters, one page each:\n" +
+                     "\n".join(f"{i + 2}. {p['name']}: {p['clusters']} clusters"
+                               for i, p in enumerate(pages)))
+    contents.setFont(QFont("Sans", 8))
+    contents.attemptSetSceneRect(QRectF(4, 127, 200, 74))
+    only_on(contents, cover=True)
+    layout.addLayoutItem(contents)
+    clusters_table(layout, clusters, 127, 74)
+    legend = QgsLayoutItemLegend(layout)
+    legend.setTitle("Legend")
+    legend.setLinkedMap(item)
+    legend.setLegendFilterByMapEnabled(True)  # the sectors on the page
+    wrap_legend_labels(clusters, legend)
+    legend.attemptMove(QgsLayoutPoint(208, 14, QgsUnitTypes.LayoutMillimeters))
+    layout.addLayoutItem(legend)
+    add_layout_items(layout, item, 297, 200, 110, "", options["source"], title_too=False,
+                     source_y=203)
+    settings = QgsLayoutExporter.PdfExportSettings()
+    settings.dpi = int(options.get("dpi") or 150)
+    result, error = QgsLayoutExporter.exportToPdf(layout.atlas(), picture, settings)
+    if result != QgsLayoutExporter.Success:
+        sys.stderr.write(f"{picture}: QGIS could not write the atlas: {error}\n")
         return 1
     return 0
 
@@ -263,4 +433,5 @@ if __name__ == "__main__":
     output_arg, picture_arg = sys.argv[1], sys.argv[2]
     given = dict(a.split("=", 1) for a in sys.argv[3:])
     given["source"] = source_line(output_arg, given)
+    given["output"] = output_arg
     sys.exit(main(output_arg, picture_arg, given))

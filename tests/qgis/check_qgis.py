@@ -139,8 +139,29 @@ def checks(work):
         check("render --region of no region fails and names the regions",
               run.returncode == 1 and "no region named 'Atlantis'" in run.stderr
               and "Almaty (city)" in run.stderr, run.stderr)
+        # the atlas: a cover, then a page per region with clusters, none blank
+        atlas = os.path.join(work, "atlas.pdf")
+        run = subprocess.run([BIN, "render", out, atlas, "--atlas", "--regions", OBLASTS],
+                             capture_output=True, text=True)
+        check("render --atlas exits 0", run.returncode == 0, run.stderr)
+        gpkg = QgsVectorLayer(f"{out}|layername=clusters", "c", "ogr")
+        regions_with_clusters = {f["region"] for f in gpkg.getFeatures()} - {None}
+        info = subprocess.run(["pdfinfo", atlas], capture_output=True, text=True).stdout
+        pages = int(re.search(r"Pages:\s+(\d+)", info).group(1)) if "Pages:" in info else 0
+        check("atlas: a cover and a page per region with clusters",
+              pages == 1 + len(regions_with_clusters) and pages > 5,
+              f"{pages} pages, {len(regions_with_clusters)} regions")
+        for page in (1, 2, pages):
+            drawn = subprocess.run(["pdftoppm", "-r", "20", "-gray", "-f", str(page), "-l",
+                                    str(page), atlas], capture_output=True).stdout
+            # a PGM: the header's three lines, then a byte per pixel
+            pixels = drawn.split(b"\n", 3)[3] if drawn.count(b"\n") >= 3 else b""
+            inked = sum(1 for v in pixels if v < 200)
+            check(f"atlas page {page} is not blank", pixels and inked > len(pixels) // 50,
+                  f"{inked} of {len(pixels)} pixels")
         check("render leaves no temporary", sorted(os.listdir(work)) ==
-              sorted([f for _, _, f, _, _ in FORMATS] + ["map.png", "almaty.pdf", "south.svg"]),
+              sorted([f for _, _, f, _, _ in FORMATS] +
+                     ["map.png", "almaty.pdf", "south.svg", "atlas.pdf"]),
               str(os.listdir(work)))
     except Exception:
         traceback.print_exc()
