@@ -427,11 +427,12 @@ static int style_colours(const char *gpkg, char colours[][24], char *categories,
         categories[len++] = '\n';
         categories[len] = '\0';
     }
-    int n = 0;
-    const char *symbols = strstr(qml, "<symbols>");
-    for (const char *c = symbols ? strstr(symbols, "name=\"color\" value=\"") : NULL; c && n < 64;
-         c = strstr(c + 1, "name=\"color\" value=\"")) {
-        sscanf(c + strlen("name=\"color\" value=\""), "%23[0-9,]", colours[n]);
+    int n = 0; /* each fill symbol's own colour (its dot for small clusters has the same) */
+    for (const char *c = strstr(qml, "<symbol type=\"fill\""); c && n < 64;
+         c = strstr(c + 1, "<symbol type=\"fill\"")) {
+        const char *colour = strstr(c, "name=\"color\" value=\"");
+        ck_assert_ptr_nonnull(colour);
+        sscanf(colour + strlen("name=\"color\" value=\""), "%23[0-9,]", colours[n]);
         n++;
     }
     OGR_F_Destroy(f);

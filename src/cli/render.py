@@ -56,13 +56,13 @@ def wrapped(label, width):
     return WRAP.join(lines + [line])
 
 
-def wrap_legend_labels(clusters, legend):
-    """Long sector names over several lines of the legend; on the map only:
-    the style in the output is not saved again."""
+def wrap_category_labels(clusters):
+    """Long sector names over several lines of the legend (its wrap string
+    set to WRAP), before the legend is made; on the map only: the style in
+    the output is not saved again."""
     renderer = clusters.renderer()
     for i, c in enumerate(renderer.categories() if hasattr(renderer, "categories") else []):
         renderer.updateCategoryLabel(i, wrapped(c.label(), 34))
-    legend.setWrapString(WRAP)
 
 
 def fitted_conic(extent):
@@ -239,6 +239,7 @@ def main(output, picture, options):
     entries = len(categories) or 5
     named = any(len(c.label()) > 12 for c in categories)
     columns = 2 if entries > 8 and not named else 1
+    wrap_category_labels(clusters)
 
     width, height = 296.0, map_height + 24
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
@@ -252,7 +253,7 @@ def main(output, picture, options):
     legend = QgsLayoutItemLegend(layout)
     legend.setTitle("Legend")
     legend.setColumnCount(columns)
-    wrap_legend_labels(clusters, legend)
+    legend.setWrapString(WRAP)
     legend.setLinkedMap(item)
     legend.attemptMove(QgsLayoutPoint(226, 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
@@ -400,11 +401,12 @@ def atlas(options, clusters, firms, regions, project, picture):
     only_on(contents, cover=True)
     layout.addLayoutItem(contents)
     clusters_table(layout, clusters, 127, 74)
+    wrap_category_labels(clusters)
     legend = QgsLayoutItemLegend(layout)
     legend.setTitle("Legend")
     legend.setLinkedMap(item)
     legend.setLegendFilterByMapEnabled(True)  # the sectors on the page
-    wrap_legend_labels(clusters, legend)
+    legend.setWrapString(WRAP)
     legend.attemptMove(QgsLayoutPoint(208, 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(legend)
     add_layout_items(layout, item, 297, 200, 110, "", options["source"], title_too=False,

@@ -47,10 +47,58 @@ static void option(FILE *out, const char *name, const char *value)
     fputs("\"/>\n", out);
 }
 
-static void fill_symbol(FILE *out, int name, const unsigned char *rgb, int alpha)
+/* One data-defined property of a symbol layer, as QGIS writes it. */
+static void dd_property(FILE *out, const char *name, const char *expression)
 {
-    char color[32], outline[32];
+    fputs("         <data_defined_properties>\n          <Option type=\"Map\">\n"
+          "           <Option type=\"QString\" name=\"name\" value=\"\"/>\n"
+          "           <Option type=\"Map\" name=\"properties\">\n",
+          out);
+    fprintf(out, "            <Option type=\"Map\" name=\"%s\">\n"
+                 "             <Option type=\"bool\" name=\"active\" value=\"true\"/>\n"
+                 "             <Option type=\"QString\" name=\"expression\" value=\"",
+            name);
+    xml_text(out, expression);
+    fputs("\"/>\n             <Option type=\"int\" name=\"type\" value=\"3\"/>\n"
+          "            </Option>\n           </Option>\n"
+          "           <Option type=\"QString\" name=\"type\" value=\"collection\"/>\n"
+          "          </Option>\n         </data_defined_properties>\n",
+          out);
+}
+
+/* A cluster too small to see at the map's scale (under 2 mm across on
+ * paper) also gets a dot at its centre, sized by its firms. */
+static void centroid_marker(FILE *out, const char *color, const char *outline)
+{
+    fputs("        <layer class=\"CentroidFill\" enabled=\"1\" locked=\"0\" pass=\"0\">\n"
+          "         <Option type=\"Map\">\n",
+          out);
+    option(out, "point_on_all_parts", "0");
+    option(out, "point_on_surface", "0");
+    fputs("         </Option>\n", out);
+    dd_property(out, "enabled", "sqrt(\"area_km2\") * 1e6 / @map_scale < 2");
+    fputs("         <symbol type=\"marker\" name=\"@0@1\" alpha=\"1\" clip_to_extent=\"1\" "
+          "force_rhr=\"0\">\n"
+          "        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" pass=\"0\">\n"
+          "         <Option type=\"Map\">\n",
+          out);
+    option(out, "name", "circle");
+    option(out, "color", color);
+    option(out, "outline_color", outline);
+    option(out, "outline_width", "0.3");
+    option(out, "outline_width_unit", "MM");
+    option(out, "size", "2");
+    option(out, "size_unit", "MM");
+    fputs("         </Option>\n", out);
+    dd_property(out, "size", "1.5 + sqrt(\"n_firms\") / 5");
+    fputs("        </layer>\n         </symbol>\n        </layer>\n", out);
+}
+
+static void fill_symbol(FILE *out, int name, const unsigned char *rgb, int alpha, bool marker)
+{
+    char color[32], outline[32], opaque[32];
     snprintf(color, sizeof color, "%d,%d,%d,%d", rgb[0], rgb[1], rgb[2], alpha);
+    snprintf(opaque, sizeof opaque, "%d,%d,%d,230", rgb[0], rgb[1], rgb[2]);
     snprintf(outline, sizeof outline, "%d,%d,%d,255", rgb[0] * 3 / 5, rgb[1] * 3 / 5, rgb[2] * 3 / 5);
     fprintf(out, "      <symbol type=\"fill\" name=\"%d\" alpha=\"1\" clip_to_extent=\"1\" "
                  "force_rhr=\"0\">\n"
@@ -63,7 +111,10 @@ static void fill_symbol(FILE *out, int name, const unsigned char *rgb, int alpha
     option(out, "outline_width_unit", "MM");
     option(out, "outline_style", "solid");
     option(out, "style", "solid");
-    fputs("         </Option>\n        </layer>\n      </symbol>\n", out);
+    fputs("         </Option>\n        </layer>\n", out);
+    if (marker)
+        centroid_marker(out, opaque, outline);
+    fputs("      </symbol>\n", out);
 }
 
 static void header(FILE *out)
@@ -164,9 +215,9 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
     }
     fputs("    </categories>\n    <symbols>\n", out);
     for (int i = 0; i < k; i++)
-        fill_symbol(out, i, palette[i], 110); /* fill 43% opaque */
+        fill_symbol(out, i, palette[i], 110, true); /* fill 43% opaque */
     if (n_other)
-        fill_symbol(out, k, other_grey, 110);
+        fill_symbol(out, k, other_grey, 110, true);
     fputs("    </symbols>\n  </renderer-v2>\n", out);
     /* labels: "sector (firms)" */
     fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n"
@@ -281,7 +332,7 @@ char *fc_style_regions(void)
                 i, classes[i].lower, classes[i].upper, classes[i].label);
     fputs("    </ranges>\n    <symbols>\n", out);
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
-        fill_symbol(out, (int)i, classes[i].rgb, 255);
+        fill_symbol(out, (int)i, classes[i].rgb, 255, false);
     fputs("    </symbols>\n  </renderer-v2>\n</qgis>\n", out);
     return finish(out, &buf);
 }
