@@ -132,6 +132,9 @@ START_TEST(regions_without_firms_are_named)
                                    "lie in the others, 0 outside every region"),
                   "%s", err_text);
     ck_assert_ptr_nonnull(strstr(out_text, "; 2 firms in them, 0 outside every region"));
+    /* no sector names: the table as it was, without a name column or brackets */
+    ck_assert_msg(strstr(out_text, "clustered  top regions by location quotient\n"), "%s", out_text);
+    ck_assert_msg(strstr(out_text, "   Astana (city) 1.00\n"), "%s", out_text);
 }
 END_TEST
 

@@ -217,7 +217,9 @@ static void print_sector_table(const fc_result *r, bool with_regions)
     const size_t shown = n_sectors < 15 ? n_sectors : 15;
     const bool named = *fc_result_sector_names(r) != '\0';
     printf("%-8s %8s %8s %9s%s%s\n", "sector", "firms", "clusters", "clustered",
-           named ? "  name" : "", with_regions ? "  (top regions by location quotient)" : "");
+           named ? "  name" : "",
+           !with_regions ? "" : named ? "  (top regions by location quotient)"
+                                      : "  top regions by location quotient");
     for (size_t i = 0; i < shown; i++) {
         const char *code, *region, *name = fc_result_sector_name(r, order[i]);
         size_t f, c, cl;
@@ -226,10 +228,10 @@ static void print_sector_table(const fc_result *r, bool with_regions)
         printf("%-8s %8zu %8zu %9zu", code, f, c, cl);
         if (named) /* padded where regions follow */
             print_name_column(name, with_regions);
-        for (int k = 0; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK;
-             k++)
+        int k = 0;
+        for (; k < 2 && fc_result_top_region(r, order[i], k, &region, &lq, NULL) == FC_OK; k++)
             printf("%s%s %.2f", k ? ", " : named ? " (" : "   ", region, lq);
-        if (named && with_regions && fc_result_top_region(r, order[i], 0, &region, &lq, NULL) == FC_OK)
+        if (named && k > 0)
             printf(")");
         printf("\n");
     }
