@@ -6,6 +6,7 @@
 # with keys format (png, pdf or svg), regions, title, source, dpi, extent
 # (xmin,ymin,xmax,ymax in longitude/latitude) and region (a region's name).
 # The tool has checked them; PICTURE is a temporary name it moves into place.
+import collections
 import datetime
 import os
 import sys
@@ -241,8 +242,6 @@ def main(output, picture, options):
     columns = 2 if entries > 8 and not named else 1
     wrap_category_labels(clusters)
 
-    width, height = 296.0, map_height + 24
-    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     item = QgsLayoutItemMap(layout)
     item.attemptSetSceneRect(QRectF(4, 14, map_width, map_height))
     item.setCrs(crs)
@@ -259,7 +258,7 @@ def main(output, picture, options):
     layout.addLayoutItem(legend)
     size = QgsLegendRenderer(legend.model(), legend.legendSettings()).minimumSize(
         QgsLayoutUtils.createRenderContextForLayout(layout, None))
-    width = max(width, 226 + size.width() + 4)
+    width = max(296.0, 226 + size.width() + 4)
     height = max(map_height, size.height()) + 24
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     add_layout_items(layout, item, width, map_width, map_height,
@@ -286,7 +285,8 @@ ATLAS_COLUMNS = [("sector", "sector", '"sector"'), ("sect_name", "name", '"sect_
 def atlas_coverage(regions, field, clusters, project):
     """A memory layer of the regions that hold a cluster, by name, after a
     first feature for the cover (the whole extent, named "")."""
-    with_clusters = {f["region"] for f in clusters.getFeatures()} - {None}
+    with_clusters = collections.Counter(f["region"] for f in clusters.getFeatures()
+                                        if f["region"] is not None)
     coverage = QgsVectorLayer(f"MultiPolygon?crs={regions.crs().authid() or 'EPSG:4326'}"
                               "&field=name:string&field=clusters:integer", "pages", "memory")
     cover = QgsFeature(coverage.fields())
@@ -298,8 +298,7 @@ def atlas_coverage(regions, field, clusters, project):
         if f[field] in with_clusters:
             page = QgsFeature(coverage.fields())
             page.setGeometry(geom)
-            count = sum(1 for c in clusters.getFeatures() if c["region"] == f[field])
-            page.setAttributes([f[field], count])
+            page.setAttributes([f[field], with_clusters[f[field]]])
             pages.append(page)
     pages.sort(key=lambda p: p["name"])
     cover.setGeometry(whole)
