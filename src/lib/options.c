@@ -292,11 +292,9 @@ static int set_choice(fc_context *ctx, const opt_def *d, int *field, const char 
 /* A number in the option's range, or the error saying the range. */
 static int check_range(fc_context *ctx, const opt_def *d, double v, const char *value)
 {
-    bool low = d->min_open ? !(v > d->min) : !(v >= d->min);
-    if (!low && !(v <= d->max))
-        low = true; /* above: the same message, which gives both ends */
-    if (!low)
+    if ((d->min_open ? v > d->min : v >= d->min) && v <= d->max)
         return FC_OK;
+    /* out of range, below or above: the message gives the ends there are */
     const char *unit = d->unit ? " " : "", *unit_name = d->unit ? d->unit : "";
     if (isfinite(d->max))
         return fc_error(ctx, FC_EINVAL, "option --%s must be between %.15g and %.15g%s%s, not %s",
