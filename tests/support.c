@@ -159,14 +159,20 @@ static size_t core_components(const metric *m, size_t n, const uint32_t *group,
     return n_comp;
 }
 
-size_t fc_test_dbscan_oracle(size_t n, const double *x, const double *y, const uint32_t *group,
-                             const fc_dbscan_params *p, int32_t *cluster, uint8_t *role)
+static metric metric_of(const double *x, const double *y, const fc_dbscan_params *p)
 {
     metric m = {.x = x, .y = y, .geodesic = p->distance == FC_DISTANCE_GEODESIC,
                 .limit = p->distance == FC_DISTANCE_GEODESIC ? p->eps : p->eps * p->eps};
     if (m.geodesic)
         geod_init(&m.geod, p->semi_major > 0 ? p->semi_major : 6378137,
                   p->semi_major > 0 ? p->flattening : 1 / 298.257223563);
+    return m;
+}
+
+size_t fc_test_dbscan_oracle(size_t n, const double *x, const double *y, const uint32_t *group,
+                             const fc_dbscan_params *p, int32_t *cluster, uint8_t *role)
+{
+    metric m = metric_of(x, y, p);
     const double threshold = p->weight ? p->min_weight : (double)p->min_pts;
     uint8_t *core = calloc(n + 1, 1);
     size_t *comp = malloc((n + 1) * sizeof *comp), *comp_first = malloc((n + 1) * sizeof *comp_first);
@@ -337,4 +343,29 @@ bool same_bytes(const char *a, const char *b)
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a, b);
     return system(cmd) == 0;
+}
+
+void fc_test_colocation_oracle(size_t n, const double *x, const double *y, const uint32_t *sector,
+                               size_t n_sectors, const fc_dbscan_params *p, double *share,
+                               size_t *n_with)
+{
+    metric m = metric_of(x, y, p);
+    size_t *count = calloc(n_sectors, sizeof *count);
+    memset(share, 0, n_sectors * n_sectors * sizeof *share);
+    memset(n_with, 0, n_sectors * sizeof *n_with);
+    for (size_t i = 0; i < n; i++) {
+        size_t total = 0;
+        memset(count, 0, n_sectors * sizeof *count);
+        for (size_t j = 0; j < n; j++)
+            if (j != i && near(&m, NULL, i, j)) {
+                count[sector[j]]++;
+                total++;
+            }
+        if (total == 0)
+            continue;
+        n_with[sector[i]]++;
+        for (size_t b = 0; b < n_sectors; b++)
+            share[sector[i] * n_sectors + b] += (double)count[b] / (double)total;
+    }
+    free(count);
 }

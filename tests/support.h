@@ -47,6 +47,14 @@ void fc_test_write_polygons(const char *path, int epsg, size_t n, const char *co
 size_t fc_test_dbscan_oracle(size_t n, const double *x, const double *y, const uint32_t *group,
                              const fc_dbscan_params *p, int32_t *cluster, uint8_t *role);
 
+/* The co-location quotients' sums by definition, O(n^2), with the same
+ * distance as the DBSCAN oracle: share[a * n_sectors + b] is the sum over
+ * firms i of a with neighbours of the share of b among them, n_with[a] the
+ * firms of a with a neighbour. */
+void fc_test_colocation_oracle(size_t n, const double *x, const double *y, const uint32_t *sector,
+                               size_t n_sectors, const fc_dbscan_params *p, double *share,
+                               size_t *n_with);
+
 /* ---- the command-line tool ----------------------------------------------- */
 
 /* Set by cli_setup(): the tool, the source tree, a fresh directory, the

@@ -264,6 +264,8 @@ typedef struct fc_job {
     fc_regions regions;
     fc_region_stats stats;
     char significance[512];
+    fc_colocation colocation;
+    bool colocated;           /* colocation holds the quotients */
     /* write */
     fc_field_names renamed;
     size_t firm_rows;
@@ -525,8 +527,30 @@ static int significance_stage(fc_job *job)
     return status;
 }
 
+/* Which sectors locate together: with two sectors or more, unless
+ * --colocation off. */
+static int colocation_stage(fc_job *job)
+{
+    const fc_firms *f = &job->f;
+    if (!job->o->colocation || f->n_sectors < 2)
+        return FC_OK;
+    if (f->n_sectors > FC_COLOCATION_MAX_SECTORS) {
+        fc_message(job->ctx, FC_MSG_WARNING,
+                   "co-location: %u sectors are more than the %d paired up; --sector-digits "
+                   "groups codes into fewer (2: OKED divisions)",
+                   f->n_sectors, FC_COLOCATION_MAX_SECTORS);
+        return FC_OK;
+    }
+    int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy, f->sector,
+                                       f->n_sectors, &job->params, &job->colocation);
+    job->colocated = status == FC_OK;
+    if (status == FC_OK)
+        stage_done(job, "co-location");
+    return status;
+}
+
 /* Statistics: regions and location quotients, the clusters' economics and
- * their significance. */
+ * their significance, and the sectors' co-location. */
 static int statistics_stage(fc_job *job)
 {
     int status = fc_progress_stage(job->ctx, 0.7, 0.8, "statistics");
@@ -539,6 +563,8 @@ static int statistics_stage(fc_job *job)
         status = significance_stage(job);
     if (status == FC_OK)
         stage_done(job, "statistics");
+    if (status == FC_OK)
+        status = colocation_stage(job);
     return status;
 }
 
@@ -553,6 +579,18 @@ static int next_layer_file(fc_job *job, GDALDatasetH *ds, const char *layer)
     return *ds ? FC_OK : FC_EIO;
 }
 
+/* The co-location table: in the dataset, or as colocation.csv in a
+ * directory output. */
+static int write_colocation(fc_job *job, GDALDatasetH *ds, const fc_findings *findings)
+{
+    if (job->out.is_directory) {
+        GDALClose(*ds);
+        if (!(*ds = fc_output_create_csv(job->ctx, &job->out, "colocation")))
+            return FC_EIO;
+    }
+    return fc_write_colocation(job->ctx, *ds, findings);
+}
+
 /* Writes the layers and their styles under the output's temporary name,
  * closes them and reads back what was written. */
 static int write_layers(fc_job *job, const fc_findings *findings)
@@ -563,6 +601,8 @@ static int write_layers(fc_job *job, const fc_findings *findings)
     int status = ds ? fc_write_clusters(ctx, ds, findings) : FC_EIO;
     if (status == FC_OK && regions && (status = next_layer_file(job, &ds, "regions")) == FC_OK)
         status = fc_write_regions(ctx, ds, findings);
+    if (status == FC_OK && job->colocated)
+        status = write_colocation(job, &ds, findings);
     if (status == FC_OK)
         status = next_layer_file(job, &ds, "firms");
     if (status == FC_OK) {
@@ -578,11 +618,15 @@ static int write_layers(fc_job *job, const fc_findings *findings)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", job->output);
     }
     if (status == FC_OK) {
-        const char *layers[] = {"clusters", regions ? "regions" : NULL, "firms"};
+        /* (a directory's colocation.csv is not in the output's format) */
+        const bool table = job->colocated && !job->out.is_directory;
+        const size_t S = job->colocation.n_sectors;
+        const char *layers[] = {"clusters", regions ? "regions" : NULL, "firms",
+                                table ? "colocation" : NULL};
         const GIntBig expected[] = {(GIntBig)job->table.n,
                                     (GIntBig)(job->regions.n * job->f.n_sectors),
-                                    (GIntBig)job->firm_rows};
-        status = fc_output_verify(ctx, &job->out, layers, expected, 3);
+                                    (GIntBig)job->firm_rows, (GIntBig)(S * S)};
+        status = fc_output_verify(ctx, &job->out, layers, expected, 4);
     }
     return status;
 }
@@ -597,7 +641,8 @@ static int write_stage(fc_job *job, bool want_result)
         .sector_scale = job->sector_scale, .renamed = &job->renamed, .firm_rows = &job->firm_rows,
         .firms = &job->f, .work = &job->work, .out_srs = job->out_srs, .cluster_id = job->cid,
         .role = job->role, .clusters = &job->table, .regions = o->regions ? &job->regions : NULL,
-        .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL};
+        .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL,
+        .colocation = job->colocated ? &job->colocation : NULL};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
@@ -644,6 +689,7 @@ static void job_free(fc_job *job, int status)
     free(job->region_of);
     fc_regions_free(&job->regions);
     fc_region_stats_free(&job->stats);
+    fc_colocation_free(&job->colocation);
     fc_field_names_free(&job->renamed);
     fc_result_destroy(job->result);
     free(job);

@@ -82,6 +82,7 @@ struct fc_options {
     char *region_field;
     char *region_layer;
     int permutations;
+    int colocation; /* 1: co-location quotients (with two sectors or more) */
     uint64_t seed;
     int threads; /* 0: all cores */
     char *json;
@@ -225,6 +226,39 @@ int fc_threads_or_cores(int threads);
 int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                         const uint32_t *group, const fc_dbscan_params *params, double side,
                         int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out);
+
+/* ---- colocation.c ------------------------------------------------------- */
+
+/* Which sectors locate together: the neighbourhood co-location quotient
+ * (Leslie and Kronenfeld 2011) of every ordered pair, entry [a * n_sectors
+ * + b] of the matrices. */
+typedef struct fc_colocation {
+    size_t n_sectors;
+    size_t *n_firms;  /* n(A) */
+    size_t *n_with;   /* n'(A): firms of A with at least one neighbour */
+    double *share;    /* sum over A's firms with neighbours of the share of B among them */
+    double *clq;      /* share / (n'(A) (n(B) - [A = B]) / (n - 1)); NaN where undefined */
+    double *p_value, *q_value; /* NULL without a significance test */
+} fc_colocation;
+
+/* More sectors than this are not paired up (the table would have over a
+ * million rows): --sector-digits makes fewer. */
+#define FC_COLOCATION_MAX_SECTORS 1024
+/* The co-location grid's cells are DBSCAN's side divided by this. */
+#define FC_COLOCATION_SUBDIVIDE 4
+
+/* The co-location quotients of n points of n_sectors sectors (sector[i] <
+ * n_sectors), with params' eps, distance and threads; the same numbers for
+ * any thread count. On failure *out holds nothing to free. */
+int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
+                          const uint32_t *sector, size_t n_sectors,
+                          const fc_dbscan_params *params,
+                          fc_colocation *out);
+/* The same with grid cells of a given side (the tests try several). */
+int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
+                            const uint32_t *sector, size_t n_sectors,
+                            const fc_dbscan_params *params, double side, fc_colocation *out);
+void fc_colocation_free(fc_colocation *c);
 
 /* ---- hull.c ------------------------------------------------------------- */
 
@@ -407,6 +441,7 @@ typedef struct fc_findings {
     const int32_t *region_of;       /* per firm, -1: outside every region */
     const fc_region_stats *stats;   /* NULL without --regions */
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
+    const fc_colocation *colocation; /* NULL: not measured */
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;
@@ -429,6 +464,9 @@ typedef struct fc_output {
     char ext[16];             /* file extension for directory outputs */
 } fc_output;
 
+/* A directory output's attribute table, as name.csv beside its layers
+ * (single-layer formats have no room for a table). */
+GDALDatasetH fc_output_create_csv(fc_context *ctx, fc_output *out, const char *name);
 /* After a failure: names the output asked for instead of its hidden
  * temporary in the context's message, and adds the cause where the system
  * tells it (a full file system, the file size limit). */
@@ -460,6 +498,9 @@ void fc_output_abort(fc_output *out);
 /* ---- write.c and write_firms.c: the layers ------------------------------- */
 
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+/* The co-location quotients: one row per ordered pair of sectors, no
+ * geometry. */
+int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* One row per region and sector, with the region's polygon. */
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* The firms of every input, in order, with their labels; with several

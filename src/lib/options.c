@@ -48,6 +48,7 @@ static const opt_choice hull_choices[] = {
     {"convex", FC_HULL_CONVEX}, {"concave", FC_HULL_CONCAVE}, {"buffer", FC_HULL_BUFFER}, {NULL, 0}};
 static const opt_choice lang_choices[] = {
     {"en", FC_LANG_EN}, {"ru", FC_LANG_RU}, {"kk", FC_LANG_KK}, {NULL, 0}};
+static const opt_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 static const opt_choice distance_choices[] = {
     {"geodesic", FC_DIST_GEODESIC}, {"planar", FC_DIST_PLANAR}, {"auto", FC_DIST_AUTO}, {NULL, 0}};
 
@@ -116,6 +117,11 @@ static const opt_def option_table[] = {
      "field naming each region (default: a guess, said in the summary)"},
     {"region-layer", OPT_STRING, OFF(region_layer), "NAME",
      "layer of --regions (default: the first polygon layer)"},
+    {"colocation", OPT_CHOICE, OFF(colocation), "on|off",
+     "the co-location quotient of every pair of sectors, written as a\n"
+     "'colocation' table (a colocation.csv beside single-layer formats);\n"
+     "default on when there are two sectors or more",
+     .choices = on_off},
     {"permutations", OPT_INT, OFF(permutations), "N",
      "Monte Carlo runs for the clusters' p-values (default 999; 0: none)",
      .min = 0, .max = 1000000},
@@ -151,6 +157,7 @@ fc_options *fc_options_new(void)
     o->hull = FC_HULL_CONCAVE;
     o->concavity = 0.3;
     o->permutations = 999;
+    o->colocation = 1;
     o->seed = 1;
     return o;
 }

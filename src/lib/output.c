@@ -197,6 +197,18 @@ GDALDatasetH fc_output_create(fc_context *ctx, fc_output *out, const char *name)
     return ds;
 }
 
+GDALDatasetH fc_output_create_csv(fc_context *ctx, fc_output *out, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.csv", out->tmp_path, name);
+    GDALDriverH csv = GDALGetDriverByName("CSV");
+    CPLErrorReset();
+    GDALDatasetH ds = csv ? GDALCreate(csv, path, 0, 0, 0, GDT_Unknown, NULL) : NULL;
+    if (!ds)
+        fc_error_gdal(ctx, FC_EIO, "%s/%s.csv: cannot create", out->final_path, name);
+    return ds;
+}
+
 /* One dataset written in a temporary directory (it may be several files,
  * as a Shapefile is): each file is moved beside the final path. */
 static int commit_files(fc_context *ctx, fc_output *out, bool overwrite)

@@ -221,6 +221,52 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     return status;
 }
 
+int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+{
+    const fc_colocation *c = r->colocation;
+    const fc_firms *firms = r->firms;
+    OGRLayerH l = fc_layer_create(ctx, ds, "colocation", NULL, wkbNone, false);
+    if (!l)
+        return FC_EIO;
+    int status;
+    if ((status = fc_field_add(ctx, l, "sector_a", OFTString, 0)) ||
+        (status = fc_field_add(ctx, l, "sector_b", OFTString, 0)) ||
+        (firms->sector_names && (status = fc_field_add(ctx, l, "name_a", OFTString, 0))) ||
+        (firms->sector_names && (status = fc_field_add(ctx, l, "name_b", OFTString, 0))) ||
+        (status = fc_field_add(ctx, l, "n_a", OFTInteger, 0)) ||
+        (status = fc_field_add(ctx, l, "n_b", OFTInteger, 0)) ||
+        (status = fc_field_add(ctx, l, "n_a_near", OFTInteger, 0)) ||
+        (status = fc_field_add(ctx, l, "clq", OFTReal, 0)))
+        return status;
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    const size_t S = c->n_sectors;
+    bool in_tx = false;
+    for (size_t a = 0; a < S && status == FC_OK; a++)
+        for (size_t b = 0; b < S && status == FC_OK; b++) {
+            if ((status = fc_batch_step(ctx, ds, a * S + b, &in_tx)) != FC_OK)
+                break;
+            OGRFeatureH f = OGR_F_Create(defn);
+            int k = 0;
+            OGR_F_SetFieldString(f, k++, firms->sector_codes[a]);
+            OGR_F_SetFieldString(f, k++, firms->sector_codes[b]);
+            for (int side = 0; firms->sector_names && side < 2; side++, k++)
+                if (firms->sector_names[side ? b : a])
+                    OGR_F_SetFieldString(f, k, firms->sector_names[side ? b : a]);
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[a]);
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[b]);
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_with[a]);
+            set_double(f, k++, c->clq[a * S + b]);
+            if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write the co-location of %s and %s",
+                                       GDALGetDescription(ds), firms->sector_codes[a],
+                                       firms->sector_codes[b]);
+            OGR_F_Destroy(f);
+        }
+    if (status == FC_OK)
+        status = fc_batch_end(ctx, ds, in_tx);
+    return status;
+}
+
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_region_stats *st = r->stats;

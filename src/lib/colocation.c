@@ -1,0 +1,397 @@
+/* Neighbourhood co-location quotients (Leslie and Kronenfeld 2011) of every
+ * ordered pair of sectors, with a fixed distance band: which sectors locate
+ * together.
+ *
+ * N(i) is the set of firms within eps of firm i, i excluded, by the same
+ * neighbour test as DBSCAN (grid.h). For sectors A and B,
+ *   T(A, B)  = sum over firms i of A with N(i) not empty of |N(i) & B| / |N(i)|
+ *   CLQ(A->B) = T(A, B) / (n'(A) (n(B) - [A = B]) / (n - 1)),
+ * n'(A) the firms of A with a neighbour, n(B) the firms of B, n all firms.
+ *
+ * Counting every neighbour of every firm would cost the sum of |N(i)|, which
+ * in a city centre is thousands a firm. So the grid's cells are a quarter of
+ * DBSCAN's side, and each cell keeps a histogram of its sectors:
+ *  - a cell D whose every point is within eps of every point of cell C
+ *    (their boxes' farthest corners pass the neighbour test) adds its
+ *    histogram once for all of C's points;
+ *  - for the other cells near C, each point p of C adds D's histogram when
+ *    all of D is within eps of p, skips D when none of it is, and tests D's
+ *    points one by one only when D straddles the circle around p.
+ * Box tests use the same floating-point expression as the neighbour test,
+ * whose rounding is monotone, so they never decide differently from testing
+ * every pair.
+ *
+ * T is summed in 64.64 fixed point: each firm adds count * floor(2^64 /
+ * |N(i)|), whole numbers whose sum is exact in any order, so the result does
+ * not depend on the threads (and is within n 2^-64 of the real sum). */
+#include "grid.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef __SIZEOF_INT128__
+#error "the co-location sums need a 128-bit integer type (GCC or Clang on a 64-bit target)"
+#endif
+typedef __int128 fixed; /* 64.64 fixed point */
+#define FIXED_ONE ((unsigned __int128)1 << 64)
+
+/* Per-cell sector histograms: cell c's distinct sectors and their counts are
+ * entries [cell_start[c], cell_start[c] + len[c]) of sector and count. */
+typedef struct histograms {
+    uint32_t *sector, *count, *len;
+} histograms;
+
+/* Per-cell bounding boxes, dims values each. */
+typedef struct boxes {
+    double *lo, *hi;
+} boxes;
+
+typedef struct thread_sums {
+    fixed *t;          /* n_sectors^2 */
+    size_t *n_with;    /* firms with a neighbour, per sector */
+    uint32_t *cell_count, *point_count; /* dense per-sector counts */
+    fixed *cell_u;     /* sum of 1/|N| over the cell's points, per sector */
+    uint32_t *touched_cell, *touched_point, *touched_u;
+    uint32_t *partial; /* cells to look at point by point */
+} thread_sums;
+
+typedef struct colocation_job {
+    const grid *g;
+    const uint32_t *sector; /* by input index */
+    uint32_t *sorted_sector; /* by sorted position: read in the inner loop, so in order */
+    size_t n_sectors;
+    histograms h;
+    boxes b;
+    thread_sums *sums; /* per thread */
+} colocation_job;
+
+typedef enum { NONE, PARTIAL, FULL } coverage;
+
+/* How far apart two boxes can be (farthest corners) and how near (gap),
+ * squared, in the floating-point steps of the neighbour test. */
+static coverage box_coverage(const grid *g, const double *lo_a, const double *hi_a,
+                             const double *lo_b, const double *hi_b)
+{
+    double far = 0, gap = 0;
+    for (int d = 0; d < g->dims; d++) {
+        double f1 = hi_b[d] - lo_a[d], f2 = hi_a[d] - lo_b[d];
+        double f = f1 > f2 ? f1 : f2;
+        far += f * f;
+        double t = lo_b[d] > hi_a[d] ? lo_b[d] - hi_a[d] : lo_a[d] > hi_b[d] ? lo_a[d] - hi_b[d] : 0;
+        gap += t * t;
+    }
+    if (gap > (g->geodesic ? g->chord_max2 : g->eps2))
+        return NONE;
+    if (far <= (g->geodesic ? g->chord_sure2 : g->eps2))
+        return FULL;
+    return PARTIAL;
+}
+
+static coverage point_coverage(const grid *g, uint32_t p, const boxes *b, size_t c)
+{
+    double at[3];
+    for (int d = 0; d < g->dims; d++)
+        at[d] = g->s[d][p];
+    return box_coverage(g, at, at, b->lo + c * 3, b->hi + c * 3);
+}
+
+static void count_sector(uint32_t *count, uint32_t *touched, uint32_t *n_touched, uint32_t s,
+                         uint32_t k)
+{
+    if (count[s] == 0)
+        touched[(*n_touched)++] = s;
+    count[s] += k;
+}
+
+/* Adds cell d's histogram to count; returns its points. */
+static uint32_t add_histogram(const colocation_job *j, size_t d, uint32_t *count,
+                              uint32_t *touched, uint32_t *n_touched)
+{
+    const uint32_t at = j->g->cell_start[d];
+    for (uint32_t e = at; e < at + j->h.len[d]; e++)
+        count_sector(count, touched, n_touched, j->h.sector[e], j->h.count[e]);
+    return j->g->cell_start[d + 1] - at;
+}
+
+/* Point p's neighbours in the partial cells: counted by sector in
+ * ts->point_count; returns how many. */
+static uint32_t count_partial(const colocation_job *j, thread_sums *ts, uint32_t p,
+                              size_t n_partial, uint32_t *n_touched)
+{
+    const grid *g = j->g;
+    uint32_t total = 0;
+    for (size_t k = 0; k < n_partial; k++) {
+        const size_t d = ts->partial[k];
+        coverage cv = point_coverage(g, p, &j->b, d);
+        if (cv == FULL && !(p >= g->cell_start[d] && p < g->cell_start[d + 1])) {
+            total += add_histogram(j, d, ts->point_count, ts->touched_point, n_touched);
+            continue;
+        }
+        if (cv == NONE)
+            continue;
+        const uint32_t q0 = g->cell_start[d], q1 = g->cell_start[d + 1];
+        if (!g->geodesic) { /* within(), with what it reads held in registers */
+            const double *xs = g->s[0], *ys = g->s[1], px = xs[p], py = ys[p], eps2 = g->eps2;
+            for (uint32_t q = q0; q < q1; q++) {
+                double dx = px - xs[q], dy = py - ys[q];
+                if (dx * dx + dy * dy <= eps2 && q != p) {
+                    count_sector(ts->point_count, ts->touched_point, n_touched,
+                                 j->sorted_sector[q], 1);
+                    total++;
+                }
+            }
+            continue;
+        }
+        for (uint32_t q = q0; q < q1; q++)
+            if (q != p && within(g, p, q)) {
+                count_sector(ts->point_count, ts->touched_point, n_touched, j->sorted_sector[q],
+                             1);
+                total++;
+            }
+    }
+    return total;
+}
+
+/* One cell: the histogram of the cells wholly within eps of it, then each
+ * of its points. */
+static void colocate_cell(const colocation_job *j, thread_sums *ts, cell_run *runs, size_t c)
+{
+    const grid *g = j->g;
+    const size_t S = j->n_sectors;
+    const double *lo_c = j->b.lo + c * 3, *hi_c = j->b.hi + c * 3;
+    uint32_t n_cell = 0, n_u = 0, full_total = 0;
+    size_t n_partial = 0;
+    const int nr = fc_grid_neighbour_runs(g, c, runs);
+    for (int r = 0; r < nr; r++)
+        for (size_t d = runs[r][0]; d < runs[r][1]; d++) {
+            coverage cv = box_coverage(g, lo_c, hi_c, j->b.lo + d * 3, j->b.hi + d * 3);
+            if (cv == FULL)
+                full_total += add_histogram(j, d, ts->cell_count, ts->touched_cell, &n_cell);
+            else if (cv == PARTIAL)
+                ts->partial[n_partial++] = (uint32_t)d;
+        }
+    /* c is FULL of itself when its box passes: its points count themselves. */
+    const bool self_counted = box_coverage(g, lo_c, hi_c, lo_c, hi_c) == FULL;
+    for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
+        const uint32_t a = j->sorted_sector[p];
+        uint32_t n_point = 0;
+        uint32_t total = full_total - self_counted + count_partial(j, ts, p, n_partial, &n_point);
+        if (total > 0) {
+            const fixed u = (fixed)(FIXED_ONE / total);
+            ts->n_with[a]++;
+            if (ts->cell_u[a] == 0)
+                ts->touched_u[n_u++] = a;
+            ts->cell_u[a] += u;
+            for (uint32_t k = 0; k < n_point; k++) {
+                const uint32_t b = ts->touched_point[k];
+                ts->t[a * S + b] += u * ts->point_count[b];
+            }
+        }
+        for (uint32_t k = 0; k < n_point; k++)
+            ts->point_count[ts->touched_point[k]] = 0;
+    }
+    /* The shared part: every point of c with neighbours saw the same cells,
+     * itself among them when self_counted. */
+    for (uint32_t k = 0; k < n_u; k++) {
+        const uint32_t a = ts->touched_u[k];
+        for (uint32_t m = 0; m < n_cell; m++) {
+            const uint32_t b = ts->touched_cell[m];
+            ts->t[a * S + b] += ts->cell_u[a] * ts->cell_count[b];
+        }
+        if (self_counted)
+            ts->t[a * S + a] -= ts->cell_u[a];
+        ts->cell_u[a] = 0;
+    }
+    for (uint32_t m = 0; m < n_cell; m++)
+        ts->cell_count[ts->touched_cell[m]] = 0;
+}
+
+static void colocate_cells(void *arg, size_t begin, size_t end, int worker)
+{
+    const colocation_job *j = arg;
+    cell_run *runs = j->g->runs + (size_t)worker * (size_t)j->g->max_runs;
+    for (size_t c = begin; c < end; c++)
+        colocate_cell(j, &j->sums[worker], runs, c);
+}
+
+/* Each cell's bounding box and sector histogram. */
+static void describe_cells(void *arg, size_t begin, size_t end, int worker)
+{
+    const colocation_job *j = arg;
+    const grid *g = j->g;
+    uint32_t *count = j->sums[worker].cell_count, *touched = j->sums[worker].touched_cell;
+    for (size_t c = begin; c < end; c++) {
+        double *lo = j->b.lo + c * 3, *hi = j->b.hi + c * 3;
+        for (int d = 0; d < 3; d++) {
+            lo[d] = INFINITY;
+            hi[d] = -INFINITY;
+        }
+        uint32_t n_touched = 0;
+        for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
+            for (int d = 0; d < g->dims; d++) {
+                lo[d] = g->s[d][p] < lo[d] ? g->s[d][p] : lo[d];
+                hi[d] = g->s[d][p] > hi[d] ? g->s[d][p] : hi[d];
+            }
+            j->sorted_sector[p] = j->sector[g->order[p]];
+            count_sector(count, touched, &n_touched, j->sorted_sector[p], 1);
+        }
+        const uint32_t at = g->cell_start[c];
+        for (uint32_t k = 0; k < n_touched; k++) {
+            j->h.sector[at + k] = touched[k];
+            j->h.count[at + k] = count[touched[k]];
+            count[touched[k]] = 0;
+        }
+        j->h.len[c] = n_touched;
+    }
+}
+
+static bool thread_sums_alloc(thread_sums *ts, size_t S, size_t max_partial)
+{
+    ts->t = calloc(S * S, sizeof *ts->t);
+    ts->n_with = calloc(S, sizeof *ts->n_with);
+    ts->cell_count = calloc(S, sizeof *ts->cell_count);
+    ts->point_count = calloc(S, sizeof *ts->point_count);
+    ts->cell_u = calloc(S, sizeof *ts->cell_u);
+    ts->touched_cell = malloc(S * sizeof *ts->touched_cell);
+    ts->touched_point = malloc(S * sizeof *ts->touched_point);
+    ts->touched_u = malloc(S * sizeof *ts->touched_u);
+    ts->partial = malloc(max_partial * sizeof *ts->partial);
+    return ts->t && ts->n_with && ts->cell_count && ts->point_count && ts->cell_u &&
+           ts->touched_cell && ts->touched_point && ts->touched_u && ts->partial;
+}
+
+static void thread_sums_free(thread_sums *ts)
+{
+    free(ts->t);
+    free(ts->n_with);
+    free(ts->cell_count);
+    free(ts->point_count);
+    free(ts->cell_u);
+    free(ts->touched_cell);
+    free(ts->touched_point);
+    free(ts->touched_u);
+    free(ts->partial);
+}
+
+/* The quotients from the threads' sums. */
+static void finish(const colocation_job *j, int threads, size_t n, const uint32_t *sector,
+                   fc_colocation *out)
+{
+    const size_t S = j->n_sectors;
+    for (size_t i = 0; i < n; i++)
+        out->n_firms[sector[i]]++;
+    for (size_t a = 0; a < S; a++) {
+        for (int t = 0; t < threads; t++)
+            out->n_with[a] += j->sums[t].n_with[a];
+        for (size_t b = 0; b < S; b++) {
+            fixed sum = 0;
+            for (int t = 0; t < threads; t++)
+                sum += j->sums[t].t[a * S + b];
+            double share = (double)sum / (double)FIXED_ONE;
+            double others = (double)out->n_firms[b] - (a == b);
+            out->share[a * S + b] = share;
+            out->clq[a * S + b] = out->n_with[a] > 0 && others > 0 && n > 1
+                                      ? share / ((double)out->n_with[a] * others / (double)(n - 1))
+                                      : NAN;
+        }
+    }
+}
+
+static int alloc_result(fc_context *ctx, size_t S, fc_colocation *out)
+{
+    *out = (fc_colocation){.n_sectors = S};
+    out->n_firms = calloc(S, sizeof *out->n_firms);
+    out->n_with = calloc(S, sizeof *out->n_with);
+    out->share = calloc(S * S, sizeof *out->share);
+    out->clq = malloc(S * S * sizeof *out->clq);
+    if (!out->n_firms || !out->n_with || !out->share || !out->clq)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu sectors", S);
+    for (size_t k = 0; k < S * S; k++)
+        out->clq[k] = NAN;
+    return FC_OK;
+}
+
+int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
+                            const uint32_t *sector, size_t n_sectors,
+                            const fc_dbscan_params *params, double side, fc_colocation *out)
+{
+    *out = (fc_colocation){0};
+    if (n_sectors == 0 || n_sectors > FC_COLOCATION_MAX_SECTORS)
+        return fc_error(ctx, FC_EINVAL, "co-location of %zu sectors: at most %d", n_sectors,
+                        FC_COLOCATION_MAX_SECTORS);
+    for (size_t i = 0; i < n; i++)
+        if (sector[i] >= n_sectors)
+            return fc_error(ctx, FC_EINVAL, "point %zu has sector %u of %zu", i, sector[i],
+                            n_sectors);
+    int status = alloc_result(ctx, n_sectors, out);
+    fc_dbscan_params metric = *params; /* only eps and the distance matter here */
+    metric.weight = NULL;
+    metric.min_pts = 1;
+    grid g = {0};
+    if (status == FC_OK)
+        status = fc_grid_metric(ctx, &g, n, x, y, &metric);
+    if (status == FC_OK && n == 0)
+        return FC_OK;
+    if (status == FC_OK)
+        status = fc_grid_build(ctx, &g, n, x, y, NULL, &metric, side);
+    if (status != FC_OK) {
+        fc_grid_free(&g);
+        fc_colocation_free(out);
+        return status;
+    }
+    colocation_job job = {.g = &g, .sector = sector, .n_sectors = n_sectors};
+    job.h.sector = malloc(n * sizeof *job.h.sector);
+    job.h.count = malloc(n * sizeof *job.h.count);
+    job.h.len = malloc(g.n_cells * sizeof *job.h.len);
+    job.sorted_sector = malloc(n * sizeof *job.sorted_sector);
+    job.b.lo = malloc(g.n_cells * 3 * sizeof *job.b.lo);
+    job.b.hi = malloc(g.n_cells * 3 * sizeof *job.b.hi);
+    job.sums = calloc((size_t)g.threads, sizeof *job.sums);
+    bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo && job.b.hi && job.sums;
+    /* the cells near one cell: (2 reach + 1)^dims at most */
+    size_t near = (size_t)(2 * g.reach + 1) * (size_t)(2 * g.reach + 1);
+    near *= g.dims == 3 ? (size_t)(2 * g.reach + 1) : 1;
+    for (int t = 0; ok && t < g.threads; t++)
+        ok = thread_sums_alloc(&job.sums[t], n_sectors, near);
+    if (!ok) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
+    } else {
+        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, describe_cells, &job);
+        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK / 16, colocate_cells, &job);
+        finish(&job, g.threads, n, sector, out);
+    }
+    for (int t = 0; job.sums && t < g.threads; t++)
+        thread_sums_free(&job.sums[t]);
+    free(job.sums);
+    free(job.h.sector);
+    free(job.h.count);
+    free(job.h.len);
+    free(job.sorted_sector);
+    free(job.b.lo);
+    free(job.b.hi);
+    fc_grid_free(&g);
+    if (status != FC_OK)
+        fc_colocation_free(out);
+    return status;
+}
+
+int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
+                          const uint32_t *sector, size_t n_sectors,
+                          const fc_dbscan_params *params,
+                          fc_colocation *out)
+{
+    const double side = params ? fc_grid_default_side(params) / FC_COLOCATION_SUBDIVIDE : 0;
+    return fc_colocation_with_side(ctx, n, x, y, sector, n_sectors, params, side, out);
+}
+
+void fc_colocation_free(fc_colocation *c)
+{
+    free(c->n_firms);
+    free(c->n_with);
+    free(c->share);
+    free(c->clq);
+    free(c->p_value);
+    free(c->q_value);
+    *c = (fc_colocation){0};
+}

@@ -1,0 +1,248 @@
+/* Co-location quotients: a case to check by eye, then the brute-force
+ * definition (tests/support.c) over thousands of random cases, planar and
+ * geodesic, with cells of many sides; the same bits on any thread count. */
+#include "fc_internal.h"
+#include "check_main.h"
+#include "support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fc_context *ctx;
+static void setup(void) { ctx = fc_context_new(); }
+static void teardown(void) { ctx = fc_context_destroy(ctx); }
+
+static size_t below(size_t n) { return (size_t)(uniform() * (double)n); }
+
+START_TEST(by_eye)
+{
+    /* Sector 0 (A) at the origin and far away; sector 1 (B) at (1, 0) and
+     * (0, 1), which are sqrt(2) apart. eps 1: the first A sees both Bs
+     * (share of B: 1); each B sees the first A only; the far A sees no one.
+     * n = 4, n'(A) = 1, n'(B) = 2:
+     *   CLQ(A->B) = 1 / (1 * 2 / 3) = 1.5, CLQ(B->A) = 2 / (2 * 2 / 3) = 1.5,
+     *   CLQ(A->A) = 0 / (1 * 1 / 3) = 0,   CLQ(B->B) = 0. */
+    double x[] = {0, 1, 0, 10}, y[] = {0, 0, 1, 10};
+    uint32_t s[] = {0, 1, 1, 0};
+    fc_dbscan_params p = {.eps = 1};
+    fc_colocation c;
+    ck_assert_int_eq(fc_colocation_compute(ctx, 4, x, y, s, 2, &p, &c), FC_OK);
+    ck_assert_uint_eq(c.n_firms[0], 2);
+    ck_assert_uint_eq(c.n_with[0], 1);
+    ck_assert_uint_eq(c.n_with[1], 2);
+    ck_assert_double_eq_tol(c.clq[0 * 2 + 1], 1.5, 1e-12);
+    ck_assert_double_eq_tol(c.clq[1 * 2 + 0], 1.5, 1e-12);
+    ck_assert_double_eq_tol(c.clq[0 * 2 + 0], 0, 1e-12);
+    ck_assert_double_eq_tol(c.clq[1 * 2 + 1], 0, 1e-12);
+    fc_colocation_free(&c);
+}
+END_TEST
+
+START_TEST(alone_among_its_own)
+{
+    /* Four As in a row, each seeing only As; one B far away. T(A, A) = 4,
+     * n'(A) = 4, so CLQ(A->A) = 4 / (4 * (4 - 1) / (5 - 1)) = 4/3. B has no
+     * neighbour: its row is undefined (NaN). */
+    double x[] = {0, 1, 2, 3, 50}, y[] = {0, 0, 0, 0, 0};
+    uint32_t s[] = {0, 0, 0, 0, 1};
+    fc_dbscan_params p = {.eps = 1.5};
+    fc_colocation c;
+    ck_assert_int_eq(fc_colocation_compute(ctx, 5, x, y, s, 2, &p, &c), FC_OK);
+    ck_assert_double_eq_tol(c.share[0], 4, 1e-12);
+    ck_assert_double_eq_tol(c.clq[0], 4.0 / 3.0, 1e-12);
+    ck_assert(isnan(c.clq[1 * 2 + 1])); /* B has no neighbour (and no other B) */
+    ck_assert(isnan(c.clq[1 * 2 + 0])); /* n'(B) = 0 */
+    ck_assert_double_eq_tol(c.clq[0 * 2 + 1], 0, 1e-12);
+    fc_colocation_free(&c);
+}
+END_TEST
+
+START_TEST(refuses_bad_input)
+{
+    double x[] = {0, 1}, y[] = {0, 0};
+    uint32_t s[] = {0, 3};
+    fc_dbscan_params p = {.eps = 1};
+    fc_colocation c;
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c), FC_EINVAL);
+    ck_assert_ptr_null(c.clq);
+    p.eps = 0;
+    s[1] = 1;
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c), FC_EINVAL);
+    ck_assert_ptr_null(c.clq);
+    p.eps = 1;
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, FC_COLOCATION_MAX_SECTORS + 1, &p, &c),
+                     FC_EINVAL);
+}
+END_TEST
+
+/* One random case; returns n. Shapes as in check_dbscan.c: lattice (pairs
+ * exactly eps apart, duplicates), uniform, blobs, collinear, cell borders. */
+static size_t make_case(int shape, double *x, double *y, uint32_t *s, size_t max_n,
+                        size_t *n_sectors, double *eps_out)
+{
+    size_t n = below(max_n + 1);
+    double eps = (double)(1 + below(6));
+    double offset = (next_u64() & 1) ? 0 : 1e6;
+    double span = eps * (double)(2 + below(10));
+    *n_sectors = 1 + below(4);
+    for (size_t i = 0; i < n; i++) {
+        switch (shape) {
+        case 0:
+            x[i] = offset + (double)below((size_t)span + 1);
+            y[i] = offset + (double)below((size_t)span + 1);
+            break;
+        case 1:
+            x[i] = offset + uniform() * span;
+            y[i] = offset + uniform() * span;
+            break;
+        case 2:
+            if (i == 0 || below(8) == 0) {
+                x[i] = offset + uniform() * span;
+                y[i] = offset + uniform() * span;
+            } else {
+                size_t j = below(i);
+                x[i] = x[j] + (uniform() - 0.5) * eps * 1.5;
+                y[i] = y[j] + (uniform() - 0.5) * eps * 1.5;
+            }
+            break;
+        case 3: {
+            double t = (double)below((size_t)span * 4 + 1) / 4;
+            x[i] = offset + t;
+            y[i] = (next_u64() & 1) ? offset + 0.5 * t : offset;
+            break;
+        }
+        default:
+            x[i] = offset + (double)below(12) * (eps / sqrt(2.0) / 4);
+            y[i] = offset + (double)below(12) * (eps / sqrt(2.0) / 4);
+            break;
+        }
+        s[i] = (uint32_t)below(*n_sectors);
+    }
+    *eps_out = eps;
+    return n;
+}
+
+static void assert_matches(const fc_colocation *c, size_t n_sectors, const double *share,
+                           const size_t *n_with, const char *what, int t)
+{
+    for (size_t a = 0; a < n_sectors; a++) {
+        ck_assert_msg(c->n_with[a] == n_with[a], "%s case %d: n'(%zu) %zu, oracle %zu", what, t,
+                      a, c->n_with[a], n_with[a]);
+        for (size_t b = 0; b < n_sectors; b++) {
+            double got = c->share[a * n_sectors + b], want = share[a * n_sectors + b];
+            ck_assert_msg(fabs(got - want) <= 1e-9 * (1 + want),
+                          "%s case %d: share(%zu, %zu) %.17g, oracle %.17g", what, t, a, b, got,
+                          want);
+        }
+    }
+}
+
+START_TEST(matches_brute_force)
+{
+    enum { MAX_N = 300, CASES = 3000, S = 4 };
+    static double x[MAX_N], y[MAX_N], share[S * S];
+    static uint32_t s[MAX_N];
+    static size_t n_with[S];
+    rng_state = 20261130;
+    /* Cells of the default side (a quarter of DBSCAN's), DBSCAN's, larger
+     * ones whose points are not all neighbours, and the smallest allowed. */
+    static const double side_factor[] = {0.25, 0.25, 1.0, 1.6, 0.125, 0.0885};
+    double total_share = 0;
+    for (int t = 0; t < CASES; t++) {
+        size_t n_sectors;
+        double eps;
+        size_t n = make_case(t % 5, x, y, s, MAX_N, &n_sectors, &eps);
+        fc_dbscan_params p = {.eps = eps, .threads = 1 + t % 3};
+        fc_test_colocation_oracle(n, x, y, s, n_sectors, &p, share, n_with);
+        fc_colocation c;
+        double side = eps / sqrt(2.0) * side_factor[t % 6];
+        ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c), FC_OK);
+        assert_matches(&c, n_sectors, share, n_with, "planar", t);
+        for (size_t k = 0; k < n_sectors * n_sectors; k++)
+            total_share += share[k];
+        fc_colocation_free(&c);
+    }
+    ck_assert_double_gt(total_share, 10000); /* the cases have neighbours */
+}
+END_TEST
+
+START_TEST(matches_brute_force_geodesic)
+{
+    enum { MAX_N = 150, CASES = 400, S = 3 };
+    static double lon[MAX_N], lat[MAX_N], share[S * S];
+    static uint32_t s[MAX_N];
+    static size_t n_with[S];
+    rng_state = 1130;
+    double total_share = 0;
+    for (int t = 0; t < CASES; t++) {
+        size_t n = below(MAX_N + 1), n_sectors = 1 + below(S);
+        double eps = 100 + (double)below(500);
+        double lat0 = t % 4 == 0 ? 89.97 : 43 + (double)below(10), lon0 = 50 + (double)below(30);
+        for (size_t i = 0; i < n; i++) {
+            /* a few km across; some duplicates */
+            lon[i] = i > 0 && below(6) == 0 ? lon[i - 1] : lon0 + uniform() * 0.03;
+            lat[i] = i > 0 && lon[i] == lon[i - 1] ? lat[i - 1] : lat0 + uniform() * 0.02;
+            s[i] = (uint32_t)below(n_sectors);
+        }
+        fc_dbscan_params p = {.eps = eps, .distance = FC_DISTANCE_GEODESIC, .threads = 1 + t % 3};
+        fc_test_colocation_oracle(n, lon, lat, s, n_sectors, &p, share, n_with);
+        fc_colocation c;
+        ck_assert_int_eq(fc_colocation_compute(ctx, n, lon, lat, s, n_sectors, &p, &c), FC_OK);
+        assert_matches(&c, n_sectors, share, n_with, "geodesic", t);
+        for (size_t k = 0; k < n_sectors * n_sectors; k++)
+            total_share += share[k];
+        fc_colocation_free(&c);
+    }
+    ck_assert_double_gt(total_share, 1000);
+}
+END_TEST
+
+START_TEST(same_bits_whatever_the_thread_count)
+{
+    enum { N = 200000, S = 7 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    uint32_t *s = malloc(N * sizeof *s);
+    rng_state = 99;
+    for (size_t i = 0; i < N; i++) { /* dense blobs over a sparse background */
+        size_t b = below(30);
+        double spread = i % 3 == 0 ? 5000 : 30 + (double)(b % 5) * 40;
+        x[i] = (i % 3 == 0 ? 0 : 200 + (double)(b % 6) * 800) + uniform() * spread;
+        y[i] = (i % 3 == 0 ? 0 : 200 + (double)(b / 6) * 900) + uniform() * spread;
+        s[i] = (uint32_t)(b % S + below(2)) % S;
+    }
+    fc_colocation one, many;
+    fc_dbscan_params p = {.eps = 25, .threads = 1};
+    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &one), FC_OK);
+    for (int threads = 2; threads <= 4; threads++) {
+        p.threads = threads;
+        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many), FC_OK);
+        ck_assert_mem_eq(one.share, many.share, S * S * sizeof *one.share);
+        ck_assert_mem_eq(one.n_with, many.n_with, S * sizeof *one.n_with);
+        fc_colocation_free(&many);
+    }
+    /* Related sectors (b and b + 1 share blobs) sit together: CLQ above 1. */
+    ck_assert_double_gt(one.clq[0 * S + 1], 1.2);
+    fc_colocation_free(&one);
+    free(x);
+    free(y);
+    free(s);
+}
+END_TEST
+
+static Suite *colocation_suite(void)
+{
+    Suite *s = suite_create("colocation");
+    TCase *tc = fc_tcase("colocation");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, by_eye);
+    tcase_add_test(tc, alone_among_its_own);
+    tcase_add_test(tc, refuses_bad_input);
+    tcase_add_test(tc, matches_brute_force);
+    tcase_add_test(tc, matches_brute_force_geodesic);
+    tcase_add_test(tc, same_bits_whatever_the_thread_count);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_CHECK_MAIN(colocation_suite)
