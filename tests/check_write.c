@@ -57,6 +57,10 @@ static void check_directory_output(const char *format, const char *ext)
     snprintf(c, sizeof c, "%s/outdir/clusters.%s", dir, ext);
     snprintf(f, sizeof f, "%s/outdir/firms.%s", dir, ext);
     ck_assert_int_eq(count(c, NULL), count(in_dir("ref.gpkg"), "clusters"));
+    /* the co-location table, which a single-layer format has no room for */
+    char t[600];
+    snprintf(t, sizeof t, "%s/outdir/colocation.csv", dir);
+    ck_assert_int_eq(count(t, NULL), 20 * 20);
     ck_assert_int_eq(count(f, NULL), count(in_dir("ref.gpkg"), "firms"));
     GDALDatasetH ds = open_vector(f);
     OGRFeatureDefnH fd = OGR_L_GetLayerDefn(layer(ds, NULL));
@@ -448,6 +452,55 @@ static void assert_all_different(char colours[][24], int n)
             ck_assert_msg(strcmp(colours[i], colours[j]) != 0, "colour %s used twice", colours[i]);
 }
 
+/* The CLQ of a pair, read from the colocation table of an output. */
+static double clq_of(const char *path, const char *a, const char *b)
+{
+    GDALDatasetH ds = open_vector(path);
+    OGRLayerH l = layer(ds, "colocation");
+    char filter[64];
+    snprintf(filter, sizeof filter, "sector_a = '%s' AND sector_b = '%s'", a, b);
+    OGR_L_SetAttributeFilter(l, filter);
+    OGRFeatureH f = OGR_L_GetNextFeature(l);
+    ck_assert_msg(f != NULL, "%s: no row %s -> %s", path, a, b);
+    double v = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "clq"));
+    OGR_F_Destroy(f);
+    GDALClose(ds);
+    return v;
+}
+
+static bool has_layer(const char *path, const char *name)
+{
+    GDALDatasetH ds = open_vector(path);
+    bool found = GDALDatasetGetLayerByName(ds, name) != NULL;
+    GDALClose(ds);
+    return found;
+}
+
+START_TEST(colocation_table)
+{
+    /* The sample: every ordered pair of its 20 divisions, codes as text;
+     * oil extraction (06) and oil services (09) planted together. */
+    ck_assert_int_eq(run(MAIN_JOB " --json kz.json", firms, "kz.gpkg"), 0);
+    ck_assert_int_eq(count(in_dir("kz.gpkg"), "colocation"), 400);
+    ck_assert_double_gt(clq_of(in_dir("kz.gpkg"), "06", "09"), 2);
+    ck_assert_double_gt(clq_of(in_dir("kz.gpkg"), "09", "06"), 2);
+    ck_assert_ptr_nonnull(strstr(out_text, "co-location (table colocation): 06 & 09 "));
+    static char json[1 << 20];
+    slurp(in_dir("kz.json"), json, sizeof json);
+    ck_assert_ptr_nonnull(strstr(json, "\"colocation\": ["));
+    ck_assert_ptr_nonnull(strstr(json, "{\"sector_a\": \"01\", \"sector_b\": \"01\""));
+
+    /* --colocation off, and one sector: no table */
+    ck_assert_int_eq(run(MAIN_JOB " --colocation off", firms, "off.gpkg"), 0);
+    ck_assert(has_layer(in_dir("off.gpkg"), "clusters"));
+    ck_assert(!has_layer(in_dir("off.gpkg"), "colocation"));
+    ck_assert_int_eq(run("cluster '%s' one.gpkg --eps 2000 --min-pts 10 --permutations 0", firms),
+                     0);
+    ck_assert(!has_layer(in_dir("one.gpkg"), "colocation"));
+    ck_assert_ptr_null(strstr(out_text, "co-location"));
+}
+END_TEST
+
 START_TEST(each_sector_its_own_colour)
 {
     static char colours[64][24], categories[8192];
@@ -497,6 +550,7 @@ static Suite *write_suite(void)
     tcase_add_test(tc, shapefile_keeps_our_field_names);
     tcase_add_test(tc, spreadsheet_outputs);
     tcase_add_test(tc, each_sector_its_own_colour);
+    tcase_add_test(tc, colocation_table);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, cancelled_run_leaves_nothing);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);

@@ -240,6 +240,54 @@ static void print_sector_table(const fc_result *r, bool with_regions)
     free(order);
 }
 
+/* The pairs of different sectors that most locate together: ranked by the
+ * smaller of CLQ(a -> b) and CLQ(b -> a), among sectors of at least
+ * COLOCATION_MIN_FIRMS firms (in smaller ones one firm more or less swings
+ * the quotient). */
+#define COLOCATION_SHOWN 5
+#define COLOCATION_MIN_FIRMS 20
+static void print_colocation(const fc_result *r)
+{
+    size_t S = fc_result_n_sectors(r), best_a[COLOCATION_SHOWN], best_b[COLOCATION_SHOWN];
+    double best[COLOCATION_SHOWN];
+    int n_best = 0;
+    if (fc_result_colocation(r, 0, 0, NULL, NULL) != FC_OK)
+        return;
+    for (size_t a = 0; a < S; a++)
+        for (size_t b = a + 1; b < S; b++) {
+            size_t fa, fb;
+            double ab, ba;
+            fc_result_sector(r, a, NULL, &fa, NULL, NULL);
+            fc_result_sector(r, b, NULL, &fb, NULL, NULL);
+            fc_result_colocation(r, a, b, &ab, NULL);
+            fc_result_colocation(r, b, a, &ba, NULL);
+            double v = ab < ba ? ab : ba; /* NaN compares false: never ranked */
+            if (fa < COLOCATION_MIN_FIRMS || fb < COLOCATION_MIN_FIRMS || !(v > 1))
+                continue;
+            if (n_best == COLOCATION_SHOWN && v <= best[COLOCATION_SHOWN - 1])
+                continue;
+            int k = n_best < COLOCATION_SHOWN ? n_best++ : COLOCATION_SHOWN - 1;
+            for (; k > 0 && best[k - 1] < v; k--) { /* ties keep the earlier pair first */
+                best[k] = best[k - 1];
+                best_a[k] = best_a[k - 1];
+                best_b[k] = best_b[k - 1];
+            }
+            best[k] = v;
+            best_a[k] = a;
+            best_b[k] = b;
+        }
+    printf("co-location (table colocation): %s", n_best ? "" : "no two sectors of 20 firms or "
+                                                               "more locate together");
+    for (int k = 0; k < n_best; k++) {
+        const char *ca, *cb;
+        fc_result_sector(r, best_a[k], &ca, NULL, NULL, NULL);
+        fc_result_sector(r, best_b[k], &cb, NULL, NULL, NULL);
+        printf("%s%s & %s %.2f", k ? ", " : "", ca, cb, best[k]);
+    }
+    printf("%s\n", n_best ? " (the smaller CLQ of the two ways; sectors of 20 firms or more)"
+                          : "");
+}
+
 static void print_summary(const fc_result *r)
 {
     size_t n = fc_result_n_firms(r), clustered = fc_result_n_clustered(r);
@@ -262,6 +310,7 @@ static void print_summary(const fc_result *r)
         printf("%s\n", fc_result_significance(r));
     if (*fc_result_sector_names(r))
         printf("%s\n", fc_result_sector_names(r));
+    print_colocation(r);
     if (fc_result_n_renamed(r)) {
         printf("fields renamed in layer firms:");
         for (size_t i = 0; i < fc_result_n_renamed(r); i++) {

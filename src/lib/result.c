@@ -40,6 +40,9 @@ struct fc_result {
     double *sector_scale; /* NaN: the sector has clusters, or too few firms */
     double *cluster_area, *cluster_region_share, *cluster_p, *cluster_q;
     int *cluster_runs;
+    /* co-location, [a * n_sectors + b]; NULL when not measured */
+    double *clq;
+    size_t *n_near; /* per sector: firms with a neighbour */
 };
 
 fc_result *fc_result_destroy(fc_result *r)
@@ -68,6 +71,8 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_q);
     free(r->cluster_runs);
     free(r->sector_scale);
+    free(r->clq);
+    free(r->n_near);
     fc_field_names_free(&r->renamed);
     free(r);
     return NULL;
@@ -122,6 +127,17 @@ int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_
         *n_clusters = r->sector_clusters[i];
     if (n_clustered)
         *n_clustered = r->sector_clustered[i];
+    return FC_OK;
+}
+
+int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, size_t *n_a_near)
+{
+    if (!r || !r->clq || a >= r->n_sectors || b >= r->n_sectors)
+        return FC_EINVAL;
+    if (clq)
+        *clq = r->clq[a * r->n_sectors + b];
+    if (n_a_near)
+        *n_a_near = r->n_near[a];
     return FC_OK;
 }
 
@@ -201,6 +217,11 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
              (r->cluster_runs = copy(t->runs, t->n * sizeof *t->runs)) != NULL;
+    if (ok && fd->colocation) {
+        const size_t S = fd->colocation->n_sectors;
+        ok = (r->clq = copy(fd->colocation->clq, S * S * sizeof *r->clq)) != NULL &&
+             (r->n_near = copy(fd->colocation->n_with, S * sizeof *r->n_near)) != NULL;
+    }
     for (size_t s = 0; ok && s < f->n_sectors; s++)
         ok = (r->codes[s] = fc_strdup(f->sector_codes[s])) != NULL;
     if (ok && f->sector_names)
@@ -258,6 +279,25 @@ static void json_number(FILE *out, double v)
         fprintf(out, "%.10g", v);
     else
         fputs("null", out);
+}
+
+/* Every ordered pair of sectors, as the colocation table has them. */
+static void json_colocation(FILE *out, const fc_result *r)
+{
+    const size_t S = r->n_sectors;
+    fprintf(out, ",\n  \"colocation\": [");
+    for (size_t a = 0; a < S; a++)
+        for (size_t b = 0; b < S; b++) {
+            fprintf(out, "%s\n    {\"sector_a\": ", a + b ? "," : "");
+            fc_json_string(out, r->codes[a]);
+            fprintf(out, ", \"sector_b\": ");
+            fc_json_string(out, r->codes[b]);
+            fprintf(out, ", \"n_a\": %zu, \"n_b\": %zu, \"n_a_near\": %zu, \"clq\": ",
+                    r->sector_firms[a], r->sector_firms[b], r->n_near[a]);
+            json_number(out, r->clq[a * S + b]);
+            fprintf(out, "}");
+        }
+    fprintf(out, "\n  ]");
 }
 
 static void json_body(FILE *out, const fc_result *r, const char *input, const char *output)
@@ -345,7 +385,10 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
         }
         fprintf(out, "}");
     }
-    fprintf(out, "\n  ]\n}\n");
+    fprintf(out, "\n  ]");
+    if (r->clq)
+        json_colocation(out, r);
+    fprintf(out, "\n}\n");
 }
 
 int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,

@@ -11,7 +11,8 @@
 #  2. the tool end to end, GeoPackage in and out (convex hulls, no
 #     significance test): seconds per stage, peak memory; 2c, the polygon
 #     stage with each kind of hull; 2b, default options (20 OKED divisions,
-#     999 Monte Carlo runs a sector) against --permutations 0;
+#     999 Monte Carlo runs a sector) against --permutations 0; 2d, the
+#     co-location quotients of 20 OKED divisions against the clustering;
 #  3. the tools users have, on the same projected points of the first size,
 #     when installed: scikit-learn (python3-sklearn), R dbscan
 #     (r-cran-dbscan), QGIS native:dbscanclustering (qgis), PostGIS
@@ -134,6 +135,34 @@ for hull in concave convex buffer; do
         "$(awk -v a="$cold" -v b="$second" 'BEGIN {print (a < b ? a : b)}')" "$(peak_mb)"
 done
 echo "(target: buffer at most 3x concave)"
+echo
+echo "2d. Co-location of the $n firms: --sector-field oked --sector-digits 2 --eps $eps"
+echo "    --min-pts $minpts --permutations 0 --hull convex (20 OKED divisions, 2 threads): seconds"
+echo "    of the clustering and co-location stages, cold and best of two, and the run's peak memory"
+echo "    with and without it"
+printf "%-10s %-9s %9s %9s %10s %10s %7s %7s\n" firms distance "clust" "clust" "coloc" "coloc" \
+    peakMB offMB
+printf "%-10s %-9s %9s %9s %10s %10s\n" "" "" cold best cold best
+for mode in geodesic planar; do
+    clust="" coloc=""
+    for k in 1 2; do
+        /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/co.gpkg" \
+            --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 0 \
+            --hull convex --distance $mode --debug on -q --overwrite 2>"$work/log"
+        clust="$clust $(stage clustering)"
+        coloc="$coloc $(stage co-location)"
+    done
+    on=$(peak_mb)
+    /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/co.gpkg" \
+        --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 0 \
+        --hull convex --distance $mode --colocation off -q --overwrite 2>/dev/null
+    read -r c1 c2 <<<"$clust"
+    read -r o1 o2 <<<"$coloc"
+    printf "%-10s %-9s %9s %9s %10s %10s %7s %7s\n" "$n" "$mode" "$c1" \
+        "$(awk -v a="$c1" -v b="$c2" 'BEGIN {print (a < b ? a : b)}')" "$o1" \
+        "$(awk -v a="$o1" -v b="$o2" 'BEGIN {print (a < b ? a : b)}')" "$on" "$(peak_mb)"
+done
+echo "(target: co-location, p-values included, at most 3x the clustering)"
 if [ "${SIGNIFICANCE:-yes}" != no ]; then
     echo
     echo "2b. Default options, significance included: firmclust cluster FIRMS.gpkg OUT.gpkg"
