@@ -547,12 +547,94 @@ START_TEST(synth_city_firms_inside_their_city)
 }
 END_TEST
 
+/* The role and cluster of the firm with a given firm_id. */
+static void firm_label(const char *path, int id, char *role, size_t size, int *cluster)
+{
+    GDALDatasetH ds = open_vector(path);
+    OGRLayerH l = layer(ds, "firms");
+    char filter[32];
+    snprintf(filter, sizeof filter, "firm_id = %d", id);
+    OGR_L_SetAttributeFilter(l, filter);
+    OGRFeatureH f = OGR_L_GetNextFeature(l);
+    ck_assert_ptr_nonnull(f);
+    snprintf(role, size, "%s", OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "role")));
+    int k = OGR_F_GetFieldIndex(f, "cluster_id");
+    *cluster = OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsInteger(f, k) : 0;
+    OGR_F_Destroy(f);
+    GDALClose(ds);
+}
+
+START_TEST(related_sector_groups)
+{
+    /* Group oil = 06 and 09, food = 10; 47 is in no group. Three 06 and
+     * three 09 firms together: with min-pts 4 neither sector clusters
+     * alone, but the group does, of two sectors. Five food firms cluster
+     * but are of one sector: dropped unless --min-sectors 1. Five 47 firms
+     * are in no group: never clustered, role "ungrouped". */
+    write_text("groups.csv", "group,code,name\noil,06,Oil and gas\noil,09,Oil and gas\n"
+                             "food,10,Food\n");
+    FILE *f = fopen(in_dir("firms.csv"), "w");
+    fprintf(f, "firm_id,lon,lat,oked\n");
+    for (int i = 0; i < 6; i++)
+        fprintf(f, "%d,50.%04d,47.0,%s\n", i + 1, i, i < 3 ? "06100" : "09.10");
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "%d,60.%04d,47.0,10110\n", i + 11, i);
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "%d,70.%04d,47.0,47110\n", i + 21, i);
+    fclose(f);
+    const char *job = "cluster firms.csv %s --s-srs EPSG:4326 --sector-field oked --sector-digits 2 "
+                      "--eps 500 --min-pts 4 --permutations 0 --groups groups.csv %s";
+    ck_assert_int_eq(run(job, "g.gpkg", ""), 0);
+    ck_assert_int_eq(count(in_dir("g.gpkg"), "clusters"), 1);
+    GDALDatasetH ds = open_vector(in_dir("g.gpkg"));
+    OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sector")), "oil");
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sect_name")), "Oil and gas");
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_sectors")), 2);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "top_sectors")),
+                     "06:50%,09:50%");
+    ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "diversity")), 2, 1e-12);
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+    char role[16];
+    int cluster;
+    firm_label(in_dir("g.gpkg"), 4, role, sizeof role, &cluster);
+    ck_assert_str_eq(role, "core");
+    ck_assert_int_eq(cluster, 1);
+    firm_label(in_dir("g.gpkg"), 11, role, sizeof role, &cluster);
+    ck_assert_str_eq(role, "noise");
+    firm_label(in_dir("g.gpkg"), 21, role, sizeof role, &cluster);
+    ck_assert_str_eq(role, "ungrouped");
+    ck_assert_int_eq(cluster, 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "5 firms of 1 sectors are in no group"));
+
+    /* one sector is enough with --min-sectors 1; 47 stays unclustered */
+    ck_assert_int_eq(run(job, "g1.gpkg", "--min-sectors 1"), 0);
+    ck_assert_int_eq(count(in_dir("g1.gpkg"), "clusters"), 2);
+    firm_label(in_dir("g1.gpkg"), 21, role, sizeof role, &cluster);
+    ck_assert_str_eq(role, "ungrouped");
+
+    /* bad tables name the file and what is wrong */
+    write_text("twice.csv", "group,code\noil,06\nfood,06\n");
+    ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps 500 --groups twice.csv"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "twice.csv: code 06 is in group oil (feature 1) and in group food (feature 2)"));
+    write_text("nogroup.csv", "grp,code\noil,06\n");
+    ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps 500 --groups nogroup.csv"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "nogroup.csv: a groups table needs fields 'group'"));
+    ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --eps 500 --min-sectors 2"), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--min-sectors needs --groups"));
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = fc_tcase("cli");
     tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, main_job_writes_consistent_layers);
+    tcase_add_test(tc, related_sector_groups);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

@@ -34,6 +34,11 @@ static void cluster_table_free(fc_cluster_table *t)
     free(t->p_value);
     free(t->q_value);
     free(t->runs);
+    for (size_t i = 0; t->top_sectors && i < t->n; i++)
+        free(t->top_sectors[i]);
+    free(t->top_sectors);
+    free(t->n_sectors);
+    free(t->diversity);
     memset(t, 0, sizeof *t);
 }
 
@@ -242,6 +247,7 @@ typedef struct fc_job {
     fc_output out;
     fc_input *in;
     fc_firms f;
+    fc_groups groups;         /* --groups: f's sectors are the groups */
     OGRSpatialReferenceH out_srs;
     /* choose the metric */
     fc_working_crs work;
@@ -331,6 +337,10 @@ static int read_stage(fc_job *job)
         OSRSetAxisMappingStrategy(job->out_srs, OAMS_TRADITIONAL_GIS_ORDER);
     }
     status = fc_sector_names(ctx, o, &job->f);
+    if (status == FC_OK && o->groups)
+        status = fc_groups_read(ctx, o->groups, &job->f, &job->groups);
+    if (status == FC_OK && o->groups)
+        status = fc_groups_relabel(ctx, &job->groups, &job->f);
     if (status == FC_OK)
         stage_done(job, "reading");
     return status;
@@ -424,6 +434,10 @@ static int cluster_stage(fc_job *job)
     if (status == FC_OK)
         status = fc_dbscan(job->ctx, job->f.n, job->cx, job->cy, job->f.sector, &job->params,
                            job->cid, job->role, &job->n_clusters);
+    if (status == FC_OK && job->o->groups)
+        status = fc_groups_filter(job->ctx, &job->groups, &job->f,
+                                  job->o->min_sectors ? job->o->min_sectors : 2, job->cid,
+                                  job->role, &job->n_clusters);
     if (status == FC_OK)
         stage_done(job, "clustering");
     return status;
@@ -532,17 +546,22 @@ static int significance_stage(fc_job *job)
 static int colocation_stage(fc_job *job)
 {
     const fc_firms *f = &job->f;
-    if (!job->o->colocation || f->n_sectors < 2)
+    const fc_groups *g = &job->groups; /* with --groups: the firms' own sectors are there */
+    const uint32_t n_sectors = g->relabelled ? g->n_sectors : f->n_sectors;
+    if (!job->o->colocation || n_sectors < 2)
         return FC_OK;
-    if (f->n_sectors > FC_COLOCATION_MAX_SECTORS) {
+    if (n_sectors > FC_COLOCATION_MAX_SECTORS) {
         fc_message(job->ctx, FC_MSG_WARNING,
                    "co-location: %u sectors are more than the %d paired up; --sector-digits "
                    "groups codes into fewer (2: OKED divisions)",
-                   f->n_sectors, FC_COLOCATION_MAX_SECTORS);
+                   n_sectors, FC_COLOCATION_MAX_SECTORS);
         return FC_OK;
     }
-    int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy, f->sector,
-                                       f->n_sectors, &job->params, &job->colocation);
+    int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy,
+                                       g->relabelled ? g->sector : f->sector, n_sectors,
+                                       &job->params, &job->colocation);
+    job->colocation.codes = g->relabelled ? g->sector_codes : f->sector_codes;
+    job->colocation.names = g->relabelled ? g->sector_names : f->sector_names;
     job->colocated = status == FC_OK;
     if (status == FC_OK)
         stage_done(job, "co-location");
@@ -559,6 +578,8 @@ static int statistics_stage(fc_job *job)
     if (status == FC_OK)
         status = fc_cluster_economics(job->ctx, &job->f, job->cid, job->region_of,
                                       job->o->regions ? &job->stats : NULL, &job->table);
+    if (status == FC_OK && job->o->groups)
+        status = fc_groups_describe(job->ctx, &job->groups, &job->f, job->cid, &job->table);
     if (status == FC_OK)
         status = significance_stage(job);
     if (status == FC_OK)
@@ -642,7 +663,8 @@ static int write_stage(fc_job *job, bool want_result)
         .firms = &job->f, .work = &job->work, .out_srs = job->out_srs, .cluster_id = job->cid,
         .role = job->role, .clusters = &job->table, .regions = o->regions ? &job->regions : NULL,
         .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL,
-        .colocation = job->colocated ? &job->colocation : NULL};
+        .colocation = job->colocated ? &job->colocation : NULL,
+        .grouped = o->groups != NULL};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
@@ -672,6 +694,8 @@ static void job_free(fc_job *job, int status)
     for (size_t i = 0; job->in && i < job->n_inputs; i++)
         fc_input_close(&job->in[i]);
     free(job->in);
+    fc_groups_restore(&job->groups, &job->f);
+    fc_groups_free(&job->groups);
     fc_firms_free(&job->f);
     if (job->out_srs)
         OSRRelease(job->out_srs);

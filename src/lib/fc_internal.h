@@ -83,6 +83,8 @@ struct fc_options {
     char *region_layer;
     int permutations;
     int colocation; /* 1: co-location quotients (with two sectors or more) */
+    char *groups;       /* --groups FILE: related sectors clustered together */
+    size_t min_sectors; /* with groups: clusters need core firms of this many sectors (0: 2) */
     uint64_t seed;
     int threads; /* 0: all cores */
     char *json;
@@ -130,6 +132,9 @@ typedef struct fc_input {
  * longitude/latitude or x/y become points. NULL, with the error set, on
  * failure. */
 GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding);
+/* A table of codes (sector names, groups): as fc_dataset_open(), but a
+ * CSV's columns are all read as text, so that code 01 stays 01. */
+GDALDatasetH fc_table_open(fc_context *ctx, const char *path);
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
                   fc_input *in);
 void fc_input_close(fc_input *in);
@@ -151,6 +156,45 @@ void fc_truncate_code(char *code, int digits);
  * is 2 and every code is one. Nothing is named otherwise. */
 int fc_sector_names(fc_context *ctx, const fc_options *o, fc_firms *f);
 void fc_sector_names_free(char **names, uint32_t n);
+/* A code as tables and registers write it, compared without dots and blanks
+ * and with letters in capitals ("62.01" and "6201", "a" and "A"). */
+void fc_normal_code(const char *code, char *out, size_t size);
+
+/* ---- groups.c ----------------------------------------------------------- */
+
+#define FC_NO_GROUP UINT32_MAX
+/* A firm in no group of --groups: not clustered (an internal fc_role). */
+#define FC_ROLE_UNGROUPED 3
+
+typedef struct fc_groups {
+    size_t n;            /* groups, by id in text order */
+    char **codes;        /* the ids */
+    char **names;        /* per group, NULL where the table gives none */
+    uint32_t *of_sector; /* per sector: its group, or FC_NO_GROUP */
+    /* the firms' own sectors, while the run's labels are the groups */
+    bool relabelled;
+    uint32_t *sector;
+    char **sector_codes, **sector_names;
+    uint32_t n_sectors;
+} fc_groups;
+
+/* Reads a groups table (fields group, code, optional name) and puts each of
+ * f's sectors in the group of its longest code prefix there. */
+int fc_groups_read(fc_context *ctx, const char *path, const fc_firms *f, fc_groups *g);
+/* From here on f's sectors are the groups (and "-" for firms in none); the
+ * firms' own sectors wait in g until fc_groups_restore(). */
+int fc_groups_relabel(fc_context *ctx, fc_groups *g, fc_firms *f);
+void fc_groups_restore(fc_groups *g, fc_firms *f);
+/* After DBSCAN on the groups: firms in no group are FC_ROLE_UNGROUPED and in
+ * no cluster; clusters whose core firms span fewer than min_sectors sectors
+ * are dropped (their firms become noise); the rest are renumbered in order. */
+int fc_groups_filter(fc_context *ctx, const fc_groups *g, const fc_firms *f, size_t min_sectors,
+                     int32_t *cid, uint8_t *role, size_t *n_clusters);
+/* Each cluster's mix of sectors: t->n_sectors, top_sectors, diversity. */
+struct fc_cluster_table;
+int fc_groups_describe(fc_context *ctx, const fc_groups *g, const fc_firms *f,
+                       const int32_t *cid, struct fc_cluster_table *t);
+void fc_groups_free(fc_groups *g);
 
 /* ---- reproject.c -------------------------------------------------------- */
 
@@ -239,6 +283,7 @@ typedef struct fc_colocation {
     double *share;    /* sum over A's firms with neighbours of the share of B among them */
     double *clq;      /* share / (n'(A) (n(B) - [A = B]) / (n - 1)); NaN where undefined */
     double *p_value, *q_value; /* NULL without a significance test */
+    char **codes, **names; /* the sectors' codes and names (borrowed; names may be NULL) */
 } fc_colocation;
 
 /* More sectors than this are not paired up (the table would have over a
@@ -417,6 +462,11 @@ typedef struct fc_cluster_table {
     double *p_value;          /* NULL without a significance test */
     double *q_value;          /* Benjamini-Hochberg over all clusters of the run */
     int *runs;                /* null runs each p-value rests on */
+    /* with --groups (else NULL): the firms' own sectors in each cluster,
+     * "06:41%,09:30%" for the largest three, and exp(Shannon entropy) */
+    size_t *n_sectors;
+    char **top_sectors;
+    double *diversity;
 } fc_cluster_table;
 
 /* Input field names changed in the output (to fit a Shapefile's 10
@@ -442,6 +492,7 @@ typedef struct fc_findings {
     const fc_region_stats *stats;   /* NULL without --regions */
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
     const fc_colocation *colocation; /* NULL: not measured */
+    bool grouped;                    /* --groups: the "sectors" above are the groups */
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;

@@ -17,7 +17,7 @@ static const char *const lang_columns[] = {"name", "name_ru", "name_kk"}; /* by 
 
 /* A code as tables and registers write it, compared without dots and blanks
  * and with letters in capitals ("62.01" and "6201", "a" and "A"). */
-static void normal_code(const char *code, char *out, size_t size)
+void fc_normal_code(const char *code, char *out, size_t size)
 {
     size_t n = 0;
     for (const char *c = code; *c && n + 1 < size; c++)
@@ -41,13 +41,13 @@ static int names_from_layer(fc_context *ctx, const char *path, OGRLayerH l, int 
     if (!keys)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
     for (uint32_t s = 0; s < f->n_sectors; s++)
-        normal_code(f->sector_codes[s], keys[s], sizeof keys[s]);
+        fc_normal_code(f->sector_codes[s], keys[s], sizeof keys[s]);
     OGRFeatureH feat;
     int status = FC_OK;
     OGR_L_ResetReading(l);
     while (status == FC_OK && (feat = OGR_L_GetNextFeature(l))) {
         char key[64];
-        normal_code(OGR_F_GetFieldAsString(feat, code_i), key, sizeof key);
+        fc_normal_code(OGR_F_GetFieldAsString(feat, code_i), key, sizeof key);
         const char *name = lang_i >= 0 && OGR_F_IsFieldSetAndNotNull(feat, lang_i) &&
                                    *OGR_F_GetFieldAsString(feat, lang_i)
                                ? OGR_F_GetFieldAsString(feat, lang_i)
@@ -67,7 +67,7 @@ static int names_from_layer(fc_context *ctx, const char *path, OGRLayerH l, int 
 static int names_from_file(fc_context *ctx, const char *path, int lang, const fc_firms *f,
                            char **names, size_t *n_named)
 {
-    GDALDatasetH ds = fc_dataset_open(ctx, path, NULL);
+    GDALDatasetH ds = fc_table_open(ctx, path);
     if (!ds)
         return fc_errcode(ctx);
     OGRLayerH l = GDALDatasetGetLayerCount(ds) > 0 ? GDALDatasetGetLayer(ds, 0) : NULL;

@@ -117,6 +117,15 @@ static const opt_def option_table[] = {
      "field naming each region (default: a guess, said in the summary)"},
     {"region-layer", OPT_STRING, OFF(region_layer), "NAME",
      "layer of --regions (default: the first polygon layer)"},
+    {"groups", OPT_STRING, OFF(groups), "FILE",
+     "related-sector clusters: a table (CSV or any OGR table) of fields\n"
+     "group, code (a code prefix) and optional name; each sector joins the\n"
+     "group of its longest prefix, and firms of a group cluster together\n"
+     "(firms in no group are not clustered)"},
+    {"min-sectors", OPT_SIZE, OFF(min_sectors), "K",
+     "with --groups: a cluster whose core firms are of fewer than K\n"
+     "sectors is dropped (default 2)",
+     .min = 1, .max = NO_MAX},
     {"colocation", OPT_CHOICE, OFF(colocation), "on|off",
      "the co-location quotient of every pair of sectors, written as a\n"
      "'colocation' table (a colocation.csv beside single-layer formats);\n"
@@ -372,6 +381,8 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
                         o->eps);
     if (o->min_weight >= 0 && !o->weight_field)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
+    if (o->min_sectors && !o->groups)
+        return fc_error(ctx, FC_EINVAL, "--min-sectors needs --groups");
     if ((o->region_field || o->region_layer) && !o->regions)
         return fc_error(ctx, FC_EINVAL, "%s names part of --regions, which is not given",
                         o->region_field ? "--region-field" : "--region-layer");

@@ -52,8 +52,13 @@ static bool sidecar_exists(const char *path, const char *ext)
            VSIStatL(CPLResetExtension(path, upper), &st) == 0;
 }
 
+/* How a CSV is opened: points from lon/lat columns with types guessed; the
+ * same keeping each column's text too (the sector field's); or a table of
+ * codes, every column text. */
+enum open_mode { OPEN_PLAIN, OPEN_SECTOR_TEXT, OPEN_CODES_TABLE };
+
 static GDALDatasetH open_dataset(fc_context *ctx, const char *path, const char *encoding,
-                                 bool csv_text)
+                                 enum open_mode mode)
 {
     CPLErrorReset();
     GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
@@ -79,7 +84,9 @@ static GDALDatasetH open_dataset(fc_context *ctx, const char *path, const char *
     }
     const char *const *open_options = NULL;
     if (strcmp(GDALGetDriverShortName(drv), "CSV") == 0)
-        open_options = csv_text ? csv_text_open_options : csv_open_options;
+        open_options = mode == OPEN_CODES_TABLE ? NULL
+                       : mode == OPEN_SECTOR_TEXT ? csv_text_open_options
+                                                  : csv_open_options;
     /* --encoding: the code page of a Shapefile's .dbf that says none, or a
      * wrong one (CP1251, CP866, RK1048...) */
     char encoding_option[80];
@@ -103,7 +110,12 @@ static GDALDatasetH open_dataset(fc_context *ctx, const char *path, const char *
 
 GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *encoding)
 {
-    return open_dataset(ctx, path, encoding, false);
+    return open_dataset(ctx, path, encoding, OPEN_PLAIN);
+}
+
+GDALDatasetH fc_table_open(fc_context *ctx, const char *path)
+{
+    return open_dataset(ctx, path, NULL, OPEN_CODES_TABLE);
 }
 
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
@@ -111,7 +123,8 @@ int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_
     memset(in, 0, sizeof *in);
     in->path = path;
     in->sector_source = -1;
-    if (!(in->ds = open_dataset(ctx, path, opts->encoding, opts->sector_field != NULL)))
+    if (!(in->ds = open_dataset(ctx, path, opts->encoding,
+                                opts->sector_field ? OPEN_SECTOR_TEXT : OPEN_PLAIN)))
         return fc_errcode(ctx);
     const bool is_csv =
         strcmp(GDALGetDriverShortName(GDALGetDatasetDriver(in->ds)), "CSV") == 0;

@@ -217,7 +217,7 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
              (r->cluster_runs = copy(t->runs, t->n * sizeof *t->runs)) != NULL;
-    if (ok && fd->colocation) {
+    if (ok && fd->colocation && !fd->grouped) { /* with groups: in the table only */
         const size_t S = fd->colocation->n_sectors;
         ok = (r->clq = copy(fd->colocation->clq, S * S * sizeof *r->clq)) != NULL &&
              (r->n_near = copy(fd->colocation->n_with, S * sizeof *r->n_near)) != NULL;

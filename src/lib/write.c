@@ -148,6 +148,9 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     if ((status = fc_field_add(ctx, l, "cluster_id", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
         (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
+        (t->top_sectors && ((status = fc_field_add(ctx, l, "n_sectors", OFTInteger, 0)) ||
+                            (status = fc_field_add(ctx, l, "top_sectors", OFTString, 0)) ||
+                            (status = fc_field_add(ctx, l, "diversity", OFTReal, 0)))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
         (t->weight && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
@@ -187,6 +190,11 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                 OGR_F_SetFieldString(f, k, r->firms->sector_names[t->sector[i]]);
             k++;
         }
+        if (t->top_sectors) { /* a group's cluster: its mix of sectors */
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_sectors[i]);
+            OGR_F_SetFieldString(f, k++, t->top_sectors[i]);
+            OGR_F_SetFieldDouble(f, k++, t->diversity[i]);
+        }
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
         if (t->weight)
@@ -224,15 +232,15 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_colocation *c = r->colocation;
-    const fc_firms *firms = r->firms;
+    char **codes = c->codes, **names = c->names;
     OGRLayerH l = fc_layer_create(ctx, ds, "colocation", NULL, wkbNone, false);
     if (!l)
         return FC_EIO;
     int status;
     if ((status = fc_field_add(ctx, l, "sector_a", OFTString, 0)) ||
         (status = fc_field_add(ctx, l, "sector_b", OFTString, 0)) ||
-        (firms->sector_names && (status = fc_field_add(ctx, l, "name_a", OFTString, 0))) ||
-        (firms->sector_names && (status = fc_field_add(ctx, l, "name_b", OFTString, 0))) ||
+        (names && (status = fc_field_add(ctx, l, "name_a", OFTString, 0))) ||
+        (names && (status = fc_field_add(ctx, l, "name_b", OFTString, 0))) ||
         (status = fc_field_add(ctx, l, "n_a", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_b", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_a_near", OFTInteger, 0)) ||
@@ -247,19 +255,18 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                 break;
             OGRFeatureH f = OGR_F_Create(defn);
             int k = 0;
-            OGR_F_SetFieldString(f, k++, firms->sector_codes[a]);
-            OGR_F_SetFieldString(f, k++, firms->sector_codes[b]);
-            for (int side = 0; firms->sector_names && side < 2; side++, k++)
-                if (firms->sector_names[side ? b : a])
-                    OGR_F_SetFieldString(f, k, firms->sector_names[side ? b : a]);
+            OGR_F_SetFieldString(f, k++, codes[a]);
+            OGR_F_SetFieldString(f, k++, codes[b]);
+            for (int side = 0; names && side < 2; side++, k++)
+                if (names[side ? b : a])
+                    OGR_F_SetFieldString(f, k, names[side ? b : a]);
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[a]);
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[b]);
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_with[a]);
             set_double(f, k++, c->clq[a * S + b]);
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                 status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write the co-location of %s and %s",
-                                       GDALGetDescription(ds), firms->sector_codes[a],
-                                       firms->sector_codes[b]);
+                                       GDALGetDescription(ds), codes[a], codes[b]);
             OGR_F_Destroy(f);
         }
     if (status == FC_OK)

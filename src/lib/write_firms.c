@@ -112,7 +112,7 @@ static void read_ahead_stop(read_ahead *r)
     pthread_cond_destroy(&r->changed);
 }
 
-static const char *const role_names[] = {"noise", "border", "core"};
+static const char *const role_names[] = {"noise", "border", "core", "ungrouped"};
 
 /* Whether a geometry is empty or has only finite coordinates: infinite or
  * NaN ones cannot be reprojected, and break a GeoPackage's layer extent and
@@ -376,7 +376,7 @@ static int add_firms_fields(firms_writer *w, const fc_input *inputs, size_t n_in
     w->region_field = r->regions ? n_out + 2 : -1;
     w->source_field = n_inputs > 1 ? n_out + 2 + (r->regions != NULL) : -1;
     if (status == FC_OK && (status = fc_field_add(w->ctx, w->layer, "cluster_id", OFTInteger, 0)) == FC_OK)
-        status = fc_field_add(w->ctx, w->layer, "role", OFTString, 6);
+        status = fc_field_add(w->ctx, w->layer, "role", OFTString, 9);
     if (status == FC_OK && r->regions)
         status = fc_field_add(w->ctx, w->layer, "region", OFTString, 0);
     if (status == FC_OK && n_inputs > 1)

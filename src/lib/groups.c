@@ -1,0 +1,377 @@
+/* Related-sector clusters (--groups FILE): sectors grouped by code prefix,
+ * clustered together.
+ *
+ * A groups table has fields `group`, `code` (a code prefix; dots and blanks
+ * not counted) and optionally `name`. Each sector belongs to the group of
+ * the longest prefix of its code in the table, or to none. For the run, the
+ * groups then stand where the sectors stood: DBSCAN, region statistics and
+ * the significance test label each firm with its group, so that any firm of
+ * a group counts as a neighbour of any other, and the null model shuffles
+ * group labels among the firms of a region. Firms in no group are one more
+ * label, "-", that is never clustered (their role is "ungrouped"). The
+ * firms' own sectors are kept here, for the co-location quotients and for
+ * what each cluster is made of (n_sectors, top_sectors, diversity). */
+#include "fc_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct group_row {
+    char key[64]; /* the code prefix, normalised */
+    uint32_t group;
+    GIntBig fid;
+} group_row;
+
+static int compare_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The distinct group ids of the table, sorted, into g->codes. */
+static int collect_groups(fc_context *ctx, const char *path, OGRLayerH l, int group_i,
+                          fc_groups *g)
+{
+    size_t cap = 16;
+    g->codes = malloc(cap * sizeof *g->codes);
+    OGRFeatureH feat;
+    OGR_L_ResetReading(l);
+    while (g->codes && (feat = OGR_L_GetNextFeature(l))) {
+        const char *id = OGR_F_GetFieldAsString(feat, group_i);
+        bool known = !*id;
+        for (size_t k = 0; k < g->n && !known; k++)
+            known = strcmp(g->codes[k], id) == 0;
+        if (!known && g->n == cap) {
+            char **more = realloc(g->codes, (cap *= 2) * sizeof *more);
+            if (!more) {
+                OGR_F_Destroy(feat);
+                return fc_error(ctx, FC_ENOMEM, "out of memory");
+            }
+            g->codes = more;
+        }
+        if (!known && !(g->codes[g->n++] = fc_strdup(id))) {
+            OGR_F_Destroy(feat);
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        }
+        OGR_F_Destroy(feat);
+    }
+    if (!g->codes)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    if (g->n == 0)
+        return fc_error(ctx, FC_EDATA, "%s: the groups table has no group", path);
+    qsort(g->codes, g->n, sizeof *g->codes, compare_text);
+    return FC_OK;
+}
+
+static uint32_t group_index(const fc_groups *g, const char *id)
+{
+    char *const *at = bsearch(&id, g->codes, g->n, sizeof *g->codes, compare_text);
+    return (uint32_t)(at - g->codes);
+}
+
+/* Every row's prefix and group; the first name given for each group. A
+ * prefix in two groups is refused: the groups must be a partition. */
+static int read_rows(fc_context *ctx, const char *path, OGRLayerH l, const int field[3],
+                     fc_groups *g, group_row **rows_out, size_t *n_rows)
+{
+    const GIntBig n_features = OGR_L_GetFeatureCount(l, TRUE);
+    group_row *rows = calloc(n_features > 0 ? (size_t)n_features : 1, sizeof *rows);
+    g->names = calloc(g->n, sizeof *g->names);
+    if (!rows || !g->names) {
+        free(rows);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    *rows_out = rows;
+    *n_rows = 0;
+    OGRFeatureH feat;
+    int status = FC_OK;
+    OGR_L_ResetReading(l);
+    while (status == FC_OK && *n_rows < (size_t)n_features && (feat = OGR_L_GetNextFeature(l))) {
+        group_row *r = &rows[*n_rows];
+        const char *id = OGR_F_GetFieldAsString(feat, field[0]);
+        fc_normal_code(OGR_F_GetFieldAsString(feat, field[1]), r->key, sizeof r->key);
+        r->fid = OGR_F_GetFID(feat);
+        if (!*id || !*r->key) {
+            status = fc_error(ctx, FC_EDATA, "%s: feature " CPL_FRMT_GIB " has no %s", path,
+                              r->fid, *id ? "code" : "group");
+        } else {
+            r->group = group_index(g, id);
+            const char *name = field[2] >= 0 ? OGR_F_GetFieldAsString(feat, field[2]) : "";
+            if (*name && !g->names[r->group] && !(g->names[r->group] = fc_strdup(name)))
+                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            for (size_t k = 0; k < *n_rows && status == FC_OK; k++)
+                if (strcmp(rows[k].key, r->key) == 0 && rows[k].group != r->group)
+                    status = fc_error(ctx, FC_EDATA,
+                                      "%s: code %s is in group %s (feature " CPL_FRMT_GIB
+                                      ") and in group %s (feature " CPL_FRMT_GIB
+                                      "); groups must not share a code",
+                                      path, r->key, g->codes[rows[k].group], rows[k].fid,
+                                      g->codes[r->group], r->fid);
+            ++*n_rows;
+        }
+        OGR_F_Destroy(feat);
+    }
+    return status;
+}
+
+/* Each sector's group: that of the longest prefix of its code. */
+static void assign_sectors(const fc_firms *f, const group_row *rows, size_t n_rows, fc_groups *g)
+{
+    for (uint32_t s = 0; s < f->n_sectors; s++) {
+        char key[64];
+        fc_normal_code(f->sector_codes[s], key, sizeof key);
+        size_t best = 0;
+        g->of_sector[s] = FC_NO_GROUP;
+        for (size_t k = 0; k < n_rows; k++) {
+            size_t len = strlen(rows[k].key);
+            if (len > best && strncmp(key, rows[k].key, len) == 0) {
+                best = len;
+                g->of_sector[s] = rows[k].group;
+            }
+        }
+    }
+}
+
+/* Says which sectors are in no group, and how many firms that leaves out. */
+static void say_ungrouped(fc_context *ctx, const char *path, const fc_firms *f,
+                          const fc_groups *g)
+{
+    char list[512] = "";
+    size_t n_sectors = 0, n_firms = 0, used = 0;
+    for (size_t i = 0; i < f->n; i++)
+        n_firms += g->of_sector[f->sector[i]] == FC_NO_GROUP;
+    for (uint32_t s = 0; s < f->n_sectors; s++)
+        if (g->of_sector[s] == FC_NO_GROUP) {
+            n_sectors++;
+            if (used + 16 < sizeof list)
+                used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+                                         used ? ", " : "", f->sector_codes[s]);
+        }
+    if (n_sectors)
+        fc_message(ctx, FC_MSG_INFO,
+                   "%zu firms of %zu sectors are in no group of %s and are not clustered: %s%s",
+                   n_firms, n_sectors, path, list, used + 16 >= sizeof list ? " ..." : "");
+}
+
+int fc_groups_read(fc_context *ctx, const char *path, const fc_firms *f, fc_groups *g)
+{
+    memset(g, 0, sizeof *g);
+    GDALDatasetH ds = fc_table_open(ctx, path);
+    if (!ds)
+        return fc_errcode(ctx);
+    OGRLayerH l = GDALDatasetGetLayerCount(ds) > 0 ? GDALDatasetGetLayer(ds, 0) : NULL;
+    OGRFeatureDefnH defn = l ? OGR_L_GetLayerDefn(l) : NULL;
+    const int field[3] = {defn ? OGR_FD_GetFieldIndex(defn, "group") : -1,
+                          defn ? OGR_FD_GetFieldIndex(defn, "code") : -1,
+                          defn ? OGR_FD_GetFieldIndex(defn, "name") : -1};
+    group_row *rows = NULL;
+    size_t n_rows = 0;
+    int status = FC_OK;
+    if (field[0] < 0 || field[1] < 0)
+        status = fc_error(ctx, FC_EDATA, "%s: a groups table needs fields 'group' and 'code' "
+                                         "(and may have 'name')", path);
+    if (status == FC_OK)
+        status = collect_groups(ctx, path, l, field[0], g);
+    if (status == FC_OK)
+        status = read_rows(ctx, path, l, field, g, &rows, &n_rows);
+    if (status == FC_OK && !(g->of_sector = malloc((f->n_sectors + 1) * sizeof *g->of_sector)))
+        status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    if (status == FC_OK) {
+        assign_sectors(f, rows, n_rows, g);
+        say_ungrouped(ctx, path, f, g);
+    }
+    free(rows);
+    GDALClose(ds);
+    if (status != FC_OK)
+        fc_groups_free(g);
+    return status;
+}
+
+int fc_groups_relabel(fc_context *ctx, fc_groups *g, fc_firms *f)
+{
+    uint32_t *label = malloc((f->n ? f->n : 1) * sizeof *label);
+    const size_t n_labels = g->n + 1; /* the groups, and "-" for firms in none */
+    char **codes = calloc(n_labels, sizeof *codes), **names = calloc(n_labels, sizeof *names);
+    if (!label || !codes || !names) {
+        free(label), free(codes), free(names);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    bool ungrouped = false;
+    for (size_t i = 0; i < f->n; i++) {
+        uint32_t k = g->of_sector[f->sector[i]];
+        label[i] = k == FC_NO_GROUP ? (uint32_t)g->n : k;
+        ungrouped |= k == FC_NO_GROUP;
+    }
+    bool ok = true;
+    for (size_t k = 0; k < g->n && ok; k++)
+        ok = (codes[k] = fc_strdup(g->codes[k])) && (!g->names[k] ||
+                                                      (names[k] = fc_strdup(g->names[k])));
+    if (ok && ungrouped)
+        ok = (codes[g->n] = fc_strdup("-")) && (names[g->n] = fc_strdup("in no group"));
+    if (!ok) {
+        free(label);
+        fc_sector_names_free(codes, (uint32_t)n_labels);
+        fc_sector_names_free(names, (uint32_t)n_labels);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    /* the firms' own sectors stay here until fc_groups_restore() */
+    g->sector = f->sector;
+    g->sector_codes = f->sector_codes;
+    g->sector_names = f->sector_names;
+    g->n_sectors = f->n_sectors;
+    f->sector = label;
+    f->sector_codes = codes;
+    f->sector_names = names;
+    f->n_sectors = (uint32_t)(ungrouped ? n_labels : g->n);
+    g->relabelled = true;
+    return FC_OK;
+}
+
+void fc_groups_restore(fc_groups *g, fc_firms *f)
+{
+    if (!g->relabelled)
+        return;
+    free(f->sector);
+    fc_sector_names_free(f->sector_codes, f->n_sectors);
+    fc_sector_names_free(f->sector_names, f->n_sectors);
+    f->sector = g->sector;
+    f->sector_codes = g->sector_codes;
+    f->sector_names = g->sector_names;
+    f->n_sectors = g->n_sectors;
+    g->relabelled = false;
+}
+
+/* The distinct sectors among some firms (with role given: their core firms
+ * only); count is scratch, n_sectors long, zero before and after. */
+static size_t distinct_sectors(const fc_groups *g, const size_t *members, size_t m,
+                               const uint8_t *role, uint32_t *count)
+{
+    size_t distinct = 0;
+    for (size_t k = 0; k < m; k++)
+        if (!role || role[members[k]] == FC_ROLE_CORE)
+            distinct += count[g->sector[members[k]]]++ == 0;
+    for (size_t k = 0; k < m; k++)
+        count[g->sector[members[k]]] = 0;
+    return distinct;
+}
+
+/* The firms of each cluster, as offsets start[c] into members. */
+static int members_of(size_t n, const int32_t *cid, size_t n_clusters, size_t **start,
+                      size_t **members)
+{
+    *start = calloc(n_clusters + 1, sizeof **start);
+    *members = malloc((n ? n : 1) * sizeof **members);
+    if (!*start || !*members)
+        return FC_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (cid[i] >= 0)
+            (*start)[cid[i] + 1]++;
+    for (size_t c = 0; c < n_clusters; c++)
+        (*start)[c + 1] += (*start)[c];
+    size_t *next = malloc((n_clusters + 1) * sizeof *next);
+    if (!next)
+        return FC_ENOMEM;
+    memcpy(next, *start, (n_clusters + 1) * sizeof *next);
+    for (size_t i = 0; i < n; i++)
+        if (cid[i] >= 0)
+            (*members)[next[cid[i]]++] = i;
+    free(next);
+    return FC_OK;
+}
+
+int fc_groups_filter(fc_context *ctx, const fc_groups *g, const fc_firms *f, size_t min_sectors,
+                     int32_t *cid, uint8_t *role, size_t *n_clusters)
+{
+    size_t *start = NULL, *members = NULL;
+    uint32_t *count = calloc(g->n_sectors + 1, sizeof *count);
+    int32_t *new_id = malloc((*n_clusters + 1) * sizeof *new_id);
+    if (!count || !new_id || members_of(f->n, cid, *n_clusters, &start, &members) != FC_OK) {
+        free(start), free(members), free(count), free(new_id);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    int32_t kept = 0;
+    for (size_t c = 0; c < *n_clusters; c++) {
+        const size_t m = start[c + 1] - start[c], *mc = members + start[c];
+        const bool grouped = m > 0 && f->sector[mc[0]] < g->n;
+        new_id[c] = grouped && distinct_sectors(g, mc, m, role, count) >= min_sectors ? kept++
+                                                                                       : -1;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->sector[i] >= g->n) { /* in no group */
+            cid[i] = -1;
+            role[i] = FC_ROLE_UNGROUPED;
+        } else if (cid[i] >= 0 && (cid[i] = new_id[cid[i]]) < 0) {
+            role[i] = FC_ROLE_NOISE;
+        }
+    }
+    *n_clusters = (size_t)kept;
+    free(start), free(members), free(count), free(new_id);
+    return FC_OK;
+}
+
+/* "06:41%,09:30%,49:12%": the TOP_SECTORS largest sectors of a cluster by
+ * firms, ties in code order. */
+#define TOP_SECTORS 3
+static char *top_sectors(const fc_groups *g, const uint32_t *count, size_t m)
+{
+    uint32_t top[TOP_SECTORS];
+    int n_top = 0;
+    for (uint32_t s = 0; s < g->n_sectors; s++) {
+        if (!count[s] || (n_top == TOP_SECTORS && count[s] <= count[top[TOP_SECTORS - 1]]))
+            continue;
+        int k = n_top < TOP_SECTORS ? n_top++ : TOP_SECTORS - 1;
+        for (; k > 0 && count[top[k - 1]] < count[s]; k--)
+            top[k] = top[k - 1];
+        top[k] = s;
+    }
+    char text[256] = "";
+    size_t used = 0;
+    for (int k = 0; k < n_top && used < sizeof text; k++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s:%.0f%%", k ? "," : "",
+                                 g->sector_codes[top[k]], 100.0 * count[top[k]] / (double)m);
+    return fc_strdup(text);
+}
+
+int fc_groups_describe(fc_context *ctx, const fc_groups *g, const fc_firms *f,
+                       const int32_t *cid, fc_cluster_table *t)
+{
+    const size_t n = t->n;
+    size_t *start = NULL, *members = NULL;
+    uint32_t *count = calloc(g->n_sectors + 1, sizeof *count);
+    t->n_sectors = calloc(n + 1, sizeof *t->n_sectors);
+    t->top_sectors = calloc(n + 1, sizeof *t->top_sectors);
+    t->diversity = calloc(n + 1, sizeof *t->diversity);
+    int status = count && t->n_sectors && t->top_sectors && t->diversity &&
+                         members_of(f->n, cid, n, &start, &members) == FC_OK
+                     ? FC_OK
+                     : fc_error(ctx, FC_ENOMEM, "out of memory");
+    for (size_t c = 0; c < n && status == FC_OK; c++) {
+        const size_t m = start[c + 1] - start[c], *mc = members + start[c];
+        for (size_t k = 0; k < m; k++)
+            count[g->sector[mc[k]]]++;
+        double entropy = 0;
+        for (uint32_t s = 0; s < g->n_sectors; s++)
+            if (count[s]) {
+                const double p = count[s] / (double)m;
+                entropy -= p * log(p);
+                t->n_sectors[c]++;
+            }
+        t->diversity[c] = exp(entropy);
+        if (!(t->top_sectors[c] = top_sectors(g, count, m)))
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+        for (size_t k = 0; k < m; k++)
+            count[g->sector[mc[k]]] = 0;
+    }
+    free(start), free(members), free(count);
+    return status;
+}
+
+void fc_groups_free(fc_groups *g)
+{
+    fc_sector_names_free(g->codes, (uint32_t)g->n);
+    fc_sector_names_free(g->names, (uint32_t)g->n);
+    free(g->of_sector);
+    g->codes = g->names = NULL;
+    g->of_sector = NULL;
+}
