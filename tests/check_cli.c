@@ -2,6 +2,7 @@
  * usage errors and bad input (a clear message, a non-zero exit, nothing left
  * behind), batches, configuration files, info, help and synth. */
 #define _GNU_SOURCE
+#include "fc_internal.h"
 #include "check_main.h"
 #include "support.h"
 
@@ -628,6 +629,105 @@ START_TEST(related_sector_groups)
 }
 END_TEST
 
+/* The points and one integer field of a layer, in feature order. */
+static size_t read_points(const char *path, const char *name, const char *field, double *x,
+                          double *y, int *value, size_t max)
+{
+    GDALDatasetH ds = open_vector(path);
+    OGRLayerH l = layer(ds, name);
+    OGRFeatureH f;
+    size_t n = 0;
+    while ((f = OGR_L_GetNextFeature(l)) && n < max) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        x[n] = OGR_G_GetX(g, 0);
+        y[n] = OGR_G_GetY(g, 0);
+        int k = OGR_F_GetFieldIndex(f, field);
+        value[n++] = OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsInteger(f, k) : 0;
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return n;
+}
+
+START_TEST(institutions_match_brute_force)
+{
+    /* Random firms in blobs and random institutions, longitude/latitude:
+     * each cluster's n_inst, and each institution's nearest cluster and
+     * distance, against geod_inverse over every pair. */
+    enum { FIRMS = 400, INST = 60 };
+    const double eps = 100;
+    FILE *f = fopen(in_dir("firms.csv"), "w"), *g = fopen(in_dir("inst.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    fprintf(g, "lon,lat,kind\n");
+    rng_state = 5;
+    for (int i = 0; i < FIRMS; i++) {
+        int blob = (int)(next_u64() % 6);
+        double u = uniform(), v = uniform();
+        fprintf(f, "%.7f,%.7f,%d\n", 71.40 + blob * 0.02 + u * 0.006, 51.10 + v * 0.005,
+                10 + blob % 2);
+    }
+    for (int i = 0; i < INST; i++) { /* half around the blobs, half anywhere */
+        double u = uniform(), v = uniform(), blob = (double)(next_u64() % 6);
+        if (i % 2)
+            fprintf(g, "%.7f,%.7f,%s\n", 71.398 + blob * 0.02 + u * 0.01, 51.098 + v * 0.009,
+                    i % 3 ? "univ" : "lab");
+        else
+            fprintf(g, "%.7f,%.7f,%s\n", 71.38 + u * 0.16, 51.08 + v * 0.05, i % 3 ? "univ" : "lab");
+    }
+    fclose(f);
+    fclose(g);
+    ck_assert_int_eq(run("cluster firms.csv out.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps %g --min-pts 5 --permutations 0 --institutions inst.csv "
+                         "--institution-field kind",
+                         eps),
+                     0);
+    static double fx[FIRMS], fy[FIRMS], ix[INST], iy[INST];
+    static int fc[FIRMS], near[INST];
+    ck_assert_uint_eq(read_points(in_dir("out.gpkg"), "firms", "cluster_id", fx, fy, fc, FIRMS),
+                      FIRMS);
+    ck_assert_uint_eq(read_points(in_dir("out.gpkg"), "institutions", "nearest", ix, iy, near,
+                                  INST), INST);
+    struct geod_geodesic geod;
+    geod_init(&geod, 6378137, 1 / 298.257223563);
+    static size_t n_inst[FIRMS + 1];
+    size_t total = 0, with_nearest = 0;
+    for (int t = 0; t < INST; t++) {
+        static int seen[FIRMS + 1];
+        double best = INFINITY;
+        int best_cluster = 0;
+        for (int i = 0; i < FIRMS; i++) {
+            if (!fc[i])
+                continue;
+            double d;
+            geod_inverse(&geod, iy[t], ix[t], fy[i], fx[i], &d, NULL, NULL);
+            if (d <= eps && seen[fc[i]] != t + 1) {
+                seen[fc[i]] = t + 1;
+                n_inst[fc[i]]++;
+                total++;
+            }
+            if (d <= 10 * eps && d < best) {
+                best = d;
+                best_cluster = fc[i];
+            }
+        }
+        ck_assert_int_eq(near[t], best_cluster);
+        with_nearest += best_cluster != 0;
+    }
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH l = layer(ds, "clusters");
+    OGRFeatureH c;
+    while ((c = OGR_L_GetNextFeature(l))) {
+        int id = OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "cluster_id"));
+        ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_inst")),
+                         (int)n_inst[id]);
+        OGR_F_Destroy(c);
+    }
+    GDALClose(ds);
+    ck_assert_uint_gt(total, 10); /* the case has institutions near clusters, */
+    ck_assert_uint_lt(with_nearest, INST); /* and some far from all */
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -635,6 +735,7 @@ static Suite *cli_suite(void)
     tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, main_job_writes_consistent_layers);
     tcase_add_test(tc, related_sector_groups);
+    tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

@@ -39,6 +39,10 @@ static void cluster_table_free(fc_cluster_table *t)
     free(t->top_sectors);
     free(t->n_sectors);
     free(t->diversity);
+    for (size_t i = 0; t->inst_types && i < t->n; i++)
+        free(t->inst_types[i]);
+    free(t->inst_types);
+    free(t->n_inst);
     memset(t, 0, sizeof *t);
 }
 
@@ -272,6 +276,7 @@ typedef struct fc_job {
     char significance[512];
     fc_colocation colocation;
     bool colocated;           /* colocation holds the quotients */
+    fc_institutions institutions;
     /* write */
     fc_field_names renamed;
     size_t firm_rows;
@@ -568,6 +573,36 @@ static int colocation_stage(fc_job *job)
     return status;
 }
 
+/* Institutions: read in the firms' CRS, then placed as the clustering
+ * measures (the working CRS, or longitude/latitude for geodesic distances),
+ * counted per cluster and matched to their nearest cluster. */
+static int institutions_stage(fc_job *job)
+{
+    fc_institutions *in = &job->institutions;
+    const fc_firms *f = &job->f;
+    int status = fc_institutions_read(job->ctx, job->o->institutions, job->o->institution_field,
+                                      job->o->s_srs, f->srs, in);
+    if (status != FC_OK)
+        return status;
+    in->cx = malloc((in->n + 1) * sizeof *in->cx);
+    in->cy = malloc((in->n + 1) * sizeof *in->cy);
+    if (!in->cx || !in->cy)
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    memcpy(in->cx, in->x, in->n * sizeof *in->cx);
+    memcpy(in->cy, in->y, in->n * sizeof *in->cy);
+    OGRSpatialReferenceH to = job->params.distance == FC_DISTANCE_GEODESIC
+                                  ? (job->lon ? job->geog : NULL)
+                                  : (job->work.reprojected ? job->work.srs : NULL);
+    if (to && (status = fc_transform_points(job->ctx, f->srs, to, in->n, in->cx, in->cy)))
+        return fc_error_prefix(job->ctx, "%s", job->o->institutions);
+    status = fc_institutions_measure(job->ctx, in, f->n, job->cx, job->cy, job->cid,
+                                     job->n_clusters, &job->params, job->work.to_metres,
+                                     &job->table);
+    if (status == FC_OK)
+        stage_done(job, "institutions");
+    return status;
+}
+
 /* Statistics: regions and location quotients, the clusters' economics and
  * their significance, and the sectors' co-location. */
 static int statistics_stage(fc_job *job)
@@ -580,6 +615,8 @@ static int statistics_stage(fc_job *job)
                                       job->o->regions ? &job->stats : NULL, &job->table);
     if (status == FC_OK && job->o->groups)
         status = fc_groups_describe(job->ctx, &job->groups, &job->f, job->cid, &job->table);
+    if (status == FC_OK && job->o->institutions)
+        status = institutions_stage(job);
     if (status == FC_OK)
         status = significance_stage(job);
     if (status == FC_OK)
@@ -624,6 +661,9 @@ static int write_layers(fc_job *job, const fc_findings *findings)
         status = fc_write_regions(ctx, ds, findings);
     if (status == FC_OK && job->colocated)
         status = write_colocation(job, &ds, findings);
+    if (status == FC_OK && job->o->institutions &&
+        (status = next_layer_file(job, &ds, "institutions")) == FC_OK)
+        status = fc_write_institutions(ctx, ds, findings);
     if (status == FC_OK)
         status = next_layer_file(job, &ds, "firms");
     if (status == FC_OK) {
@@ -643,11 +683,13 @@ static int write_layers(fc_job *job, const fc_findings *findings)
         const bool table = job->colocated && !job->out.is_directory;
         const size_t S = job->colocation.n_sectors;
         const char *layers[] = {"clusters", regions ? "regions" : NULL, "firms",
-                                table ? "colocation" : NULL};
+                                table ? "colocation" : NULL,
+                                job->o->institutions ? "institutions" : NULL};
         const GIntBig expected[] = {(GIntBig)job->table.n,
                                     (GIntBig)(job->regions.n * job->f.n_sectors),
-                                    (GIntBig)job->firm_rows, (GIntBig)(S * S)};
-        status = fc_output_verify(ctx, &job->out, layers, expected, 4);
+                                    (GIntBig)job->firm_rows, (GIntBig)(S * S),
+                                    (GIntBig)job->institutions.n};
+        status = fc_output_verify(ctx, &job->out, layers, expected, 5);
     }
     return status;
 }
@@ -664,7 +706,8 @@ static int write_stage(fc_job *job, bool want_result)
         .role = job->role, .clusters = &job->table, .regions = o->regions ? &job->regions : NULL,
         .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL,
         .colocation = job->colocated ? &job->colocation : NULL,
-        .grouped = o->groups != NULL};
+        .grouped = o->groups != NULL,
+        .institutions = o->institutions ? &job->institutions : NULL};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
@@ -714,6 +757,7 @@ static void job_free(fc_job *job, int status)
     fc_regions_free(&job->regions);
     fc_region_stats_free(&job->stats);
     fc_colocation_free(&job->colocation);
+    fc_institutions_free(&job->institutions);
     fc_field_names_free(&job->renamed);
     fc_result_destroy(job->result);
     free(job);

@@ -85,6 +85,8 @@ struct fc_options {
     int colocation; /* 1: co-location quotients (with two sectors or more) */
     char *groups;       /* --groups FILE: related sectors clustered together */
     size_t min_sectors; /* with groups: clusters need core firms of this many sectors (0: 2) */
+    char *institutions;      /* --institutions FILE */
+    char *institution_field; /* their type */
     uint64_t seed;
     int threads; /* 0: all cores */
     char *json;
@@ -195,6 +197,40 @@ struct fc_cluster_table;
 int fc_groups_describe(fc_context *ctx, const fc_groups *g, const fc_firms *f,
                        const int32_t *cid, struct fc_cluster_table *t);
 void fc_groups_free(fc_groups *g);
+
+/* ---- institutions.c ----------------------------------------------------- */
+
+/* An institution's nearest cluster is searched up to this many eps away. */
+#define FC_INSTITUTION_RADIUS 10
+
+typedef struct fc_institutions {
+    size_t n;
+    double *x, *y;      /* in the firms' CRS */
+    double *cx, *cy;    /* as the clustering measures (the caller fills them) */
+    bool has_names;     /* the layer has a 'name' field */
+    char **names;       /* its value per institution */
+    bool has_types;     /* --institution-field given */
+    size_t n_types;
+    char **types;       /* the distinct types, sorted */
+    int32_t *type;      /* per institution, its index in types, -1: none */
+    int32_t *nearest;   /* cluster index, -1: none within the radius */
+    double *distance_m; /* to the nearest clustered firm; NaN: none within the radius */
+} fc_institutions;
+
+/* Reads the points of the first layer of path (any CRS; s_srs, the firms'
+ * --s-srs, when it has none), transformed to the firms' CRS, with the type
+ * field (may be NULL) and a 'name' field if there is one. */
+int fc_institutions_read(fc_context *ctx, const char *path, const char *type_field,
+                         const char *s_srs, OGRSpatialReferenceH firms_srs, fc_institutions *in);
+struct fc_cluster_table;
+/* Fills t->n_inst and t->inst_types, in->nearest and in->distance_m, from
+ * the firms' coordinates as the clustering measures them (params' metric)
+ * and their clusters. */
+int fc_institutions_measure(fc_context *ctx, fc_institutions *in, size_t n, const double *x,
+                            const double *y, const int32_t *cid, size_t n_clusters,
+                            const fc_dbscan_params *params, double to_metres,
+                            struct fc_cluster_table *t);
+void fc_institutions_free(fc_institutions *in);
 
 /* ---- reproject.c -------------------------------------------------------- */
 
@@ -467,6 +503,10 @@ typedef struct fc_cluster_table {
     size_t *n_sectors;
     char **top_sectors;
     double *diversity;
+    /* with --institutions (else NULL): those within eps of any firm, and
+     * their types, "university:2,research:1" */
+    size_t *n_inst;
+    char **inst_types;
 } fc_cluster_table;
 
 /* Input field names changed in the output (to fit a Shapefile's 10
@@ -493,6 +533,7 @@ typedef struct fc_findings {
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
     const fc_colocation *colocation; /* NULL: not measured */
     bool grouped;                    /* --groups: the "sectors" above are the groups */
+    const fc_institutions *institutions; /* NULL without --institutions */
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;
@@ -552,6 +593,8 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* The co-location quotients: one row per ordered pair of sectors, no
  * geometry. */
 int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
+/* One point per institution, with its nearest cluster. */
+int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* One row per region and sector, with the region's polygon. */
 int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r);
 /* The firms of every input, in order, with their labels; with several

@@ -126,6 +126,12 @@ static const opt_def option_table[] = {
      "with --groups: a cluster whose core firms are of fewer than K\n"
      "sectors is dropped (default 2)",
      .min = 1, .max = NO_MAX},
+    {"institutions", OPT_STRING, OFF(institutions), "FILE",
+     "points of universities, research institutes, technoparks, agencies\n"
+     "(any format and CRS): each cluster counts those within eps of its\n"
+     "firms, and an 'institutions' layer gets each one's nearest cluster"},
+    {"institution-field", OPT_STRING, OFF(institution_field), "NAME",
+     "with --institutions: the field holding each one's type"},
     {"colocation", OPT_CHOICE, OFF(colocation), "on|off",
      "the co-location quotient of every pair of sectors, written as a\n"
      "'colocation' table (a colocation.csv beside single-layer formats);\n"
@@ -381,6 +387,8 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
                         o->eps);
     if (o->min_weight >= 0 && !o->weight_field)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
+    if (o->institution_field && !o->institutions)
+        return fc_error(ctx, FC_EINVAL, "--institution-field needs --institutions");
     if (o->min_sectors && !o->groups)
         return fc_error(ctx, FC_EINVAL, "--min-sectors needs --groups");
     if ((o->region_field || o->region_layer) && !o->regions)

@@ -164,7 +164,10 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                         (status = fc_field_add(ctx, l, "region_lq", OFTReal, 0)))) ||
         (t->p_value && ((status = fc_field_add(ctx, l, "p_value", OFTReal, 0)) ||
                         (status = fc_field_add(ctx, l, "q_value", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "runs", OFTInteger, 0)))))
+                        (status = fc_field_add(ctx, l, "runs", OFTInteger, 0)))) ||
+        (t->n_inst && ((status = fc_field_add(ctx, l, "n_inst", OFTInteger, 0)) ||
+                       (r->institutions->has_types &&
+                        (status = fc_field_add(ctx, l, "inst_types", OFTString, 0))))))
         return status;
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs)) != FC_OK)
@@ -216,6 +219,11 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             OGR_F_SetFieldDouble(f, k++, t->p_value[i]);
             OGR_F_SetFieldDouble(f, k++, t->q_value[i]);
             OGR_F_SetFieldInteger(f, k++, t->runs[i]);
+        }
+        if (t->n_inst) {
+            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_inst[i]);
+            if (r->institutions->has_types)
+                OGR_F_SetFieldString(f, k++, t->inst_types[i]);
         }
         OGR_F_SetGeometryDirectly(f, g);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
@@ -271,6 +279,58 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         }
     if (status == FC_OK)
         status = fc_batch_end(ctx, ds, in_tx);
+    return status;
+}
+
+int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+{
+    const fc_institutions *in = r->institutions;
+    OGRLayerH l = fc_layer_create(ctx, ds, "institutions", r->out_srs, wkbPoint, false);
+    if (!l)
+        return FC_EIO;
+    int status;
+    if ((status = fc_field_add(ctx, l, "inst_id", OFTInteger, 0)) ||
+        (in->has_names && (status = fc_field_add(ctx, l, "name", OFTString, 0))) ||
+        (in->has_types && (status = fc_field_add(ctx, l, "type", OFTString, 0))) ||
+        (status = fc_field_add(ctx, l, "nearest", OFTInteger, 0)) ||
+        (status = fc_field_add(ctx, l, "dist_m", OFTReal, 0)))
+        return status;
+    bool failed;
+    OGRCoordinateTransformationH ct = fc_transform_or_null(r->firms->srs, r->out_srs, &failed);
+    if (failed)
+        return fc_error_gdal(ctx, FC_ECRS, "cannot transform institutions to the output CRS");
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    for (size_t i = 0; i < in->n && status == FC_OK; i++) {
+        OGRFeatureH f = OGR_F_Create(defn);
+        int k = 0;
+        OGR_F_SetFieldInteger64(f, k++, (GIntBig)(i + 1));
+        if (in->has_names) {
+            if (in->names[i])
+                OGR_F_SetFieldString(f, k, in->names[i]);
+            k++;
+        }
+        if (in->has_types) {
+            if (in->type[i] >= 0)
+                OGR_F_SetFieldString(f, k, in->types[in->type[i]]);
+            k++;
+        }
+        if (in->nearest[i] >= 0)
+            OGR_F_SetFieldInteger(f, k, in->nearest[i] + 1);
+        k++;
+        set_double(f, k++, in->distance_m[i]);
+        double x = in->x[i], y = in->y[i], z = 0;
+        if (ct && !OCTTransform(ct, 1, &x, &y, &z))
+            status = fc_error_gdal(ctx, FC_ECRS, "cannot transform institution %zu", i + 1);
+        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_SetPoint_2D(pt, 0, x, y);
+        OGR_F_SetGeometryDirectly(f, pt);
+        if (status == FC_OK && OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write institution %zu",
+                                   GDALGetDescription(ds), i + 1);
+        OGR_F_Destroy(f);
+    }
+    if (ct)
+        OCTDestroyCoordinateTransformation(ct);
     return status;
 }
 
