@@ -153,6 +153,22 @@ START_TEST(a_table_of_ones_own_with_dotted_codes)
 }
 END_TEST
 
+START_TEST(codes_with_leading_zeros_stay_text)
+{
+    /* A CSV's columns are read as text: 01 is not 1, so it names sector
+     * 01 and not sector 1 (GDAL's type guessing made it the integer 1). */
+    write_text("zeros.csv", "code,name\n01,Crop and animal production\n1,Not a division\n"
+                            "06,Extraction of crude petroleum\n");
+    const char *codes[] = {"01", "06"};
+    fc_firms f = sectors(2, codes);
+    ck_assert_int_eq(fc_options_set(ctx, o, "sector-names", in_dir("zeros.csv")), FC_OK);
+    ck_assert_int_eq(fc_sector_names(ctx, o, &f), FC_OK);
+    ck_assert_str_eq(f.sector_names[0], "Crop and animal production");
+    ck_assert_str_eq(f.sector_names[1], "Extraction of crude petroleum");
+    fc_firms_free(&f);
+}
+END_TEST
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
@@ -162,6 +178,7 @@ static Suite *names_suite(void)
     tcase_add_test(tc, divisions_are_named_by_the_built_in_table);
     tcase_add_test(tc, no_names_where_codes_are_not_divisions);
     tcase_add_test(tc, a_table_of_ones_own_with_dotted_codes);
+    tcase_add_test(tc, codes_with_leading_zeros_stay_text);
     suite_add_tcase(s, tc);
     return s;
 }
