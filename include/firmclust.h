@@ -318,6 +318,17 @@ FC_API void fc_free(void *p);
 FC_API int fc_synth(fc_context *ctx, const char *output, const char *format,
              size_t n_firms, uint64_t seed, int overwrite);
 
+/**
+ * Writes a synthetic layer of institutions (universities, research
+ * institutes, technoparks, development agencies; EPSG:4326 points with
+ * fields name, type, serves (the OKED code of the sector it serves, if any)
+ * and city) to `output`: in the cities that have them, those serving a
+ * sector inside that sector's districts of the firms fc_synth() makes with
+ * the same seed. For --institutions.
+ */
+FC_API int fc_synth_institutions(fc_context *ctx, const char *output, const char *format,
+                                 uint64_t seed, int overwrite);
+
 #ifdef __cplusplus
 }
 #endif

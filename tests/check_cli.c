@@ -649,6 +649,32 @@ static size_t read_points(const char *path, const char *name, const char *field,
     return n;
 }
 
+START_TEST(synth_institutions_near_their_sectors)
+{
+    /* The bundled institutions are what synth makes with the sample's seed;
+     * those serving a sector sit by its clusters: Shymkent's textile
+     * research institute and technopark by the textile clusters. */
+    ck_assert_int_eq(run("synth -q --firms 10000 --seed 2024 s.gpkg --institutions i.gpkg"), 0);
+    char bundled[600];
+    snprintf(bundled, sizeof bundled, "%s/fixtures/kz/institutions.gpkg", src);
+    ck_assert(same_bytes(in_dir("i.gpkg"), bundled));
+    ck_assert_int_eq(count(in_dir("i.gpkg"), "institutions"), 73);
+    ck_assert_int_ne(run("synth -q --firms 10 t.gpkg --institutions i.gpkg"), 0); /* exists */
+    ck_assert_ptr_nonnull(strstr(err_text, "i.gpkg exists"));
+    ck_assert_int_ne(access(in_dir("t.gpkg"), F_OK), 0); /* refused before the firms */
+    ck_assert_int_eq(run(MAIN_JOB " --institutions '%s' --institution-field type", firms,
+                         "out.gpkg", bundled),
+                     0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH l = layer(ds, "clusters");
+    OGR_L_SetAttributeFilter(l, "sector = '13' AND inst_types LIKE '%research%'");
+    ck_assert_int_ge(OGR_L_GetFeatureCount(l, TRUE), 1);
+    OGR_L_SetAttributeFilter(l, "sector = '24' AND inst_types LIKE '%research%'");
+    ck_assert_int_ge(OGR_L_GetFeatureCount(l, TRUE), 1);
+    GDALClose(ds);
+}
+END_TEST
+
 START_TEST(institutions_match_brute_force)
 {
     /* Random firms in blobs and random institutions, longitude/latitude:
@@ -736,6 +762,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, main_job_writes_consistent_layers);
     tcase_add_test(tc, related_sector_groups);
     tcase_add_test(tc, institutions_match_brute_force);
+    tcase_add_test(tc, synth_institutions_near_their_sectors);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

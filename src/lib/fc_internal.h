@@ -641,6 +641,8 @@ void fc_rtree_free(fc_rtree *t);
 char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t);
 char *fc_style_firms(void);
 char *fc_style_regions(void);
+/* label_field: NULL for no labels */
+char *fc_style_institutions(const char *label_field);
 /* Stores the styles with the output: a layer_styles table in a GeoPackage,
  * a NAME.qml beside each file of a directory output. */
 int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, const fc_findings *r);

@@ -389,12 +389,64 @@ static int write_layer_styles(fc_context *ctx, GDALDatasetH ds, const char *cons
     return status;
 }
 
+/* Institutions: a dark purple star each, labelled by name (or type) where
+ * the labels fit. */
+char *fc_style_institutions(const char *label_field)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);
+    if (!out)
+        return NULL;
+    header(out);
+    fputs("  <renderer-v2 type=\"singleSymbol\" forceraster=\"0\" symbollevels=\"0\" "
+          "enableorderby=\"0\" referencescale=\"-1\">\n    <symbols>\n"
+          "      <symbol type=\"marker\" name=\"0\" alpha=\"1\" clip_to_extent=\"1\" "
+          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
+          "pass=\"0\">\n         <Option type=\"Map\">\n",
+          out);
+    option(out, "name", "star");
+    option(out, "color", "106,61,154,255");
+    option(out, "outline_color", "255,255,255,255");
+    option(out, "outline_width", "0.3");
+    option(out, "size", "4");
+    option(out, "size_unit", "MM");
+    fputs("         </Option>\n        </layer>\n      </symbol>\n    </symbols>\n"
+          "  </renderer-v2>\n",
+          out);
+    if (label_field) {
+        fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n"
+              "      <text-style fieldName=\"",
+              out);
+        xml_text(out, label_field);
+        fputs("\" isExpression=\"0\" fontSize=\"7\" fontSizeUnit=\"Point\" "
+              "textColor=\"106,61,154,255\" textOpacity=\"1\" fontItalic=\"1\">\n"
+              "        <text-buffer bufferDraw=\"1\" bufferSize=\"0.7\" bufferSizeUnits=\"MM\" "
+              "bufferColor=\"255,255,255,255\" bufferOpacity=\"0.85\" bufferNoFill=\"1\"/>\n"
+              "      </text-style>\n"
+              "      <placement placement=\"6\" dist=\"1.5\" distUnits=\"MM\"/>\n"
+              "      <rendering drawLabels=\"1\" obstacle=\"1\" upsidedownLabels=\"0\"/>\n"
+              "    </settings>\n  </labeling>\n",
+              out);
+    }
+    fputs("</qgis>\n", out);
+    return finish(out, &buf);
+}
+
 int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, const fc_findings *r)
 {
-    const char *layers[3] = {"clusters", "firms", "regions"};
-    char *qml[3] = {fc_style_clusters(r->firms, r->clusters), fc_style_firms(),
-                    r->regions ? fc_style_regions() : NULL};
-    int n = r->regions ? 3 : 2, status = FC_OK;
+    const char *layers[4] = {"clusters", "firms"};
+    char *qml[4] = {fc_style_clusters(r->firms, r->clusters), fc_style_firms()};
+    int n = 2, status = FC_OK;
+    if (r->regions) {
+        layers[n] = "regions";
+        qml[n++] = fc_style_regions();
+    }
+    if (r->institutions) {
+        const fc_institutions *in = r->institutions;
+        layers[n] = "institutions";
+        qml[n++] = fc_style_institutions(in->has_names ? "name" : in->has_types ? "type" : NULL);
+    }
     for (int i = 0; i < n; i++)
         if (!qml[i])
             status = fc_error(ctx, FC_ENOMEM, "out of memory writing styles");
@@ -412,7 +464,7 @@ int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, cons
                 status = fc_error(ctx, FC_EIO, "%s: cannot write %s.qml", out->final_path, layers[i]);
         }
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free(qml[i]);
     return status;
 }

@@ -445,6 +445,163 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
     return status;
 }
 
+/* ---- institutions ------------------------------------------------------ */
+
+/* Universities, research institutes, technoparks and development agencies,
+ * where Kazakhstan has them; those serving a sector sit in one of that
+ * sector's districts of the city, the others near its centre. Synthetic:
+ * the names are made up, the places are plausible, not real addresses. */
+typedef struct institution_row {
+    const char *city, *type, *oked; /* oked: the sector it serves, or NULL */
+    int count;
+} institution_row;
+
+static const institution_row institution_rows[] = {
+    {"Алматы", "university", NULL, 6},        {"Алматы", "university", "62011", 2},
+    {"Алматы", "research", "62011", 2},       {"Алматы", "research", NULL, 2},
+    {"Алматы", "technopark", "62011", 2},     {"Алматы", "agency", NULL, 1},
+    {"Астана", "university", NULL, 4},        {"Астана", "university", "62011", 1},
+    {"Астана", "research", NULL, 2},          {"Астана", "technopark", "62011", 1},
+    {"Астана", "agency", NULL, 1},            {"Шымкент", "university", NULL, 2},
+    {"Шымкент", "research", "13921", 1},      {"Шымкент", "technopark", "13921", 1},
+    {"Шымкент", "agency", NULL, 1},           {"Қарағанды", "university", NULL, 2},
+    {"Қарағанды", "research", "05100", 1},    {"Қарағанды", "technopark", NULL, 1},
+    {"Қарағанды", "agency", NULL, 1},         {"Теміртау", "research", "24100", 1},
+    {"Теміртау", "university", "24100", 1},   {"Атырау", "university", "06100", 1},
+    {"Атырау", "research", "09100", 1},       {"Атырау", "agency", NULL, 1},
+    {"Ақтау", "university", "09100", 1},      {"Ақтау", "research", "06100", 1},
+    {"Ақтау", "agency", NULL, 1},             {"Ақтөбе", "university", NULL, 2},
+    {"Ақтөбе", "agency", NULL, 1},            {"Павлодар", "university", NULL, 1},
+    {"Павлодар", "research", "24420", 1},     {"Павлодар", "technopark", NULL, 1},
+    {"Павлодар", "agency", NULL, 1},          {"Өскемен", "university", NULL, 1},
+    {"Өскемен", "research", "24430", 1},      {"Өскемен", "technopark", NULL, 1},
+    {"Өскемен", "agency", NULL, 1},           {"Семей", "university", NULL, 1},
+    {"Тараз", "university", NULL, 1},         {"Тараз", "agency", NULL, 1},
+    {"Қостанай", "university", "01110", 1},   {"Қостанай", "agency", NULL, 1},
+    {"Қызылорда", "university", NULL, 1},     {"Қызылорда", "agency", NULL, 1},
+    {"Орал", "university", NULL, 1},          {"Орал", "agency", NULL, 1},
+    {"Петропавл", "university", NULL, 1},     {"Петропавл", "agency", NULL, 1},
+    {"Көкшетау", "university", NULL, 1},      {"Көкшетау", "agency", NULL, 1},
+    {"Талдықорған", "university", NULL, 1},   {"Талдықорған", "agency", NULL, 1},
+    {"Түркістан", "university", NULL, 1},     {"Түркістан", "agency", NULL, 1},
+    {"Жезқазған", "university", "24440", 1},  {"Жезқазған", "agency", NULL, 1},
+    {"Қонаев", "agency", NULL, 1},
+};
+
+static size_t city_index(const char *name)
+{
+    for (size_t c = 0; c < N_CITIES; c++)
+        if (strcmp(cities[c].name_kk, name) == 0)
+            return c;
+    return 0;
+}
+
+static size_t sector_index(const char *oked)
+{
+    for (size_t s = 0; s < N_SECTORS; s++)
+        if (strcmp(sectors[s].oked, oked) == 0)
+            return s;
+    return 0;
+}
+
+static const char *institution_title(const char *type)
+{
+    return strcmp(type, "university") == 0   ? "университеті"
+           : strcmp(type, "research") == 0   ? "ғылыми-зерттеу институты"
+           : strcmp(type, "technopark") == 0 ? "технопаркі"
+                                             : "өңірлік даму агенттігі";
+}
+
+static int write_institutions(fc_context *ctx, GDALDatasetH ds, uint64_t seed)
+{
+    OGRSpatialReferenceH wgs84 = OSRNewSpatialReference(NULL);
+    OSRImportFromEPSG(wgs84, 4326);
+    OSRSetAxisMappingStrategy(wgs84, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "institutions", wgs84, wkbPoint, NULL);
+    OSRRelease(wgs84);
+    if (!l)
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot create layer institutions",
+                             GDALGetDescription(ds));
+    const char *fields[] = {"name", "type", "serves", "city"};
+    for (size_t i = 0; i < 4; i++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[i], OFTString);
+        OGRErr err = OGR_L_CreateField(l, fd, TRUE);
+        OGR_Fld_Destroy(fd);
+        if (err != OGRERR_NONE)
+            return fc_error_gdal(ctx, FC_EIO, "cannot create field %s", fields[i]);
+    }
+    model *m = calloc(1, sizeof *m);
+    if (!m)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    model_init(m, seed); /* the same districts as the firms of this seed */
+    rng r;
+    rng_seed(&r, seed ^ 0x1A57171ULL);
+    int status = FC_OK, number = 0;
+    for (size_t k = 0; k < sizeof institution_rows / sizeof institution_rows[0]; k++) {
+        const institution_row *row = &institution_rows[k];
+        const size_t c = city_index(row->city);
+        for (int i = 0; i < row->count && status == FC_OK; i++) {
+            double dx, dy, spread = row->oked ? 0.4 : 0.3 * city_radius_km(&cities[c]);
+            if (row->oked) { /* in the first district of the sector it serves */
+                const size_t s = sector_index(row->oked);
+                dx = m->district_dx[s][c][0];
+                dy = m->district_dy[s][c][0];
+            } else {
+                dx = dy = 0;
+            }
+            dx += spread * rng_normal(&r);
+            dy += spread * rng_normal(&r);
+            char name[160];
+            snprintf(name, sizeof name, "%s %s №%d", row->city, institution_title(row->type),
+                     i + 1);
+            OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+            OGR_F_SetFieldString(f, 0, name);
+            OGR_F_SetFieldString(f, 1, row->type);
+            if (row->oked)
+                OGR_F_SetFieldString(f, 2, row->oked);
+            OGR_F_SetFieldString(f, 3, row->city);
+            OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+            OGR_G_SetPoint_2D(pt, 0, cities[c].lon + dx / (111.32 * cos(cities[c].lat * M_PI / 180.0)),
+                              cities[c].lat + dy / 111.32);
+            OGR_F_SetGeometryDirectly(f, pt);
+            if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write institution %d",
+                                       GDALGetDescription(ds), number + 1);
+            number++;
+            OGR_F_Destroy(f);
+        }
+    }
+    free(m);
+    return status;
+}
+
+int fc_synth_institutions(fc_context *ctx, const char *output, const char *format, uint64_t seed,
+                          int overwrite)
+{
+    if (!ctx)
+        return FC_EINVAL;
+    if (!output)
+        return fc_error(ctx, FC_EINVAL, "synth needs an output for the institutions");
+    fc_output out;
+    int status = fc_output_prepare(ctx, output, format, overwrite != 0, FC_OUT_DATASET, &out);
+    if (status == FC_OK) {
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
+        GDALDatasetH ds = fc_output_create(ctx, &out, NULL);
+        status = ds ? write_institutions(ctx, ds, seed) : FC_EIO;
+        if (ds) {
+            CPLErrorReset();
+            GDALClose(ds);
+            if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
+                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
+        }
+        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
+        if (status == FC_OK)
+            status = fc_output_commit(ctx, &out, overwrite != 0);
+    }
+    fc_output_abort(&out);
+    return status;
+}
+
 int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_firms,
              uint64_t seed, int overwrite)
 {

@@ -19,8 +19,10 @@ from qgis.core import QgsApplication, QgsPalLayerSettings, QgsVectorLayer  # noq
 BIN, SRC = sys.argv[1], sys.argv[2]
 FIRMS = os.path.join(SRC, "fixtures/kz/firms.gpkg")
 OBLASTS = os.path.join(SRC, "fixtures/kz/kaz_admbnda_adm1_2024.shp")
+INSTITUTIONS = os.path.join(SRC, "fixtures/kz/institutions.gpkg")
 ARGS = ["--sector-field", "oked", "--sector-digits", "2", "--eps", "2000", "--min-pts", "10",
-        "--weight-field", "employees", "--regions", OBLASTS, "--permutations", "19", "-q"]
+        "--weight-field", "employees", "--regions", OBLASTS, "--permutations", "19",
+        "--institutions", INSTITUTIONS, "--institution-field", "type", "-q"]
 FORMATS = [  # (name, -f, output, layer uri pattern, holds a CRS)
     ("GeoPackage", None, "out.gpkg", "{out}|layername={layer}", True),
     ("Shapefile", "ESRI Shapefile", "shp", "{out}/{layer}.shp", True),
@@ -64,7 +66,7 @@ def checks(work):
             run = subprocess.run(cmd, capture_output=True, text=True)
             check(f"{fmt}: firmclust exits 0", run.returncode == 0, run.stderr)
             layers = {n: layer(pattern.format(out=path, layer=n), n)
-                      for n in ("clusters", "firms", "regions")}
+                      for n in ("clusters", "firms", "regions", "institutions")}
             for n, l in layers.items():
                 check(f"{fmt} {n}: valid", l.isValid())
             counts = {n: l.featureCount() for n, l in layers.items()}
@@ -97,6 +99,15 @@ def checks(work):
                       '"n_firms"' in priority.expressionString(), priority.expressionString())
             check(f"{fmt} firms: rule-based", layers["firms"].renderer().type() == "RuleRenderer",
                   layers["firms"].renderer().type())
+            check(f"{fmt} institutions: a star each",
+                  layers["institutions"].renderer().type() == "singleSymbol"
+                  and layers["institutions"].labelsEnabled())
+            # the co-location table: in the dataset, or a CSV beside single-layer formats
+            table = (pattern.format(out=path, layer="colocation") if driver is None
+                     else os.path.join(path, "colocation.csv"))
+            colocation = layer(table, "colocation")
+            check(f"{fmt} colocation: 20 x 20 pairs", colocation.isValid()
+                  and colocation.featureCount() == 400, str(colocation.featureCount()))
             check(f"{fmt} regions: graduated by LQ",
                   layers["regions"].renderer().type() == "graduatedSymbol"
                   and layers["regions"].renderer().classAttribute() == "lq")
