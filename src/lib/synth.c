@@ -575,19 +575,27 @@ static int write_institutions(fc_context *ctx, GDALDatasetH ds, uint64_t seed)
     return status;
 }
 
-int fc_synth_institutions(fc_context *ctx, const char *output, const char *format, uint64_t seed,
-                          int overwrite)
+/* What a synthetic layer is made of: the firms (n of them) or the
+ * institutions. */
+typedef struct synth_job {
+    bool institutions;
+    size_t n_firms;
+    uint64_t seed;
+} synth_job;
+
+/* Writes a dataset under a temporary name and moves it into place, with
+ * fixed timestamps so that the same seed gives the same bytes. */
+static int synth_dataset(fc_context *ctx, const char *output, const char *format, int overwrite,
+                         const synth_job *job)
 {
-    if (!ctx)
-        return FC_EINVAL;
-    if (!output)
-        return fc_error(ctx, FC_EINVAL, "synth needs an output for the institutions");
     fc_output out;
     int status = fc_output_prepare(ctx, output, format, overwrite != 0, FC_OUT_DATASET, &out);
     if (status == FC_OK) {
         CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
         GDALDatasetH ds = fc_output_create(ctx, &out, NULL);
-        status = ds ? write_institutions(ctx, ds, seed) : FC_EIO;
+        status = !ds                ? FC_EIO
+                 : job->institutions ? write_institutions(ctx, ds, job->seed)
+                                     : write_synth(ctx, ds, job->n_firms, job->seed);
         if (ds) {
             CPLErrorReset();
             GDALClose(ds);
@@ -602,6 +610,17 @@ int fc_synth_institutions(fc_context *ctx, const char *output, const char *forma
     return status;
 }
 
+int fc_synth_institutions(fc_context *ctx, const char *output, const char *format, uint64_t seed,
+                          int overwrite)
+{
+    if (!ctx)
+        return FC_EINVAL;
+    if (!output)
+        return fc_error(ctx, FC_EINVAL, "synth needs an output for the institutions");
+    const synth_job job = {.institutions = true, .seed = seed};
+    return synth_dataset(ctx, output, format, overwrite, &job);
+}
+
 int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_firms,
              uint64_t seed, int overwrite)
 {
@@ -611,27 +630,10 @@ int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_f
         return fc_error(ctx, FC_EINVAL, "synth needs an output");
     if (n_firms < 1 || n_firms > INT32_MAX)
         return fc_error(ctx, FC_EINVAL, "--firms must be between 1 and %d", INT32_MAX);
-    fc_output out;
-    int status = fc_output_prepare(ctx, output, format, overwrite != 0, FC_OUT_DATASET, &out);
-    if (status == FC_OK) {
-        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
-        fc_progress_stage(ctx, 0, 1, "writing firms");
-        GDALDatasetH ds = fc_output_create(ctx, &out, NULL);
-        if (!ds)
-            status = FC_EIO;
-        else {
-            status = write_synth(ctx, ds, n_firms, seed);
-            CPLErrorReset();
-            GDALClose(ds);
-            if (status == FC_OK && CPLGetLastErrorType() == CE_Failure)
-                status = fc_error_gdal(ctx, FC_EIO, "%s: cannot finish writing", output);
-        }
-        CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
-        if (status == FC_OK)
-            status = fc_output_commit(ctx, &out, overwrite != 0);
-        if (status == FC_OK && ctx->progress)
-            ctx->progress(1.0, "done", ctx->progress_arg);
-    }
-    fc_output_abort(&out);
+    fc_progress_stage(ctx, 0, 1, "writing firms");
+    const synth_job job = {.n_firms = n_firms, .seed = seed};
+    int status = synth_dataset(ctx, output, format, overwrite, &job);
+    if (status == FC_OK && ctx->progress)
+        ctx->progress(1.0, "done", ctx->progress_arg);
     return status;
 }
