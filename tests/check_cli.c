@@ -594,7 +594,8 @@ START_TEST(related_sector_groups)
     ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_sectors")), 2);
     ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "top_sectors")),
                      "06:50%,09:50%");
-    ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "diversity")), 2, 1e-12);
+    ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "diversity")), 2,
+                            1e-12);
     OGR_F_Destroy(c);
     GDALClose(ds);
     char role[16];
@@ -619,12 +620,14 @@ START_TEST(related_sector_groups)
     write_text("twice.csv", "group,code\noil,06\nfood,06\n");
     ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --sector-field oked "
                          "--eps 500 --groups twice.csv"), 0);
-    ck_assert_ptr_nonnull(strstr(err_text, "twice.csv: code 06 is in group oil (feature 1) and in group food (feature 2)"));
+    ck_assert_ptr_nonnull(strstr(err_text, "twice.csv: code 06 is in group oil (feature 1) and in "
+                                           "group food (feature 2)"));
     write_text("nogroup.csv", "grp,code\noil,06\n");
     ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --sector-field oked "
                          "--eps 500 --groups nogroup.csv"), 0);
     ck_assert_ptr_nonnull(strstr(err_text, "nogroup.csv: a groups table needs fields 'group'"));
-    ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --eps 500 --min-sectors 2"), 0);
+    ck_assert_int_ne(run("cluster firms.csv t.gpkg --s-srs EPSG:4326 --eps 500 --min-sectors 2"),
+                     0);
     ck_assert_ptr_nonnull(strstr(err_text, "--min-sectors needs --groups"));
 }
 END_TEST
@@ -698,7 +701,8 @@ START_TEST(institutions_match_brute_force)
             fprintf(g, "%.7f,%.7f,%s\n", 71.398 + blob * 0.02 + u * 0.01, 51.098 + v * 0.009,
                     i % 3 ? "univ" : "lab");
         else
-            fprintf(g, "%.7f,%.7f,%s\n", 71.38 + u * 0.16, 51.08 + v * 0.05, i % 3 ? "univ" : "lab");
+            fprintf(g, "%.7f,%.7f,%s\n", 71.38 + u * 0.16, 51.08 + v * 0.05,
+                    i % 3 ? "univ" : "lab");
     }
     fclose(f);
     fclose(g);

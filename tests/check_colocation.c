@@ -27,7 +27,7 @@ START_TEST(by_eye)
     uint32_t s[] = {0, 1, 1, 0};
     fc_dbscan_params p = {.eps = 1};
     fc_colocation c;
-    ck_assert_int_eq(fc_colocation_compute(ctx, 4, x, y, s, 2, &p, &c), FC_OK);
+    ck_assert_int_eq(fc_colocation_compute(ctx, 4, x, y, s, 2, &p, &c, NULL), FC_OK);
     ck_assert_uint_eq(c.n_firms[0], 2);
     ck_assert_uint_eq(c.n_with[0], 1);
     ck_assert_uint_eq(c.n_with[1], 2);
@@ -48,7 +48,7 @@ START_TEST(alone_among_its_own)
     uint32_t s[] = {0, 0, 0, 0, 1};
     fc_dbscan_params p = {.eps = 1.5};
     fc_colocation c;
-    ck_assert_int_eq(fc_colocation_compute(ctx, 5, x, y, s, 2, &p, &c), FC_OK);
+    ck_assert_int_eq(fc_colocation_compute(ctx, 5, x, y, s, 2, &p, &c, NULL), FC_OK);
     ck_assert_double_eq_tol(c.share[0], 4, 1e-12);
     ck_assert_double_eq_tol(c.clq[0], 4.0 / 3.0, 1e-12);
     ck_assert(isnan(c.clq[1 * 2 + 1])); /* B has no neighbour (and no other B) */
@@ -64,14 +64,15 @@ START_TEST(refuses_bad_input)
     uint32_t s[] = {0, 3};
     fc_dbscan_params p = {.eps = 1};
     fc_colocation c;
-    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c), FC_EINVAL);
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c, NULL), FC_EINVAL);
     ck_assert_ptr_null(c.clq);
     p.eps = 0;
     s[1] = 1;
-    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c), FC_EINVAL);
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c, NULL), FC_EINVAL);
     ck_assert_ptr_null(c.clq);
     p.eps = 1;
-    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, FC_COLOCATION_MAX_SECTORS + 1, &p, &c),
+    ck_assert_int_eq(
+        fc_colocation_compute(ctx, 2, x, y, s, FC_COLOCATION_MAX_SECTORS + 1, &p, &c, NULL),
                      FC_EINVAL);
 }
 END_TEST
@@ -157,7 +158,8 @@ START_TEST(matches_brute_force)
         fc_test_colocation_oracle(n, x, y, s, n_sectors, &p, share, n_with);
         fc_colocation c;
         double side = eps / sqrt(2.0) * side_factor[t % 6];
-        ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c), FC_OK);
+        ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c, NULL),
+                         FC_OK);
         assert_matches(&c, n_sectors, share, n_with, "planar", t);
         for (size_t k = 0; k < n_sectors * n_sectors; k++)
             total_share += share[k];
@@ -188,7 +190,8 @@ START_TEST(matches_brute_force_geodesic)
         fc_dbscan_params p = {.eps = eps, .distance = FC_DISTANCE_GEODESIC, .threads = 1 + t % 3};
         fc_test_colocation_oracle(n, lon, lat, s, n_sectors, &p, share, n_with);
         fc_colocation c;
-        ck_assert_int_eq(fc_colocation_compute(ctx, n, lon, lat, s, n_sectors, &p, &c), FC_OK);
+        ck_assert_int_eq(fc_colocation_compute(ctx, n, lon, lat, s, n_sectors, &p, &c, NULL),
+                         FC_OK);
         assert_matches(&c, n_sectors, share, n_with, "geodesic", t);
         for (size_t k = 0; k < n_sectors * n_sectors; k++)
             total_share += share[k];
@@ -213,20 +216,157 @@ START_TEST(same_bits_whatever_the_thread_count)
     }
     fc_colocation one, many;
     fc_dbscan_params p = {.eps = 25, .threads = 1};
-    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &one), FC_OK);
+    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &one, NULL), FC_OK);
     for (int threads = 2; threads <= 4; threads++) {
         p.threads = threads;
-        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many), FC_OK);
+        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, NULL), FC_OK);
         ck_assert_mem_eq(one.share, many.share, S * S * sizeof *one.share);
         ck_assert_mem_eq(one.n_with, many.n_with, S * sizeof *one.n_with);
         fc_colocation_free(&many);
     }
+    /* The null model's moments too, with strata, and from them the p-values */
+    uint32_t *stratum = malloc(N * sizeof *stratum), *neighbours = malloc(N * sizeof *neighbours);
+    for (size_t i = 0; i < N; i++)
+        stratum[i] = (uint32_t)(x[i] > 2500) + (uint32_t)(y[i] > 2500);
+    p.threads = 1;
+    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, neighbours), FC_OK);
+    ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, neighbours, &p, &one),
+                     FC_OK);
+    fc_colocation_free(&many);
+    for (int threads = 2; threads <= 3; threads++) {
+        p.threads = threads;
+        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, NULL), FC_OK);
+        ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, neighbours, &p,
+                                               &many),
+                         FC_OK);
+        ck_assert_mem_eq(one.p_value, many.p_value, S * S * sizeof *one.p_value);
+        ck_assert_mem_eq(one.q_value, many.q_value, S * S * sizeof *one.q_value);
+        fc_colocation_free(&many);
+    }
+    ck_assert_double_lt(one.q_value[0 * S + 1], 0.05); /* planted together: significant */
+    free(stratum);
+    free(neighbours);
     /* Related sectors (b and b + 1 share blobs) sit together: CLQ above 1. */
     ck_assert_double_gt(one.clq[0 * S + 1], 1.2);
     fc_colocation_free(&one);
     free(x);
     free(y);
     free(s);
+}
+END_TEST
+
+/* ---- the null model's moments, against every permutation --------------- */
+
+/* The next arrangement of a[0..n) in lexicographic order (a multiset):
+ * false after the last, leaving a sorted again. */
+static bool next_arrangement(uint32_t *a, size_t n)
+{
+    if (n < 2)
+        return false;
+    size_t i = n - 1;
+    while (i > 0 && a[i - 1] >= a[i])
+        i--;
+    if (i == 0) { /* the last: back to the first */
+        for (size_t l = 0, r = n - 1; l < r; l++, r--) {
+            uint32_t t = a[l]; a[l] = a[r]; a[r] = t;
+        }
+        return false;
+    }
+    size_t j = n - 1;
+    while (a[j] <= a[i - 1])
+        j--;
+    uint32_t t = a[i - 1]; a[i - 1] = a[j]; a[j] = t;
+    for (size_t l = i, r = n - 1; l < r; l++, r--) {
+        t = a[l]; a[l] = a[r]; a[r] = t;
+    }
+    return true;
+}
+
+typedef struct enumeration {
+    size_t n, n_sectors, n_strata;
+    const double *x, *y;
+    const uint32_t *stratum;
+    /* per stratum, its firms' labels; 4, not 3: GCC cannot see that
+     * enumerate() stops at n_strata */
+    uint32_t *labels[4];
+    size_t members[4][8], size[4];
+    const fc_dbscan_params *p;
+    double sum[9], sum2[9], runs;
+} enumeration;
+
+/* Every arrangement of strata k, k + 1, ...: T of each pair, summed. */
+static void enumerate(enumeration *e, size_t k)
+{
+    if (k >= e->n_strata) {
+        uint32_t sector[8];
+        for (size_t s = 0; s < e->n_strata; s++)
+            for (size_t m = 0; m < e->size[s]; m++)
+                sector[e->members[s][m]] = e->labels[s][m];
+        double share[9];
+        size_t n_with[3];
+        fc_test_colocation_oracle(e->n, e->x, e->y, sector, e->n_sectors, e->p, share, n_with);
+        for (size_t q = 0; q < e->n_sectors * e->n_sectors; q++) {
+            e->sum[q] += share[q];
+            e->sum2[q] += share[q] * share[q];
+        }
+        e->runs += 1;
+        return;
+    }
+    do
+        enumerate(e, k + 1);
+    while (next_arrangement(e->labels[k], e->size[k]));
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(null_moments_are_exact)
+{
+    enum { CASES = 300 };
+    rng_state = 31;
+    double total_var = 0;
+    for (int t = 0; t < CASES; t++) {
+        size_t n = 2 + below(7), S = 1 + below(3), K = 1 + below(3);
+        double x[8], y[8];
+        uint32_t sector[8], stratum[8], neighbours[8], labels[3][8];
+        fc_dbscan_params p = {.eps = 1 + (double)below(3), .threads = 1 + t % 2};
+        enumeration e = {.n = n, .n_sectors = S, .n_strata = K, .x = x, .y = y,
+                         .stratum = stratum, .p = &p};
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (double)below(4); /* a lattice: ties at exactly eps, duplicates */
+            y[i] = (double)below(3);
+            sector[i] = (uint32_t)below(S);
+            stratum[i] = (uint32_t)below(K);
+            size_t s = stratum[i];
+            e.members[s][e.size[s]] = i;
+            labels[s][e.size[s]++] = sector[i];
+        }
+        for (size_t s = 0; s < K; s++) {
+            e.labels[s] = labels[s];
+            qsort(labels[s], e.size[s], sizeof labels[s][0], compare_u32);
+        }
+        enumerate(&e, 0);
+        fc_colocation c;
+        ck_assert_int_eq(fc_colocation_compute(ctx, n, x, y, sector, S, &p, &c, neighbours),
+                         FC_OK);
+        fc_colocation_free(&c);
+        double mean[9], var[9];
+        ck_assert_int_eq(fc_colocation_moments(ctx, n, x, y, sector, S, stratum, K, neighbours,
+                                               &p, mean, var),
+                         FC_OK);
+        for (size_t q = 0; q < S * S; q++) {
+            double m = e.sum[q] / e.runs, v = e.sum2[q] / e.runs - m * m;
+            ck_assert_msg(fabs(mean[q] - m) <= 1e-9 * (1 + m) && fabs(var[q] - v) <= 1e-9 * (1 + v),
+                          "case %d (n %zu, %zu sectors, %zu strata), pair %zu: mean %.12g var "
+                          "%.12g, by every permutation %.12g and %.12g",
+                          t, n, S, K, q, mean[q], var[q], m, v);
+            total_var += v;
+        }
+    }
+    ck_assert_double_gt(total_var, 10); /* the cases vary */
 }
 END_TEST
 
@@ -241,6 +381,7 @@ static Suite *colocation_suite(void)
     tcase_add_test(tc, matches_brute_force);
     tcase_add_test(tc, matches_brute_force_geodesic);
     tcase_add_test(tc, same_bits_whatever_the_thread_count);
+    tcase_add_test(tc, null_moments_are_exact);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -479,11 +479,19 @@ static bool has_layer(const char *path, const char *name)
 START_TEST(colocation_table)
 {
     /* The sample: every ordered pair of its 20 divisions, codes as text;
-     * oil extraction (06) and oil services (09) planted together. */
-    ck_assert_int_eq(run(MAIN_JOB " --json kz.json", firms, "kz.gpkg"), 0);
+     * oil extraction (06) and oil services (09) planted together, with
+     * p-values (MAIN_JOB has --permutations 0, which a later one wins over) */
+    ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --json kz.json", firms, "kz.gpkg"), 0);
     ck_assert_int_eq(count(in_dir("kz.gpkg"), "colocation"), 400);
     ck_assert_double_gt(clq_of(in_dir("kz.gpkg"), "06", "09"), 2);
     ck_assert_double_gt(clq_of(in_dir("kz.gpkg"), "09", "06"), 2);
+    GDALDatasetH ds = open_vector(in_dir("kz.gpkg"));
+    OGRLayerH l = layer(ds, "colocation");
+    OGR_L_SetAttributeFilter(l, "sector_a = '06' AND sector_b = '09' AND q_value <= 0.05");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), 1);
+    OGR_L_SetAttributeFilter(l, "p_value IS NULL AND q_value IS NOT NULL");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), 0);
+    GDALClose(ds);
     ck_assert_ptr_nonnull(strstr(out_text, "co-location (table colocation): 06 & 09 "));
     static char json[1 << 20];
     slurp(in_dir("kz.json"), json, sizeof json);

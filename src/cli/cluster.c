@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* struct stat64 behind VSIStatBufL */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,7 +244,8 @@ static void print_sector_table(const fc_result *r, bool with_regions)
 /* The pairs of different sectors that most locate together: ranked by the
  * smaller of CLQ(a -> b) and CLQ(b -> a), among sectors of at least
  * COLOCATION_MIN_FIRMS firms (in smaller ones one firm more or less swings
- * the quotient). */
+ * the quotient) and, with a significance test, among pairs with q <= 0.05
+ * both ways. */
 #define COLOCATION_SHOWN 5
 #define COLOCATION_MIN_FIRMS 20
 static void print_colocation(const fc_result *r)
@@ -251,18 +253,25 @@ static void print_colocation(const fc_result *r)
     size_t S = fc_result_n_sectors(r), best_a[COLOCATION_SHOWN], best_b[COLOCATION_SHOWN];
     double best[COLOCATION_SHOWN];
     int n_best = 0;
-    if (fc_result_colocation(r, 0, 0, NULL, NULL) != FC_OK)
+    if (fc_result_colocation(r, 0, 0, NULL, NULL, NULL) != FC_OK)
         return;
+    bool tested = false; /* any pair with a q-value */
+    for (size_t k = 0; k < S * S && !tested; k++) {
+        double q;
+        fc_result_colocation(r, k / S, k % S, NULL, NULL, &q);
+        tested = !isnan(q);
+    }
     for (size_t a = 0; a < S; a++)
         for (size_t b = a + 1; b < S; b++) {
             size_t fa, fb;
-            double ab, ba;
+            double ab, ba, q_ab, q_ba;
             fc_result_sector(r, a, NULL, &fa, NULL, NULL);
             fc_result_sector(r, b, NULL, &fb, NULL, NULL);
-            fc_result_colocation(r, a, b, &ab, NULL);
-            fc_result_colocation(r, b, a, &ba, NULL);
+            fc_result_colocation(r, a, b, &ab, NULL, &q_ab);
+            fc_result_colocation(r, b, a, &ba, NULL, &q_ba);
             double v = ab < ba ? ab : ba; /* NaN compares false: never ranked */
-            if (fa < COLOCATION_MIN_FIRMS || fb < COLOCATION_MIN_FIRMS || !(v > 1))
+            if (fa < COLOCATION_MIN_FIRMS || fb < COLOCATION_MIN_FIRMS || !(v > 1) ||
+                (tested && !(q_ab <= 0.05 && q_ba <= 0.05)))
                 continue;
             if (n_best == COLOCATION_SHOWN && v <= best[COLOCATION_SHOWN - 1])
                 continue;
@@ -284,8 +293,9 @@ static void print_colocation(const fc_result *r)
         fc_result_sector(r, best_b[k], &cb, NULL, NULL, NULL);
         printf("%s%s & %s %.2f", k ? ", " : "", ca, cb, best[k]);
     }
-    printf("%s\n", n_best ? " (the smaller CLQ of the two ways; sectors of 20 firms or more)"
-                          : "");
+    printf("%s%s\n",
+           n_best ? " (the smaller CLQ of the two ways; sectors of 20 firms or more" : "",
+           !n_best ? "" : tested ? ", q <= 0.05 both ways)" : ")");
 }
 
 static void print_summary(const fc_result *r)

@@ -546,6 +546,32 @@ static int significance_stage(fc_job *job)
     return status;
 }
 
+/* The quotients' p-values, under the clusters' null model: codes shuffled
+ * among the firms of each region (the firms outside every region one more
+ * stratum), or of the whole input. */
+static int colocation_significance(fc_job *job, const uint32_t *sector, const uint32_t *neighbours)
+{
+    const fc_firms *f = &job->f;
+    const size_t n_strata = job->o->regions ? job->regions.n + 1 : 1;
+    if (n_strata > FC_CLQ_MAX_STRATA) {
+        fc_message(job->ctx, FC_MSG_WARNING,
+                   "co-location: no p-values with %zu regions (at most %d)", n_strata - 1,
+                   FC_CLQ_MAX_STRATA - 1);
+        return FC_OK;
+    }
+    uint32_t *stratum = NULL;
+    if (job->o->regions) {
+        if (!(stratum = malloc(f->n * sizeof *stratum)))
+            return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+        for (size_t i = 0; i < f->n; i++)
+            stratum[i] = (uint32_t)(job->region_of[i] + 1);
+    }
+    int status = fc_colocation_pvalues(job->ctx, f->n, job->cx, job->cy, sector, stratum,
+                                       n_strata, neighbours, &job->params, &job->colocation);
+    free(stratum);
+    return status;
+}
+
 /* Which sectors locate together: with two sectors or more, unless
  * --colocation off. */
 static int colocation_stage(fc_job *job)
@@ -562,14 +588,22 @@ static int colocation_stage(fc_job *job)
                    n_sectors, FC_COLOCATION_MAX_SECTORS);
         return FC_OK;
     }
-    int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy,
-                                       g->relabelled ? g->sector : f->sector, n_sectors,
-                                       &job->params, &job->colocation);
+    const bool test = job->o->permutations > 0;
+    uint32_t *neighbours = test ? malloc(f->n * sizeof *neighbours) : NULL;
+    if (test && !neighbours)
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    const uint32_t *sector = g->relabelled ? g->sector : f->sector;
+    int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy, sector, n_sectors,
+                                       &job->params, &job->colocation, neighbours);
     job->colocation.codes = g->relabelled ? g->sector_codes : f->sector_codes;
     job->colocation.names = g->relabelled ? g->sector_names : f->sector_names;
-    job->colocated = status == FC_OK;
     if (status == FC_OK)
         stage_done(job, "co-location");
+    if (status == FC_OK && test &&
+        (status = colocation_significance(job, sector, neighbours)) == FC_OK)
+        stage_done(job, "co-location p-values");
+    free(neighbours);
+    job->colocated = status == FC_OK;
     return status;
 }
 

@@ -60,40 +60,19 @@ typedef struct colocation_job {
     const grid *g;
     const uint32_t *sector; /* by input index */
     uint32_t *sorted_sector; /* by sorted position: read in the inner loop, so in order */
+    uint32_t *neighbours;    /* by input index: |N(i)| (NULL: not asked for) */
     size_t n_sectors;
     histograms h;
     boxes b;
     thread_sums *sums; /* per thread */
 } colocation_job;
 
-typedef enum { NONE, PARTIAL, FULL } coverage;
-
-/* How far apart two boxes can be (farthest corners) and how near (gap),
- * squared, in the floating-point steps of the neighbour test. */
-static coverage box_coverage(const grid *g, const double *lo_a, const double *hi_a,
-                             const double *lo_b, const double *hi_b)
-{
-    double far = 0, gap = 0;
-    for (int d = 0; d < g->dims; d++) {
-        double f1 = hi_b[d] - lo_a[d], f2 = hi_a[d] - lo_b[d];
-        double f = f1 > f2 ? f1 : f2;
-        far += f * f;
-        double t = lo_b[d] > hi_a[d] ? lo_b[d] - hi_a[d] : lo_a[d] > hi_b[d] ? lo_a[d] - hi_b[d] : 0;
-        gap += t * t;
-    }
-    if (gap > (g->geodesic ? g->chord_max2 : g->eps2))
-        return NONE;
-    if (far <= (g->geodesic ? g->chord_sure2 : g->eps2))
-        return FULL;
-    return PARTIAL;
-}
-
-static coverage point_coverage(const grid *g, uint32_t p, const boxes *b, size_t c)
+static box_coverage point_coverage(const grid *g, uint32_t p, const boxes *b, size_t c)
 {
     double at[3];
     for (int d = 0; d < g->dims; d++)
         at[d] = g->s[d][p];
-    return box_coverage(g, at, at, b->lo + c * 3, b->hi + c * 3);
+    return fc_grid_box_coverage(g, at, at, b->lo + c * 3, b->hi + c * 3);
 }
 
 static void count_sector(uint32_t *count, uint32_t *touched, uint32_t *n_touched, uint32_t s,
@@ -123,12 +102,12 @@ static uint32_t count_partial(const colocation_job *j, thread_sums *ts, uint32_t
     uint32_t total = 0;
     for (size_t k = 0; k < n_partial; k++) {
         const size_t d = ts->partial[k];
-        coverage cv = point_coverage(g, p, &j->b, d);
-        if (cv == FULL && !(p >= g->cell_start[d] && p < g->cell_start[d + 1])) {
+        box_coverage cv = point_coverage(g, p, &j->b, d);
+        if (cv == BOX_FULL && !(p >= g->cell_start[d] && p < g->cell_start[d + 1])) {
             total += add_histogram(j, d, ts->point_count, ts->touched_point, n_touched);
             continue;
         }
-        if (cv == NONE)
+        if (cv == BOX_NONE)
             continue;
         const uint32_t q0 = g->cell_start[d], q1 = g->cell_start[d + 1];
         if (!g->geodesic) { /* within(), with what it reads held in registers */
@@ -165,18 +144,21 @@ static void colocate_cell(const colocation_job *j, thread_sums *ts, cell_run *ru
     const int nr = fc_grid_neighbour_runs(g, c, runs);
     for (int r = 0; r < nr; r++)
         for (size_t d = runs[r][0]; d < runs[r][1]; d++) {
-            coverage cv = box_coverage(g, lo_c, hi_c, j->b.lo + d * 3, j->b.hi + d * 3);
-            if (cv == FULL)
+            box_coverage cv =
+                fc_grid_box_coverage(g, lo_c, hi_c, j->b.lo + d * 3, j->b.hi + d * 3);
+            if (cv == BOX_FULL)
                 full_total += add_histogram(j, d, ts->cell_count, ts->touched_cell, &n_cell);
-            else if (cv == PARTIAL)
+            else if (cv == BOX_PARTIAL)
                 ts->partial[n_partial++] = (uint32_t)d;
         }
-    /* c is FULL of itself when its box passes: its points count themselves. */
-    const bool self_counted = box_coverage(g, lo_c, hi_c, lo_c, hi_c) == FULL;
+    /* c covers itself when its box passes: its points count themselves. */
+    const bool self_counted = fc_grid_box_coverage(g, lo_c, hi_c, lo_c, hi_c) == BOX_FULL;
     for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
         const uint32_t a = j->sorted_sector[p];
         uint32_t n_point = 0;
         uint32_t total = full_total - self_counted + count_partial(j, ts, p, n_partial, &n_point);
+        if (j->neighbours)
+            j->neighbours[g->order[p]] = total;
         if (total > 0) {
             const fixed u = (fixed)(FIXED_ONE / total);
             ts->n_with[a]++;
@@ -314,7 +296,8 @@ static int alloc_result(fc_context *ctx, size_t S, fc_colocation *out)
 
 int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                             const uint32_t *sector, size_t n_sectors,
-                            const fc_dbscan_params *params, double side, fc_colocation *out)
+                            const fc_dbscan_params *params, double side, fc_colocation *out,
+                            uint32_t *neighbours)
 {
     *out = (fc_colocation){0};
     if (n_sectors == 0 || n_sectors > FC_COLOCATION_MAX_SECTORS)
@@ -340,7 +323,8 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
         fc_colocation_free(out);
         return status;
     }
-    colocation_job job = {.g = &g, .sector = sector, .n_sectors = n_sectors};
+    colocation_job job = {.g = &g, .sector = sector, .n_sectors = n_sectors,
+                          .neighbours = neighbours};
     job.h.sector = malloc(n * sizeof *job.h.sector);
     job.h.count = malloc(n * sizeof *job.h.count);
     job.h.len = malloc(g.n_cells * sizeof *job.h.len);
@@ -348,7 +332,8 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
     job.b.lo = malloc(g.n_cells * 3 * sizeof *job.b.lo);
     job.b.hi = malloc(g.n_cells * 3 * sizeof *job.b.hi);
     job.sums = calloc((size_t)g.threads, sizeof *job.sums);
-    bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo && job.b.hi && job.sums;
+    bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo &&
+              job.b.hi && job.sums;
     /* the cells near one cell: (2 reach + 1)^dims at most */
     size_t near = (size_t)(2 * g.reach + 1) * (size_t)(2 * g.reach + 1);
     near *= g.dims == 3 ? (size_t)(2 * g.reach + 1) : 1;
@@ -378,11 +363,12 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
 
 int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors,
-                          const fc_dbscan_params *params,
-                          fc_colocation *out)
+                          const fc_dbscan_params *params, fc_colocation *out,
+                          uint32_t *neighbours)
 {
     const double side = params ? fc_grid_default_side(params) / FC_COLOCATION_SUBDIVIDE : 0;
-    return fc_colocation_with_side(ctx, n, x, y, sector, n_sectors, params, side, out);
+    return fc_colocation_with_side(ctx, n, x, y, sector, n_sectors, params, side, out,
+                                   neighbours);
 }
 
 void fc_colocation_free(fc_colocation *c)

@@ -330,16 +330,37 @@ typedef struct fc_colocation {
 
 /* The co-location quotients of n points of n_sectors sectors (sector[i] <
  * n_sectors), with params' eps, distance and threads; the same numbers for
- * any thread count. On failure *out holds nothing to free. */
+ * any thread count. neighbours (n long, may be NULL) gets each point's
+ * |N(i)|. On failure *out holds nothing to free. */
 int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors,
-                          const fc_dbscan_params *params,
-                          fc_colocation *out);
+                          const fc_dbscan_params *params, fc_colocation *out,
+                          uint32_t *neighbours);
 /* The same with grid cells of a given side (the tests try several). */
 int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                             const uint32_t *sector, size_t n_sectors,
-                            const fc_dbscan_params *params, double side, fc_colocation *out);
+                            const fc_dbscan_params *params, double side, fc_colocation *out,
+                            uint32_t *neighbours);
 void fc_colocation_free(fc_colocation *c);
+
+/* colocation_test.c: the exact mean and variance of each pair's summed
+ * share T(A, B) under the null model (sector codes shuffled among the firms
+ * of each stratum), and p-values from them. */
+#define FC_CLQ_MIN_EXPECTED 5 /* below this expected T, Cantelli's bound */
+#define FC_CLQ_MAX_STRATA 32  /* more strata (regions + 1): no p-values */
+/* mean and var: n_sectors^2 each; stratum NULL (one stratum) or < n_strata;
+ * neighbours: each point's |N(i)|, from fc_colocation_compute(). */
+int fc_colocation_moments(fc_context *ctx, size_t n, const double *x, const double *y,
+                          const uint32_t *sector, size_t n_sectors, const uint32_t *stratum,
+                          size_t n_strata, const uint32_t *neighbours,
+                          const fc_dbscan_params *params, double *mean, double *var);
+/* c->p_value (one-sided, for attraction: by the normal approximation, or
+ * Cantelli's bound where the expected T is small) and c->q_value
+ * (Benjamini-Hochberg over the pairs with a p-value). */
+int fc_colocation_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
+                          const uint32_t *sector, const uint32_t *stratum, size_t n_strata,
+                          const uint32_t *neighbours, const fc_dbscan_params *params,
+                          fc_colocation *c);
 
 /* ---- hull.c ------------------------------------------------------------- */
 

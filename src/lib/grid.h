@@ -93,6 +93,34 @@ static inline double distance_key(const grid *g, uint32_t p, uint32_t q)
 }
 
 
+/* How two boxes (lo, hi: dims values each) lie to each other: every point
+ * of one within eps of every point of the other (FULL), none (NONE), or
+ * some (PARTIAL). The farthest corners and the gap are squared in the
+ * floating-point steps of within(), whose rounding is monotone: FULL and
+ * NONE never decide otherwise than testing every pair would. */
+typedef enum { BOX_NONE, BOX_PARTIAL, BOX_FULL } box_coverage;
+
+static inline box_coverage fc_grid_box_coverage(const grid *g, const double *lo_a,
+                                                const double *hi_a, const double *lo_b,
+                                                const double *hi_b)
+{
+    double far = 0, gap = 0;
+    for (int d = 0; d < g->dims; d++) {
+        double f1 = hi_b[d] - lo_a[d], f2 = hi_a[d] - lo_b[d];
+        double f = f1 > f2 ? f1 : f2;
+        far += f * f;
+        double t = lo_b[d] > hi_a[d]   ? lo_b[d] - hi_a[d]
+                   : lo_a[d] > hi_b[d] ? lo_a[d] - hi_b[d]
+                                       : 0;
+        gap += t * t;
+    }
+    if (gap > (g->geodesic ? g->chord_max2 : g->eps2))
+        return BOX_NONE;
+    if (far <= (g->geodesic ? g->chord_sure2 : g->eps2))
+        return BOX_FULL;
+    return BOX_PARTIAL;
+}
+
 /* Checks the parameters (eps, min-pts, weights, coordinates) and sets the
  * neighbour test of g. */
 int fc_grid_metric(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,

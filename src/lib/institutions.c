@@ -325,7 +325,8 @@ static int read_points(fc_context *ctx, const char *path, OGRLayerH l, int type_
             double px = OGR_G_GetX(geom, 0), py = OGR_G_GetY(geom, 0), pz = 0;
             if (ct && !OCTTransform(ct, 1, &px, &py, &pz))
                 status = fc_error(ctx, FC_ECRS, "%s: institution feature " CPL_FRMT_GIB
-                                  " cannot be transformed to the firms' CRS", path, OGR_F_GetFID(f));
+                                  " cannot be transformed to the firms' CRS", path,
+                                  OGR_F_GetFID(f));
             in->x[in->n] = px;
             in->y[in->n] = py;
             (*raw)[in->n] = type_i >= 0 ? fc_strdup(OGR_F_GetFieldAsString(f, type_i)) : NULL;

@@ -43,6 +43,7 @@ struct fc_result {
     /* co-location, [a * n_sectors + b]; NULL when not measured */
     double *clq;
     size_t *n_near; /* per sector: firms with a neighbour */
+    double *clq_p, *clq_q; /* NULL without a significance test */
 };
 
 fc_result *fc_result_destroy(fc_result *r)
@@ -73,6 +74,8 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->sector_scale);
     free(r->clq);
     free(r->n_near);
+    free(r->clq_p);
+    free(r->clq_q);
     fc_field_names_free(&r->renamed);
     free(r);
     return NULL;
@@ -130,7 +133,8 @@ int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_
     return FC_OK;
 }
 
-int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, size_t *n_a_near)
+int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, size_t *n_a_near,
+                         double *q_value)
 {
     if (!r || !r->clq || a >= r->n_sectors || b >= r->n_sectors)
         return FC_EINVAL;
@@ -138,6 +142,8 @@ int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, si
         *clq = r->clq[a * r->n_sectors + b];
     if (n_a_near)
         *n_a_near = r->n_near[a];
+    if (q_value)
+        *q_value = r->clq_q ? r->clq_q[a * r->n_sectors + b] : NAN;
     return FC_OK;
 }
 
@@ -221,6 +227,9 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         const size_t S = fd->colocation->n_sectors;
         ok = (r->clq = copy(fd->colocation->clq, S * S * sizeof *r->clq)) != NULL &&
              (r->n_near = copy(fd->colocation->n_with, S * sizeof *r->n_near)) != NULL;
+        if (ok && fd->colocation->p_value)
+            ok = (r->clq_p = copy(fd->colocation->p_value, S * S * sizeof *r->clq_p)) != NULL &&
+                 (r->clq_q = copy(fd->colocation->q_value, S * S * sizeof *r->clq_q)) != NULL;
     }
     for (size_t s = 0; ok && s < f->n_sectors; s++)
         ok = (r->codes[s] = fc_strdup(f->sector_codes[s])) != NULL;
@@ -295,6 +304,12 @@ static void json_colocation(FILE *out, const fc_result *r)
             fprintf(out, ", \"n_a\": %zu, \"n_b\": %zu, \"n_a_near\": %zu, \"clq\": ",
                     r->sector_firms[a], r->sector_firms[b], r->n_near[a]);
             json_number(out, r->clq[a * S + b]);
+            if (r->clq_p) {
+                fprintf(out, ", \"p_value\": ");
+                json_number(out, r->clq_p[a * S + b]);
+                fprintf(out, ", \"q_value\": ");
+                json_number(out, r->clq_q[a * S + b]);
+            }
             fprintf(out, "}");
         }
     fprintf(out, "\n  ]");

@@ -561,8 +561,8 @@ static int write_institutions(fc_context *ctx, GDALDatasetH ds, uint64_t seed)
                 OGR_F_SetFieldString(f, 2, row->oked);
             OGR_F_SetFieldString(f, 3, row->city);
             OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
-            OGR_G_SetPoint_2D(pt, 0, cities[c].lon + dx / (111.32 * cos(cities[c].lat * M_PI / 180.0)),
-                              cities[c].lat + dy / 111.32);
+            const double km_per_degree = 111.32 * cos(cities[c].lat * M_PI / 180.0);
+            OGR_G_SetPoint_2D(pt, 0, cities[c].lon + dx / km_per_degree, cities[c].lat + dy / 111.32);
             OGR_F_SetGeometryDirectly(f, pt);
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                 status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write institution %d",

@@ -252,7 +252,9 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         (status = fc_field_add(ctx, l, "n_a", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_b", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_a_near", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "clq", OFTReal, 0)))
+        (status = fc_field_add(ctx, l, "clq", OFTReal, 0)) ||
+        (c->p_value && ((status = fc_field_add(ctx, l, "p_value", OFTReal, 0)) ||
+                        (status = fc_field_add(ctx, l, "q_value", OFTReal, 0)))))
         return status;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     const size_t S = c->n_sectors;
@@ -272,6 +274,10 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[b]);
             OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_with[a]);
             set_double(f, k++, c->clq[a * S + b]);
+            if (c->p_value) {
+                set_double(f, k++, c->p_value[a * S + b]);
+                set_double(f, k++, c->q_value[a * S + b]);
+            }
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                 status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write the co-location of %s and %s",
                                        GDALGetDescription(ds), codes[a], codes[b]);

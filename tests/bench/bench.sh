@@ -137,30 +137,33 @@ done
 echo "(target: buffer at most 3x concave)"
 echo
 echo "2d. Co-location of the $n firms: --sector-field oked --sector-digits 2 --eps $eps"
-echo "    --min-pts $minpts --permutations 0 --hull convex (20 OKED divisions, 2 threads): seconds"
-echo "    of the clustering and co-location stages, cold and best of two, and the run's peak memory"
-echo "    with and without it"
-printf "%-10s %-9s %9s %9s %10s %10s %7s %7s\n" firms distance "clust" "clust" "coloc" "coloc" \
-    peakMB offMB
-printf "%-10s %-9s %9s %9s %10s %10s\n" "" "" cold best cold best
+echo "    --min-pts $minpts --permutations 1 --hull convex (20 OKED divisions, 2 threads; one"
+echo "    Monte Carlo run for the clusters, the quotients' p-values as by default): seconds of"
+echo "    the clustering, the quotients and their p-values, cold and best of two, and the run's"
+echo "    peak memory with and without co-location"
+printf "%-10s %-9s %9s %9s %9s %9s %9s %9s %7s %7s\n" firms distance clust clust coloc coloc \
+    pvalues pvalues peakMB offMB
+printf "%-10s %-9s %9s %9s %9s %9s %9s %9s\n" "" "" cold best cold best cold best
 for mode in geodesic planar; do
-    clust="" coloc=""
+    clust="" coloc="" pvalues=""
     for k in 1 2; do
         /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/co.gpkg" \
-            --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 0 \
+            --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 1 \
             --hull convex --distance $mode --debug on -q --overwrite 2>"$work/log"
         clust="$clust $(stage clustering)"
         coloc="$coloc $(stage co-location)"
+        pvalues="$pvalues $(stage "co-location p-values")"
     done
     on=$(peak_mb)
     /usr/bin/time -f %M -o "$work/rss" "$bin" cluster "$work/firms$n.gpkg" "$work/co.gpkg" \
-        --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 0 \
+        --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts --permutations 1 \
         --hull convex --distance $mode --colocation off -q --overwrite 2>/dev/null
     read -r c1 c2 <<<"$clust"
     read -r o1 o2 <<<"$coloc"
-    printf "%-10s %-9s %9s %9s %10s %10s %7s %7s\n" "$n" "$mode" "$c1" \
-        "$(awk -v a="$c1" -v b="$c2" 'BEGIN {print (a < b ? a : b)}')" "$o1" \
-        "$(awk -v a="$o1" -v b="$o2" 'BEGIN {print (a < b ? a : b)}')" "$on" "$(peak_mb)"
+    read -r p1 p2 <<<"$pvalues"
+    least() { awk -v a="$1" -v b="$2" 'BEGIN {print (a < b ? a : b)}'; }
+    printf "%-10s %-9s %9s %9s %9s %9s %9s %9s %7s %7s\n" "$n" "$mode" "$c1" "$(least "$c1" "$c2")" \
+        "$o1" "$(least "$o1" "$o2")" "$p1" "$(least "$p1" "$p2")" "$on" "$(peak_mb)"
 done
 echo "(target: co-location, p-values included, at most 3x the clustering)"
 if [ "${SIGNIFICANCE:-yes}" != no ]; then
