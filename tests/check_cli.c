@@ -652,6 +652,40 @@ static size_t read_points(const char *path, const char *name, const char *field,
     return n;
 }
 
+START_TEST(groups_auto_round_trip)
+{
+    /* On the sample, oil extraction and oil services (06, 09) are the pair
+     * that locates together most strongly: with the default --link-clq 2,
+     * they are the one group. The groups table is a --groups file: written
+     * out as CSV and read back, it gives the same clusters. */
+    ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --groups auto", firms, "auto.gpkg"), 0);
+    ck_assert_int_eq(count(in_dir("auto.gpkg"), "groups"), 2);
+    GDALDatasetH ds = open_vector(in_dir("auto.gpkg"));
+    OGRLayerH l = layer(ds, "groups");
+    FILE *csv = fopen(in_dir("groups.csv"), "w");
+    fprintf(csv, "group,code,name\n");
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(l))) {
+        ck_assert_str_eq(OGR_F_GetFieldAsString(f, 0), "06+09");
+        fprintf(csv, "%s,%s,\"%s\"\n", OGR_F_GetFieldAsString(f, 0), OGR_F_GetFieldAsString(f, 1),
+                OGR_F_GetFieldAsString(f, 2));
+        OGR_F_Destroy(f);
+    }
+    fclose(csv);
+    GDALClose(ds);
+    ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --groups groups.csv", firms, "file.gpkg"), 0);
+    ck_assert_int_eq(count(in_dir("file.gpkg"), "clusters"), count(in_dir("auto.gpkg"), "clusters"));
+    ck_assert_int_gt(count(in_dir("auto.gpkg"), "clusters"), 3);
+
+    ck_assert_int_ne(run(MAIN_JOB " --permutations 9 --groups auto --link-clq 1000", firms,
+                         "none.gpkg"),
+                     0);
+    ck_assert_ptr_nonnull(strstr(err_text, "no two sectors locate together"));
+    ck_assert_int_eq(run(MAIN_JOB " --groups auto", firms, "none.gpkg"), 2); /* --permutations 0 */
+    ck_assert_ptr_nonnull(strstr(err_text, "not with --colocation off or --permutations 0"));
+}
+END_TEST
+
 START_TEST(synth_institutions_near_their_sectors)
 {
     /* The bundled institutions are what synth makes with the sample's seed;
@@ -767,6 +801,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, related_sector_groups);
     tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
+    tcase_add_test(tc, groups_auto_round_trip);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

@@ -342,9 +342,10 @@ static int read_stage(fc_job *job)
         OSRSetAxisMappingStrategy(job->out_srs, OAMS_TRADITIONAL_GIS_ORDER);
     }
     status = fc_sector_names(ctx, o, &job->f);
-    if (status == FC_OK && o->groups)
+    const bool groups_file = o->groups && strcmp(o->groups, "auto") != 0;
+    if (status == FC_OK && groups_file)
         status = fc_groups_read(ctx, o->groups, &job->f, &job->groups);
-    if (status == FC_OK && o->groups)
+    if (status == FC_OK && groups_file)
         status = fc_groups_relabel(ctx, &job->groups, &job->f);
     if (status == FC_OK)
         stage_done(job, "reading");
@@ -492,19 +493,29 @@ static int polygon_stage(fc_job *job)
                      &job->sector_scale);
 }
 
+/* Each firm's region (once: --groups auto needs them before clustering). */
+static int assign_regions(fc_job *job)
+{
+    const fc_options *o = job->o;
+    const fc_firms *f = &job->f;
+    if (job->region_of)
+        return FC_OK;
+    job->region_of = malloc(f->n * sizeof *job->region_of);
+    if (!job->region_of)
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory for %zu firms", f->n);
+    int status = fc_regions_read(job->ctx, o->regions, o->region_layer, o->region_field, f->srs,
+                                 &job->regions);
+    if (status == FC_OK)
+        status = fc_regions_assign(job->ctx, &job->regions, f->n, f->x, f->y, job->region_of);
+    return status;
+}
+
 /* Each firm's region, and the counts per region and sector. */
 static int regions_stage(fc_job *job)
 {
     fc_context *ctx = job->ctx;
-    const fc_options *o = job->o;
     const fc_firms *f = &job->f;
-    job->region_of = malloc(f->n * sizeof *job->region_of);
-    if (!job->region_of)
-        return fc_error(ctx, FC_ENOMEM, "out of memory for %zu firms", f->n);
-    int status = fc_regions_read(ctx, o->regions, o->region_layer, o->region_field, f->srs,
-                                 &job->regions);
-    if (status == FC_OK)
-        status = fc_regions_assign(ctx, &job->regions, f->n, f->x, f->y, job->region_of);
+    int status = assign_regions(job);
     if (status == FC_OK)
         status = fc_region_stats_compute(ctx, f->n, job->region_of, f->sector, f->weight,
                                          job->regions.n, f->n_sectors, &job->stats);
@@ -579,7 +590,7 @@ static int colocation_stage(fc_job *job)
     const fc_firms *f = &job->f;
     const fc_groups *g = &job->groups; /* with --groups: the firms' own sectors are there */
     const uint32_t n_sectors = g->relabelled ? g->n_sectors : f->n_sectors;
-    if (!job->o->colocation || n_sectors < 2)
+    if (!job->o->colocation || n_sectors < 2 || job->colocated) /* done for --groups auto */
         return FC_OK;
     if (n_sectors > FC_COLOCATION_MAX_SECTORS) {
         fc_message(job->ctx, FC_MSG_WARNING,
@@ -637,6 +648,28 @@ static int institutions_stage(fc_job *job)
     return status;
 }
 
+/* --groups auto: the sectors' co-location first (with their regions, for the
+ * null model), then groups of those that locate together. */
+static int auto_groups_stage(fc_job *job)
+{
+    const fc_options *o = job->o;
+    int status = o->regions ? assign_regions(job) : FC_OK;
+    if (status == FC_OK)
+        status = colocation_stage(job);
+    if (status == FC_OK && !job->colocated)
+        return fc_error(job->ctx, FC_EDATA, "--groups auto: the co-location of %u sectors cannot "
+                                            "be measured (two to %d sectors are needed)",
+                        job->f.n_sectors, FC_COLOCATION_MAX_SECTORS);
+    if (status == FC_OK)
+        status = fc_groups_auto(job->ctx, &job->colocation, &job->f, o->link_clq, &job->groups);
+    if (status == FC_OK)
+        status = fc_groups_relabel(job->ctx, &job->groups, &job->f);
+    if (status == FC_OK)
+        fc_message(job->ctx, FC_MSG_INFO, "--groups auto: %zu groups of related sectors",
+                   job->groups.n);
+    return status;
+}
+
 /* Statistics: regions and location quotients, the clusters' economics and
  * their significance, and the sectors' co-location. */
 static int statistics_stage(fc_job *job)
@@ -689,12 +722,20 @@ static int write_layers(fc_job *job, const fc_findings *findings)
 {
     fc_context *ctx = job->ctx;
     const bool regions = job->o->regions != NULL;
+    const bool auto_groups = job->o->groups && strcmp(job->o->groups, "auto") == 0;
     GDALDatasetH ds = fc_output_create(ctx, &job->out, job->out.is_directory ? "clusters" : NULL);
     int status = ds ? fc_write_clusters(ctx, ds, findings) : FC_EIO;
     if (status == FC_OK && regions && (status = next_layer_file(job, &ds, "regions")) == FC_OK)
         status = fc_write_regions(ctx, ds, findings);
     if (status == FC_OK && job->colocated)
         status = write_colocation(job, &ds, findings);
+    if (status == FC_OK && auto_groups) {
+        if (job->out.is_directory) {
+            GDALClose(ds);
+            ds = fc_output_create_csv(ctx, &job->out, "groups");
+        }
+        status = ds ? fc_write_groups(ctx, ds, &job->groups) : FC_EIO;
+    }
     if (status == FC_OK && job->o->institutions &&
         (status = next_layer_file(job, &ds, "institutions")) == FC_OK)
         status = fc_write_institutions(ctx, ds, findings);
@@ -824,6 +865,8 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
         status = reproject_stage(job);
     if (status == FC_OK)
         status = metric_stage(job);
+    if (status == FC_OK && o->groups && strcmp(o->groups, "auto") == 0)
+        status = auto_groups_stage(job);
     if (status == FC_OK)
         status = cluster_stage(job);
     if (status == FC_OK)

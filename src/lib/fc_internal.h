@@ -83,7 +83,8 @@ struct fc_options {
     char *region_layer;
     int permutations;
     int colocation; /* 1: co-location quotients (with two sectors or more) */
-    char *groups;       /* --groups FILE: related sectors clustered together */
+    char *groups;       /* --groups FILE (or "auto"): related sectors clustered together */
+    double link_clq;    /* --groups auto: the CLQ above which sectors are linked */
     size_t min_sectors; /* with groups: clusters need core firms of this many sectors (0: 2) */
     char *institutions;      /* --institutions FILE */
     char *institution_field; /* their type */
@@ -180,6 +181,9 @@ typedef struct fc_groups {
     uint32_t n_sectors;
 } fc_groups;
 
+/* The fields of the groups table, as --groups reads them and as --groups
+ * auto writes them. */
+int fc_write_groups(fc_context *ctx, GDALDatasetH ds, const fc_groups *g);
 /* Reads a groups table (fields group, code, optional name) and puts each of
  * f's sectors in the group of its longest code prefix there. */
 int fc_groups_read(fc_context *ctx, const char *path, const fc_firms *f, fc_groups *g);
@@ -196,6 +200,12 @@ int fc_groups_filter(fc_context *ctx, const fc_groups *g, const fc_firms *f, siz
 struct fc_cluster_table;
 int fc_groups_describe(fc_context *ctx, const fc_groups *g, const fc_firms *f,
                        const int32_t *cid, struct fc_cluster_table *t);
+/* --groups auto: groups by average linkage of the sectors that locate
+ * together (CLQ above `link` both ways, q <= 0.05) in c; sectors linked to
+ * none are in no group. FC_EDATA when no two sectors are linked. */
+struct fc_colocation;
+int fc_groups_auto(fc_context *ctx, const struct fc_colocation *c, const fc_firms *f, double link,
+                   fc_groups *g);
 void fc_groups_free(fc_groups *g);
 
 /* ---- institutions.c ----------------------------------------------------- */

@@ -367,6 +367,159 @@ int fc_groups_describe(fc_context *ctx, const fc_groups *g, const fc_firms *f,
     return status;
 }
 
+/* ---- groups from the data's co-location (--groups auto) ----------------- */
+
+/* Sectors a and b are linked when CLQ both ways exceeds `link` and both
+ * pairs have q <= 0.05; their link strength is the smaller CLQ, 0 for pairs
+ * not linked. */
+static double link_strength(const fc_colocation *c, size_t a, size_t b, double link)
+{
+    const size_t S = c->n_sectors;
+    const double ab = c->clq[a * S + b], ba = c->clq[b * S + a];
+    const double v = ab < ba ? ab : ba;
+    const bool significant = c->q_value && c->q_value[a * S + b] <= 0.05 &&
+                             c->q_value[b * S + a] <= 0.05;
+    return a != b && significant && v > link ? v : 0; /* NaN compares false */
+}
+
+/* Average linkage: while two groups' mean link strength over all their
+ * pairs of sectors (unlinked pairs counting 0) exceeds `link`, the two with
+ * the highest mean merge; ties go to the pair whose first sectors come
+ * first. group[s] receives each sector's group: the smallest sector in it. */
+static int average_linkage(fc_context *ctx, const fc_colocation *c, double link, size_t *group)
+{
+    const size_t S = c->n_sectors;
+    double *sum = malloc(S * S * sizeof *sum);
+    size_t *size = malloc(S * sizeof *size);
+    if (!sum || !size) {
+        free(sum), free(size);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    for (size_t a = 0; a < S; a++) {
+        group[a] = a;
+        size[a] = 1;
+        for (size_t b = 0; b < S; b++)
+            sum[a * S + b] = link_strength(c, a, b, link);
+    }
+    for (;;) {
+        size_t best_p = S, best_q = S;
+        double best = link;
+        for (size_t p = 0; p < S; p++) {
+            if (group[p] != p) /* p is not a group's first sector */
+                continue;
+            for (size_t q = p + 1; q < S; q++) {
+                double mean = group[q] == q ? sum[p * S + q] / (double)(size[p] * size[q]) : 0;
+                if (mean > best) {
+                    best = mean;
+                    best_p = p;
+                    best_q = q;
+                }
+            }
+        }
+        if (best_p == S)
+            break;
+        for (size_t x = 0; x < S; x++) { /* q joins p */
+            sum[best_p * S + x] += sum[best_q * S + x];
+            sum[x * S + best_p] = sum[best_p * S + x];
+            group[x] = group[x] == best_q ? best_p : group[x];
+        }
+        size[best_p] += size[best_q];
+    }
+    free(sum), free(size);
+    return FC_OK;
+}
+
+/* "06+09+19": a group's id from its sectors' codes (its name, where they
+ * are named: theirs, joined by " / "). */
+static char *joined(const fc_firms *f, const size_t *group, size_t first, bool names)
+{
+    size_t len = 1;
+    for (uint32_t s = 0; s < f->n_sectors; s++)
+        if (group[s] == first)
+            len += strlen(names ? f->sector_names[s] ? f->sector_names[s] : f->sector_codes[s]
+                                : f->sector_codes[s]) + 3;
+    char *text = malloc(len);
+    if (!text)
+        return NULL;
+    text[0] = '\0';
+    for (uint32_t s = 0; s < f->n_sectors; s++)
+        if (group[s] == first) {
+            if (text[0])
+                strcat(text, names ? " / " : "+");
+            strcat(text, names && f->sector_names[s] ? f->sector_names[s] : f->sector_codes[s]);
+        }
+    return text;
+}
+
+int fc_groups_auto(fc_context *ctx, const struct fc_colocation *c, const fc_firms *f, double link,
+                   fc_groups *g)
+{
+    memset(g, 0, sizeof *g);
+    const size_t S = f->n_sectors;
+    size_t *group = malloc((S + 1) * sizeof *group), *size = calloc(S + 1, sizeof *size);
+    uint32_t *index = malloc((S + 1) * sizeof *index); /* per first sector: its group */
+    g->of_sector = malloc((S + 1) * sizeof *g->of_sector);
+    g->codes = calloc(S + 1, sizeof *g->codes);
+    g->names = calloc(S + 1, sizeof *g->names);
+    int status = group && size && index && g->of_sector && g->codes && g->names
+                     ? average_linkage(ctx, c, link, group)
+                     : fc_error(ctx, FC_ENOMEM, "out of memory");
+    for (size_t s = 0; s < S && status == FC_OK; s++)
+        size[group[s]]++;
+    /* groups of two sectors or more, in the order of their first sector,
+     * which is the smallest: their ids ("06+09") sort as the sectors do */
+    for (size_t s = 0; s < S && status == FC_OK; s++) {
+        g->of_sector[s] = FC_NO_GROUP;
+        if (size[group[s]] < 2)
+            continue;
+        if (group[s] == s) {
+            g->codes[g->n] = joined(f, group, s, false);
+            g->names[g->n] = f->sector_names ? joined(f, group, s, true) : NULL;
+            if (!g->codes[g->n] || (f->sector_names && !g->names[g->n]))
+                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+            index[s] = (uint32_t)g->n++;
+        }
+        g->of_sector[s] = index[group[s]];
+    }
+    free(group), free(size), free(index);
+    if (status == FC_OK && g->n == 0)
+        status = fc_error(ctx, FC_EDATA,
+                          "--groups auto: no two sectors locate together (CLQ above %g both ways "
+                          "with q <= 0.05); lower --link-clq, or give --groups FILE",
+                          link);
+    if (status != FC_OK)
+        fc_groups_free(g);
+    return status;
+}
+
+int fc_write_groups(fc_context *ctx, GDALDatasetH ds, const fc_groups *g)
+{
+    OGRLayerH l = fc_layer_create(ctx, ds, "groups", NULL, wkbNone, false);
+    if (!l)
+        return FC_EIO;
+    int status;
+    if ((status = fc_field_add(ctx, l, "group", OFTString, 0)) ||
+        (status = fc_field_add(ctx, l, "code", OFTString, 0)) ||
+        (status = fc_field_add(ctx, l, "name", OFTString, 0)))
+        return status;
+    /* one row per sector in a group, as a groups file lists them */
+    for (uint32_t s = 0; s < g->n_sectors && status == FC_OK; s++) {
+        const uint32_t k = g->of_sector[s];
+        if (k == FC_NO_GROUP)
+            continue;
+        OGRFeatureH feat = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        OGR_F_SetFieldString(feat, 0, g->codes[k]);
+        OGR_F_SetFieldString(feat, 1, g->sector_codes[s]);
+        if (g->names[k])
+            OGR_F_SetFieldString(feat, 2, g->names[k]);
+        if (OGR_L_CreateFeature(l, feat) != OGRERR_NONE)
+            status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write group %s",
+                                   GDALGetDescription(ds), g->codes[k]);
+        OGR_F_Destroy(feat);
+    }
+    return status;
+}
+
 void fc_groups_free(fc_groups *g)
 {
     fc_sector_names_free(g->codes, (uint32_t)g->n);

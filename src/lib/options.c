@@ -117,11 +117,16 @@ static const opt_def option_table[] = {
      "field naming each region (default: a guess, said in the summary)"},
     {"region-layer", OPT_STRING, OFF(region_layer), "NAME",
      "layer of --regions (default: the first polygon layer)"},
-    {"groups", OPT_STRING, OFF(groups), "FILE",
+    {"groups", OPT_STRING, OFF(groups), "FILE|auto",
      "related-sector clusters: a table (CSV or any OGR table) of fields\n"
      "group, code (a code prefix) and optional name; each sector joins the\n"
      "group of its longest prefix, and firms of a group cluster together\n"
-     "(firms in no group are not clustered)"},
+     "(firms in no group are not clustered); auto: groups of the sectors\n"
+     "that locate together, written as a 'groups' table"},
+    {"link-clq", OPT_DOUBLE, OFF(link_clq), "X",
+     "with --groups auto: sectors are linked when their co-location\n"
+     "quotient exceeds X both ways, with q <= 0.05 (default 2)",
+     .min = 1, .max = NO_MAX},
     {"min-sectors", OPT_SIZE, OFF(min_sectors), "K",
      "with --groups: a cluster whose core firms are of fewer than K\n"
      "sectors is dropped (default 2)",
@@ -173,6 +178,7 @@ fc_options *fc_options_new(void)
     o->concavity = 0.3;
     o->permutations = 999;
     o->colocation = 1;
+    o->link_clq = 2;
     o->seed = 1;
     return o;
 }
@@ -389,6 +395,9 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
         return fc_error(ctx, FC_EINVAL, "--min-weight needs --weight-field");
     if (o->institution_field && !o->institutions)
         return fc_error(ctx, FC_EINVAL, "--institution-field needs --institutions");
+    if (o->groups && strcmp(o->groups, "auto") == 0 && (!o->colocation || o->permutations == 0))
+        return fc_error(ctx, FC_EINVAL, "--groups auto links sectors by their co-location and its "
+                                        "q-values: not with --colocation off or --permutations 0");
     if (o->min_sectors && !o->groups)
         return fc_error(ctx, FC_EINVAL, "--min-sectors needs --groups");
     if ((o->region_field || o->region_layer) && !o->regions)
