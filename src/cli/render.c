@@ -20,6 +20,7 @@ static const char *const usage =
     "Usage: firmclust render OUTPUT MAP [--regions FILE] [--region NAME] [--extent W,S,E,N]\n"
     "                        [--title TEXT] [--source TEXT] [--dpi N] [--overwrite]\n"
     "       firmclust render OUTPUT ATLAS.pdf --atlas --regions FILE [OPTIONS]\n"
+    "       firmclust render OUTPUT HEAT.png --colocation [--title TEXT] [--dpi N]\n"
     "\n"
     "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map with\n"
     "QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
@@ -40,10 +41,13 @@ static const char *const usage =
     "  --atlas          a PDF atlas: a cover listing the regions of --regions that\n"
     "                   hold clusters, then one page each: the region's map (its\n"
     "                   neighbours grey), legend, and a table of its clusters\n"
+    "  --colocation     a heat map of the colocation table instead of a map: CLQ of\n"
+    "                   each pair of sectors (row to column), a dot where q <= 0.05,\n"
+    "                   related sectors side by side\n"
     "  --overwrite      replace an existing MAP\n";
 
 enum { OPT_HELP = 1, OPT_REGIONS, OPT_REGION, OPT_EXTENT, OPT_TITLE, OPT_SOURCE, OPT_DPI,
-       OPT_ATLAS, OPT_OVERWRITE };
+       OPT_ATLAS, OPT_OVERWRITE, OPT_COLOCATION };
 static const cli_option render_options[] = {
     {"help", 'h', false, OPT_HELP},
     {"regions", 0, true, OPT_REGIONS},
@@ -53,6 +57,7 @@ static const cli_option render_options[] = {
     {"source", 0, true, OPT_SOURCE},
     {"dpi", 0, true, OPT_DPI},
     {"atlas", 0, false, OPT_ATLAS},
+    {"colocation", 0, false, OPT_COLOCATION},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {NULL, 0, false, 0},
 };
@@ -61,6 +66,7 @@ typedef struct render_args {
     const char *output, *map, *regions, *region, *extent, *title, *source, *dpi;
     const char *format; /* png, pdf or svg: MAP's extension */
     const char *atlas;  /* "1" for --atlas, else NULL */
+    const char *colocation; /* "1" for --colocation, else NULL */
     bool overwrite;
 } render_args;
 
@@ -71,16 +77,17 @@ static char **script_args(const render_args *r, const char *python, const char *
                           const char *tmp_map)
 {
     const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi",
-                          "atlas"};
+                          "atlas", "colocation"};
     const char *values[] = {r->format, r->regions, r->region, r->extent, r->title, r->source,
-                            r->dpi, r->atlas};
-    char **args = calloc(4 + 8 + 1, sizeof *args);
+                            r->dpi, r->atlas, r->colocation};
+    enum { N_KEYS = sizeof keys / sizeof keys[0] };
+    char **args = calloc(4 + N_KEYS + 1, sizeof *args);
     if (!args)
         return NULL;
     int n = 0;
     bool ok = (args[n++] = strdup(python)) && (args[n++] = strdup(script)) &&
               (args[n++] = strdup(r->output)) && (args[n++] = strdup(tmp_map));
-    for (int i = 0; ok && i < 8; i++) {
+    for (int i = 0; ok && i < N_KEYS; i++) {
         if (!values[i] || !*values[i])
             continue;
         if (asprintf(&args[n], "%s=%s", keys[i], values[i]) < 0) {
@@ -221,6 +228,9 @@ static int check_args(const render_args *r)
     if (r->atlas && (strcmp(r->format, "pdf") != 0 || !r->regions || r->region || r->extent))
         return cli_usage_error("render", "--atlas writes a PDF (ATLAS.pdf), with --regions, and "
                                          "without --region or --extent");
+    if (r->colocation && (r->atlas || r->region || r->extent))
+        return cli_usage_error("render", "--colocation draws a heat map, not a map: not with "
+                                         "--atlas, --region or --extent");
     if (r->region && !r->regions)
         return cli_usage_error("render", "--region names a region of --regions, which is not given");
     if (r->region && r->extent)
@@ -253,6 +263,7 @@ int cmd_render(int argc, char **argv)
         case OPT_SOURCE: r.source = a.value; break;
         case OPT_DPI: r.dpi = a.value; break;
         case OPT_ATLAS: r.atlas = "1"; break;
+        case OPT_COLOCATION: r.colocation = "1"; break;
         case OPT_OVERWRITE: r.overwrite = true; break;
         default:
             if (r.map)

@@ -4,10 +4,12 @@
 # `firmclust render` as:
 #   python3 render.py OUTPUT PICTURE [key=value ...]
 # with keys format (png, pdf or svg), regions, title, source, dpi, extent
-# (xmin,ymin,xmax,ymax in longitude/latitude) and region (a region's name).
+# (xmin,ymin,xmax,ymax in longitude/latitude), region (a region's name),
+# atlas and colocation (a heat map of the colocation table instead of a map).
 # The tool has checked them; PICTURE is a temporary name it moves into place.
 import collections
 import datetime
+import math
 import os
 import sys
 
@@ -19,7 +21,8 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordina
                        QgsLayoutPoint, QgsLayoutSize, QgsLayoutUtils, QgsLegendRenderer,
                        QgsPalLayerSettings, QgsPrintLayout, QgsScaleBarSettings,
                        QgsProject, QgsRectangle, QgsTextBufferSettings, QgsTextFormat,
-                       QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling)
+                       QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
+                       QgsLayoutItemShape)
 from qgis.PyQt.QtCore import QRectF
 from qgis.PyQt.QtGui import QColor, QFont
 
@@ -203,6 +206,8 @@ def main(output, picture, options):
     app = QgsApplication([], False)
     app.initQgis()
     project = QgsProject.instance()
+    if options.get("colocation"):
+        return heat_map(output, picture, options, project)
     clusters, firms = layer(output, "clusters"), layer(output, "firms")
     if not clusters or not clusters.isValid() or not firms or not firms.isValid():
         sys.stderr.write(f"{output}: no clusters and firms layers to draw\n")
@@ -415,6 +420,120 @@ def atlas(options, clusters, firms, regions, project, picture):
     result, error = QgsLayoutExporter.exportToPdf(layout.atlas(), picture, settings)
     if result != QgsLayoutExporter.Success:
         sys.stderr.write(f"{picture}: QGIS could not write the atlas: {error}\n")
+        return 1
+    return 0
+
+
+# ---- the heat map of co-location quotients ---------------------------------
+
+def seriation(codes, clq):
+    """The codes in the leaf order of an average-linkage tree on the symmetric
+    similarity log(CLQ(a->b)) + log(CLQ(b->a)), so that sectors that locate
+    together sit together; ties to the groups whose first codes come first."""
+    def sim(a, b):
+        return sum(math.log(max(clq.get((x, y)) or 0.0, 0.05)) for x, y in ((a, b), (b, a)))
+    groups = [[c] for c in codes]
+    while len(groups) > 1:
+        best = None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                mean = sum(sim(a, b) for a in groups[i] for b in groups[j]) / (
+                    len(groups[i]) * len(groups[j]))
+                if best is None or mean > best[0]:
+                    best = (mean, i, j)
+        _, i, j = best
+        groups[i] = groups[i] + groups[j]
+        del groups[j]
+    return groups[0]
+
+
+def ramp(value):
+    """Blue below 1, white at 1, red above, on log2(CLQ) from -3 to 3; grey
+    where the quotient is undefined."""
+    if value is None:
+        return QColor(220, 220, 220)
+    t = max(-3.0, min(3.0, math.log2(max(value, 1e-9)))) / 3
+    low, high = (33, 102, 172), (178, 24, 43)
+    end = high if t > 0 else low
+    return QColor(*(round(255 + (e - 255) * abs(t)) for e in end))
+
+
+def add_box(layout, x, y, w, h, colour, outline="255,255,255,255"):
+    shape = QgsLayoutItemShape(layout)
+    shape.setShapeType(QgsLayoutItemShape.Rectangle)
+    shape.setSymbol(QgsFillSymbol.createSimple({
+        "color": f"{colour.red()},{colour.green()},{colour.blue()},255",
+        "outline_color": outline, "outline_width": "0.1"}))
+    shape.attemptSetSceneRect(QRectF(x, y, w, h))
+    layout.addLayoutItem(shape)
+
+
+def add_text(layout, text, x, y, w, h, size, centred=False):
+    label = QgsLayoutItemLabel(layout)
+    label.setText(text)
+    font = QFont("Sans")
+    font.setPointSizeF(size)
+    label.setFont(font)
+    label.setHAlign(0x0004 if centred else 0x0001)  # Qt.AlignHCenter, Qt.AlignLeft
+    label.setVAlign(0x0080)  # Qt.AlignVCenter
+    label.attemptSetSceneRect(QRectF(x, y, w, h))
+    layout.addLayoutItem(label)
+
+
+def heat_map(output, picture, options, project):
+    """The colocation table as a matrix: row A, column B, coloured by CLQ(A->B),
+    a dot where q <= 0.05, sectors ordered so that related ones sit together."""
+    table = layer(output, "colocation")
+    if not table or not table.isValid():
+        sys.stderr.write(f"{output}: no colocation table to draw (a run with two sectors or "
+                         "more, without --colocation off)\n")
+        return BAD_INPUT
+    names = table.fields().indexOf("name_a") >= 0
+    has_q = table.fields().indexOf("q_value") >= 0
+    clq, q, name = {}, {}, {}
+    for f in table.getFeatures():
+        a, b = str(f["sector_a"]), str(f["sector_b"])
+        clq[(a, b)] = None if f["clq"] in (None, "") else float(f["clq"])
+        q[(a, b)] = None if not has_q or f["q_value"] in (None, "") else float(f["q_value"])
+        if names and f["name_a"]:
+            name[a] = str(f["name_a"])
+    codes = seriation(sorted({a for a, _ in clq}), clq)
+    n = len(codes)
+    cell = max(2.0, min(7.0, 180.0 / n))
+    left, top = 62.0 if names else 14.0, 24.0
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    font = max(3.0, min(7.0, cell * 1.1))
+    for i, a in enumerate(codes):
+        label = (f"{a} {name[a]}" if len(name[a]) <= 34 else f"{a} {name[a][:33]}…") \
+            if a in name else a
+        add_text(layout, label, 4, top + i * cell, left - 5, cell, font)
+        add_text(layout, a, left + i * cell, top - cell - 1, cell, cell, font, True)
+        for j, b in enumerate(codes):
+            add_box(layout, left + j * cell, top + i * cell, cell, cell, ramp(clq.get((a, b))))
+            if q.get((a, b)) is not None and q[(a, b)] <= 0.05:
+                add_text(layout, "•", left + j * cell, top + i * cell, cell, cell, font, True)
+    # the colour scale and what the dots mean
+    key_x, key_y = left + n * cell + 8, top
+    add_text(layout, "CLQ(row → column)", key_x, key_y - 6, 50, 5, 8)
+    for k, value in enumerate((8, 4, 2, 1, 0.5, 0.25, 0.125)):
+        add_box(layout, key_x, key_y + k * 6, 8, 6, ramp(value), "120,120,120,255")
+        add_text(layout, "≥ 8" if value == 8 else "≤ 1/8" if value == 0.125 else
+                 (f"1/{round(1 / value)}" if value < 1 else str(value)),
+                 key_x + 10, key_y + k * 6, 20, 6, 7)
+    add_box(layout, key_x, key_y + 44, 8, 6, ramp(None), "120,120,120,255")
+    add_text(layout, "undefined", key_x + 10, key_y + 44, 30, 6, 7)
+    if has_q:
+        add_text(layout, "•  q ≤ 0.05", key_x, key_y + 52, 40, 6, 8)
+    width = key_x + 45
+    height = max(top + n * cell, key_y + 60) + 12
+    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
+    add_text(layout, options.get("title") or "Which sectors locate together", 4, 2, width - 8, 10,
+             16)
+    add_text(layout, options["source"], 4, height - 8, width - 8, 5, 7)
+    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
+    if result != QgsLayoutExporter.Success:
+        sys.stderr.write(f"{picture}: QGIS could not write the heat map\n")
         return 1
     return 0
 

@@ -15,6 +15,7 @@ import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from qgis.core import QgsApplication, QgsPalLayerSettings, QgsVectorLayer  # noqa: E402
+from qgis.PyQt.QtGui import QImage  # noqa: E402
 
 BIN, SRC = sys.argv[1], sys.argv[2]
 FIRMS = os.path.join(SRC, "fixtures/kz/firms.gpkg")
@@ -170,9 +171,23 @@ def checks(work):
             inked = sum(1 for v in pixels if v < 200)
             check(f"atlas page {page} is not blank", pixels and inked > len(pixels) // 50,
                   f"{inked} of {len(pixels)} pixels")
+        # the co-location heat map: red and blue cells, from the GeoPackage and from
+        # the directory of Shapefiles (its colocation.csv)
+        for source, name in ((out, "heat.png"), (os.path.join(work, "shp"), "heat_shp.png")):
+            heat = os.path.join(work, name)
+            run = subprocess.run([BIN, "render", source, heat, "--colocation", "--dpi", "60"],
+                                 capture_output=True, text=True)
+            check(f"render --colocation ({name}) exits 0", run.returncode == 0, run.stderr)
+            image = QImage(heat)
+            colours = [image.pixelColor(x, y) for x in range(0, image.width(), 3)
+                       for y in range(0, image.height(), 3)] if not image.isNull() else []
+            red = sum(1 for c in colours if c.red() > 150 and c.blue() < 80)
+            blue = sum(1 for c in colours if c.blue() > 140 and c.red() < 80)
+            check(f"{name}: red and blue cells", red > 20 and blue > 20, f"{red} red, {blue} blue")
         check("render leaves no temporary", sorted(os.listdir(work)) ==
               sorted([f for _, _, f, _, _ in FORMATS] +
-                     ["map.png", "almaty.pdf", "south.svg", "atlas.pdf"]),
+                     ["map.png", "almaty.pdf", "south.svg", "atlas.pdf", "heat.png",
+                      "heat_shp.png"]),
               str(os.listdir(work)))
     except Exception:
         traceback.print_exc()
