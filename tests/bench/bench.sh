@@ -166,6 +166,17 @@ for mode in geodesic planar; do
         "$o1" "$(least "$o1" "$o2")" "$p1" "$(least "$p1" "$p2")" "$on" "$(peak_mb)"
 done
 echo "(target: co-location, p-values included, at most 3x the clustering)"
+times=""
+for groups in "" "--groups $root/fixtures/groups/oked_groups_example.csv"; do
+    # shellcheck disable=SC2086 # $groups is two words or none
+    "$bin" cluster "$work/firms$n.gpkg" "$work/co.gpkg" --sector-field oked --sector-digits 2 \
+        --eps $eps --min-pts $minpts --permutations 0 --hull convex --colocation off $groups \
+        --debug on -q --overwrite 2>"$work/log"
+    times="$times $(stage clustering)"
+done
+read -r by_sector by_group <<<"$times"
+echo "clustering by sector $by_sector s, by the example groups (fixtures/groups) $by_group s" \
+    "(target: at most 2x)"
 if [ "${SIGNIFICANCE:-yes}" != no ]; then
     echo
     echo "2b. Default options, significance included: firmclust cluster FIRMS.gpkg OUT.gpkg"
