@@ -709,6 +709,13 @@ START_TEST(synth_institutions_near_their_sectors)
     OGR_L_SetAttributeFilter(l, "sector = '24' AND inst_types LIKE '%research%'");
     ck_assert_int_ge(OGR_L_GetFeatureCount(l, TRUE), 1);
     GDALClose(ds);
+
+    /* institutions without a CRS: refused, with the remedy */
+    write_text("nocrs.csv", "lon,lat,type\n76.9,43.2,university\n");
+    ck_assert_int_eq(run(MAIN_JOB " --institutions nocrs.csv", firms, "x.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "nocrs.csv: the institutions have no CRS"));
+    ck_assert_ptr_nonnull(strstr(err_text, "--s-srs"));
+    ck_assert_int_ne(access(in_dir("x.gpkg"), F_OK), 0);
 }
 END_TEST
 
