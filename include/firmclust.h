@@ -295,6 +295,20 @@ FC_API size_t fc_result_n_renamed(const fc_result *r);
 FC_API int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to);
 
 /**
+ * Helps choose eps: reads the firms of `input` as fc_cluster() would (the
+ * same options: sector field and digits, filters, CRS, distance) and, for
+ * each sector, measures the distance from each firm to its min-pts-th
+ * nearest firm of the sector, itself counted first (the eps at which it
+ * would be core), exactly and as clustering measures distances. *text gets,
+ * per sector, the quantiles of those distances and the knee of their sorted
+ * curve (Kneedle) as the suggested eps: a table, or JSON (with the curve)
+ * when json is non-zero. Free it with fc_free(). The "eps" option is not
+ * needed.
+ */
+FC_API int fc_suggest(fc_context *ctx, const char *input, const fc_options *opts, int json,
+                      char **text);
+
+/**
  * Describes a vector file as firmclust sees it: its layers with geometry
  * type, feature count and CRS, their fields with types and a few sample
  * values, and which fields look like sector codes, weights or region names.

@@ -686,6 +686,32 @@ START_TEST(groups_auto_round_trip)
 }
 END_TEST
 
+START_TEST(suggest_eps_per_sector)
+{
+    /* The sample's 20 divisions: a row each with quantiles and a suggested
+     * eps; IT (62), crowded into Almaty and Astana, has the shortest median
+     * k-distance, under a kilometre; metal ores (07) the longest */
+    ck_assert_int_eq(run("suggest '%s' --sector-field oked --sector-digits 2 --min-pts 10", firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "to its 10th nearest firm of its sector"));
+    ck_assert_ptr_nonnull(strstr(out_text, "\n62            381     308 m     389 m     649 m"));
+    ck_assert_ptr_nonnull(strstr(out_text, "\n07             34   43.8 km   46.7 km  587.6 km"));
+    ck_assert_int_eq(run("suggest '%s' --sector-field oked --sector-digits 2 --min-pts 10 --json",
+                         firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"sector\": \"62\", \"name\": "));
+    ck_assert_ptr_nonnull(strstr(out_text, "\"suggested_eps_m\": "));
+    int sectors = 0; /* in the part of the output the runner keeps (16 kB) */
+    for (const char *c = out_text; (c = strstr(c, "{\"sector\": ")); c++)
+        sectors++;
+    ck_assert_int_ge(sectors, 10);
+    ck_assert_int_eq(run("suggest '%s' --min-pts 0", firms), 2);
+    ck_assert_int_eq(run("suggest"), 2);
+    ck_assert_int_eq(run("suggest missing.gpkg"), 1);
+    ck_assert_ptr_nonnull(strstr(err_text, "missing.gpkg"));
+}
+END_TEST
+
 START_TEST(synth_institutions_near_their_sectors)
 {
     /* The bundled institutions are what synth makes with the sample's seed;
@@ -809,6 +835,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
     tcase_add_test(tc, groups_auto_round_trip);
+    tcase_add_test(tc, suggest_eps_per_sector);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);
     tcase_add_test(tc, same_input_same_bytes);
     tcase_add_test(tc, synth_city_firms_inside_their_city);

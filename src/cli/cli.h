@@ -1,7 +1,7 @@
 /* firmclust, the command-line tool: what its commands share.
  *
  * main.c dispatches to one cmd_* function per command (cluster.c, info.c,
- * render.c, synth.c); each parses its arguments with the one option parser
+ * render.c, suggest.c, synth.c); each parses its arguments with the one option parser
  * of args.c, makes its library call and prints the outcome. Exit status: 0
  * success, 1 failure (a FAILURE line on stderr), 2 usage error, 130
  * interrupted. */
@@ -24,6 +24,7 @@ int cmd_cluster(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_suggest(int argc, char **argv);
 
 /* ---- args.c: the option parser ------------------------------------------- */
 

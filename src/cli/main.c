@@ -24,6 +24,7 @@ static const struct command {
     {"cluster", cmd_cluster},
     {"info", cmd_info},
     {"render", cmd_render},
+    {"suggest", cmd_suggest},
     {"synth", cmd_synth},
 };
 

@@ -315,8 +315,9 @@ static int read_stage(fc_job *job)
 {
     fc_context *ctx = job->ctx;
     const fc_options *o = job->o;
-    int status = fc_output_prepare(ctx, job->output, o->format, o->overwrite, FC_OUT_LAYERS,
-                                   &job->out);
+    int status = job->output ? fc_output_prepare(ctx, job->output, o->format, o->overwrite,
+                                                 FC_OUT_LAYERS, &job->out)
+                             : FC_OK; /* fc_measure_firms(): nothing to write */
     if (status == FC_OK)
         status = fc_progress_stage(ctx, 0.0, 0.4, "reading");
     for (size_t i = 0; i < job->n_inputs && status == FC_OK; i++)
@@ -883,4 +884,43 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
         ctx->progress(1.0, "done", ctx->progress_arg); /* too late to cancel */
     job_free(job, status);
     return status;
+}
+
+int fc_measure_firms(fc_context *ctx, const char *input, const fc_options *o, fc_measured *m)
+{
+    memset(m, 0, sizeof *m);
+    fc_job *job = calloc(1, sizeof *job);
+    fc_input *in = calloc(1, sizeof *in);
+    if (!job || !in) {
+        free(job), free(in);
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    *job = (fc_job){.ctx = ctx, .o = o, .n_inputs = 1, .inputs = &m->input, .in = in};
+    m->input = input;
+    m->job = job;
+    clock_gettime(CLOCK_MONOTONIC, &job->t0);
+    int status = read_stage(job);
+    if (status == FC_OK)
+        status = reproject_stage(job);
+    if (status == FC_OK)
+        status = metric_stage(job);
+    if (status != FC_OK) {
+        job_free(job, FC_OK); /* no output to explain */
+        m->job = NULL;
+        return status;
+    }
+    m->firms = &job->f;
+    m->x = job->cx;
+    m->y = job->cy;
+    m->params = &job->params;
+    m->to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    m->distance = job->distance_used;
+    return FC_OK;
+}
+
+void fc_measured_free(fc_measured *m)
+{
+    if (m->job)
+        job_free(m->job, FC_OK);
+    memset(m, 0, sizeof *m);
 }

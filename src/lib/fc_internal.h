@@ -372,6 +372,37 @@ int fc_colocation_pvalues(fc_context *ctx, size_t n, const double *x, const doub
                           const uint32_t *neighbours, const fc_dbscan_params *params,
                           fc_colocation *c);
 
+/* ---- cluster.c: the firms as a run measures them ---------------------------- */
+
+/* The first stages of a run (read, reproject, choose the metric) without an
+ * output: for `firmclust suggest`. */
+typedef struct fc_measured {
+    struct fc_job *job;           /* owns everything below */
+    const char *input;
+    const fc_firms *firms;
+    const double *x, *y;          /* as the clustering measures distances */
+    const fc_dbscan_params *params;
+    double to_metres;             /* planar: working units to metres; geodesic: 1 */
+    const char *distance;         /* how distances are measured, in words */
+} fc_measured;
+int fc_measure_firms(fc_context *ctx, const char *input, const fc_options *o, fc_measured *m);
+void fc_measured_free(fc_measured *m);
+
+/* ---- knn.c -------------------------------------------------------------- */
+
+/* For each of n points, the distance to its k-th nearest point of the same
+ * group (group[i] < n_groups), itself counted first: planar in the unit of
+ * x and y, or geodesic in metres (params' distance and ellipsoid), exact;
+ * NaN for points of groups of fewer than k. */
+int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y,
+                     const uint32_t *group, size_t n_groups, const fc_dbscan_params *params,
+                     size_t k, double *out);
+/* The knee of n ascending values (Kneedle, Satopaa et al. 2011): the index
+ * where the curve, both axes scaled to [0, 1], lies farthest below the
+ * diagonal; of their logarithms when asked (k-distances span orders of
+ * magnitude: metres in a city, hundreds of kilometres in the steppe). */
+size_t fc_knee(const double *sorted, size_t n, bool logarithmic);
+
 /* ---- hull.c ------------------------------------------------------------- */
 
 typedef struct fc_hull_params {

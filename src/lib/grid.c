@@ -197,8 +197,8 @@ static void to_cartesian(void *arg, size_t begin, size_t end, int worker)
     proj_context_destroy(pc);
 }
 
-static int to_earth_centred(fc_context *ctx, int threads, size_t n, const double *lon,
-                            const double *lat, double a, double f, double *x, double *y, double *z)
+int fc_earth_centred(fc_context *ctx, int threads, size_t n, const double *lon,
+                     const double *lat, double a, double f, double *x, double *y, double *z)
 {
     cart_job job = {.lon = lon, .lat = lat, .x = x, .y = y, .z = z};
     atomic_init(&job.failed, 0);
@@ -484,8 +484,8 @@ static int build(fc_context *ctx, grid *g, size_t n, const double *x, const doub
         for (int d = 0; d < 3; d++)
             if (!(coord[d] = g->s[d] = malloc(n * sizeof(double))))
                 return fc_error(ctx, FC_ENOMEM, "out of memory placing %zu points in 3D", n);
-        if ((status = to_earth_centred(ctx, g->threads, n, x, y, g->geod.a, g->geod.f, coord[0],
-                                       coord[1], coord[2])) != FC_OK)
+        if ((status = fc_earth_centred(ctx, g->threads, n, x, y, g->geod.a, g->geod.f, coord[0],
+                                      coord[1], coord[2])) != FC_OK)
             return status;
     }
 

@@ -66,6 +66,11 @@ static inline uint32_t cell_column(const grid *g, int d, double v)
     return (uint32_t)floor((v - g->lo[d]) / g->side);
 }
 
+/* Earth-centred 3D coordinates (x, y, z, n each) of n points of longitude
+ * and latitude on the ellipsoid (a, f), by PROJ, on up to `threads`
+ * threads. */
+int fc_earth_centred(fc_context *ctx, int threads, size_t n, const double *lon,
+                     const double *lat, double a, double f, double *x, double *y, double *z);
 /* Geodesic distance between sorted positions p and q, by geod_inverse. */
 double fc_grid_geodesic(const grid *g, uint32_t p, uint32_t q);
 

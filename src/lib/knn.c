@@ -1,0 +1,318 @@
+/* Exact k-distances: for each point, the distance to its k-th nearest point
+ * of the same group, itself counted first (so k = min-pts gives the eps at
+ * which the point would be core). For choosing eps (`firmclust suggest`).
+ *
+ * Each group gets a kd-tree (median splits, leaves of up to LEAF points).
+ * Planar: the k nearest by dx*dx + dy*dy. Geodesic: the points go to
+ * earth-centred 3D coordinates, whose chord never exceeds the geodesic; the
+ * k nearest by chord give an upper bound U on the k-th geodesic distance
+ * (the largest of their geodesic distances), every point within U by
+ * geodesic lies within U by chord, and those few are ranked by
+ * geod_inverse: the answer is geod_inverse's own. */
+#include "grid.h"
+
+#include <geodesic.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEAF 8
+
+typedef struct kdtree {
+    int dims;
+    const double *c[3]; /* coordinates by point index */
+    uint32_t *idx;      /* the group's points, in tree order */
+    size_t n;
+} kdtree;
+
+static inline double coord(const kdtree *t, int d, uint32_t i) { return t->c[d][i]; }
+
+/* Orders idx[lo, hi) so that idx[mid] is the median by coordinate d (ties
+ * by index), smaller before it, larger after (Hoare's quickselect). */
+static void select_median(const kdtree *t, int d, uint32_t *idx, size_t lo, size_t hi,
+                          size_t mid)
+{
+    while (hi - lo > 1) {
+        /* the lower middle: Hoare's partition then always leaves j below
+         * hi - 1, so that the range shrinks */
+        const uint32_t pivot = idx[lo + (hi - lo - 1) / 2];
+        const double pv = coord(t, d, pivot);
+        size_t i = lo, j = hi - 1;
+        for (;;) {
+            while (coord(t, d, idx[i]) < pv || (coord(t, d, idx[i]) == pv && idx[i] < pivot))
+                i++;
+            while (coord(t, d, idx[j]) > pv || (coord(t, d, idx[j]) == pv && idx[j] > pivot))
+                j--;
+            if (i >= j)
+                break;
+            uint32_t swap = idx[i];
+            idx[i++] = idx[j];
+            idx[j--] = swap;
+        }
+        if (mid <= j)
+            hi = j + 1;
+        else
+            lo = j + 1;
+    }
+}
+
+/* A node is idx[lo, hi): its median idx[mid] splits it, the smaller
+ * before (the left child), the larger after (the right child); the median
+ * itself stays at mid, where the queries read it. */
+static void build(const kdtree *t, size_t lo, size_t hi, int depth)
+{
+    if (hi - lo <= LEAF)
+        return;
+    const size_t mid = lo + (hi - lo) / 2;
+    select_median(t, depth % t->dims, t->idx, lo, hi, mid);
+    build(t, lo, mid, depth + 1);
+    build(t, mid + 1, hi, depth + 1);
+}
+
+static double dist2(const kdtree *t, const double *q, uint32_t i)
+{
+    double sum = 0;
+    for (int d = 0; d < t->dims; d++) {
+        const double v = q[d] - coord(t, d, i);
+        sum += v * v;
+    }
+    return sum;
+}
+
+/* The k smallest squared distances so far, a max-heap: top first. */
+typedef struct heap {
+    double *d;
+    size_t n, k;
+} heap;
+
+static void heap_push(heap *h, double v)
+{
+    if (h->n == h->k) {
+        if (v >= h->d[0])
+            return;
+        size_t i = 0; /* replace the top, sift down */
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= h->n)
+                break;
+            if (c + 1 < h->n && h->d[c + 1] > h->d[c])
+                c++;
+            if (h->d[c] <= v)
+                break;
+            h->d[i] = h->d[c];
+            i = c;
+        }
+        h->d[i] = v;
+        return;
+    }
+    size_t i = h->n++;
+    while (i > 0 && h->d[(i - 1) / 2] < v) {
+        h->d[i] = h->d[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h->d[i] = v;
+}
+
+static void nearest(const kdtree *t, const double *q, size_t lo, size_t hi, int depth, heap *h)
+{
+    if (hi - lo <= LEAF) {
+        for (size_t p = lo; p < hi; p++)
+            heap_push(h, dist2(t, q, t->idx[p]));
+        return;
+    }
+    const size_t mid = lo + (hi - lo) / 2;
+    const int d = depth % t->dims;
+    const double gap = q[d] - coord(t, d, t->idx[mid]);
+    const bool left_first = gap < 0;
+    heap_push(h, dist2(t, q, t->idx[mid]));
+    nearest(t, q, left_first ? lo : mid + 1, left_first ? mid : hi, depth + 1, h);
+    if (h->n < h->k || gap * gap <= h->d[0])
+        nearest(t, q, left_first ? mid + 1 : lo, left_first ? hi : mid, depth + 1, h);
+}
+
+/* Calls fn for every point within squared chord r2 of q. */
+typedef void (*visit_fn)(void *arg, uint32_t i);
+static void within_r2(const kdtree *t, const double *q, double r2, size_t lo, size_t hi,
+                      int depth, visit_fn fn, void *arg)
+{
+    if (hi - lo <= LEAF) {
+        for (size_t p = lo; p < hi; p++)
+            if (dist2(t, q, t->idx[p]) <= r2)
+                fn(arg, t->idx[p]);
+        return;
+    }
+    const size_t mid = lo + (hi - lo) / 2;
+    const int d = depth % t->dims;
+    const double gap = q[d] - coord(t, d, t->idx[mid]);
+    if (dist2(t, q, t->idx[mid]) <= r2)
+        fn(arg, t->idx[mid]);
+    if (gap <= 0 || gap * gap <= r2)
+        within_r2(t, q, r2, lo, mid, depth + 1, fn, arg);
+    if (gap >= 0 || gap * gap <= r2)
+        within_r2(t, q, r2, mid + 1, hi, depth + 1, fn, arg);
+}
+
+typedef struct knn_job {
+    const size_t *start, *members; /* the groups' points: members[start[g] .. start[g + 1]) */
+    kdtree *trees;                 /* per group */
+    const size_t *group_of_item;   /* the work items are points in group order */
+    size_t k;
+    bool geodesic;
+    const double *lon, *lat;
+    struct geod_geodesic geod;
+    double *scratch; /* per thread: k + n_max doubles */
+    size_t stride;
+    double *out;
+} knn_job;
+
+typedef struct geodesic_visit {
+    const knn_job *j;
+    uint32_t from;
+    double *d;
+    size_t n;
+} geodesic_visit;
+
+static void add_geodesic(void *arg, uint32_t i)
+{
+    geodesic_visit *v = arg;
+    uint32_t a = v->from < i ? v->from : i, b = v->from < i ? i : v->from; /* one order */
+    double s12 = 0;
+    if (a != b)
+        geod_inverse(&v->j->geod, v->j->lat[a], v->j->lon[a], v->j->lat[b], v->j->lon[b], &s12,
+                     NULL, NULL);
+    v->d[v->n++] = s12;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
+{
+    knn_job *j = arg;
+    double *hd = j->scratch + (size_t)worker * j->stride, *found = hd + j->k;
+    for (size_t w = begin; w < end; w++) {
+        const size_t g = j->group_of_item[w];
+        const kdtree *t = &j->trees[g];
+        const uint32_t i = (uint32_t)j->members[w];
+        if (t->n < j->k) {
+            j->out[i] = NAN;
+            continue;
+        }
+        double q[3];
+        for (int d = 0; d < t->dims; d++)
+            q[d] = coord(t, d, i);
+        heap h = {hd, 0, j->k};
+        nearest(t, q, 0, t->n, 0, &h);
+        if (!j->geodesic) {
+            j->out[i] = sqrt(h.d[0]);
+            continue;
+        }
+        /* U: the largest geodesic distance to the k nearest by chord */
+        const double chord = sqrt(h.d[0]) * (1 + 1e-12) + GEODESIC_MARGIN;
+        geodesic_visit v = {j, i, found, 0};
+        within_r2(t, q, chord * chord, 0, t->n, 0, add_geodesic, &v);
+        qsort(found, v.n, sizeof *found, compare_double);
+        double upper = found[j->k - 1]; /* within that chord: at least the k */
+        const double reach = upper + GEODESIC_MARGIN;
+        v.n = 0;
+        within_r2(t, q, reach * reach, 0, t->n, 0, add_geodesic, &v);
+        qsort(found, v.n, sizeof *found, compare_double);
+        j->out[i] = found[j->k - 1];
+    }
+}
+
+int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y,
+                     const uint32_t *group, size_t n_groups, const fc_dbscan_params *params,
+                     size_t k, double *out)
+{
+    if (k < 1)
+        return fc_error(ctx, FC_EINVAL, "k must be at least 1");
+    const bool geodesic = params->distance == FC_DISTANCE_GEODESIC;
+    const int threads = fc_threads_or_cores(params->threads);
+    knn_job j = {.k = k, .geodesic = geodesic, .lon = x, .lat = y, .out = out};
+    double *ecef[3] = {NULL, NULL, NULL};
+    size_t *start = calloc(n_groups + 1, sizeof *start), *members = malloc((n + 1) * sizeof *members);
+    size_t *group_of_item = malloc((n + 1) * sizeof *group_of_item);
+    uint32_t *idx = malloc((n + 1) * sizeof *idx);
+    kdtree *trees = calloc(n_groups + 1, sizeof *trees);
+    int status = start && members && group_of_item && idx && trees
+                     ? FC_OK
+                     : fc_error(ctx, FC_ENOMEM, "out of memory for the k-distances of %zu firms", n);
+    if (status == FC_OK && geodesic) {
+        double a = params->semi_major, f = params->flattening;
+        if (a == 0 && f == 0)
+            a = 6378137.0, f = 1 / 298.257223563;
+        geod_init(&j.geod, a, f);
+        for (int d = 0; d < 3 && status == FC_OK; d++)
+            if (!(ecef[d] = malloc((n + 1) * sizeof *ecef[d])))
+                status = fc_error(ctx, FC_ENOMEM, "out of memory");
+        if (status == FC_OK)
+            status = fc_earth_centred(ctx, threads, n, x, y, a, f, ecef[0], ecef[1], ecef[2]);
+    }
+    if (status == FC_OK) {
+        for (size_t i = 0; i < n; i++) /* the groups' points, in input order */
+            start[group[i] + 1]++;
+        for (size_t g = 0; g < n_groups; g++)
+            start[g + 1] += start[g];
+        size_t *next = group_of_item; /* as scratch: the next place of each group */
+        memcpy(next, start, n_groups * sizeof *next);
+        for (size_t i = 0; i < n; i++)
+            members[next[group[i]]++] = i;
+        size_t n_max = 0;
+        for (size_t g = 0; g < n_groups; g++) {
+            kdtree *t = &trees[g];
+            *t = (kdtree){geodesic ? 3 : 2, {geodesic ? ecef[0] : x, geodesic ? ecef[1] : y,
+                                             ecef[2]},
+                          idx + start[g], start[g + 1] - start[g]};
+            for (size_t p = start[g]; p < start[g + 1]; p++) {
+                idx[p] = (uint32_t)members[p];
+                group_of_item[p] = g;
+            }
+            build(t, 0, t->n, 0);
+            n_max = t->n > n_max ? t->n : n_max;
+        }
+        j.start = start, j.members = members, j.trees = trees, j.group_of_item = group_of_item;
+        j.stride = k + n_max;
+        if (!(j.scratch = malloc((size_t)threads * j.stride * sizeof *j.scratch)))
+            status = fc_error(ctx, FC_ENOMEM, "out of memory");
+    }
+    if (status == FC_OK)
+        fc_parallel_for(threads, n, 4096, kth_of_points, &j);
+    free(j.scratch), free(start), free(members), free(group_of_item), free(idx), free(trees);
+    for (int d = 0; d < 3; d++)
+        free(ecef[d]);
+    return status;
+}
+
+size_t fc_knee(const double *sorted, size_t n, bool logarithmic)
+{
+    /* the values' logarithms, from the smallest positive one */
+    double floor_value = INFINITY;
+    for (size_t i = 0; logarithmic && i < n; i++)
+        if (sorted[i] > 0 && sorted[i] < floor_value)
+            floor_value = sorted[i];
+    if (logarithmic && !isfinite(floor_value))
+        logarithmic = false; /* no positive value */
+#define Y(i) (logarithmic ? log(sorted[i] > floor_value ? sorted[i] : floor_value) : sorted[i])
+    if (n < 3 || !(Y(n - 1) > Y(0)))
+        return n ? n / 2 : 0;
+    /* Kneedle: both axes to [0, 1]; the k-distances rise slowly, then
+     * steeply (a convex curve), and the knee is where the curve lies
+     * farthest below the diagonal: the largest x - y */
+    size_t best = 0;
+    double best_gap = -INFINITY;
+    const double y0 = Y(0), span = Y(n - 1) - Y(0);
+    for (size_t i = 0; i < n; i++) {
+        const double xn = (double)i / (double)(n - 1);
+        const double yn = (Y(i) - y0) / span;
+        if (xn - yn > best_gap) {
+            best_gap = xn - yn;
+            best = i;
+        }
+    }
+#undef Y
+    return best;
+}
