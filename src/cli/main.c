@@ -1,8 +1,8 @@
 /* firmclust: the command-line tool over libfirmclust. main() sets up GDAL
  * and the signals and hands over to the command: cluster (cluster.c, with
- * batch.c for several inputs), info (info.c), render (render.c), synth
- * (synth.c). Each parses its options with args.c, makes its library call
- * and prints the outcome; exit 0 on success, 1 on failure, 2 on a usage
+ * batch.c for several inputs), info (info.c), render (render.c), suggest
+ * (suggest.c), synth (synth.c). Each parses its options with args.c, makes
+ * its library call and prints the outcome; exit 0 on success, 1 on failure, 2 on a usage
  * error, 130 when interrupted. */
 #include "cli.h"
 
@@ -37,7 +37,8 @@ static const char *const usage =
     "  cluster FIRMS OUTPUT   cluster firm points; write cluster polygons and labelled firms\n"
     "  info FILE              what firmclust sees in a file: layers, fields, likely roles\n"
     "  render OUTPUT PNG      a map picture of an output, drawn by QGIS (needs python3-qgis)\n"
-    "  synth OUTPUT           write a synthetic set of Kazakh firms\n"
+    "  suggest FIRMS          help choosing eps: each sector's k-distances and their knee\n"
+    "  synth OUTPUT           write a synthetic set of Kazakh firms (and institutions)\n"
     "\n"
     "Run 'firmclust COMMAND --help' for a command's options.\n"
     "GDAL's general options work too: --version, --formats, --config KEY VALUE,\n"
