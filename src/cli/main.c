@@ -2,8 +2,8 @@
  * and the signals and hands over to the command: cluster (cluster.c, with
  * batch.c for several inputs), info (info.c), render (render.c), suggest
  * (suggest.c), synth (synth.c). Each parses its options with args.c, makes
- * its library call and prints the outcome; exit 0 on success, 1 on failure, 2 on a usage
- * error, 130 when interrupted. */
+ * its library call and prints the outcome; exit 0 on success, 1 on failure,
+ * 2 on a usage error, 130 when interrupted. */
 #include "cli.h"
 
 #include <stdio.h>
