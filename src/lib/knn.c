@@ -234,7 +234,8 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
     const int threads = fc_threads_or_cores(params->threads);
     knn_job j = {.k = k, .geodesic = geodesic, .lon = x, .lat = y, .out = out};
     double *ecef[3] = {NULL, NULL, NULL};
-    size_t *start = calloc(n_groups + 1, sizeof *start), *members = malloc((n + 1) * sizeof *members);
+    size_t *start = calloc(n_groups + 1, sizeof *start);
+    size_t *members = malloc((n + 1) * sizeof *members);
     size_t *group_of_item = malloc((n + 1) * sizeof *group_of_item);
     uint32_t *idx = malloc((n + 1) * sizeof *idx);
     kdtree *trees = calloc(n_groups + 1, sizeof *trees);
@@ -257,10 +258,17 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
             start[group[i] + 1]++;
         for (size_t g = 0; g < n_groups; g++)
             start[g + 1] += start[g];
-        size_t *next = group_of_item; /* as scratch: the next place of each group */
+        size_t *next = malloc((n_groups + 1) * sizeof *next); /* each group's next place */
+        if (!next) {
+            free(start), free(members), free(group_of_item), free(idx), free(trees);
+            for (int d = 0; d < 3; d++)
+                free(ecef[d]);
+            return fc_error(ctx, FC_ENOMEM, "out of memory");
+        }
         memcpy(next, start, n_groups * sizeof *next);
         for (size_t i = 0; i < n; i++)
             members[next[group[i]]++] = i;
+        free(next);
         size_t n_max = 0;
         for (size_t g = 0; g < n_groups; g++) {
             kdtree *t = &trees[g];
