@@ -4,11 +4,11 @@
  *
  * Each group gets a kd-tree (median splits, leaves of up to LEAF points).
  * Planar: the k nearest by dx*dx + dy*dy. Geodesic: the points go to
- * earth-centred 3D coordinates, whose chord never exceeds the geodesic; the
- * k nearest by chord give an upper bound U on the k-th geodesic distance
- * (the largest of their geodesic distances), every point within U by
- * geodesic lies within U by chord, and those few are ranked by
- * geod_inverse: the answer is geod_inverse's own. */
+ * earth-centred 3D coordinates, whose chord never exceeds the geodesic and
+ * bounds it from above too (Schur's comparison theorem, as in grid.c); the
+ * k nearest by chord bound the k-th geodesic distance, and only the few
+ * points whose bounds straddle it are measured by geod_inverse (see
+ * kth_geodesic()): the answer is geod_inverse's own. */
 #include "grid.h"
 
 #include <geodesic.h>
@@ -152,6 +152,11 @@ static void within_r2(const kdtree *t, const double *q, double r2, size_t lo, si
         within_r2(t, q, r2, mid + 1, hi, depth + 1, fn, arg);
 }
 
+typedef struct candidate {
+    double chord;
+    uint32_t i;
+} candidate;
+
 typedef struct knn_job {
     const size_t *start, *members; /* the groups' points: members[start[g] .. start[g + 1]) */
     kdtree *trees;                 /* per group */
@@ -160,27 +165,33 @@ typedef struct knn_job {
     bool geodesic;
     const double *lon, *lat;
     struct geod_geodesic geod;
-    double *scratch; /* per thread: k + n_max doubles */
-    size_t stride;
+    double rho;       /* the ellipsoid's smallest radius of curvature */
+    size_t n_max;     /* the largest group */
+    double *heaps;    /* per thread: k */
+    candidate *cands; /* per thread: n_max */
+    double *exact;    /* per thread: n_max */
     double *out;
 } knn_job;
 
-typedef struct geodesic_visit {
-    const knn_job *j;
-    uint32_t from;
-    double *d;
-    size_t n;
-} geodesic_visit;
-
-static void add_geodesic(void *arg, uint32_t i)
+/* The longest a geodesic of chord c can be (Schur: the curvature of a
+ * geodesic is at most 1/rho), with the margin; never shorter than c. */
+static double longest(const knn_job *j, double c)
 {
-    geodesic_visit *v = arg;
-    uint32_t a = v->from < i ? v->from : i, b = v->from < i ? i : v->from; /* one order */
-    double s12 = 0;
-    if (a != b)
-        geod_inverse(&v->j->geod, v->j->lat[a], v->j->lon[a], v->j->lat[b], v->j->lon[b], &s12,
-                     NULL, NULL);
-    v->d[v->n++] = s12;
+    const double half = c / (2 * j->rho);
+    return (half < 1 ? 2 * j->rho * asin(half) : M_PI * j->rho) + GEODESIC_MARGIN;
+}
+
+typedef struct collect {
+    const kdtree *t;
+    const double *q;
+    candidate *c;
+    size_t n;
+} collect;
+
+static void add_candidate(void *arg, uint32_t i)
+{
+    collect *c = arg;
+    c->c[c->n++] = (candidate){sqrt(dist2(c->t, c->q, i)), i};
 }
 
 static int compare_double(const void *a, const void *b)
@@ -189,10 +200,41 @@ static int compare_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The k-th smallest geodesic distance from point i, its k-th chord c_k
+ * known. A point's geodesic lies between its chord c and longest(c); the
+ * k-th geodesic D between c_k and longest(c_k). So only the points with
+ * chord up to longest(c_k) can count; of those, a point whose longest(c)
+ * is below c_k is surely nearer than D, and only the others, whose bounds
+ * straddle, need geod_inverse: usually one or two. */
+static double kth_geodesic(const knn_job *j, const kdtree *t, const double *q, uint32_t i,
+                           double c_k, candidate *cands, double *exact)
+{
+    const double low_k = c_k - GEODESIC_MARGIN, reach = longest(j, c_k);
+    collect c = {t, q, cands, 0};
+    within_r2(t, q, reach * reach, 0, t->n, 0, add_candidate, &c);
+    size_t below = 0, m = 0;
+    for (size_t e = 0; e < c.n; e++) {
+        if (longest(j, cands[e].chord) < low_k) {
+            below++;
+            continue;
+        }
+        const uint32_t other = cands[e].i;
+        const uint32_t a = i < other ? i : other, b = i < other ? other : i; /* one order */
+        double s12 = 0;
+        if (a != b)
+            geod_inverse(&j->geod, j->lat[a], j->lon[a], j->lat[b], j->lon[b], &s12, NULL, NULL);
+        exact[m++] = s12;
+    }
+    qsort(exact, m, sizeof *exact, compare_double);
+    return exact[j->k - 1 - below];
+}
+
 static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
 {
     knn_job *j = arg;
-    double *hd = j->scratch + (size_t)worker * j->stride, *found = hd + j->k;
+    double *hd = j->heaps + (size_t)worker * j->k;
+    candidate *cands = j->cands ? j->cands + (size_t)worker * j->n_max : NULL;
+    double *exact = j->exact ? j->exact + (size_t)worker * j->n_max : NULL;
     for (size_t w = begin; w < end; w++) {
         const size_t g = j->group_of_item[w];
         const kdtree *t = &j->trees[g];
@@ -206,21 +248,8 @@ static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
             q[d] = coord(t, d, i);
         heap h = {hd, 0, j->k};
         nearest(t, q, 0, t->n, 0, &h);
-        if (!j->geodesic) {
-            j->out[i] = sqrt(h.d[0]);
-            continue;
-        }
-        /* U: the largest geodesic distance to the k nearest by chord */
-        const double chord = sqrt(h.d[0]) * (1 + 1e-12) + GEODESIC_MARGIN;
-        geodesic_visit v = {j, i, found, 0};
-        within_r2(t, q, chord * chord, 0, t->n, 0, add_geodesic, &v);
-        qsort(found, v.n, sizeof *found, compare_double);
-        double upper = found[j->k - 1]; /* within that chord: at least the k */
-        const double reach = upper + GEODESIC_MARGIN;
-        v.n = 0;
-        within_r2(t, q, reach * reach, 0, t->n, 0, add_geodesic, &v);
-        qsort(found, v.n, sizeof *found, compare_double);
-        j->out[i] = found[j->k - 1];
+        j->out[i] = j->geodesic ? kth_geodesic(j, t, q, i, sqrt(h.d[0]), cands, exact)
+                                : sqrt(h.d[0]);
     }
 }
 
@@ -247,6 +276,8 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
         if (a == 0 && f == 0)
             a = 6378137.0, f = 1 / 298.257223563;
         geod_init(&j.geod, a, f);
+        const double b = a * (1 - f);
+        j.rho = fmin(b * b / a, a * a / b);
         for (int d = 0; d < 3 && status == FC_OK; d++)
             if (!(ecef[d] = malloc((n + 1) * sizeof *ecef[d])))
                 status = fc_error(ctx, FC_ENOMEM, "out of memory");
@@ -283,13 +314,19 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
             n_max = t->n > n_max ? t->n : n_max;
         }
         j.start = start, j.members = members, j.trees = trees, j.group_of_item = group_of_item;
-        j.stride = k + n_max;
-        if (!(j.scratch = malloc((size_t)threads * j.stride * sizeof *j.scratch)))
+        j.n_max = n_max;
+        j.heaps = malloc((size_t)threads * k * sizeof *j.heaps);
+        if (geodesic) {
+            j.cands = malloc((size_t)threads * (n_max + 1) * sizeof *j.cands);
+            j.exact = malloc((size_t)threads * (n_max + 1) * sizeof *j.exact);
+        }
+        if (!j.heaps || (geodesic && (!j.cands || !j.exact)))
             status = fc_error(ctx, FC_ENOMEM, "out of memory");
     }
     if (status == FC_OK)
         fc_parallel_for(threads, n, 4096, kth_of_points, &j);
-    free(j.scratch), free(start), free(members), free(group_of_item), free(idx), free(trees);
+    free(j.heaps), free(j.cands), free(j.exact);
+    free(start), free(members), free(group_of_item), free(idx), free(trees);
     for (int d = 0; d < 3; d++)
         free(ecef[d]);
     return status;
