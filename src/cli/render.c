@@ -21,6 +21,7 @@ static const char *const usage =
     "                        [--title TEXT] [--source TEXT] [--dpi N] [--overwrite]\n"
     "       firmclust render OUTPUT ATLAS.pdf --atlas --regions FILE [OPTIONS]\n"
     "       firmclust render OUTPUT HEAT.png --colocation [--title TEXT] [--dpi N]\n"
+    "       firmclust render SUGGEST.json CURVES.png --curves [--title TEXT] [--dpi N]\n"
     "\n"
     "Draws a firmclust OUTPUT (a GeoPackage or an output directory) as a map with\n"
     "QGIS's own renderer, in the styles the output carries: cluster polygons by\n"
@@ -44,10 +45,12 @@ static const char *const usage =
     "  --colocation     a heat map of the colocation table instead of a map: CLQ of\n"
     "                   each pair of sectors (row to column), a dot where q <= 0.05,\n"
     "                   related sectors side by side\n"
+    "  --curves         OUTPUT is the JSON of 'firmclust suggest --json': draw each\n"
+    "                   sector's sorted k-distances, its suggested eps marked\n"
     "  --overwrite      replace an existing MAP\n";
 
 enum { OPT_HELP = 1, OPT_REGIONS, OPT_REGION, OPT_EXTENT, OPT_TITLE, OPT_SOURCE, OPT_DPI,
-       OPT_ATLAS, OPT_OVERWRITE, OPT_COLOCATION };
+       OPT_ATLAS, OPT_OVERWRITE, OPT_COLOCATION, OPT_CURVES };
 static const cli_option render_options[] = {
     {"help", 'h', false, OPT_HELP},
     {"regions", 0, true, OPT_REGIONS},
@@ -58,6 +61,7 @@ static const cli_option render_options[] = {
     {"dpi", 0, true, OPT_DPI},
     {"atlas", 0, false, OPT_ATLAS},
     {"colocation", 0, false, OPT_COLOCATION},
+    {"curves", 0, false, OPT_CURVES},
     {"overwrite", 0, false, OPT_OVERWRITE},
     {NULL, 0, false, 0},
 };
@@ -67,6 +71,7 @@ typedef struct render_args {
     const char *format; /* png, pdf or svg: MAP's extension */
     const char *atlas;  /* "1" for --atlas, else NULL */
     const char *colocation; /* "1" for --colocation, else NULL */
+    const char *curves;     /* "1" for --curves, else NULL */
     bool overwrite;
 } render_args;
 
@@ -77,9 +82,9 @@ static char **script_args(const render_args *r, const char *python, const char *
                           const char *tmp_map)
 {
     const char *keys[] = {"format", "regions", "region", "extent", "title", "source", "dpi",
-                          "atlas", "colocation"};
+                          "atlas", "colocation", "curves"};
     const char *values[] = {r->format, r->regions, r->region, r->extent, r->title, r->source,
-                            r->dpi, r->atlas, r->colocation};
+                            r->dpi, r->atlas, r->colocation, r->curves};
     enum { N_KEYS = sizeof keys / sizeof keys[0] };
     char **args = calloc(4 + N_KEYS + 1, sizeof *args);
     if (!args)
@@ -228,6 +233,9 @@ static int check_args(const render_args *r)
     if (r->atlas && (strcmp(r->format, "pdf") != 0 || !r->regions || r->region || r->extent))
         return cli_usage_error("render", "--atlas writes a PDF (ATLAS.pdf), with --regions, and "
                                          "without --region or --extent");
+    if (r->curves && (r->colocation || r->atlas || r->region || r->extent || r->regions))
+        return cli_usage_error("render", "--curves draws the JSON of firmclust suggest: not with "
+                                         "--colocation, --atlas, --regions, --region or --extent");
     if (r->colocation && (r->atlas || r->region || r->extent))
         return cli_usage_error("render", "--colocation draws a heat map, not a map: not with "
                                          "--atlas, --region or --extent");
@@ -264,6 +272,7 @@ int cmd_render(int argc, char **argv)
         case OPT_DPI: r.dpi = a.value; break;
         case OPT_ATLAS: r.atlas = "1"; break;
         case OPT_COLOCATION: r.colocation = "1"; break;
+        case OPT_CURVES: r.curves = "1"; break;
         case OPT_OVERWRITE: r.overwrite = true; break;
         default:
             if (r.map)

@@ -5,10 +5,12 @@
 #   python3 render.py OUTPUT PICTURE [key=value ...]
 # with keys format (png, pdf or svg), regions, title, source, dpi, extent
 # (xmin,ymin,xmax,ymax in longitude/latitude), region (a region's name),
-# atlas and colocation (a heat map of the colocation table instead of a map).
+# atlas, colocation (a heat map of the colocation table instead of a map) and
+# curves (OUTPUT is the JSON of `firmclust suggest`: its k-distance curves).
 # The tool has checked them; PICTURE is a temporary name it moves into place.
 import collections
 import datetime
+import json
 import math
 import os
 import sys
@@ -22,9 +24,9 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordina
                        QgsPalLayerSettings, QgsPrintLayout, QgsScaleBarSettings,
                        QgsProject, QgsRectangle, QgsTextBufferSettings, QgsTextFormat,
                        QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
-                       QgsLayoutItemShape)
-from qgis.PyQt.QtCore import QRectF
-from qgis.PyQt.QtGui import QColor, QFont
+                       QgsLayoutItemShape, QgsLayoutItemPolyline, QgsLineSymbol)
+from qgis.PyQt.QtCore import QPointF, QRectF
+from qgis.PyQt.QtGui import QColor, QFont, QPolygonF
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 # exit status for what the user gave (the message is the last line on stderr)
@@ -208,6 +210,8 @@ def main(output, picture, options):
     project = QgsProject.instance()
     if options.get("colocation"):
         return heat_map(output, picture, options, project)
+    if options.get("curves"):
+        return k_distance_curves(output, picture, options, project)
     clusters, firms = layer(output, "clusters"), layer(output, "firms")
     if not clusters or not clusters.isValid() or not firms or not firms.isValid():
         sys.stderr.write(f"{output}: no clusters and firms layers to draw\n")
@@ -534,6 +538,86 @@ def heat_map(output, picture, options, project):
     result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
     if result != QgsLayoutExporter.Success:
         sys.stderr.write(f"{picture}: QGIS could not write the heat map\n")
+        return 1
+    return 0
+
+
+# ---- the k-distance curves of `firmclust suggest --json` ------------------
+
+CURVE_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+                 (57, 59, 121), (99, 121, 57), (140, 109, 49), (123, 65, 115), (107, 110, 207),
+                 (0, 128, 128), (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150),
+                 (197, 176, 213), (196, 156, 148), (247, 182, 210), (219, 219, 141)]
+
+
+def add_line(layout, points, colour, width):
+    line = QgsLayoutItemPolyline(QPolygonF([QPointF(x, y) for x, y in points]), layout)
+    line.setSymbol(QgsLineSymbol.createSimple({
+        "line_color": f"{colour[0]},{colour[1]},{colour[2]},255", "line_width": str(width)}))
+    layout.addLayoutItem(line)
+
+
+def k_distance_curves(output, picture, options, project):
+    """Each sector's sorted k-distances against the share of its firms, on a
+    logarithmic scale of metres, its knee (the suggested eps) marked: R's
+    kNNdistplot, one curve per sector."""
+    try:
+        with open(output, encoding="utf-8") as f:
+            data = json.load(f)
+        sectors = [s for s in data["sectors"] if s.get("curve_m")]
+    except (OSError, ValueError, KeyError, TypeError):
+        sys.stderr.write(f"{output}: not the JSON of firmclust suggest --json\n")
+        return BAD_INPUT
+    sectors = sorted(sectors, key=lambda s: -s["firms"])[:len(CURVE_COLOURS)]
+    values = [v for s in sectors for v in s["curve_m"] if v > 0]
+    if not values:
+        sys.stderr.write(f"{output}: no k-distances to draw\n")
+        return BAD_INPUT
+    low = 10 ** math.floor(math.log10(min(values)))
+    high = 10 ** math.ceil(math.log10(max(values)))
+    left, top, width, height = 24.0, 16.0, 190.0, 120.0
+    def at(share, metres):
+        y = (math.log10(max(metres, low)) - math.log10(low)) / (math.log10(high) - math.log10(low))
+        return left + share * width, top + height - y * height
+    layout = QgsPrintLayout(project)
+    layout.initializeDefaults()
+    grey = (170, 170, 170)
+    decade = low
+    while decade <= high * 1.0001:  # the scale of metres, a line a decade
+        _, y = at(0, decade)
+        add_line(layout, [(left, y), (left + width, y)], (225, 225, 225), 0.15)
+        label = f"{decade / 1000:g} km" if decade >= 1000 else f"{decade:g} m"
+        add_text(layout, label, 2, y - 2.5, left - 4, 5, 7)
+        decade *= 10
+    for k in range(5):
+        x, _ = at(k / 4, low)
+        add_text(layout, f"{k * 25}%", x - 6, top + height + 1, 12, 5, 7, True)
+    add_line(layout, [(left, top), (left, top + height), (left + width, top + height)], grey, 0.3)
+    add_text(layout, "firms of the sector, by their k-distance", left, top + height + 6, width,
+             5, 8, True)
+    for n, s in enumerate(sectors):
+        colour = CURVE_COLOURS[n]
+        curve = s["curve_m"]
+        points = [at(i / max(1, len(curve) - 1), v) for i, v in enumerate(curve)]
+        add_line(layout, points, colour, 0.4)
+        knee = s["suggested_eps_m"]
+        i = min(range(len(curve)), key=lambda k: abs(curve[k] - knee))
+        x, y = at(i / max(1, len(curve) - 1), knee)
+        add_box(layout, x - 1.2, y - 1.2, 2.4, 2.4, QColor(*colour), "30,30,30,255")
+        add_box(layout, left + width + 6, top + n * 5, 4, 3.5, QColor(*colour), "255,255,255,255")
+        add_text(layout, f"{s['sector']}  {knee / 1000:.1f} km" if knee >= 1000 else
+                 f"{s['sector']}  {knee:.0f} m", left + width + 12, top + n * 5 - 0.7, 40, 5, 7)
+    add_text(layout, "sector, suggested eps", left + width + 6, top - 6, 50, 5, 8)
+    page_width, page_height = left + width + 55, max(top + height + 18, top + len(sectors) * 5 + 8)
+    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(page_width, page_height))
+    k = data.get("min_pts", "k")
+    add_text(layout, options.get("title") or f"Distance to the {k}th nearest firm of the sector",
+             4, 2, page_width - 8, 10, 14)
+    add_text(layout, options["source"], 4, page_height - 6, page_width - 8, 5, 7)
+    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
+    if result != QgsLayoutExporter.Success:
+        sys.stderr.write(f"{picture}: QGIS could not write the curves\n")
         return 1
     return 0
 

@@ -184,10 +184,24 @@ def checks(work):
             red = sum(1 for c in colours if c.red() > 150 and c.blue() < 80)
             blue = sum(1 for c in colours if c.blue() > 140 and c.red() < 80)
             check(f"{name}: red and blue cells", red > 20 and blue > 20, f"{red} red, {blue} blue")
+        # the k-distance curves of firmclust suggest --json
+        suggest = subprocess.run([BIN, "suggest", FIRMS, "--sector-field", "oked",
+                                  "--sector-digits", "2", "--min-pts", "10", "--json"],
+                                 capture_output=True, text=True)
+        check("suggest --json exits 0", suggest.returncode == 0, suggest.stderr)
+        with open(os.path.join(work, "suggest.json"), "w", encoding="utf-8") as f:
+            f.write(suggest.stdout)
+        curves = os.path.join(work, "curves.svg")
+        run = subprocess.run([BIN, "render", os.path.join(work, "suggest.json"), curves, "--curves"],
+                             capture_output=True, text=True)
+        check("render --curves exits 0", run.returncode == 0, run.stderr)
+        text = open(curves, encoding="utf-8").read() if os.path.exists(curves) else ""
+        check("render --curves draws 20 curves", text.count("<path") >= 20 and "</svg>" in text,
+              f"{text.count('<path')} paths")
         check("render leaves no temporary", sorted(os.listdir(work)) ==
               sorted([f for _, _, f, _, _ in FORMATS] +
                      ["map.png", "almaty.pdf", "south.svg", "atlas.pdf", "heat.png",
-                      "heat_shp.png"]),
+                      "heat_shp.png", "suggest.json", "curves.svg"]),
               str(os.listdir(work)))
     except Exception:
         traceback.print_exc()
