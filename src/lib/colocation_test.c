@@ -5,8 +5,8 @@
  * N(i) (else 0), a_i = [firm i is of A], b_j = [firm j is of B]. The null
  * model shuffles the sector codes among the firms of each stratum (region,
  * or the whole input), independently. A Monte Carlo test would recount
- * every neighbourhood for every run: 999 runs of a million firms take half
- * an hour. But T is a bilinear form of the labels, so its mean and variance
+ * every neighbourhood for every run: 999 runs of a million firms, some 45
+ * minutes. But T is a bilinear form of the labels, so its mean and variance
  * under the null are exact sums over the neighbourhoods, taken once:
  *   E[T]   = sum over (i, j) of W_ij P(i is A, j is B),
  *   E[T^2] = sum over (i, j), (k, l) of W_ij W_kl P(i, k are A; j, l are B),
