@@ -592,7 +592,7 @@ START_TEST(related_sector_groups)
     ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sector")), "oil");
     ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "sect_name")), "Oil and gas");
     ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_sectors")), 2);
-    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "top_sectors")),
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "top_sects")),
                      "06:50%,09:50%");
     ck_assert_double_eq_tol(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "diversity")), 2,
                             1e-12);
@@ -609,6 +609,16 @@ START_TEST(related_sector_groups)
     ck_assert_str_eq(role, "ungrouped");
     ck_assert_int_eq(cluster, 0);
     ck_assert_ptr_nonnull(strstr(err_text, "5 firms of 1 sectors are in no group"));
+
+    /* in a Shapefile every field keeps its name (10 characters at most) */
+    ck_assert_int_eq(run(job, "shp", "-f 'ESRI Shapefile'"), 0);
+    ck_assert_ptr_null(strstr(err_text, "laundered"));
+    GDALDatasetH shp = open_vector(in_dir("shp/clusters.shp"));
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer(shp, NULL));
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "top_sects"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "n_sectors"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "diversity"), 0);
+    GDALClose(shp);
 
     /* one sector is enough with --min-sectors 1; 47 stays unclustered */
     ck_assert_int_eq(run(job, "g1.gpkg", "--min-sectors 1"), 0);

@@ -10,7 +10,7 @@
  * group labels among the firms of a region. Firms in no group are one more
  * label, "-", that is never clustered (their role is "ungrouped"). The
  * firms' own sectors are kept here, for the co-location quotients and for
- * what each cluster is made of (n_sectors, top_sectors, diversity). */
+ * what each cluster is made of (n_sectors, top_sects, diversity). */
 #include "fc_internal.h"
 
 #include <math.h>

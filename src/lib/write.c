@@ -149,7 +149,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
         (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
         (t->top_sectors && ((status = fc_field_add(ctx, l, "n_sectors", OFTInteger, 0)) ||
-                            (status = fc_field_add(ctx, l, "top_sectors", OFTString, 0)) ||
+                            (status = fc_field_add(ctx, l, "top_sects", OFTString, 0)) ||
                             (status = fc_field_add(ctx, l, "diversity", OFTReal, 0)))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
