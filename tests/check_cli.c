@@ -693,6 +693,24 @@ START_TEST(groups_auto_round_trip)
     ck_assert_ptr_nonnull(strstr(err_text, "no two sectors locate together"));
     ck_assert_int_eq(run(MAIN_JOB " --groups auto", firms, "none.gpkg"), 2); /* --permutations 0 */
     ck_assert_ptr_nonnull(strstr(err_text, "not with --colocation off or --permutations 0"));
+
+    /* 40 regions (a grid of squares over Kazakhstan): too many strata for the
+     * quotients' p-values, and --groups auto says so */
+    static char wkt_text[40][160], name_text[40][16];
+    const char *wkt[40], *names[40];
+    for (int r = 0; r < 40; r++) {
+        double w = 46 + (r % 10) * 4, s = 40 + (r / 10) * 4;
+        snprintf(wkt_text[r], sizeof wkt_text[r], "POLYGON((%g %g,%g %g,%g %g,%g %g,%g %g))", w, s,
+                 w + 4, s, w + 4, s + 4, w, s + 4, w, s);
+        snprintf(name_text[r], sizeof name_text[r], "square %d", r);
+        wkt[r] = wkt_text[r];
+        names[r] = name_text[r];
+    }
+    fc_test_write_polygons(in_dir("squares.gpkg"), 4326, 40, names, wkt);
+    ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --groups auto --regions squares.gpkg", firms,
+                         "squares_out.gpkg"),
+                     1);
+    ck_assert_ptr_nonnull(strstr(err_text, "there are none with 40 regions (at most 31)"));
 }
 END_TEST
 

@@ -661,6 +661,12 @@ static int auto_groups_stage(fc_job *job)
         return fc_error(job->ctx, FC_EDATA, "--groups auto: the co-location of %u sectors cannot "
                                             "be measured (two to %d sectors are needed)",
                         job->f.n_sectors, FC_COLOCATION_MAX_SECTORS);
+    if (status == FC_OK && !job->colocation.q_value)
+        return fc_error(job->ctx, FC_EDATA,
+                        "--groups auto links sectors by the q-values of their co-location, and "
+                        "there are none with %zu regions (at most %d): give coarser --regions, "
+                        "or none, or --groups FILE",
+                        job->regions.n, FC_CLQ_MAX_STRATA - 1);
     if (status == FC_OK)
         status = fc_groups_auto(job->ctx, &job->colocation, &job->f, o->link_clq, &job->groups);
     if (status == FC_OK)
