@@ -204,6 +204,16 @@ def export(layout, picture, fmt, dpi):
     return exporter.exportToImage(picture, settings)
 
 
+def export_or_say(layout, picture, options, what):
+    """Exports the layout in the asked format: 0, or 1 with a message saying
+    what could not be written."""
+    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
+    if result != QgsLayoutExporter.Success:
+        sys.stderr.write(f"{picture}: QGIS could not write the {what}\n")
+        return 1
+    return 0
+
+
 def main(output, picture, options):
     app = QgsApplication([], False)
     app.initQgis()
@@ -272,12 +282,9 @@ def main(output, picture, options):
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     add_layout_items(layout, item, width, map_width, map_height,
                      options.get("title") or "Economic clusters", options["source"])
-    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
+    status = export_or_say(layout, picture, options, "map")
     app.exitQgis()
-    if result != QgsLayoutExporter.Success:
-        sys.stderr.write(f"{picture}: QGIS could not write the map\n")
-        return 1
-    return 0
+    return status
 
 
 # ---- the atlas: a cover, then one page per region with clusters ------------
@@ -535,11 +542,7 @@ def heat_map(output, picture, options, project):
     add_text(layout, options.get("title") or "Which sectors locate together", 4, 2, width - 8, 10,
              16)
     add_text(layout, options["source"], 4, height - 8, width - 8, 5, 7)
-    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
-    if result != QgsLayoutExporter.Success:
-        sys.stderr.write(f"{picture}: QGIS could not write the heat map\n")
-        return 1
-    return 0
+    return export_or_say(layout, picture, options, "heat map")
 
 
 # ---- the k-distance curves of `firmclust suggest --json` ------------------
@@ -615,11 +618,7 @@ def k_distance_curves(output, picture, options, project):
     add_text(layout, options.get("title") or f"Distance to the {k}th nearest firm of the sector",
              4, 2, page_width - 8, 10, 14)
     add_text(layout, options["source"], 4, page_height - 6, page_width - 8, 5, 7)
-    result = export(layout, picture, options["format"], int(options.get("dpi") or 150))
-    if result != QgsLayoutExporter.Success:
-        sys.stderr.write(f"{picture}: QGIS could not write the curves\n")
-        return 1
-    return 0
+    return export_or_say(layout, picture, options, "curves")
 
 
 def source_line(output, options):

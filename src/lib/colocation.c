@@ -204,17 +204,9 @@ static void describe_cells(void *arg, size_t begin, size_t end, int worker)
     const grid *g = j->g;
     uint32_t *count = j->sums[worker].cell_count, *touched = j->sums[worker].touched_cell;
     for (size_t c = begin; c < end; c++) {
-        double *lo = j->b.lo + c * 3, *hi = j->b.hi + c * 3;
-        for (int d = 0; d < 3; d++) {
-            lo[d] = INFINITY;
-            hi[d] = -INFINITY;
-        }
+        fc_grid_cell_box(g, c, j->b.lo + c * 3, j->b.hi + c * 3);
         uint32_t n_touched = 0;
         for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
-            for (int d = 0; d < g->dims; d++) {
-                lo[d] = g->s[d][p] < lo[d] ? g->s[d][p] : lo[d];
-                hi[d] = g->s[d][p] > hi[d] ? g->s[d][p] : hi[d];
-            }
             j->sorted_sector[p] = j->sector[g->order[p]];
             count_sector(count, touched, &n_touched, j->sorted_sector[p], 1);
         }
@@ -334,11 +326,8 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
     job.sums = calloc((size_t)g.threads, sizeof *job.sums);
     bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo &&
               job.b.hi && job.sums;
-    /* the cells near one cell: (2 reach + 1)^dims at most */
-    size_t near = (size_t)(2 * g.reach + 1) * (size_t)(2 * g.reach + 1);
-    near *= g.dims == 3 ? (size_t)(2 * g.reach + 1) : 1;
     for (int t = 0; ok && t < g.threads; t++)
-        ok = thread_sums_alloc(&job.sums[t], n_sectors, near);
+        ok = thread_sums_alloc(&job.sums[t], n_sectors, fc_grid_max_near_cells(&g));
     if (!ok) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
     } else {

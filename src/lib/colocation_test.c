@@ -205,17 +205,9 @@ static void describe(void *arg, size_t begin, size_t end, int worker)
     const grid *g = j->g;
     double *cnt = j->scratch + (size_t)worker * 4 * j->K, *us = cnt + j->K;
     for (size_t c = begin; c < end; c++) {
-        double *lo = j->lo + c * 3, *hi = j->hi + c * 3;
-        for (int d = 0; d < 3; d++) {
-            lo[d] = INFINITY;
-            hi[d] = -INFINITY;
-        }
+        fc_grid_cell_box(g, c, j->lo + c * 3, j->hi + c * 3);
         memset(cnt, 0, 2 * j->K * sizeof *cnt);
         for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
-            for (int d = 0; d < g->dims; d++) {
-                lo[d] = g->s[d][p] < lo[d] ? g->s[d][p] : lo[d];
-                hi[d] = g->s[d][p] > hi[d] ? g->s[d][p] : hi[d];
-            }
             cnt[j->stratum[p]] += 1;
             us[j->stratum[p]] += j->u[p];
         }
@@ -245,8 +237,7 @@ static int neighbourhood_sums(fc_context *ctx, size_t n, const double *x, const 
                                fc_grid_default_side(&metric) / FC_COLOCATION_SUBDIVIDE);
     pass_job j = {.g = &g, .K = K};
     if (status == FC_OK) {
-        size_t near = (size_t)(2 * g.reach + 1) * (size_t)(2 * g.reach + 1);
-        j.max_partial = near * (g.dims == 3 ? (size_t)(2 * g.reach + 1) : 1);
+        j.max_partial = fc_grid_max_near_cells(&g);
         j.stratum = malloc(n * sizeof *j.stratum);
         j.u = malloc(n * sizeof *j.u);
         j.hs = malloc(n * sizeof *j.hs);

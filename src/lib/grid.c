@@ -411,13 +411,8 @@ static void test_cell_boxes(void *arg, size_t begin, size_t end, int worker)
     (void)worker;
     grid *g = ((box_job *)arg)->g;
     for (size_t c = begin; c < end; c++) {
-        double b0[3] = {INFINITY, INFINITY, INFINITY}, b1[3] = {-INFINITY, -INFINITY, -INFINITY};
-        for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++)
-            for (int d = 0; d < g->dims; d++) {
-                const double v = g->s[d][p]; /* finite */
-                b0[d] = v < b0[d] ? v : b0[d];
-                b1[d] = v > b1[d] ? v : b1[d];
-            }
+        double b0[3], b1[3];
+        fc_grid_cell_box(g, c, b0, b1);
         double diag2 = 0;
         for (int d = 0; d < g->dims; d++) {
             double w = b1[d] - b0[d];

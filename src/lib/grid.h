@@ -98,6 +98,29 @@ static inline double distance_key(const grid *g, uint32_t p, uint32_t q)
 }
 
 
+/* Cell c's bounding box: lo and hi get dims values each (the rest of 3 are
+ * left as they are). */
+static inline void fc_grid_cell_box(const grid *g, size_t c, double *lo, double *hi)
+{
+    for (int d = 0; d < g->dims; d++) {
+        lo[d] = INFINITY;
+        hi[d] = -INFINITY;
+    }
+    for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++)
+        for (int d = 0; d < g->dims; d++) {
+            const double v = g->s[d][p]; /* finite */
+            lo[d] = v < lo[d] ? v : lo[d];
+            hi[d] = v > hi[d] ? v : hi[d];
+        }
+}
+
+/* The most cells near one cell: (2 reach + 1)^dims. */
+static inline size_t fc_grid_max_near_cells(const grid *g)
+{
+    const size_t span = (size_t)(2 * g->reach + 1);
+    return g->dims == 3 ? span * span * span : span * span;
+}
+
 /* How two boxes (lo, hi: dims values each) lie to each other: every point
  * of one within eps of every point of the other (FULL), none (NONE), or
  * some (PARTIAL). The farthest corners and the gap are squared in the

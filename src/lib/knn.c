@@ -194,12 +194,6 @@ static void add_candidate(void *arg, uint32_t i)
     c->c[c->n++] = (candidate){sqrt(dist2(c->t, c->q, i)), i};
 }
 
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The k-th smallest geodesic distance from point i, its k-th chord c_k
  * known. A point's geodesic lies between its chord c and longest(c); the
  * k-th geodesic D between c_k and longest(c_k). So only the points with
@@ -225,7 +219,7 @@ static double kth_geodesic(const knn_job *j, const kdtree *t, const double *q, u
             geod_inverse(&j->geod, j->lat[a], j->lon[a], j->lat[b], j->lon[b], &s12, NULL, NULL);
         exact[m++] = s12;
     }
-    qsort(exact, m, sizeof *exact, compare_double);
+    qsort(exact, m, sizeof *exact, fc_compare_double);
     return exact[j->k - 1 - below];
 }
 

@@ -597,7 +597,7 @@ static double kth_smallest(double *v, size_t n, size_t k)
     return v[k];
 }
 
-static int cmp_double(const void *a, const void *b)
+int fc_compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -636,7 +636,7 @@ int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y
             /* the firm itself is the nearest (0): its k-th, itself counted */
             medians[a] = sqrt(kth_smallest(d2, n_s, k - 1)) * to_metres;
         }
-        qsort(medians, q, sizeof *medians, cmp_double);
+        qsort(medians, q, sizeof *medians, fc_compare_double);
         scale_out[s] = q % 2 ? medians[q / 2] : (medians[q / 2 - 1] + medians[q / 2]) / 2;
     }
     free(start);

@@ -247,6 +247,14 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
     return finish(out, &buf);
 }
 
+/* A marker symbol's opening, up to its simple marker's options. */
+static void marker_open(FILE *out, const char *name, const char *alpha)
+{
+    fprintf(out, "      <symbol type=\"marker\" name=\"%s\" alpha=\"%s\" clip_to_extent=\"1\" "
+          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
+          "pass=\"0\">\n         <Option type=\"Map\">\n", name, alpha);
+}
+
 char *fc_style_firms(void)
 {
     char *buf = NULL;
@@ -265,10 +273,7 @@ char *fc_style_firms(void)
           "    </rules>\n    <symbols>\n",
           out);
     /* noise: small, grey, faint */
-    fputs("      <symbol type=\"marker\" name=\"0\" alpha=\"0.5\" clip_to_extent=\"1\" "
-          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
-          "pass=\"0\">\n         <Option type=\"Map\">\n",
-          out);
+    marker_open(out, "0", "0.5");
     option(out, "name", "circle");
     option(out, "color", "150,150,150,255");
     option(out, "outline_style", "no");
@@ -276,10 +281,7 @@ char *fc_style_firms(void)
     option(out, "size_unit", "MM");
     fputs("         </Option>\n        </layer>\n      </symbol>\n", out);
     /* clustered: a hue per cluster id, spread round the colour wheel */
-    fputs("      <symbol type=\"marker\" name=\"1\" alpha=\"1\" clip_to_extent=\"1\" "
-          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
-          "pass=\"0\">\n         <Option type=\"Map\">\n",
-          out);
+    marker_open(out, "1", "1");
     option(out, "name", "circle");
     option(out, "color", "78,121,167,255");
     option(out, "outline_color", "40,40,40,255");
@@ -400,11 +402,9 @@ char *fc_style_institutions(const char *label_field)
         return NULL;
     header(out);
     fputs("  <renderer-v2 type=\"singleSymbol\" forceraster=\"0\" symbollevels=\"0\" "
-          "enableorderby=\"0\" referencescale=\"-1\">\n    <symbols>\n"
-          "      <symbol type=\"marker\" name=\"0\" alpha=\"1\" clip_to_extent=\"1\" "
-          "force_rhr=\"0\">\n        <layer class=\"SimpleMarker\" enabled=\"1\" locked=\"0\" "
-          "pass=\"0\">\n         <Option type=\"Map\">\n",
+          "enableorderby=\"0\" referencescale=\"-1\">\n    <symbols>\n",
           out);
+    marker_open(out, "0", "1");
     option(out, "name", "star");
     option(out, "color", "106,61,154,255");
     option(out, "outline_color", "255,255,255,255");

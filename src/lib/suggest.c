@@ -31,12 +31,6 @@ static double quantile(const sector_curve *c, double q)
     return i + 1 < c->n ? c->d[i] + (at - (double)i) * (c->d[i + 1] - c->d[i]) : c->d[i];
 }
 
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static const char *metres(double m, char *buf, size_t size)
 {
     if (m >= 1000)
@@ -126,7 +120,7 @@ static int sector_curves(fc_context *ctx, const fc_measured *m, size_t k, sector
             c[f->sector[i]].d[c[f->sector[i]].n++] = d[i] * m->to_metres;
     for (uint32_t s = 0; status == FC_OK && s < f->n_sectors; s++)
         if (c[s].n) {
-            qsort(c[s].d, c[s].n, sizeof *c[s].d, compare_double);
+            qsort(c[s].d, c[s].n, sizeof *c[s].d, fc_compare_double);
             c[s].knee = c[s].d[fc_knee(c[s].d, c[s].n, true)];
         }
     free(d);
