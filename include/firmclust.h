@@ -165,6 +165,76 @@ FC_API int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y
               int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out);
 
 /* ------------------------------------------------------------------------ */
+/* HDBSCAN* on arrays                                                       */
+/* ------------------------------------------------------------------------ */
+
+/** How HDBSCAN* picks its clusters from the condensed tree. */
+enum fc_cluster_selection {
+    /** Excess of mass: the clusters of greatest total stability, none
+     *  inside another (Campello et al. 2013). */
+    FC_SELECT_EOM = 0,
+    /** The leaves of the condensed tree: the smallest, densest clusters. */
+    FC_SELECT_LEAF = 1
+};
+
+typedef struct fc_hdbscan_params {
+    /** The fewest points a cluster may have (at least 2). */
+    size_t min_cluster_size;
+    /** A point's core distance is the distance to its min_samples-th
+     *  nearest point of its group, itself counted first (as scikit-learn
+     *  and R dbscan count); 0: min_cluster_size. */
+    size_t min_samples;
+    /** An fc_cluster_selection. */
+    int selection;
+    /** As in fc_dbscan_params. */
+    int distance;
+    double semi_major, flattening;
+    int threads;
+} fc_hdbscan_params;
+
+/** What HDBSCAN* says of one cluster. Distances are in the unit of x and y
+ *  (planar) or in metres (geodesic); lambda is 1 / distance. */
+typedef struct fc_hdbscan_cluster {
+    /** The sum over its points of (lambda at which the point leaves the
+     *  cluster - lambda at which the cluster appears); infinite when points
+     *  at one spot make it dense at distance 0. */
+    double stability;
+    /** The distance at which the cluster appears (splits off its parent). */
+    double birth;
+    /** The distance at which it splits or its last points fall away. */
+    double death;
+} fc_hdbscan_cluster;
+
+/**
+ * Exact HDBSCAN* (Campello, Moulavi and Sander 2013; Campello et al. 2015)
+ * of n points, separately within each group, with the distances of
+ * fc_dbscan(): the mutual reachability distance of two points is the
+ * largest of their core distances and the distance between them; its
+ * minimum spanning tree gives the hierarchy, in which edges of equal length
+ * are removed together (so that it does not depend on which of several
+ * equal spanning trees was found), and the clusters are chosen from the
+ * condensed tree. The whole group is never a cluster itself; a group of
+ * fewer than min_samples or min_cluster_size points is all noise.
+ *
+ * @param cluster_out  per point its cluster 0..K-1, or -1 for noise;
+ *        clusters are numbered by (group, smallest index of their points)
+ * @param probability_out  per point its membership strength in [0, 1], 0
+ *        for noise (may be NULL)
+ * @param outlier_out  per point its GLOSH outlier score in [0, 1]; NaN in a
+ *        group too small to cluster (may be NULL)
+ * @param clusters_out  n entries, of which the first K are filled (may be
+ *        NULL)
+ * @param n_clusters_out  receives K (may be NULL)
+ *
+ * The same result for any thread count. Fails with FC_EINVAL as
+ * fc_dbscan() does, and on min_cluster_size < 2.
+ */
+FC_API int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
+                      const uint32_t *group, const fc_hdbscan_params *params,
+                      int32_t *cluster_out, double *probability_out, double *outlier_out,
+                      fc_hdbscan_cluster *clusters_out, size_t *n_clusters_out);
+
+/* ------------------------------------------------------------------------ */
 /* The clustering job: firm points in, cluster polygons and firms out       */
 /* ------------------------------------------------------------------------ */
 

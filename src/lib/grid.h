@@ -167,4 +167,18 @@ int fc_grid_build(fc_context *ctx, grid *g, size_t n, const double *x, const dou
 int fc_grid_neighbour_runs(const grid *g, size_t c, cell_run *runs);
 void fc_grid_free(grid *g);
 
+/* Orders idx[lo, hi) so that idx[mid] is the median by c[] (ties by
+ * index), smaller before it, larger after (Hoare's quickselect): the
+ * kd-trees' split (knn.c, hdbscan.c). */
+void fc_select_median(const double *c, uint32_t *idx, size_t lo, size_t hi, size_t mid);
+
+/* The longest a geodesic of chord c can be on an ellipsoid whose smallest
+ * radius of curvature is rho (Schur: a geodesic's curvature is at most
+ * 1/rho), with the margin for rounding; never shorter than c. */
+static inline double fc_longest_geodesic(double rho, double c)
+{
+    const double half = c / (2 * rho);
+    return (half < 1 ? 2 * rho * asin(half) : M_PI * rho) + GEODESIC_MARGIN;
+}
+
 #endif /* FC_GRID_H */

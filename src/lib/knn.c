@@ -27,21 +27,18 @@ typedef struct kdtree {
 
 static inline double coord(const kdtree *t, int d, uint32_t i) { return t->c[d][i]; }
 
-/* Orders idx[lo, hi) so that idx[mid] is the median by coordinate d (ties
- * by index), smaller before it, larger after (Hoare's quickselect). */
-static void select_median(const kdtree *t, int d, uint32_t *idx, size_t lo, size_t hi,
-                          size_t mid)
+void fc_select_median(const double *c, uint32_t *idx, size_t lo, size_t hi, size_t mid)
 {
     while (hi - lo > 1) {
         /* the lower middle: Hoare's partition then always leaves j below
          * hi - 1, so that the range shrinks */
         const uint32_t pivot = idx[lo + (hi - lo - 1) / 2];
-        const double pv = coord(t, d, pivot);
+        const double pv = c[pivot];
         size_t i = lo, j = hi - 1;
         for (;;) {
-            while (coord(t, d, idx[i]) < pv || (coord(t, d, idx[i]) == pv && idx[i] < pivot))
+            while (c[idx[i]] < pv || (c[idx[i]] == pv && idx[i] < pivot))
                 i++;
-            while (coord(t, d, idx[j]) > pv || (coord(t, d, idx[j]) == pv && idx[j] > pivot))
+            while (c[idx[j]] > pv || (c[idx[j]] == pv && idx[j] > pivot))
                 j--;
             if (i >= j)
                 break;
@@ -64,7 +61,7 @@ static void build(const kdtree *t, size_t lo, size_t hi, int depth)
     if (hi - lo <= LEAF)
         return;
     const size_t mid = lo + (hi - lo) / 2;
-    select_median(t, depth % t->dims, t->idx, lo, hi, mid);
+    fc_select_median(t->c[depth % t->dims], t->idx, lo, hi, mid);
     build(t, lo, mid, depth + 1);
     build(t, mid + 1, hi, depth + 1);
 }
@@ -158,7 +155,8 @@ typedef struct candidate {
 } candidate;
 
 typedef struct knn_job {
-    const size_t *start, *members; /* the groups' points: members[start[g] .. start[g + 1]) */
+    const size_t *start;           /* group g's points: tree_order[start[g] .. start[g + 1]) */
+    const uint32_t *tree_order;    /* the points, group by group, each group in its tree's order */
     kdtree *trees;                 /* per group */
     const size_t *group_of_item;   /* the work items are points in group order */
     size_t k;
@@ -172,14 +170,6 @@ typedef struct knn_job {
     double *exact;    /* per thread: n_max */
     double *out;
 } knn_job;
-
-/* The longest a geodesic of chord c can be (Schur: the curvature of a
- * geodesic is at most 1/rho), with the margin; never shorter than c. */
-static double longest(const knn_job *j, double c)
-{
-    const double half = c / (2 * j->rho);
-    return (half < 1 ? 2 * j->rho * asin(half) : M_PI * j->rho) + GEODESIC_MARGIN;
-}
 
 typedef struct collect {
     const kdtree *t;
@@ -203,12 +193,12 @@ static void add_candidate(void *arg, uint32_t i)
 static double kth_geodesic(const knn_job *j, const kdtree *t, const double *q, uint32_t i,
                            double c_k, candidate *cands, double *exact)
 {
-    const double low_k = c_k - GEODESIC_MARGIN, reach = longest(j, c_k);
+    const double low_k = c_k - GEODESIC_MARGIN, reach = fc_longest_geodesic(j->rho, c_k);
     collect c = {t, q, cands, 0};
     within_r2(t, q, reach * reach, 0, t->n, 0, add_candidate, &c);
     size_t below = 0, m = 0;
     for (size_t e = 0; e < c.n; e++) {
-        if (longest(j, cands[e].chord) < low_k) {
+        if (fc_longest_geodesic(j->rho, cands[e].chord) < low_k) {
             below++;
             continue;
         }
@@ -232,7 +222,7 @@ static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
     for (size_t w = begin; w < end; w++) {
         const size_t g = j->group_of_item[w];
         const kdtree *t = &j->trees[g];
-        const uint32_t i = (uint32_t)j->members[w];
+        const uint32_t i = j->tree_order[w]; /* neighbours in turn: fewer cache misses */
         if (t->n < j->k) {
             j->out[i] = NAN;
             continue;
@@ -307,7 +297,7 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
             build(t, 0, t->n, 0);
             n_max = t->n > n_max ? t->n : n_max;
         }
-        j.start = start, j.members = members, j.trees = trees, j.group_of_item = group_of_item;
+        j.start = start, j.tree_order = idx, j.trees = trees, j.group_of_item = group_of_item;
         j.n_max = n_max;
         j.heaps = malloc((size_t)threads * k * sizeof *j.heaps);
         if (geodesic) {

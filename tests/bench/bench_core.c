@@ -10,6 +10,10 @@
  *       getrusage); ROLES gets one byte per point (0 noise, 1 core, 2 border).
  *       dense: planar, with every fifth firm moved into a disc of 5 km
  *       radius around the first one (a city holding a fifth of all firms).
+ *   bench_core hdbscan IN.bin planar|geodesic|dense MIN_SAMPLES THREADS REPEATS [LABELS]
+ *       the same for fc_hdbscan (min-cluster-size = min-samples): best
+ *       seconds, clusters, clustered and noise points, peak memory per
+ *       point; LABELS gets each point's cluster (int32, -1 noise).
  */
 #include "firmclust.h"
 
@@ -126,9 +130,19 @@ int main(int argc, char **argv)
             fprintf(o, "%.17g,%.17g\n", x[i], y[i]);
         return fclose(o) != 0;
     }
-    if ((argc != 8 && argc != 9) || strcmp(argv[1], "run") != 0)
+    const int hdbscan = argc >= 7 && strcmp(argv[1], "hdbscan") == 0;
+    char *shifted[10] = {0};
+    if (hdbscan && argc <= 8) { /* the same arguments as run, without eps */
+        for (int a = 0; a < argc; a++)
+            shifted[a < 4 ? a : a + 1] = argv[a];
+        shifted[4] = "0";
+        argv = shifted;
+        argc++;
+    }
+    if ((argc != 8 && argc != 9) || (strcmp(argv[1], "run") != 0 && !hdbscan))
         return fail("usage: dump FIRMS OUT.bin | csv IN.bin OUT.csv | "
-                    "run IN.bin planar|geodesic|dense EPS MIN_PTS THREADS REPEATS [ROLES]");
+                    "run IN.bin planar|geodesic|dense EPS MIN_PTS THREADS REPEATS [ROLES] | "
+                    "hdbscan IN.bin planar|geodesic|dense MIN_SAMPLES THREADS REPEATS [LABELS]");
     /* Large blocks always from mmap, so that what a run frees goes back to
      * the system and later repeats measure the same peak. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
@@ -159,8 +173,16 @@ int main(int argc, char **argv)
     size_t k = 0;
     for (int r = 0; r < atoi(argv[7]); r++) {
         double t0 = now();
-        if (fc_dbscan(ctx, n, x, y, NULL, &p, cluster, role, &k) != FC_OK)
+        if (hdbscan) {
+            fc_hdbscan_params h = {.min_cluster_size = p.min_pts, .threads = p.threads,
+                                   .distance = p.distance};
+            if (fc_hdbscan(ctx, n, x, y, NULL, &h, cluster, NULL, NULL, NULL, &k) != FC_OK)
+                return fail(fc_errmsg(ctx));
+            for (size_t i = 0; i < n; i++) /* clustered: "core", as HDBSCAN* has no border */
+                role[i] = cluster[i] >= 0 ? FC_ROLE_CORE : FC_ROLE_NOISE;
+        } else if (fc_dbscan(ctx, n, x, y, NULL, &p, cluster, role, &k) != FC_OK) {
             return fail(fc_errmsg(ctx));
+        }
         double t = now() - t0;
         best = t < best ? t : best;
     }
@@ -172,7 +194,11 @@ int main(int argc, char **argv)
     const long peak = peak_kib();
     printf("%.3f %zu %zu %zu %.1f %.1f\n", best, k, core, noise, peak * 1024.0 / (double)n,
            (double)(peak - baseline) * 1024.0 / (double)n);
-    if (argc == 9) {
+    if (argc == 9 && hdbscan) {
+        FILE *o = fopen(argv[8], "wb");
+        if (!o || fwrite(cluster, sizeof *cluster, n, o) != n || fclose(o))
+            return fail("cannot write the labels");
+    } else if (argc == 9) {
         FILE *o = fopen(argv[8], "wb");
         for (size_t i = 0; i < n; i++)
             role[i] = role[i] == FC_ROLE_CORE ? 1 : role[i] == FC_ROLE_BORDER ? 2 : 0;
