@@ -205,6 +205,24 @@ typedef struct fc_hdbscan_cluster {
     double death;
 } fc_hdbscan_cluster;
 
+/** What fc_hdbscan() says of each point: n entries each; any but
+ *  cluster may be NULL. */
+typedef struct fc_hdbscan_labels {
+    /** Its cluster 0..K-1, or -1 for noise; clusters are numbered by
+     *  (group, smallest index of their points). */
+    int32_t *cluster;
+    /** Membership strength in [0, 1] (what scikit-learn and R dbscan call
+     *  probability): 1 for points that stay in the cluster to its densest
+     *  level, less for those that leave it sooner; 0 for noise. */
+    double *probability;
+    /** GLOSH outlier score in [0, 1] (Campello et al. 2015): 0 for a point
+     *  as dense as the densest of its cluster, near 1 for one far out; NaN
+     *  in a group too small to cluster. */
+    double *outlier;
+    /** Core distance; NaN in a group of fewer than min_samples points. */
+    double *core_distance;
+} fc_hdbscan_labels;
+
 /**
  * Exact HDBSCAN* (Campello, Moulavi and Sander 2013; Campello et al. 2015)
  * of n points, separately within each group, with the distances of
@@ -216,12 +234,7 @@ typedef struct fc_hdbscan_cluster {
  * condensed tree. The whole group is never a cluster itself; a group of
  * fewer than min_samples or min_cluster_size points is all noise.
  *
- * @param cluster_out  per point its cluster 0..K-1, or -1 for noise;
- *        clusters are numbered by (group, smallest index of their points)
- * @param probability_out  per point its membership strength in [0, 1], 0
- *        for noise (may be NULL)
- * @param outlier_out  per point its GLOSH outlier score in [0, 1]; NaN in a
- *        group too small to cluster (may be NULL)
+ * @param labels  per point outputs (labels->cluster is required)
  * @param clusters_out  n entries, of which the first K are filled (may be
  *        NULL)
  * @param n_clusters_out  receives K (may be NULL)
@@ -231,8 +244,8 @@ typedef struct fc_hdbscan_cluster {
  */
 FC_API int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
                       const uint32_t *group, const fc_hdbscan_params *params,
-                      int32_t *cluster_out, double *probability_out, double *outlier_out,
-                      fc_hdbscan_cluster *clusters_out, size_t *n_clusters_out);
+                      const fc_hdbscan_labels *labels, fc_hdbscan_cluster *clusters_out,
+                      size_t *n_clusters_out);
 
 /* ------------------------------------------------------------------------ */
 /* The clustering job: firm points in, cluster polygons and firms out       */
@@ -333,6 +346,9 @@ FC_API const char *fc_result_working_crs(const fc_result *r);
 /** How distances were measured, e.g. "geodesic on the WGS 84 ellipsoid
  *  (...)" or "planar in ...". */
 FC_API const char *fc_result_distance(const fc_result *r);
+/** How the clusters were found, in words: "DBSCAN, eps 1 km, min-pts 5" or
+ *  "HDBSCAN* (...)". Owned by r. */
+FC_API const char *fc_result_method(const fc_result *r);
 /** With regions: how many were read, how many firms lay outside all of
  *  them, and the field that names them (*guessed set to 1 when it was
  *  not given). 0, 0 and NULL without regions. */

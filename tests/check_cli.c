@@ -853,6 +853,88 @@ START_TEST(institutions_match_brute_force)
 }
 END_TEST
 
+START_TEST(hdbscan_run_is_the_library_s)
+{
+    /* The sample by HDBSCAN*, no eps: the firms layer's clusters and
+     * strengths are fc_hdbscan()'s on the same points (geodesic, per OKED
+     * division), the clusters layer has its fields, the summary says how. */
+    ck_assert_int_eq(run("cluster '%s' h.gpkg --sector-field oked --sector-digits 2 "
+                         "--method hdbscan --min-cluster-size 12 --min-samples 8 "
+                         "--permutations 0 --colocation off",
+                         firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "method: HDBSCAN*, min-cluster-size 12, min-samples 8, "
+                                           "excess of mass; eps "));
+    GDALDatasetH ds = open_vector(in_dir("h.gpkg"));
+    OGRLayerH l = layer(ds, "firms");
+    const size_t n = (size_t)OGR_L_GetFeatureCount(l, TRUE);
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *strength = malloc(n * sizeof *strength), *want_strength = malloc(n * sizeof *x);
+    int32_t *cid = malloc(n * sizeof *cid), *want = malloc(n * sizeof *want);
+    uint32_t *sector = malloc(n * sizeof *sector);
+    OGRFeatureH f;
+    size_t i = 0, n_codes = 0;
+    while ((f = OGR_L_GetNextFeature(l))) { /* every code here is a 5-digit OKED */
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        x[i] = OGR_G_GetX(g, 0);
+        y[i] = OGR_G_GetY(g, 0);
+        const int k = OGR_F_GetFieldIndex(f, "cluster_id");
+        cid[i] = OGR_F_IsFieldSetAndNotNull(f, k) ? OGR_F_GetFieldAsInteger(f, k) - 1 : -1;
+        strength[i] = OGR_F_GetFieldAsDouble(f, OGR_F_GetFieldIndex(f, "strength"));
+        const char *code = OGR_F_GetFieldAsString(f, OGR_F_GetFieldIndex(f, "oked"));
+        sector[i++] = (uint32_t)(10 * (code[0] - '0') + (code[1] - '0')); /* 2 digits */
+        OGR_F_Destroy(f);
+    }
+    ck_assert_uint_eq(i, n);
+    uint32_t rank[100] = {0}; /* the divisions present, in code order */
+    bool present[100] = {false};
+    for (i = 0; i < n; i++)
+        present[sector[i]] = true;
+    for (uint32_t d = 0; d < 100; d++)
+        if (present[d])
+            rank[d] = (uint32_t)n_codes++;
+    for (i = 0; i < n; i++)
+        sector[i] = rank[sector[i]];
+    fc_context *ctx = fc_context_new();
+    fc_hdbscan_params p = {.min_cluster_size = 12, .min_samples = 8,
+                           .distance = FC_DISTANCE_GEODESIC};
+    size_t k = 0;
+    ck_assert_int_eq(fc_hdbscan(ctx, n, x, y, sector, &p,
+                                &(fc_hdbscan_labels){want, want_strength, NULL, NULL}, NULL, &k),
+                     FC_OK);
+    ck_assert_uint_gt(k, 50);
+    ck_assert_int_eq(count(in_dir("h.gpkg"), "clusters"), (GIntBig)k);
+    for (i = 0; i < n; i++) {
+        ck_assert_msg(cid[i] == want[i], "firm %zu: cluster %d, by the library %d", i, cid[i],
+                      want[i]);
+        ck_assert_double_eq(strength[i], want_strength[i]);
+    }
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer(ds, "clusters"));
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "stability"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "birth_m"), 0);
+    ck_assert_int_ge(OGR_FD_GetFieldIndex(defn, "death_m"), 0);
+    OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
+    ck_assert_double_gt(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "birth_m")),
+                        OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "death_m")));
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+    fc_context_destroy(ctx);
+    free(x), free(y), free(strength), free(want_strength), free(cid), free(want), free(sector);
+
+    /* options that belong to one method only */
+    ck_assert_int_ne(run("cluster '%s' e.gpkg --eps 1000 --min-samples 5", firms), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--min-samples needs --method hdbscan"));
+    ck_assert_int_ne(run("cluster '%s' e.gpkg --method hdbscan --weight-field employees "
+                         "--min-weight 50",
+                         firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--min-weight is for --method dbscan"));
+    ck_assert_int_ne(run("cluster '%s' e.gpkg", firms), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--eps is required"));
+    ck_assert_int_eq(access(in_dir("e.gpkg"), F_OK), -1);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -860,6 +942,7 @@ static Suite *cli_suite(void)
     tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, main_job_writes_consistent_layers);
     tcase_add_test(tc, related_sector_groups);
+    tcase_add_test(tc, hdbscan_run_is_the_library_s);
     tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
     tcase_add_test(tc, groups_auto_round_trip);

@@ -32,7 +32,7 @@ START_TEST(by_eye)
     fc_hdbscan_cluster cl[9];
     size_t k = 0;
     fc_hdbscan_params p = {.min_cluster_size = 3, .min_samples = 2};
-    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, cid, prob, out, cl, &k), FC_OK);
+    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, &(fc_hdbscan_labels){cid, prob, out, NULL}, cl, &k), FC_OK);
     ck_assert_uint_eq(k, 2);
     const int32_t want[9] = {0, 0, 0, 0, 0, 1, 1, 1, 1};
     for (int i = 0; i < 9; i++)
@@ -47,16 +47,16 @@ START_TEST(by_eye)
     ck_assert_double_eq_tol(out[4], 46.0 / 47, 1e-15);
     /* leaves: the same two */
     p.selection = FC_SELECT_LEAF;
-    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, cid, NULL, NULL, NULL, &k), FC_OK);
+    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, &(fc_hdbscan_labels){.cluster = cid}, NULL, &k), FC_OK);
     ck_assert_uint_eq(k, 2);
     /* clusters of 6 at least: none (the whole input is never a cluster) */
     p.min_cluster_size = 6;
-    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, cid, prob, out, NULL, &k), FC_OK);
+    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, &(fc_hdbscan_labels){cid, prob, out, NULL}, NULL, &k), FC_OK);
     ck_assert_uint_eq(k, 0);
     for (int i = 0; i < 9; i++)
         ck_assert(cid[i] == -1 && prob[i] == 0);
     p.min_cluster_size = 1;
-    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, cid, NULL, NULL, NULL, &k), FC_EINVAL);
+    ck_assert_int_eq(fc_hdbscan(ctx, 9, x, y, NULL, &p, &(fc_hdbscan_labels){.cluster = cid}, NULL, &k), FC_EINVAL);
 }
 END_TEST
 
@@ -343,7 +343,7 @@ START_TEST(matches_the_definition)
                                .selection = selection, .threads = 1 + t % 3,
                                .distance = geodesic ? FC_DISTANCE_GEODESIC : FC_DISTANCE_PLANAR};
         size_t k = 0, wk = 0;
-        ck_assert_int_eq(fc_hdbscan(ctx, n, x, y, g, &p, cid, prob, out, cl, &k), FC_OK);
+        ck_assert_int_eq(fc_hdbscan(ctx, n, x, y, g, &p, &(fc_hdbscan_labels){cid, prob, out, NULL}, cl, &k), FC_OK);
         oracle_run(&o, n, x, y, g, geodesic, min_size, min_samples, selection, want, wprob, wout,
                    wcl, &wk);
         ck_assert_msg(k == wk, "case %d (n %zu, mcs %zu, ms %zu, %s): %zu clusters, by the "
@@ -387,9 +387,9 @@ START_TEST(same_for_any_thread_count)
     }
     fc_hdbscan_params p = {.min_cluster_size = 15, .min_samples = 10, .threads = 1};
     size_t ka = 0, kb = 0;
-    ck_assert_int_eq(fc_hdbscan(ctx, N, x, y, g, &p, a, pa, NULL, NULL, &ka), FC_OK);
+    ck_assert_int_eq(fc_hdbscan(ctx, N, x, y, g, &p, &(fc_hdbscan_labels){a, pa, NULL, NULL}, NULL, &ka), FC_OK);
     p.threads = 3;
-    ck_assert_int_eq(fc_hdbscan(ctx, N, x, y, g, &p, b, pb, NULL, NULL, &kb), FC_OK);
+    ck_assert_int_eq(fc_hdbscan(ctx, N, x, y, g, &p, &(fc_hdbscan_labels){b, pb, NULL, NULL}, NULL, &kb), FC_OK);
     ck_assert_uint_eq(ka, kb);
     ck_assert_uint_gt(ka, 30);
     ck_assert(memcmp(a, b, N * sizeof *a) == 0);

@@ -308,6 +308,7 @@ static void print_summary(const fc_result *r)
     printf("; %zu cluster%s holding %zu firms (%.1f%%)\n", fc_result_n_clusters(r),
            fc_result_n_clusters(r) == 1 ? "" : "s", clustered,
            n ? 100.0 * (double)clustered / (double)n : 0.0);
+    printf("method: %s\n", fc_result_method(r));
     printf("distances: %s\n", fc_result_distance(r));
     int guessed;
     const char *field = fc_result_region_field(r, &guessed);

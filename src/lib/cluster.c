@@ -100,6 +100,20 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
                                   o->min_pts, scale);
     char eps[32], d[32], list[512] = "";
     readable_metres(o->eps, eps, sizeof eps);
+    if (o->method == FC_METHOD_HDBSCAN) { /* no eps to blame */
+        if (status == FC_OK && t->n == 0)
+            fc_message(ctx, FC_MSG_WARNING,
+                       "no clusters: in no sector do the firms part into two or more groups of "
+                       "at least %zu firms (--min-cluster-size; HDBSCAN* never takes a whole "
+                       "sector as one cluster)",
+                       o->min_cluster_size ? o->min_cluster_size : o->min_pts);
+        free(clusters);
+        if (status == FC_OK)
+            *scale_out = scale;
+        else
+            free(scale);
+        return status;
+    }
     size_t without = 0, largest = SIZE_MAX, n_largest = 0, *n_of = calloc(ns, sizeof *n_of);
     for (size_t i = 0; n_of && i < f->n; i++)
         n_of[f->sector[i]]++;
@@ -266,6 +280,10 @@ typedef struct fc_job {
     int32_t *cid;
     uint8_t *role;
     size_t n_clusters;
+    double eps_m;             /* --eps, or with HDBSCAN* without it the data's (metres) */
+    char method[512];         /* how, in words, for the summary */
+    double *strength, *outlier; /* HDBSCAN*: per firm (else NULL) */
+    fc_hdbscan_cluster *hdbscan; /* HDBSCAN*: per cluster (else NULL) */
     /* polygons */
     fc_cluster_table table;
     double *sector_scale;
@@ -435,16 +453,136 @@ static int metric_stage(fc_job *job)
     return FC_OK;
 }
 
+/* The HDBSCAN* parameters of a run. */
+static fc_hdbscan_params hdbscan_params(const fc_options *o, const fc_dbscan_params *metric)
+{
+    const size_t size = o->min_cluster_size ? o->min_cluster_size : o->min_pts;
+    return (fc_hdbscan_params){.min_cluster_size = size,
+                               .min_samples = o->min_samples ? o->min_samples : size,
+                               .selection = o->cluster_selection == FC_SELECT_LEAF
+                                                ? FC_SELECT_LEAF
+                                                : FC_SELECT_EOM,
+                               .distance = metric->distance, .semi_major = metric->semi_major,
+                               .flattening = metric->flattening, .threads = metric->threads};
+}
+
+/* The median of the finite values among v[i] where keep[i] >= 0 (or all
+ * finite ones when none is kept); NaN when there is none. Sorts v. */
+static double median_kept(double *v, const int32_t *keep, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (keep[i] >= 0 && isfinite(v[i]))
+            v[m++] = v[i];
+    if (m == 0)
+        for (size_t i = 0; i < n; i++)
+            if (isfinite(v[i]))
+                v[m++] = v[i];
+    if (m == 0)
+        return NAN;
+    qsort(v, m, sizeof *v, fc_compare_double);
+    return v[(m - 1) / 2];
+}
+
+/* HDBSCAN*: clustered firms are all core (HDBSCAN* has no border points).
+ * Without --eps, the band of co-location and institutions and the polygons'
+ * buffer is the median core distance of the clustered firms: the distance
+ * at which a typical one of them is dense. */
+static int hdbscan_stage(fc_job *job)
+{
+    const size_t n = job->f.n;
+    const fc_hdbscan_params hp = hdbscan_params(job->o, &job->params);
+    double *core = malloc((n + 1) * sizeof *core);
+    job->strength = malloc((n + 1) * sizeof *job->strength);
+    job->outlier = malloc((n + 1) * sizeof *job->outlier);
+    job->hdbscan = malloc((n + 1) * sizeof *job->hdbscan);
+    int status = core && job->strength && job->outlier && job->hdbscan
+                     ? FC_OK
+                     : fc_error(job->ctx, FC_ENOMEM, "out of memory for %zu firms", n);
+    fc_hdbscan_labels labels = {job->cid, job->strength, job->outlier, core};
+    if (status == FC_OK)
+        status = fc_hdbscan(job->ctx, n, job->cx, job->cy, job->f.sector, &hp, &labels,
+                            job->hdbscan, &job->n_clusters);
+    for (size_t i = 0; status == FC_OK && i < n; i++)
+        job->role[i] = job->cid[i] >= 0 ? FC_ROLE_CORE : FC_ROLE_NOISE;
+    const double to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    for (size_t c = 0; status == FC_OK && c < job->n_clusters; c++) { /* to metres */
+        job->hdbscan[c].birth *= to_metres;
+        job->hdbscan[c].death *= to_metres;
+        job->hdbscan[c].stability /= to_metres; /* a sum of 1 / distance */
+    }
+    if (status == FC_OK && !(job->o->eps > 0)) {
+        const double m = median_kept(core, job->cid, n) * to_metres;
+        job->eps_m = m > 0 ? m : 1; /* all firms at one spot: any band holds them */
+        job->params.eps = job->eps_m / to_metres;
+    }
+    free(core);
+    return status;
+}
+
+/* --groups: clusters of too few sectors dropped, the rest renumbered; the
+ * HDBSCAN* figures of each cluster follow it to its new number. */
+static int filter_groups(fc_job *job)
+{
+    const size_t n = job->f.n, before = job->n_clusters;
+    int32_t *old = job->hdbscan ? malloc((n + 1) * sizeof *old) : NULL;
+    if (job->hdbscan && !old)
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    if (old)
+        memcpy(old, job->cid, n * sizeof *old);
+    int status = fc_groups_filter(job->ctx, &job->groups, &job->f,
+                                  job->o->min_sectors ? job->o->min_sectors : 2, job->cid,
+                                  job->role, &job->n_clusters);
+    if (status == FC_OK && old) {
+        fc_hdbscan_cluster *kept = malloc((before + 1) * sizeof *kept);
+        if (!kept) {
+            free(old);
+            return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++)
+            if (job->cid[i] >= 0)
+                kept[job->cid[i]] = job->hdbscan[old[i]];
+            else if (job->strength) /* dropped with its cluster: noise */
+                job->strength[i] = 0;
+        memcpy(job->hdbscan, kept, job->n_clusters * sizeof *kept);
+        free(kept);
+    }
+    free(old);
+    return status;
+}
+
+static void describe_method(fc_job *job)
+{
+    const fc_options *o = job->o;
+    char eps[32];
+    readable_metres(job->eps_m, eps, sizeof eps);
+    if (o->method != FC_METHOD_HDBSCAN) {
+        snprintf(job->method, sizeof job->method, "DBSCAN, eps %s, min-pts %zu%s", eps,
+                 o->min_pts, o->min_weight >= 0 ? " (--min-weight counts instead)" : "");
+        return;
+    }
+    const fc_hdbscan_params hp = hdbscan_params(o, &job->params);
+    snprintf(job->method, sizeof job->method,
+             "HDBSCAN*, min-cluster-size %zu, min-samples %zu, %s; eps %s for co-location, "
+             "institutions and polygon buffers%s",
+             hp.min_cluster_size, hp.min_samples,
+             hp.selection == FC_SELECT_LEAF ? "leaf clusters" : "excess of mass", eps,
+             o->eps > 0 ? "" : " (the median core distance of the clustered firms)");
+}
+
 static int cluster_stage(fc_job *job)
 {
     int status = fc_progress_stage(job->ctx, 0.4, 0.5, "clustering");
-    if (status == FC_OK)
+    job->eps_m = job->o->eps;
+    if (status == FC_OK && job->o->method == FC_METHOD_HDBSCAN)
+        status = hdbscan_stage(job);
+    else if (status == FC_OK)
         status = fc_dbscan(job->ctx, job->f.n, job->cx, job->cy, job->f.sector, &job->params,
                            job->cid, job->role, &job->n_clusters);
     if (status == FC_OK && job->o->groups)
-        status = fc_groups_filter(job->ctx, &job->groups, &job->f,
-                                  job->o->min_sectors ? job->o->min_sectors : 2, job->cid,
-                                  job->role, &job->n_clusters);
+        status = filter_groups(job);
+    if (status == FC_OK)
+        describe_method(job);
     if (status == FC_OK)
         stage_done(job, "clustering");
     return status;
@@ -475,7 +613,7 @@ static int ellipsoidal_area(fc_job *job, fc_area_measure *area)
 static int polygon_stage(fc_job *job)
 {
     const fc_options *o = job->o;
-    const double to_metres = job->work.to_metres, eps_w = o->eps / to_metres;
+    const double to_metres = job->work.to_metres, eps_w = job->eps_m / to_metres;
     fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
                            OSRIsSame(job->work.srs, job->out_srs) ? 0 : 1000 / to_metres};
     fc_area_measure area = {.to_metres = to_metres};
@@ -544,8 +682,10 @@ static int significance_stage(fc_job *job)
     t->runs = malloc(n * sizeof *t->runs);
     if (!t->p_value || !t->q_value || !t->runs)
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    const fc_hdbscan_params hp = hdbscan_params(o, &job->params);
     int status = fc_cluster_pvalues(job->ctx, job->f.n, job->cx, job->cy, job->f.sector,
-                                    job->region_of, &job->params, job->f.n_sectors, n, t->sector,
+                                    job->region_of, &job->params,
+                                    o->method == FC_METHOD_HDBSCAN ? &hp : NULL, job->f.n_sectors, n, t->sector,
                                     t->n_firms, o->permutations, o->seed,
                                     fc_threads_or_cores(o->threads), t->p_value, t->runs);
     if (status == FC_OK)
@@ -789,7 +929,8 @@ static int write_stage(fc_job *job, bool want_result)
         .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL,
         .colocation = job->colocated ? &job->colocation : NULL,
         .grouped = o->groups != NULL,
-        .institutions = o->institutions ? &job->institutions : NULL};
+        .institutions = o->institutions ? &job->institutions : NULL,
+        .hdbscan = job->hdbscan, .strength = job->strength, .outlier = job->outlier};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
@@ -799,8 +940,8 @@ static int write_stage(fc_job *job, bool want_result)
     if (status == FC_OK)
         stage_done(job, "writing firms");
     if (status == FC_OK && (want_result || o->json))
-        status = fc_result_make(ctx, &findings, job->distance_used, o->permutations,
-                                job->significance, &job->result);
+        status = fc_result_make(ctx, &findings, job->distance_used, job->method,
+                                o->permutations, job->significance, &job->result);
     if (status == FC_OK && o->json)
         status = fc_result_write_json(ctx, job->result, o->json, job->inputs[0], job->output,
                                       o->overwrite);
@@ -833,6 +974,9 @@ static void job_free(fc_job *job, int status)
         OSRRelease(job->geog);
     free(job->cid);
     free(job->role);
+    free(job->strength);
+    free(job->outlier);
+    free(job->hdbscan);
     cluster_table_free(&job->table);
     free(job->sector_scale);
     free(job->region_of);

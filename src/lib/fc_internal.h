@@ -56,6 +56,8 @@ double fc_seconds_since(const struct timespec *t0);
 enum fc_hull_kind { FC_HULL_CONCAVE, FC_HULL_CONVEX, FC_HULL_BUFFER };
 /* --lang: which column of a names table (name, name_ru, name_kk). */
 enum fc_lang { FC_LANG_EN, FC_LANG_RU, FC_LANG_KK };
+/* --method */
+enum fc_method { FC_METHOD_DBSCAN, FC_METHOD_HDBSCAN };
 /* --distance: auto is geodesic for geographic input, planar otherwise. */
 enum fc_distance_option { FC_DIST_AUTO, FC_DIST_GEODESIC, FC_DIST_PLANAR };
 
@@ -65,8 +67,12 @@ struct fc_options {
     char *sector_field;
     int sector_digits; /* 0: the whole code */
     int sector_width;  /* 0: as read; else whole-number codes padded with zeros to it */
-    double eps;        /* metres; 0 until set */
+    int method;        /* an fc_method */
+    double eps;        /* metres; 0 until set (HDBSCAN*: then chosen from the data) */
     size_t min_pts;
+    size_t min_cluster_size; /* HDBSCAN*; 0: min_pts */
+    size_t min_samples;      /* HDBSCAN*; 0: min_cluster_size */
+    int cluster_selection;   /* HDBSCAN*: an fc_cluster_selection; -1: not given (eom) */
     char *weight_field;
     double min_weight; /* < 0: not set */
     int distance;
@@ -514,11 +520,13 @@ double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s);
  * (Besag and Clifford) once a cluster has FC_MC_EXCEEDANCES such runs, and
  * its p-value is then FC_MC_EXCEEDANCES / l after l runs. runs_out (may be
  * NULL) gets the runs each p-value rests on. Runs are seeded from (seed,
- * sector, run), so the result does not depend on `threads`. */
+ * sector, run), so the result does not depend on `threads`. With hdbscan
+ * (else NULL) the null runs cluster by HDBSCAN* with it, as the clusters
+ * tested were found; params then only gives the metric. */
 #define FC_MC_EXCEEDANCES 10
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
-                       const fc_dbscan_params *params, size_t n_sectors, size_t n_clusters,
+                       const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
                        int *runs_out);
@@ -598,6 +606,10 @@ typedef struct fc_findings {
     const fc_colocation *colocation; /* NULL: not measured */
     bool grouped;                    /* --groups: the "sectors" above are the groups */
     const fc_institutions *institutions; /* NULL without --institutions */
+    /* HDBSCAN* (else NULL): per cluster (in metres, and 1 / metres), and
+     * per firm its membership strength and outlier score */
+    const fc_hdbscan_cluster *hdbscan;
+    const double *strength, *outlier;
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;
@@ -716,7 +728,8 @@ int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, cons
 /* significance: one line saying how p-values were found, or why there are
  * none ("" when not asked for). */
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
-                   int permutations, const char *significance, fc_result **out);
+                   const char *method, int permutations, const char *significance,
+                   fc_result **out);
 int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
                          const char *input, const char *output, bool overwrite);
 

@@ -828,12 +828,14 @@ static size_t write_out(run *r, int32_t *cluster_out, double *probability_out,
 }
 
 int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
-               const uint32_t *group, const fc_hdbscan_params *params, int32_t *cluster_out,
-               double *probability_out, double *outlier_out, fc_hdbscan_cluster *clusters_out,
+               const uint32_t *group, const fc_hdbscan_params *params,
+               const fc_hdbscan_labels *labels, fc_hdbscan_cluster *clusters_out,
                size_t *n_clusters_out)
 {
     if (n_clusters_out)
         *n_clusters_out = 0;
+    if (!labels || !labels->cluster)
+        return fc_error(ctx, FC_EINVAL, "no array for the points' clusters");
     if (!params || params->min_cluster_size < 2)
         return fc_error(ctx, FC_EINVAL, "min-cluster-size must be at least 2");
     if (params->selection != FC_SELECT_EOM && params->selection != FC_SELECT_LEAF)
@@ -884,7 +886,10 @@ int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
     if (status == FC_OK)
         status = condense_all(ctx, &r, params->min_cluster_size, params->selection);
     if (status == FC_OK) {
-        size_t k = write_out(&r, cluster_out, probability_out, outlier_out, clusters_out);
+        size_t k = write_out(&r, labels->cluster, labels->probability, labels->outlier,
+                             clusters_out);
+        if (labels->core_distance)
+            memcpy(labels->core_distance, r.core, n * sizeof *r.core);
         if (n_clusters_out)
             *n_clusters_out = k;
     }

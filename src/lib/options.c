@@ -48,6 +48,10 @@ static const opt_choice hull_choices[] = {
     {"convex", FC_HULL_CONVEX}, {"concave", FC_HULL_CONCAVE}, {"buffer", FC_HULL_BUFFER}, {NULL, 0}};
 static const opt_choice lang_choices[] = {
     {"en", FC_LANG_EN}, {"ru", FC_LANG_RU}, {"kk", FC_LANG_KK}, {NULL, 0}};
+static const opt_choice method_choices[] = {
+    {"dbscan", FC_METHOD_DBSCAN}, {"hdbscan", FC_METHOD_HDBSCAN}, {NULL, 0}};
+static const opt_choice selection_choices[] = {
+    {"eom", FC_SELECT_EOM}, {"leaf", FC_SELECT_LEAF}, {NULL, 0}};
 static const opt_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 static const opt_choice distance_choices[] = {
     {"geodesic", FC_DIST_GEODESIC}, {"planar", FC_DIST_PLANAR}, {"auto", FC_DIST_AUTO}, {NULL, 0}};
@@ -72,13 +76,35 @@ static const opt_def option_table[] = {
      "a sector field of whole numbers lost its leading zeros: pad codes\n"
      "with zeros to N digits (5 for OKED: 1110 -> 01110)",
      .min = 1, .max = 64},
+    {"method", OPT_CHOICE, OFF(method), "dbscan|hdbscan",
+     "dbscan (default): clusters where min-pts firms lie within eps;\n"
+     "hdbscan: HDBSCAN*, clusters of whatever density stand out most\n"
+     "from the hierarchy of all densities (no eps needed)",
+     .choices = method_choices},
     {"eps", OPT_DOUBLE, OFF(eps), "METRES",
-     "neighbourhood radius in metres, whatever the CRS (required)",
+     "neighbourhood radius in metres, whatever the CRS (required with\n"
+     "dbscan; with hdbscan it only sets the band of co-location,\n"
+     "institutions and polygon buffers, by default the median core\n"
+     "distance of the clustered firms)",
      .min = 0, .max = NO_MAX, .min_open = true, .unit = "metres"},
     {"min-pts", OPT_SIZE, OFF(min_pts), "N",
      "a firm is core when at least N firms of its sector, itself\n"
      "included, lie within eps (default 5)",
      .min = 1, .max = NO_MAX},
+    {"min-cluster-size", OPT_SIZE, OFF(min_cluster_size), "N",
+     "with --method hdbscan: the fewest firms a cluster may have\n"
+     "(default: --min-pts)",
+     .min = 2, .max = NO_MAX},
+    {"min-samples", OPT_SIZE, OFF(min_samples), "N",
+     "with --method hdbscan: a firm's core distance is the distance to\n"
+     "its N-th nearest firm of its sector, itself counted first (default:\n"
+     "--min-cluster-size)",
+     .min = 1, .max = NO_MAX},
+    {"cluster-selection", OPT_CHOICE, OFF(cluster_selection), "eom|leaf",
+     "with --method hdbscan: eom (default), the clusters of most excess of\n"
+     "mass, none inside another; leaf, the leaves of the condensed tree\n"
+     "(smaller, denser clusters)",
+     .choices = selection_choices},
     {"sector-names", OPT_STRING, OFF(sector_names), "FILE",
      "a table (CSV or any OGR table) of sector codes and what they mean:\n"
      "fields code, name, and optionally name_ru, name_kk (default: NACE\n"
@@ -173,6 +199,7 @@ fc_options *fc_options_new(void)
     if (!o)
         return NULL;
     o->min_pts = 5;
+    o->cluster_selection = -1;
     o->min_weight = -1;
     o->hull = FC_HULL_CONCAVE;
     o->concavity = 0.3;
@@ -385,8 +412,18 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
         return FC_EINVAL;
     if (!o)
         return fc_error(ctx, FC_EINVAL, "no options");
-    if (!(o->eps > 0))
-        return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres");
+    const bool hdbscan = o->method == FC_METHOD_HDBSCAN;
+    if (!(o->eps > 0) && !hdbscan)
+        return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres "
+                                        "(or --method hdbscan, which needs none)");
+    if (!hdbscan && (o->min_cluster_size || o->min_samples || o->cluster_selection >= 0))
+        return fc_error(ctx, FC_EINVAL, "--%s needs --method hdbscan",
+                        o->min_cluster_size ? "min-cluster-size"
+                        : o->min_samples    ? "min-samples"
+                                            : "cluster-selection");
+    if (hdbscan && o->min_weight >= 0)
+        return fc_error(ctx, FC_EINVAL, "--min-weight is for --method dbscan: HDBSCAN* here "
+                                        "counts firms, not their weight");
     if (o->eps > 20037508.0)
         return fc_error(ctx, FC_EINVAL,
                         "--eps %g m is more than half the earth's circumference: is it in metres?",

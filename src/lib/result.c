@@ -25,6 +25,7 @@ struct fc_result {
     size_t *sector_firms, *sector_clusters, *sector_clustered;
     char working_crs[512];
     char distance[640];
+    char method[512];
     /* regions */
     size_t n_regions, n_outside, n_repaired;
     char **region_names;
@@ -40,6 +41,7 @@ struct fc_result {
     double *sector_scale; /* NaN: the sector has clusters, or too few firms */
     double *cluster_area, *cluster_region_share, *cluster_p, *cluster_q;
     int *cluster_runs;
+    fc_hdbscan_cluster *cluster_hdbscan; /* NULL but for HDBSCAN* */
     /* co-location, [a * n_sectors + b]; NULL when not measured */
     double *clq;
     size_t *n_near; /* per sector: firms with a neighbour */
@@ -69,6 +71,7 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_area);
     free(r->cluster_region_share);
     free(r->cluster_p);
+    free(r->cluster_hdbscan);
     free(r->cluster_q);
     free(r->cluster_runs);
     free(r->sector_scale);
@@ -95,6 +98,7 @@ const char *fc_result_sector_name(const fc_result *r, size_t i)
 const char *fc_result_sector_names(const fc_result *r) { return r ? r->names_source : ""; }
 const char *fc_result_working_crs(const fc_result *r) { return r->working_crs; }
 const char *fc_result_distance(const fc_result *r) { return r->distance; }
+const char *fc_result_method(const fc_result *r) { return r->method; }
 size_t fc_result_n_regions(const fc_result *r) { return r->n_regions; }
 size_t fc_result_n_outside(const fc_result *r) { return r->n_outside; }
 const char *fc_result_region_field(const fc_result *r, int *guessed)
@@ -195,7 +199,8 @@ static void rank_regions(fc_result *r, const fc_region_stats *st)
 }
 
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
-                   int permutations, const char *significance, fc_result **out)
+                   const char *method, int permutations, const char *significance,
+                   fc_result **out)
 {
     const fc_firms *f = fd->firms;
     const fc_cluster_table *t = fd->clusters;
@@ -219,6 +224,8 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         ok = fc_field_names_add(&r->renamed, fd->renamed->from[i], fd->renamed->to[i]);
     if (ok && fd->sector_scale)
         ok = (r->sector_scale = copy(fd->sector_scale, m * sizeof *r->sector_scale)) != NULL;
+    if (ok && fd->hdbscan)
+        ok = (r->cluster_hdbscan = copy(fd->hdbscan, t->n * sizeof *fd->hdbscan)) != NULL;
     if (ok && t->p_value)
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
@@ -275,6 +282,7 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         r->sector_clusters[t->sector[c]]++;
     snprintf(r->working_crs, sizeof r->working_crs, "%s", fd->work->description);
     snprintf(r->distance, sizeof r->distance, "%s", distance);
+    snprintf(r->method, sizeof r->method, "%s", method);
     *out = r;
     return FC_OK;
 }
@@ -323,6 +331,8 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
     fc_json_string(out, input);
     fprintf(out, ",\n  \"output\": ");
     fc_json_string(out, output);
+    fprintf(out, ",\n  \"method\": ");
+    fc_json_string(out, r->method);
     fprintf(out, ",\n  \"distance\": ");
     fc_json_string(out, r->distance);
     fprintf(out, ",\n  \"working_crs\": ");
@@ -382,6 +392,14 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
         fprintf(out, ", \"n_firms\": %zu, \"n_core\": %zu, \"area_km2\": ", r->cluster_firms[c],
                 r->cluster_core[c]);
         json_number(out, r->cluster_area[c]);
+        if (r->cluster_hdbscan) { /* an infinite stability is null */
+            fprintf(out, ", \"stability\": ");
+            json_number(out, r->cluster_hdbscan[c].stability);
+            fprintf(out, ", \"birth_m\": ");
+            json_number(out, r->cluster_hdbscan[c].birth);
+            fprintf(out, ", \"death_m\": ");
+            json_number(out, r->cluster_hdbscan[c].death);
+        }
         if (r->cluster_region) {
             fprintf(out, ", \"region\": ");
             if (r->cluster_region[c] >= 0)

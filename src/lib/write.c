@@ -138,12 +138,10 @@ static OGRGeometryH move_polygon(const polygon_mover *m, const unsigned char *wk
     return OGR_G_ForceToMultiPolygon(g);
 }
 
-int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+/* The clusters layer's fields, as the run has them. */
+static int add_cluster_fields(fc_context *ctx, OGRLayerH l, const fc_findings *r)
 {
     const fc_cluster_table *t = r->clusters;
-    OGRLayerH l = fc_layer_create(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon, false);
-    if (!l)
-        return FC_EIO;
     int status;
     if ((status = fc_field_add(ctx, l, "cluster_id", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
@@ -153,6 +151,9 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                             (status = fc_field_add(ctx, l, "diversity", OFTReal, 0)))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
+        (r->hdbscan && ((status = fc_field_add(ctx, l, "stability", OFTReal, 0)) ||
+                        (status = fc_field_add(ctx, l, "birth_m", OFTReal, 0)) ||
+                        (status = fc_field_add(ctx, l, "death_m", OFTReal, 0)))) ||
         (t->weight && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
         (status = fc_field_add(ctx, l, "area_km2", OFTReal, 0)) ||
         (status = fc_field_add(ctx, l, "density", OFTReal, 0)) ||
@@ -168,6 +169,18 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         (t->n_inst && ((status = fc_field_add(ctx, l, "n_inst", OFTInteger, 0)) ||
                        (r->institutions->has_types &&
                         (status = fc_field_add(ctx, l, "inst_types", OFTString, 0))))))
+        return status;
+    return FC_OK;
+}
+
+int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
+{
+    const fc_cluster_table *t = r->clusters;
+    OGRLayerH l = fc_layer_create(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon, false);
+    if (!l)
+        return FC_EIO;
+    int status = add_cluster_fields(ctx, l, r);
+    if (status != FC_OK)
         return status;
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs)) != FC_OK)
@@ -200,6 +213,12 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         }
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
+        if (r->hdbscan) { /* an infinite stability (firms at one spot) is NULL */
+            const fc_hdbscan_cluster *h = &r->hdbscan[i];
+            set_double(f, k++, isinf(h->stability) ? NAN : h->stability);
+            OGR_F_SetFieldDouble(f, k++, h->birth);
+            OGR_F_SetFieldDouble(f, k++, h->death);
+        }
         if (t->weight)
             OGR_F_SetFieldDouble(f, k++, t->weight[i]);
         OGR_F_SetFieldDouble(f, k++, t->area_km2[i]);

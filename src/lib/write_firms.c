@@ -189,7 +189,7 @@ static size_t name_limit(GDALDatasetH ds)
 /* The input fields given to the output so far, under which names. */
 typedef struct out_fields {
     size_t limit;
-    const char *reserved[4]; /* ours: never given to an input field */
+    const char *reserved[8]; /* ours: never given to an input field */
     size_t n_reserved;
     fc_field_names given;    /* by output field: input name, name written */
     fc_field_names *renamed; /* where the renames go (may be NULL) */
@@ -287,6 +287,8 @@ static void say_renamed(fc_context *ctx, GDALDatasetH ds, const fc_field_names *
 static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
 {
     return strcasecmp(name, "cluster_id") == 0 || strcasecmp(name, "role") == 0 ||
+           (r->strength &&
+            (strcasecmp(name, "strength") == 0 || strcasecmp(name, "outlier") == 0)) ||
            (r->regions && strcasecmp(name, "region") == 0) ||
            (n_inputs > 1 && strcasecmp(name, "source") == 0);
 }
@@ -300,6 +302,7 @@ typedef struct firms_writer {
     const fc_findings *r;
     int **maps; /* per input: its fields' indexes in the layer (-1: left out) */
     int cluster_field, role_field, region_field, source_field; /* -1: none */
+    int strength_field, outlier_field;                         /* HDBSCAN*, else -1 */
     fc_rtree *index;
     OGRCoordinateTransformationH ct_firms; /* the firms' CRS to the output's */
     bool in_tx;
@@ -360,6 +363,10 @@ static int add_firms_fields(firms_writer *w, const fc_input *inputs, size_t n_in
     out_fields of = {.limit = name_limit(w->ds), .renamed = r->renamed};
     of.reserved[of.n_reserved++] = "cluster_id";
     of.reserved[of.n_reserved++] = "role";
+    if (r->strength) {
+        of.reserved[of.n_reserved++] = "strength";
+        of.reserved[of.n_reserved++] = "outlier";
+    }
     if (r->regions)
         of.reserved[of.n_reserved++] = "region";
     if (n_inputs > 1)
@@ -375,12 +382,18 @@ static int add_firms_fields(firms_writer *w, const fc_input *inputs, size_t n_in
     w->role_field = n_out + 1;
     w->region_field = r->regions ? n_out + 2 : -1;
     w->source_field = n_inputs > 1 ? n_out + 2 + (r->regions != NULL) : -1;
+    const int next = n_out + 2 + (r->regions != NULL) + (n_inputs > 1);
+    w->strength_field = r->strength ? next : -1;
+    w->outlier_field = r->strength ? next + 1 : -1;
     if (status == FC_OK && (status = fc_field_add(w->ctx, w->layer, "cluster_id", OFTInteger, 0)) == FC_OK)
         status = fc_field_add(w->ctx, w->layer, "role", OFTString, 9);
     if (status == FC_OK && r->regions)
         status = fc_field_add(w->ctx, w->layer, "region", OFTString, 0);
     if (status == FC_OK && n_inputs > 1)
         status = fc_field_add(w->ctx, w->layer, "source", OFTString, 0);
+    if (status == FC_OK && r->strength &&
+        (status = fc_field_add(w->ctx, w->layer, "strength", OFTReal, 0)) == FC_OK)
+        status = fc_field_add(w->ctx, w->layer, "outlier", OFTReal, 0);
     return status;
 }
 
@@ -408,6 +421,11 @@ static OGRFeatureH firm_row(firms_writer *w, OGRFeatureH src, size_t input, bool
         OGR_F_SetFieldString(f, w->role_field, role_names[r->role[p]]);
         if (r->regions && r->region_of[p] >= 0)
             OGR_F_SetFieldString(f, w->region_field, r->regions->names[r->region_of[p]]);
+        if (r->strength) {
+            OGR_F_SetFieldDouble(f, w->strength_field, r->strength[p]);
+            if (!isnan(r->outlier[p]))
+                OGR_F_SetFieldDouble(f, w->outlier_field, r->outlier[p]);
+        }
         if (!own_point) {
             OGR_F_SetGeometryDirectly(f, made_point(firms->x[p], firms->y[p]));
             *ct = w->ct_firms;

@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         if (hdbscan) {
             fc_hdbscan_params h = {.min_cluster_size = p.min_pts, .threads = p.threads,
                                    .distance = p.distance};
-            if (fc_hdbscan(ctx, n, x, y, NULL, &h, cluster, NULL, NULL, NULL, &k) != FC_OK)
+            if (fc_hdbscan(ctx, n, x, y, NULL, &h, &(fc_hdbscan_labels){.cluster = cluster}, NULL, &k) != FC_OK)
                 return fail(fc_errmsg(ctx));
             for (size_t i = 0; i < n; i++) /* clustered: "core", as HDBSCAN* has no border */
                 role[i] = cluster[i] >= 0 ? FC_ROLE_CORE : FC_ROLE_NOISE;
