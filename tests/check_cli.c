@@ -931,6 +931,11 @@ START_TEST(hdbscan_run_is_the_library_s)
     ck_assert_ptr_nonnull(strstr(err_text, "--min-weight is for --method dbscan"));
     ck_assert_int_ne(run("cluster '%s' e.gpkg", firms), 0);
     ck_assert_ptr_nonnull(strstr(err_text, "--eps is required"));
+    ck_assert_int_ne(run("cluster '%s' e.gpkg --sector-field oked --sector-digits 2 "
+                         "--method hdbscan --groups auto",
+                         firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--groups auto with --method hdbscan needs --eps"));
     ck_assert_int_eq(access(in_dir("e.gpkg"), F_OK), -1);
 }
 END_TEST

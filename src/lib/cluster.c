@@ -542,8 +542,11 @@ static int filter_groups(fc_job *job)
         for (size_t i = 0; i < n; i++)
             if (job->cid[i] >= 0)
                 kept[job->cid[i]] = job->hdbscan[old[i]];
-            else if (job->strength) /* dropped with its cluster: noise */
+            else if (job->strength) { /* dropped with its cluster, or in no group */
                 job->strength[i] = 0;
+                if (job->role[i] == FC_ROLE_UNGROUPED) /* not clustered at all */
+                    job->outlier[i] = NAN;
+            }
         memcpy(job->hdbscan, kept, job->n_clusters * sizeof *kept);
         free(kept);
     }

@@ -435,6 +435,10 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
     if (o->groups && strcmp(o->groups, "auto") == 0 && (!o->colocation || o->permutations == 0))
         return fc_error(ctx, FC_EINVAL, "--groups auto links sectors by their co-location and its "
                                         "q-values: not with --colocation off or --permutations 0");
+    if (hdbscan && !(o->eps > 0) && o->groups && strcmp(o->groups, "auto") == 0)
+        return fc_error(ctx, FC_EINVAL, "--groups auto with --method hdbscan needs --eps: the "
+                                        "band within which sectors locate together, measured "
+                                        "before any clustering");
     if (o->min_sectors && !o->groups)
         return fc_error(ctx, FC_EINVAL, "--min-sectors needs --groups");
     if ((o->region_field || o->region_layer) && !o->regions)
