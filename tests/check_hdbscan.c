@@ -67,6 +67,7 @@ enum { MAX_N = 48 };
 typedef struct oracle_cluster {
     int parent;
     double birth, death, stability, subtree_max, value;
+    double birth_d, death_d; /* as distances */
     bool has_children, chosen;
     int label, group, first;
 } oracle_cluster;
@@ -109,8 +110,9 @@ static int components(const oracle *o, const bool *in, double limit, int *comp)
 
 static int add_cluster(oracle *o, int parent, int group, double birth)
 {
-    o->c[o->n_c] = (oracle_cluster){.parent = parent, .birth = birth, .label = -1,
-                                    .group = group, .first = -1};
+    o->c[o->n_c] = (oracle_cluster){.parent = parent, .birth = lambda_of(birth), .label = -1,
+                                    .group = group, .first = -1, .birth_d = birth,
+                                    .death_d = INFINITY};
     if (parent >= 0)
         o->c[parent].has_children = true;
     return o->n_c++;
@@ -149,13 +151,15 @@ static void descend(oracle *o, const bool *in, int c, double limit, size_t min_s
                         cl->stability += lambda - cl->birth;
                     }
                 cl->death = fmax(cl->death, lambda);
+                cl->death_d = fmin(cl->death_d, levels[l]);
             } else if (big == 1) {
                 descend(o, part, c, levels[l], min_size, levels, n_levels);
                 cl = &o->c[c];
             } else {
                 cl->stability += (double)size[k] * (lambda - cl->birth);
                 cl->death = fmax(cl->death, lambda);
-                int child = add_cluster(o, c, cl->group, lambda);
+                cl->death_d = fmin(cl->death_d, levels[l]);
+                int child = add_cluster(o, c, cl->group, levels[l]);
                 descend(o, part, child, levels[l], min_size, levels, n_levels);
                 cl = &o->c[c];
             }
@@ -170,6 +174,7 @@ static void descend(oracle *o, const bool *in, int c, double limit, size_t min_s
             o->fall_from[i] = c;
             cl->stability += INFINITY;
             cl->death = INFINITY;
+            cl->death_d = 0;
         }
 }
 
@@ -233,7 +238,7 @@ static void oracle_run(oracle *o, size_t n, const double *x, const double *y, co
                     levels[n_levels++] = o->mrd[i][j];
         }
         qsort(levels, n_levels, sizeof *levels, compare_desc);
-        int root = add_cluster(o, -1, (int)grp, 0);
+        int root = add_cluster(o, -1, (int)grp, INFINITY);
         descend(o, in, root, INFINITY, min_size, levels, n_levels);
     }
     /* choose: children sum, from the last cluster made back */
@@ -273,8 +278,8 @@ static void oracle_run(oracle *o, size_t n, const double *x, const double *y, co
             for (int c = 0; c < o->n_c; c++)
                 if (o->c[c].chosen && o->c[c].group == (int)grp && o->c[c].first == (int)i) {
                     number[c] = (int)k;
-                    cl[k++] = (fc_hdbscan_cluster){o->c[c].stability, 1 / o->c[c].birth,
-                                                   isinf(o->c[c].death) ? 0 : 1 / o->c[c].death};
+                    cl[k++] = (fc_hdbscan_cluster){o->c[c].stability, o->c[c].birth_d,
+                                                   o->c[c].death_d};
                 }
     *k_out = k;
     for (size_t i = 0; i < n; i++) {

@@ -517,6 +517,7 @@ typedef struct hcluster {
     uint32_t group;
     double birth;        /* lambda at which it appears */
     double death;        /* the largest lambda at which points leave it or it splits */
+    double birth_d, death_d; /* the same as distances (1 / lambda would round) */
     double stability;
     double subtree_max;  /* the largest lambda in it or any cluster inside it */
     double value;        /* excess of mass: the best it or the clusters inside it give */
@@ -534,10 +535,11 @@ typedef struct condensed {
 
 static double lambda_of(double dist) { return dist > 0 ? 1 / dist : INFINITY; }
 
-/* Every point of a part leaves cluster c at lambda. */
-static void fall_out(const hierarchy *h, condensed *t, uint32_t part, uint32_t c, double lambda,
+/* Every point of a part leaves cluster c at distance dist. */
+static void fall_out(const hierarchy *h, condensed *t, uint32_t part, uint32_t c, double dist,
                      uint32_t *stack)
 {
+    const double lambda = lambda_of(dist);
     hcluster *cl = &t->c[c];
     size_t top = 0;
     stack[top++] = part;
@@ -554,12 +556,14 @@ static void fall_out(const hierarchy *h, condensed *t, uint32_t part, uint32_t c
             stack[top++] = h->kids[lv->first + k];
     }
     cl->death = lambda > cl->death ? lambda : cl->death;
+    cl->death_d = dist < cl->death_d ? dist : cl->death_d;
 }
 
-static uint32_t new_cluster(condensed *t, uint32_t parent, uint32_t group, double birth)
+static uint32_t new_cluster(condensed *t, uint32_t parent, uint32_t group, double birth_d)
 {
-    t->c[t->n_c] = (hcluster){.parent = parent, .group = group, .birth = birth,
-                              .label = NONE, .first = NONE};
+    t->c[t->n_c] = (hcluster){.parent = parent, .group = group, .birth = lambda_of(birth_d),
+                              .birth_d = birth_d, .death_d = INFINITY, .label = NONE,
+                              .first = NONE};
     if (parent != NONE)
         t->c[parent].has_children = true;
     return (uint32_t)t->n_c++;
@@ -571,7 +575,7 @@ static void condense(const hierarchy *h, condensed *t, uint32_t root, uint32_t g
 {
     size_t top = 0;
     stack[2 * top] = root;
-    stack[2 * top++ + 1] = new_cluster(t, NONE, group, 0);
+    stack[2 * top++ + 1] = new_cluster(t, NONE, group, INFINITY);
     while (top) {
         --top;
         const uint32_t part = stack[2 * top], c = stack[2 * top + 1];
@@ -584,7 +588,7 @@ static void condense(const hierarchy *h, condensed *t, uint32_t root, uint32_t g
             const uint32_t kid = h->kids[lv->first + k];
             const uint32_t size = part_size(h, kid);
             if (size < min_size) {
-                fall_out(h, t, kid, c, lambda, falling);
+                fall_out(h, t, kid, c, lv->dist, falling);
             } else if (big == 1) { /* the cluster goes on, smaller */
                 stack[2 * top] = kid;
                 stack[2 * top++ + 1] = c;
@@ -592,8 +596,9 @@ static void condense(const hierarchy *h, condensed *t, uint32_t root, uint32_t g
                 hcluster *cl = &t->c[c];
                 cl->stability += size * (lambda - cl->birth);
                 cl->death = lambda > cl->death ? lambda : cl->death;
+                cl->death_d = lv->dist < cl->death_d ? lv->dist : cl->death_d;
                 stack[2 * top] = kid;
-                stack[2 * top++ + 1] = new_cluster(t, c, group, lambda);
+                stack[2 * top++ + 1] = new_cluster(t, c, group, lv->dist);
             }
         }
     }
@@ -799,8 +804,7 @@ static size_t write_out(run *r, int32_t *cluster_out, double *probability_out,
         const hcluster *cl = &t->c[chosen[a]];
         number[chosen[a]] = (uint32_t)a;
         if (clusters_out)
-            clusters_out[a] = (fc_hdbscan_cluster){cl->stability, 1 / cl->birth,
-                                                   isinf(cl->death) ? 0 : 1 / cl->death};
+            clusters_out[a] = (fc_hdbscan_cluster){cl->stability, cl->birth_d, cl->death_d};
     }
     for (size_t i = 0; i < r->n; i++) {
         const uint32_t from = t->fall_from[i];

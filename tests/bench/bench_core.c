@@ -14,6 +14,15 @@
  *       the same for fc_hdbscan (min-cluster-size = min-samples): best
  *       seconds, clusters, clustered and noise points, peak memory per
  *       point; LABELS gets each point's cluster (int32, -1 noise).
+ *   bench_core hdbscan-compare IN.bin MIN_SAMPLES THEIRS
+ *       fc_hdbscan (planar, min-cluster-size = min-samples) against another
+ *       tool's labels (int32, 0 noise, as R dbscan gives them): whether
+ *       the clusters are the same partition, and which points differ on
+ *       noise; a differing point is explained when its lightest link into
+ *       the cluster the other tool put it in is its own core distance and
+ *       that cluster's birth distance (a tie: edges of one length are
+ *       removed together here, one by one in R and scikit-learn). Prints
+ *       "clusters ours theirs conflicts noise_differ explained".
  */
 #include "firmclust.h"
 
@@ -115,6 +124,63 @@ static size_t load(const char *path, int k, double **x, double **y)
     return n;
 }
 
+/* See the usage above: hdbscan-compare. */
+static int compare(const char *in, size_t min_samples, const char *theirs_path)
+{
+    double *x, *y;
+    size_t n = load(in, 2, &x, &y);
+    int32_t *ours = malloc(n * sizeof *ours), *theirs = malloc(n * sizeof *theirs);
+    double *core = malloc(n * sizeof *core);
+    fc_hdbscan_cluster *cl = malloc(n * sizeof *cl);
+    FILE *f = fopen(theirs_path, "rb");
+    if (!ours || !theirs || !core || !cl || !f || fread(theirs, sizeof *theirs, n, f) != n)
+        return fail("cannot read the other tool's labels");
+    fclose(f);
+    fc_context *ctx = fc_context_new();
+    fc_hdbscan_params p = {.min_cluster_size = min_samples, .threads = 2};
+    size_t k = 0;
+    if (fc_hdbscan(ctx, n, x, y, NULL, &p, &(fc_hdbscan_labels){ours, NULL, NULL, core}, cl,
+                   &k) != FC_OK)
+        return fail(fc_errmsg(ctx));
+    /* the same partition: each of our clusters is one of theirs, and back */
+    int32_t *to_theirs = malloc((k + 1) * sizeof *to_theirs), k_theirs = 0;
+    int32_t *to_ours = calloc(n + 1, sizeof *to_ours); /* theirs 1..: ours + 1 */
+    size_t conflicts = 0, differ = 0, explained = 0;
+    for (size_t c = 0; c <= k; c++)
+        to_theirs[c] = -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((ours[i] < 0) != (theirs[i] <= 0) || ours[i] < 0)
+            continue;
+        k_theirs = theirs[i] > k_theirs ? theirs[i] : k_theirs;
+        if (to_theirs[ours[i]] < 0)
+            to_theirs[ours[i]] = theirs[i];
+        if (!to_ours[theirs[i]])
+            to_ours[theirs[i]] = ours[i] + 1;
+        conflicts += to_theirs[ours[i]] != theirs[i] || to_ours[theirs[i]] != ours[i] + 1;
+    }
+    for (size_t q = 0; q < n; q++) {
+        if ((ours[q] < 0) == (theirs[q] <= 0))
+            continue;
+        differ++;
+        if (ours[q] >= 0 || !to_ours[theirs[q]])
+            continue; /* only the tie below is explained */
+        const int32_t c = to_ours[theirs[q]] - 1;
+        double best = INFINITY;
+        for (size_t i = 0; i < n; i++)
+            if (ours[i] == c) {
+                const double d = sqrt((x[q] - x[i]) * (x[q] - x[i]) + (y[q] - y[i]) * (y[q] - y[i]));
+                const double m = fmax(fmax(core[q], core[i]), d);
+                best = m < best ? m : best;
+            }
+        explained += best == core[q] && best == cl[c].birth;
+    }
+    printf("%zu %d %zu %zu %zu\n", k, k_theirs, conflicts, differ, explained);
+    fc_context_destroy(ctx);
+    free(x), free(y), free(ours), free(theirs), free(core), free(cl), free(to_theirs);
+    free(to_ours);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "dump") == 0)
@@ -130,6 +196,8 @@ int main(int argc, char **argv)
             fprintf(o, "%.17g,%.17g\n", x[i], y[i]);
         return fclose(o) != 0;
     }
+    if (argc == 5 && strcmp(argv[1], "hdbscan-compare") == 0)
+        return compare(argv[2], (size_t)atol(argv[3]), argv[4]);
     const int hdbscan = argc >= 7 && strcmp(argv[1], "hdbscan") == 0;
     char *shifted[10] = {0};
     if (hdbscan && argc <= 8) { /* the same arguments as run, without eps */
