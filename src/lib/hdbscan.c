@@ -69,6 +69,7 @@ typedef struct mst_job {
     kd_node *nodes;
     size_t n_nodes;
     uint32_t *root_of_group; /* node, or NONE: the group is not clustered */
+    uint32_t n_groups;
     uint32_t *comp;          /* per point: its component's smallest point */
     /* what earlier rounds learnt of each point's lightest edge out, which
      * only gets heavier as components grow: at least floor_w; and, when
@@ -298,19 +299,26 @@ static void mark_components(mst_job *j)
 }
 
 typedef struct mst_scratch {
-    uint32_t *parent, *by_core, *queue;
+    uint32_t *parent, *queue;
+    const uint32_t *by_core; /* the points by (core distance, index) */
     uint32_t *place; /* per point, its place in the tree order */
-    uint32_t *count, *item_start, *item_comp;
+    uint32_t *count, *item_start;
     edge *item_best;
 } mst_scratch;
 
+/* The component of work item it: that of its first point. */
+static uint32_t item_comp(const mst_job *j, const mst_scratch *s, size_t it)
+{
+    return j->comp[s->queue[s->item_start[it]]];
+}
+
 /* One Boruvka round: every component's lightest edge out, added. Returns
  * the edges added (0: every group is one tree), appended to edges. */
-static size_t boruvka_round(mst_job *j, mst_scratch *s, const uint32_t *members, size_t m,
-                            size_t n, int threads, edge *edges, size_t n_edges)
+static size_t boruvka_round(mst_job *j, mst_scratch *s, size_t m, size_t n, int threads,
+                            edge *edges, size_t n_edges)
 {
     for (size_t k = 0; k < m; k++)
-        j->comp[members[k]] = find(s->parent, members[k]);
+        j->comp[s->by_core[k]] = find(s->parent, s->by_core[k]);
     mark_components(j);
     /* the queue: by component, each in by_core's order (a counting sort) */
     /* components in the order of their roots in the tree, near ones in
@@ -322,10 +330,8 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, const uint32_t *members,
         s->count[i + 1] += s->count[i];
     size_t n_items = 0;
     for (size_t i = 0; i < n; i++) /* work items: chunks of one component */
-        for (size_t k = s->count[i]; k < s->count[i + 1]; k += QUERY_CHUNK) {
-            s->item_start[n_items] = (uint32_t)k;
-            s->item_comp[n_items++] = (uint32_t)i;
-        }
+        for (size_t k = s->count[i]; k < s->count[i + 1]; k += QUERY_CHUNK)
+            s->item_start[n_items++] = (uint32_t)k;
     s->item_start[n_items] = (uint32_t)m;
     for (size_t k = 0; k < m; k++) {
         const uint32_t q = s->by_core[k];
@@ -335,7 +341,7 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, const uint32_t *members,
      * rounds found and that still leads out (so the searches start bounded) */
     for (size_t it = 0, next; it < n_items; it = next) {
         edge seed = {INFINITY, NONE, NONE};
-        for (next = it; next < n_items && s->item_comp[next] == s->item_comp[it]; next++)
+        for (next = it; next < n_items && item_comp(j, s, next) == item_comp(j, s, it); next++)
             ;
         for (size_t k = s->item_start[it]; k < s->item_start[next]; k++) {
             const uint32_t q = s->queue[k], was = j->partner[q];
@@ -356,7 +362,7 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, const uint32_t *members,
     for (size_t it = 0; it < n_items;) { /* each component's lightest, in order */
         edge best = s->item_best[it];
         size_t next = it + 1;
-        for (; next < n_items && s->item_comp[next] == s->item_comp[it]; next++)
+        for (; next < n_items && item_comp(j, s, next) == item_comp(j, s, it); next++)
             if (edge_less(s->item_best[next].w, s->item_best[next].a, s->item_best[next].b,
                           &best))
                 best = s->item_best[next];
@@ -376,25 +382,22 @@ static int compare_core(const void *pa, const void *pb, void *arg)
     return a < b ? -1 : a > b;
 }
 
-/* The spanning trees of every clustered group: m points (members), m less
- * the groups' count edges. */
-static int spanning_trees(fc_context *ctx, mst_job *j, const uint32_t *members, size_t m,
-                          size_t n, int threads, edge *edges, size_t *n_edges)
+/* The spanning trees of every clustered group: m points (members, sorted
+ * here by core distance), m less the groups' count edges. */
+static int spanning_trees(fc_context *ctx, mst_job *j, uint32_t *members, size_t m, size_t n,
+                          int threads, edge *edges, size_t *n_edges)
 {
     mst_scratch s = {0};
     s.parent = malloc((n + 1) * sizeof *s.parent);
     s.place = malloc((n + 1) * sizeof *s.place);
     j->floor_w = calloc(n + 1, sizeof *j->floor_w);
     j->partner = malloc((n + 1) * sizeof *j->partner);
-    s.by_core = malloc((m + 1) * sizeof *s.by_core);
     s.queue = malloc((m + 1) * sizeof *s.queue);
     s.count = malloc((n + 2) * sizeof *s.count);
     s.item_start = malloc((m + 2) * sizeof *s.item_start);
-    s.item_comp = malloc((m + 1) * sizeof *s.item_comp);
     s.item_best = malloc((m + 1) * sizeof *s.item_best);
     int status = FC_OK;
-    if (!s.place || !j->floor_w || !j->partner || !s.parent || !s.by_core || !s.queue || !s.count || !s.item_start || !s.item_comp ||
-        !s.item_best) {
+    if (!s.place || !j->floor_w || !j->partner || !s.parent || !s.queue || !s.count || !s.item_start || !s.item_best) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the spanning tree of %zu points", m);
         goto done;
     }
@@ -404,14 +407,14 @@ static int spanning_trees(fc_context *ctx, mst_job *j, const uint32_t *members, 
     }
     for (size_t k = 0; k < n; k++)
         s.place[j->order[k]] = (uint32_t)k;
-    memcpy(s.by_core, members, m * sizeof *members);
-    qsort_r(s.by_core, m, sizeof *s.by_core, compare_core, (void *)j->core);
+    qsort_r(members, m, sizeof *members, compare_core, (void *)j->core);
+    s.by_core = members;
     *n_edges = 0;
     for (;;) {
         if ((status = fc_progress(ctx, 0.3 + 0.6 * (double)*n_edges / (double)(m ? m : 1),
                                   "spanning tree")) != FC_OK)
             break;
-        size_t added = boruvka_round(j, &s, members, m, n, threads, edges, *n_edges);
+        size_t added = boruvka_round(j, &s, m, n, threads, edges, *n_edges);
         if (!added)
             break;
         *n_edges += added;
@@ -419,8 +422,8 @@ static int spanning_trees(fc_context *ctx, mst_job *j, const uint32_t *members, 
 done:
     free(j->floor_w), free(j->partner);
     j->floor_w = NULL, j->partner = NULL;
-    free(s.place), free(s.parent), free(s.by_core), free(s.queue), free(s.count);
-    free(s.item_start), free(s.item_comp), free(s.item_best);
+    free(s.place), free(s.parent), free(s.queue), free(s.count);
+    free(s.item_start), free(s.item_best);
     return status;
 }
 
@@ -644,7 +647,7 @@ typedef struct run {
     const fc_hdbscan_params *params;
     double *core;
     double *ecef[3];
-    uint32_t *members; /* the points of groups big enough, by group */
+    uint32_t *members; /* the points of groups big enough (sorted by core distance) */
     size_t m;
     mst_job mst;
     edge *edges;
@@ -680,6 +683,7 @@ static int build_trees(fc_context *ctx, run *r, const uint32_t *group, size_t ne
     j->nodes = malloc((n / 4 + 2 * (size_t)max_group + 4) * sizeof *j->nodes);
     if (!r->members || !j->order || !j->comp || !j->root_of_group || !j->nodes)
         return fc_error(ctx, FC_ENOMEM, "out of memory for the kd-trees of %zu points", n);
+    j->n_groups = max_group + 1;
     for (size_t g = 0; g <= max_group; g++)
         j->root_of_group[g] = NONE;
     /* the points by group, each in input order (a counting sort) */
@@ -758,11 +762,10 @@ static int condense_all(fc_context *ctx, run *r, size_t min_size, int selection)
         for (uint32_t k = 0; k < lv->count; k++)
             up[r->h.kids[lv->first + k]] = (uint32_t)(n + l);
     }
-    for (size_t s = 0, e; s < r->m; s = e) {
-        const uint32_t g = group_of(&r->mst, r->members[s]);
-        for (e = s; e < r->m && group_of(&r->mst, r->members[e]) == g; e++)
-            ;
-        uint32_t root = r->members[s];
+    for (uint32_t g = 0; g < r->mst.n_groups; g++) { /* each clustered group from its tree */
+        if (r->mst.root_of_group[g] == NONE)
+            continue;
+        uint32_t root = r->mst.order[r->mst.nodes[r->mst.root_of_group[g]].lo];
         while (up[root] != root)
             root = up[root];
         if (root >= n && r->h.levels[root - n].size >= min_size)
