@@ -87,9 +87,40 @@ static uint32_t group_of(const mst_job *j, uint32_t i) { return j->group ? j->gr
 
 /* ---- the kd-tree ---------------------------------------------------------- */
 
-static uint32_t build_node(mst_job *j, uint32_t lo, uint32_t hi)
+/* Nodes of the tree of `size` points, remembered: the sizes of a level
+ * differ by one at most, so few are asked. */
+typedef struct node_counts {
+    uint32_t size[128], count[128];
+    int n;
+} node_counts;
+
+static uint32_t count_nodes(node_counts *memo, uint32_t size)
 {
-    const uint32_t id = (uint32_t)j->n_nodes++;
+    if (size <= LEAF)
+        return 1;
+    for (int k = 0; k < memo->n; k++)
+        if (memo->size[k] == size)
+            return memo->count[k];
+    const uint32_t c = 1 + count_nodes(memo, size / 2) + count_nodes(memo, size - size / 2);
+    if (memo->n < 128) {
+        memo->size[memo->n] = size;
+        memo->count[memo->n++] = c;
+    }
+    return c;
+}
+
+/* Node id over order[lo, hi): its box, smallest index and core distance;
+ * split at the median of its widest side unless a leaf. Ids are in
+ * preorder, the right child's after the whole left subtree, so that
+ * subtrees can be built side by side. Above stop_depth the children are not
+ * built but handed out as tasks. */
+typedef struct node_task {
+    uint32_t lo, hi, id;
+} node_task;
+
+static void build_node(mst_job *j, uint32_t lo, uint32_t hi, uint32_t id, int depth,
+                       int stop_depth, node_task *tasks, size_t *n_tasks, node_counts *memo)
+{
     kd_node *nd = &j->nodes[id];
     *nd = (kd_node){.lo = lo, .hi = hi, .min_index = NONE, .comp = NONE, .min_core = INFINITY};
     for (int d = 0; d < j->dims; d++) {
@@ -107,18 +138,52 @@ static uint32_t build_node(mst_job *j, uint32_t lo, uint32_t hi)
         nd->min_core = j->core[i] < nd->min_core ? j->core[i] : nd->min_core;
     }
     if (hi - lo <= LEAF)
-        return id;
+        return;
     int widest = 0; /* split the widest side at its median */
     for (int d = 1; d < j->dims; d++)
         if (nd->box_hi[d] - nd->box_lo[d] > nd->box_hi[widest] - nd->box_lo[widest])
             widest = d;
     const uint32_t mid = lo + (hi - lo) / 2;
     fc_select_median(j->c[widest], j->order, lo, hi, mid);
-    const uint32_t left = build_node(j, lo, mid);
-    const uint32_t right = build_node(j, mid, hi);
-    j->nodes[id].child[0] = left;
-    j->nodes[id].child[1] = right;
-    return id;
+    nd->child[0] = id + 1;
+    nd->child[1] = id + 1 + count_nodes(memo, mid - lo);
+    if (tasks && depth + 1 == stop_depth) {
+        tasks[(*n_tasks)++] = (node_task){lo, mid, nd->child[0]};
+        tasks[(*n_tasks)++] = (node_task){mid, hi, nd->child[1]};
+        return;
+    }
+    build_node(j, lo, mid, nd->child[0], depth + 1, stop_depth, tasks, n_tasks, memo);
+    build_node(j, mid, hi, nd->child[1], depth + 1, stop_depth, tasks, n_tasks, memo);
+}
+
+typedef struct build_job {
+    mst_job *j;
+    const node_task *tasks;
+} build_job;
+
+static void build_tasks(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    build_job *b = arg;
+    for (size_t k = begin; k < end; k++) {
+        node_counts memo = {.n = 0};
+        const node_task *t = &b->tasks[k];
+        build_node(b->j, t->lo, t->hi, t->id, 0, -1, NULL, NULL, &memo);
+    }
+}
+
+#define SPLIT_DEPTH 4 /* the top levels built in turn, the subtrees below side by side */
+
+/* The tree of order[lo, hi) from node id on; returns the nodes it has. */
+static uint32_t build_tree(mst_job *j, uint32_t lo, uint32_t hi, uint32_t id, int threads)
+{
+    node_task tasks[2 << SPLIT_DEPTH];
+    size_t n_tasks = 0;
+    node_counts memo = {.n = 0};
+    build_node(j, lo, hi, id, 0, SPLIT_DEPTH, tasks, &n_tasks, &memo);
+    build_job b = {j, tasks};
+    fc_parallel_for(threads, n_tasks, 1, build_tasks, &b);
+    return count_nodes(&memo, hi - lo);
 }
 
 /* A lower bound of the distance from point q to any point of the node's box
@@ -254,6 +319,57 @@ static void query_items(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
+/* ---- radix sorts -------------------------------------------------------------- */
+
+/* Non-negative doubles order as their bit patterns: a stable LSD radix
+ * sort by them, 16 bits a pass, a pass skipped where every key has the
+ * same digit. RADIX_SORT(name, T, key) makes name(a, m, tmp), sorting m
+ * items of type T by the double key(item), tmp holding m more; FC_ENOMEM
+ * without memory for the counts. */
+#define RADIX_BITS 16
+#define RADIX_SORT(name, T, key)                                                            \
+    static int name(T *a, size_t m, T *tmp, const void *arg)                                \
+    {                                                                                        \
+        size_t *count = malloc(((1u << RADIX_BITS) + 1) * sizeof *count);                    \
+        if (!count)                                                                          \
+            return FC_ENOMEM;                                                                \
+        T *from = a, *to = tmp;                                                              \
+        for (int shift = 0; shift < 64; shift += RADIX_BITS) {                               \
+            memset(count, 0, ((1u << RADIX_BITS) + 1) * sizeof *count);                      \
+            for (size_t k = 0; k < m; k++)                                                   \
+                count[((bits_of(key(from[k], arg)) >> shift) & ((1u << RADIX_BITS) - 1)) + 1]++; \
+            bool one_digit = false;                                                          \
+            for (size_t d = 1; d <= (1u << RADIX_BITS) && !one_digit; d++)                   \
+                one_digit = count[d] == m;                                                   \
+            if (one_digit)                                                                   \
+                continue;                                                                    \
+            for (size_t d = 0; d < (1u << RADIX_BITS); d++)                                  \
+                count[d + 1] += count[d];                                                    \
+            for (size_t k = 0; k < m; k++)                                                   \
+                to[count[(bits_of(key(from[k], arg)) >> shift) & ((1u << RADIX_BITS) - 1)]++] = \
+                    from[k];                                                                 \
+            T *swap = from;                                                                  \
+            from = to;                                                                       \
+            to = swap;                                                                       \
+        }                                                                                    \
+        if (from != a)                                                                       \
+            memcpy(a, from, m * sizeof *a);                                                  \
+        free(count);                                                                         \
+        return FC_OK;                                                                        \
+    }
+
+static inline uint64_t bits_of(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static inline double core_of(uint32_t i, const void *core) { return ((const double *)core)[i]; }
+static inline double weight_of(edge e, const void *unused) { return (void)unused, e.w; }
+
+RADIX_SORT(sort_by_core, uint32_t, core_of)
+
 /* ---- the minimum spanning tree (Boruvka) ------------------------------------ */
 
 static uint32_t find(uint32_t *parent, uint32_t a)
@@ -373,20 +489,16 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, size_t m, size_t n, int 
     return added;
 }
 
-static int compare_core(const void *pa, const void *pb, void *arg)
-{
-    const double *core = arg;
-    const uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-    if (core[a] != core[b])
-        return core[a] < core[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
-
 /* The spanning trees of every clustered group: m points (members, sorted
  * here by core distance), m less the groups' count edges. */
 static int spanning_trees(fc_context *ctx, mst_job *j, uint32_t *members, size_t m, size_t n,
                           int threads, edge *edges, size_t *n_edges)
 {
+    uint32_t *tmp = malloc((m + 1) * sizeof *tmp); /* members by (core, group, index) */
+    const int sorted = tmp ? sort_by_core(members, m, tmp, j->core) : FC_ENOMEM;
+    free(tmp);
+    if (sorted != FC_OK)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the spanning tree of %zu points", m);
     mst_scratch s = {0};
     s.parent = malloc((n + 1) * sizeof *s.parent);
     s.place = malloc((n + 1) * sizeof *s.place);
@@ -407,7 +519,6 @@ static int spanning_trees(fc_context *ctx, mst_job *j, uint32_t *members, size_t
     }
     for (size_t k = 0; k < n; k++)
         s.place[j->order[k]] = (uint32_t)k;
-    qsort_r(members, m, sizeof *members, compare_core, (void *)j->core);
     s.by_core = members;
     *n_edges = 0;
     for (;;) {
@@ -448,15 +559,9 @@ static uint32_t part_size(const hierarchy *h, uint32_t part)
     return part < h->n ? 1 : h->levels[part - h->n].size;
 }
 
-static int compare_edge(const void *pa, const void *pb)
-{
-    const edge *a = pa, *b = pb;
-    if (a->w != b->w)
-        return a->w < b->w ? -1 : 1;
-    if (a->a != b->a)
-        return a->a < b->a ? -1 : 1;
-    return a->b < b->b ? -1 : a->b > b->b;
-}
+/* Edges by length (the order within one length does not matter: they are
+ * taken together). */
+RADIX_SORT(sort_by_length, edge, weight_of)
 
 static int compare_pair(const void *pa, const void *pb)
 {
@@ -472,7 +577,11 @@ static int compare_pair(const void *pa, const void *pb)
  * currently is (by the component's root). */
 static int build_hierarchy(fc_context *ctx, edge *edges, size_t n_edges, size_t n, hierarchy *h)
 {
-    qsort(edges, n_edges, sizeof *edges, compare_edge);
+    edge *tmp = malloc((n_edges + 1) * sizeof *tmp);
+    const int sorted = tmp ? sort_by_length(edges, n_edges, tmp, NULL) : FC_ENOMEM;
+    free(tmp);
+    if (sorted != FC_OK)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the cluster hierarchy");
     uint32_t *parent = malloc((n + 1) * sizeof *parent);
     uint32_t *part_of = malloc((n + 1) * sizeof *part_of);
     uint32_t *pairs = malloc((2 * n_edges + 1) * 2 * sizeof *pairs);
@@ -669,7 +778,7 @@ static void run_free(run *r)
 
 /* The points of the groups that can hold a cluster, by group, and each
  * group's kd-tree. */
-static int build_trees(fc_context *ctx, run *r, const uint32_t *group, size_t need)
+static int build_trees(fc_context *ctx, run *r, const uint32_t *group, size_t need, int threads)
 {
     const size_t n = r->n;
     mst_job *j = &r->mst;
@@ -705,7 +814,8 @@ static int build_trees(fc_context *ctx, run *r, const uint32_t *group, size_t ne
             continue;
         memcpy(r->members + r->m, j->order + s, (e - s) * sizeof *r->members);
         r->m += e - s;
-        j->root_of_group[g] = build_node(j, (uint32_t)s, (uint32_t)e);
+        j->root_of_group[g] = (uint32_t)j->n_nodes;
+        j->n_nodes += build_tree(j, (uint32_t)s, (uint32_t)e, (uint32_t)j->n_nodes, threads);
     }
     return FC_OK;
 }
@@ -883,7 +993,7 @@ int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
     const size_t need = min_samples > params->min_cluster_size ? min_samples
                                                                : params->min_cluster_size;
     if (status == FC_OK)
-        status = build_trees(ctx, &r, group, need);
+        status = build_trees(ctx, &r, group, need, threads);
     if (status == FC_OK && !(r.edges = malloc((r.m + 1) * sizeof *r.edges)))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the spanning tree");
     if (status == FC_OK)

@@ -66,6 +66,46 @@ static void build(const kdtree *t, size_t lo, size_t hi, int depth)
     build(t, mid + 1, hi, depth + 1);
 }
 
+/* Subtrees to build side by side: the top levels are split here, the
+ * subtrees below SPLIT_DEPTH are the tasks (the tree does not depend on
+ * which thread builds which). */
+#define SPLIT_DEPTH 4
+typedef struct subtree {
+    const kdtree *t;
+    size_t lo, hi;
+    int depth;
+} subtree;
+
+static void split_top(const kdtree *t, size_t lo, size_t hi, int depth, subtree *tasks,
+                      size_t *n_tasks)
+{
+    if (depth == SPLIT_DEPTH || hi - lo <= LEAF) {
+        tasks[(*n_tasks)++] = (subtree){t, lo, hi, depth};
+        return;
+    }
+    const size_t mid = lo + (hi - lo) / 2;
+    fc_select_median(t->c[depth % t->dims], t->idx, lo, hi, mid);
+    split_top(t, lo, mid, depth + 1, tasks, n_tasks);
+    split_top(t, mid + 1, hi, depth + 1, tasks, n_tasks);
+}
+
+static void build_subtrees(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const subtree *tasks = arg;
+    for (size_t k = begin; k < end; k++)
+        build(tasks[k].t, tasks[k].lo, tasks[k].hi, tasks[k].depth);
+}
+
+/* The tree of t, on up to `threads` threads. */
+static void build_tree(const kdtree *t, int threads)
+{
+    subtree tasks[1 << SPLIT_DEPTH];
+    size_t n_tasks = 0;
+    split_top(t, 0, t->n, 0, tasks, &n_tasks);
+    fc_parallel_for(threads, n_tasks, 1, build_subtrees, tasks);
+}
+
 static double dist2(const kdtree *t, const double *q, uint32_t i)
 {
     double sum = 0;
@@ -294,7 +334,7 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
                 idx[p] = (uint32_t)members[p];
                 group_of_item[p] = g;
             }
-            build(t, 0, t->n, 0);
+            build_tree(t, threads);
             n_max = t->n > n_max ? t->n : n_max;
         }
         j.start = start, j.tree_order = idx, j.trees = trees, j.group_of_item = group_of_item;
