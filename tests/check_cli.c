@@ -940,6 +940,73 @@ START_TEST(hdbscan_run_is_the_library_s)
 }
 END_TEST
 
+/* The clusters of one sector in an output: their sizes in id order, and
+ * the eps field of the first. Returns how many. */
+static size_t sector_clusters(const char *path, const char *sector, int *sizes, size_t max,
+                              double *eps)
+{
+    GDALDatasetH ds = open_vector(path);
+    OGRLayerH l = layer(ds, "clusters");
+    char filter[64];
+    snprintf(filter, sizeof filter, "sector = '%s'", sector);
+    OGR_L_SetAttributeFilter(l, filter);
+    OGRFeatureH f;
+    size_t k = 0;
+    while ((f = OGR_L_GetNextFeature(l))) {
+        if (k < max)
+            sizes[k] = OGR_F_GetFieldAsInteger(f, OGR_F_GetFieldIndex(f, "n_firms"));
+        const int e = OGR_F_GetFieldIndex(f, "eps");
+        if (k == 0 && eps && e >= 0)
+            *eps = OGR_F_GetFieldAsDouble(f, e);
+        k++;
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+    return k;
+}
+
+START_TEST(eps_auto_is_each_sector_alone)
+{
+    /* --eps auto: a sector's clusters are those of that sector clustered
+     * alone with the eps in its clusters' eps field, which is what
+     * firmclust suggest suggests for it */
+    ck_assert_int_eq(run("cluster '%s' auto.gpkg --sector-field oked --sector-digits 2 --eps auto "
+                         "--min-pts 10 --permutations 0 --colocation off",
+                         firms),
+                     0);
+    ck_assert_ptr_nonnull(strstr(out_text, "method: DBSCAN, eps per sector (--eps auto"));
+    ck_assert_int_eq(run("suggest '%s' --sector-field oked --sector-digits 2 --min-pts 10 --json",
+                         firms),
+                     0);
+    static char suggested[16384];
+    memcpy(suggested, out_text, sizeof suggested);
+    const char *sectors[] = {"62", "09", "47"};
+    for (int k = 0; k < 3; k++) {
+        int want[256], got[256];
+        double eps = 0;
+        const size_t n = sector_clusters(in_dir("auto.gpkg"), sectors[k], got, 256, &eps);
+        ck_assert_uint_gt(n, 0);
+        char key[64];
+        snprintf(key, sizeof key, "\"sector\": \"%s\"", sectors[k]);
+        const char *at = strstr(suggested, key), *e = at ? strstr(at, "\"suggested_eps_m\": ") : NULL;
+        ck_assert_ptr_nonnull(e);
+        const double printed = atof(e + strlen("\"suggested_eps_m\": ")); /* %.6g */
+        ck_assert_double_eq_tol(eps, printed, 1e-5 * printed);
+        char out[32];
+        snprintf(out, sizeof out, "alone%s.gpkg", sectors[k]);
+        ck_assert_int_eq(run("cluster '%s' %s --sector-field oked --sector-digits 2 --where "
+                             "\"oked LIKE '%s%%'\" --eps %.17g --min-pts 10 --permutations 0",
+                             firms, out, sectors[k], eps),
+                         0);
+        ck_assert_uint_eq(sector_clusters(in_dir(out), sectors[k], want, 256, NULL), n);
+        for (size_t c = 0; c < n && c < 256; c++)
+            ck_assert_int_eq(got[c], want[c]);
+    }
+    ck_assert_int_ne(run("cluster '%s' e.gpkg --eps auto --method hdbscan", firms), 0);
+    ck_assert_ptr_nonnull(strstr(err_text, "--eps auto is for --method dbscan"));
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -948,6 +1015,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, main_job_writes_consistent_layers);
     tcase_add_test(tc, related_sector_groups);
     tcase_add_test(tc, hdbscan_run_is_the_library_s);
+    tcase_add_test(tc, eps_auto_is_each_sector_alone);
     tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
     tcase_add_test(tc, groups_auto_round_trip);

@@ -209,7 +209,7 @@ static void significance(mc_case *c, const fc_dbscan_params *p, int perms, uint6
             c->size[c->cid[i]]++;
             c->cluster_sector[c->cid[i]] = (int32_t)c->s[i];
         }
-    ck_assert_int_eq(fc_cluster_pvalues(ctx, c->n, c->x, c->y, c->s, NULL, p, NULL, 2, c->k,
+    ck_assert_int_eq(fc_cluster_pvalues(ctx, c->n, c->x, c->y, c->s, NULL, p, NULL, NULL, 2, c->k,
                                         c->cluster_sector, c->size, perms, seed, threads, c->p,
                                         c->runs),
                      FC_OK);

@@ -100,8 +100,13 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
                                   o->min_pts, scale);
     char eps[32], d[32], list[512] = "";
     readable_metres(o->eps, eps, sizeof eps);
-    if (o->method == FC_METHOD_HDBSCAN) { /* no eps to blame */
-        if (status == FC_OK && t->n == 0)
+    if (o->method == FC_METHOD_HDBSCAN || o->eps_auto) { /* no one eps to blame */
+        if (status == FC_OK && t->n == 0 && o->eps_auto)
+            fc_message(ctx, FC_MSG_WARNING,
+                       "no clusters: in no sector do %zu firms (--min-pts) lie within the eps "
+                       "suggested for it (--eps auto)",
+                       o->min_pts);
+        else if (status == FC_OK && t->n == 0)
             fc_message(ctx, FC_MSG_WARNING,
                        "no clusters: in no sector do the firms part into two or more groups of "
                        "at least %zu firms (--min-cluster-size; HDBSCAN* never takes a whole "
@@ -161,7 +166,8 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
 static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
                           const double *wy, const int32_t *cid, const uint8_t *role,
                           size_t n_clusters, const fc_hull_params *hp,
-                          const fc_area_measure *measure, int threads, fc_cluster_table *t)
+                          const double *sector_radius, const fc_area_measure *measure,
+                          int threads, fc_cluster_table *t)
 {
     t->n = n_clusters;
     size_t m = n_clusters ? n_clusters : 1;
@@ -201,9 +207,18 @@ static int build_clusters(fc_context *ctx, const fc_firms *f, const double *wx,
     start[0] = 0;
 
     double *area = malloc(m * sizeof *area);
-    int status = area ? fc_hulls(ctx, threads, n_clusters, start, members, wx, wy, hp, measure,
-                                 t->wkb, t->wkb_size, area)
-                      : fc_error(ctx, FC_ENOMEM, "out of memory for %zu clusters", n_clusters);
+    int status = area ? FC_OK : fc_error(ctx, FC_ENOMEM, "out of memory for %zu clusters", n_clusters);
+    /* the clusters of one sector in turn (they are numbered by sector), each
+     * sector with its own buffer radius under --eps auto */
+    for (size_t c0 = 0, c1; status == FC_OK && c0 < n_clusters; c0 = c1) {
+        fc_hull_params own = *hp;
+        for (c1 = c0; c1 < n_clusters && (!sector_radius || t->sector[c1] == t->sector[c0]); c1++)
+            ;
+        if (sector_radius)
+            own.buffer_radius = sector_radius[t->sector[c0]];
+        status = fc_hulls(ctx, threads, c1 - c0, start + c0, members, wx, wy, &own, measure,
+                          t->wkb + c0, t->wkb_size + c0, area + c0);
+    }
     for (size_t c = 0; c < n_clusters && status == FC_OK; c++)
         t->area_km2[c] = area[c] / 1e6;
     free(area);
@@ -282,6 +297,7 @@ typedef struct fc_job {
     size_t n_clusters;
     double eps_m;             /* --eps, or with HDBSCAN* without it the data's (metres) */
     char method[512];         /* how, in words, for the summary */
+    double *sector_eps_m;     /* --eps auto: per sector (NaN: too few firms), else NULL */
     double *strength, *outlier; /* HDBSCAN*: per firm (else NULL) */
     fc_hdbscan_cluster *hdbscan; /* HDBSCAN*: per cluster (else NULL) */
     /* polygons */
@@ -520,6 +536,85 @@ static int hdbscan_stage(fc_job *job)
     return status;
 }
 
+/* The median of the finite values of v (n of them), or NaN. */
+static double median_finite(const double *v, size_t n)
+{
+    double *copy = malloc((n + 1) * sizeof *copy);
+    size_t m = 0;
+    for (size_t i = 0; copy && i < n; i++)
+        if (isfinite(v[i]))
+            copy[m++] = v[i];
+    double med = NAN;
+    if (m) {
+        qsort(copy, m, sizeof *copy, fc_compare_double);
+        med = copy[(m - 1) / 2];
+    }
+    free(copy);
+    return med;
+}
+
+/* --eps auto: each sector's eps as `firmclust suggest` suggests it, and
+ * DBSCAN of each sector alone with it. The clusters are numbered as one run
+ * numbers them, by sector and then by first core firm. Co-location and
+ * institutions take the median of the sectors' eps. */
+static int auto_eps_stage(fc_job *job)
+{
+    const fc_firms *f = &job->f;
+    const size_t n = f->n, ns = f->n_sectors ? f->n_sectors : 1;
+    const double to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    job->sector_eps_m = malloc(ns * sizeof *job->sector_eps_m);
+    size_t *start = calloc(ns + 1, sizeof *start), *members = malloc((n + 1) * sizeof *members);
+    double *sx = malloc((n + 1) * sizeof *sx), *sy = malloc((n + 1) * sizeof *sy);
+    double *sw = f->weight ? malloc((n + 1) * sizeof *sw) : NULL;
+    int32_t *scid = malloc((n + 1) * sizeof *scid);
+    uint8_t *srole = malloc(n + 1);
+    int status = job->sector_eps_m && start && members && sx && sy && (!f->weight || sw) &&
+                         scid && srole
+                     ? fc_suggest_eps(job->ctx, n, job->cx, job->cy, f->sector, f->n_sectors,
+                                      &job->params, to_metres, job->o->min_pts, job->sector_eps_m)
+                     : fc_error(job->ctx, FC_ENOMEM, "out of memory for %zu firms", n);
+    for (size_t i = 0; status == FC_OK && i < n; i++) /* the firms by sector, in input order */
+        start[f->sector[i] + 1]++;
+    for (size_t s = 0; status == FC_OK && s < ns; s++)
+        start[s + 1] += start[s];
+    for (size_t i = 0; status == FC_OK && i < n; i++)
+        members[start[f->sector[i]]++] = i;
+    for (size_t s = ns; status == FC_OK && s > 0; s--)
+        start[s] = start[s - 1];
+    if (start)
+        start[0] = 0;
+    job->n_clusters = 0;
+    for (size_t s = 0; status == FC_OK && s < ns; s++) {
+        const size_t m = start[s + 1] - start[s];
+        for (size_t k = 0; k < m; k++) {
+            const size_t i = members[start[s] + k];
+            sx[k] = job->cx[i], sy[k] = job->cy[i];
+            if (sw)
+                sw[k] = f->weight[i];
+            scid[k] = -1, srole[k] = FC_ROLE_NOISE;
+        }
+        fc_dbscan_params p = job->params;
+        p.eps = job->sector_eps_m[s] / to_metres;
+        p.weight = sw;
+        size_t k_s = 0;
+        if (m && isfinite(p.eps) && p.eps > 0)
+            status = fc_dbscan(job->ctx, m, sx, sy, NULL, &p, scid, srole, &k_s);
+        for (size_t k = 0; status == FC_OK && k < m; k++) {
+            const size_t i = members[start[s] + k];
+            job->cid[i] = scid[k] < 0 ? -1 : (int32_t)(job->n_clusters + (size_t)scid[k]);
+            job->role[i] = srole[k];
+        }
+        job->n_clusters += k_s;
+    }
+    if (status == FC_OK) {
+        const double med = median_finite(job->sector_eps_m, ns);
+        job->eps_m = isfinite(med) ? med : 1;
+        job->params.eps = job->eps_m / to_metres;
+    }
+    free(start), free(members), free(sx), free(sy), free(sw), free(scid), free(srole);
+    return status;
+}
+
 /* --groups: clusters of too few sectors dropped, the rest renumbered; the
  * HDBSCAN* figures of each cluster follow it to its new number. */
 static int filter_groups(fc_job *job)
@@ -559,6 +654,24 @@ static void describe_method(fc_job *job)
     const fc_options *o = job->o;
     char eps[32];
     readable_metres(job->eps_m, eps, sizeof eps);
+    if (o->method != FC_METHOD_HDBSCAN && job->sector_eps_m) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t s = 0; s < job->f.n_sectors; s++)
+            if (isfinite(job->sector_eps_m[s])) {
+                lo = fmin(lo, job->sector_eps_m[s]);
+                hi = fmax(hi, job->sector_eps_m[s]);
+            }
+        char a[32] = "-", b[32] = "-";
+        if (isfinite(lo))
+            readable_metres(lo, a, sizeof a), readable_metres(hi, b, sizeof b);
+        snprintf(job->method, sizeof job->method,
+                 "DBSCAN, eps per sector (--eps auto: the knee of its k-distances, as firmclust "
+                 "suggest gives it; from %s to %s, field eps), min-pts %zu%s; eps %s, their "
+                 "median, for co-location and institutions",
+                 a, b, o->min_pts, o->min_weight >= 0 ? " (--min-weight counts instead)" : "",
+                 eps);
+        return;
+    }
     if (o->method != FC_METHOD_HDBSCAN) {
         snprintf(job->method, sizeof job->method, "DBSCAN, eps %s, min-pts %zu%s", eps,
                  o->min_pts, o->min_weight >= 0 ? " (--min-weight counts instead)" : "");
@@ -579,6 +692,8 @@ static int cluster_stage(fc_job *job)
     job->eps_m = job->o->eps;
     if (status == FC_OK && job->o->method == FC_METHOD_HDBSCAN)
         status = hdbscan_stage(job);
+    else if (status == FC_OK && job->o->eps_auto)
+        status = auto_eps_stage(job);
     else if (status == FC_OK)
         status = fc_dbscan(job->ctx, job->f.n, job->cx, job->cy, job->f.sector, &job->params,
                            job->cid, job->role, &job->n_clusters);
@@ -609,6 +724,21 @@ static int ellipsoidal_area(fc_job *job, fc_area_measure *area)
     return FC_OK;
 }
 
+/* --eps auto: each sector's polygon buffer radius, eps/2 in working units
+ * (*radius stays NULL otherwise). */
+static int sector_radii(fc_job *job, double **radius)
+{
+    if (!job->sector_eps_m)
+        return FC_OK;
+    const size_t ns = job->f.n_sectors ? job->f.n_sectors : 1;
+    if (!(*radius = malloc(ns * sizeof **radius)))
+        return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    for (size_t s = 0; s < ns; s++) /* a sector without an eps has no cluster */
+        (*radius)[s] = isfinite(job->sector_eps_m[s]) ? job->sector_eps_m[s] / job->work.to_metres / 2
+                                                       : job->eps_m / job->work.to_metres / 2;
+    return FC_OK;
+}
+
 /* Polygons: hulls are drawn in the working CRS. Where the output is in
  * another CRS, their edges get a vertex every kilometre, so that they do
  * not cut corners there (a 1 km chord strays under 2 cm from the curve it
@@ -620,12 +750,16 @@ static int polygon_stage(fc_job *job)
     fc_hull_params hull = {o->hull, o->concavity, eps_w / 2,
                            OSRIsSame(job->work.srs, job->out_srs) ? 0 : 1000 / to_metres};
     fc_area_measure area = {.to_metres = to_metres};
+    double *radius = NULL;
     int status = job->on_ellipsoid ? ellipsoidal_area(job, &area) : FC_OK;
     if (status == FC_OK)
         status = fc_progress_stage(job->ctx, 0.5, 0.7, "cluster polygons");
     if (status == FC_OK)
+        status = sector_radii(job, &radius);
+    if (status == FC_OK)
         status = build_clusters(job->ctx, &job->f, job->wx, job->wy, job->cid, job->role,
-                                job->n_clusters, &hull, &area, o->threads, &job->table);
+                                job->n_clusters, &hull, radius, &area, o->threads, &job->table);
+    free(radius);
     if (area.to_lonlat)
         OCTDestroyCoordinateTransformation(area.to_lonlat);
     if (status != FC_OK)
@@ -686,11 +820,21 @@ static int significance_stage(fc_job *job)
     if (!t->p_value || !t->q_value || !t->runs)
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
     const fc_hdbscan_params hp = hdbscan_params(o, &job->params);
+    double *sector_eps = NULL; /* --eps auto: each sector's, in the unit of cx, cy */
+    if (job->sector_eps_m) {
+        const double to_metres =
+            job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+        if (!(sector_eps = malloc(job->f.n_sectors * sizeof *sector_eps)))
+            return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+        for (size_t s = 0; s < job->f.n_sectors; s++)
+            sector_eps[s] = job->sector_eps_m[s] / to_metres;
+    }
     int status = fc_cluster_pvalues(job->ctx, job->f.n, job->cx, job->cy, job->f.sector,
                                     job->region_of, &job->params,
-                                    o->method == FC_METHOD_HDBSCAN ? &hp : NULL, job->f.n_sectors, n, t->sector,
+                                    o->method == FC_METHOD_HDBSCAN ? &hp : NULL, sector_eps, job->f.n_sectors, n, t->sector,
                                     t->n_firms, o->permutations, o->seed,
                                     fc_threads_or_cores(o->threads), t->p_value, t->runs);
+    free(sector_eps);
     if (status == FC_OK)
         status = fc_qvalues(job->ctx, n, t->p_value, t->q_value);
     snprintf(job->significance, sizeof job->significance,
@@ -933,7 +1077,8 @@ static int write_stage(fc_job *job, bool want_result)
         .colocation = job->colocated ? &job->colocation : NULL,
         .grouped = o->groups != NULL,
         .institutions = o->institutions ? &job->institutions : NULL,
-        .hdbscan = job->hdbscan, .strength = job->strength, .outlier = job->outlier};
+        .hdbscan = job->hdbscan, .strength = job->strength, .outlier = job->outlier,
+        .sector_eps_m = job->sector_eps_m};
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     int status = fc_progress_stage(ctx, 0.8, 1.0, "writing");
@@ -980,6 +1125,7 @@ static void job_free(fc_job *job, int status)
     free(job->strength);
     free(job->outlier);
     free(job->hdbscan);
+    free(job->sector_eps_m);
     cluster_table_free(&job->table);
     free(job->sector_scale);
     free(job->region_of);

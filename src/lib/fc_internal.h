@@ -69,6 +69,7 @@ struct fc_options {
     int sector_width;  /* 0: as read; else whole-number codes padded with zeros to it */
     int method;        /* an fc_method */
     double eps;        /* metres; 0 until set (HDBSCAN*: then chosen from the data) */
+    bool eps_auto;     /* --eps auto: each sector its own, suggested */
     size_t min_pts;
     size_t min_cluster_size; /* HDBSCAN*; 0: min_pts */
     size_t min_samples;      /* HDBSCAN*; 0: min_cluster_size */
@@ -409,6 +410,16 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
  * magnitude: metres in a city, hundreds of kilometres in the steppe). */
 size_t fc_knee(const double *sorted, size_t n, bool logarithmic);
 
+/* ---- suggest.c ---------------------------------------------------------- */
+
+/* Each sector's suggested eps in metres, as `firmclust suggest` gives it:
+ * the knee of its sorted k-distances (x, y and params as the clustering
+ * measures; to_metres: planar units to metres, 1 geodesic); NaN for a
+ * sector of fewer than k firms. */
+int fc_suggest_eps(fc_context *ctx, size_t n, const double *x, const double *y,
+                   const uint32_t *sector, uint32_t n_sectors, const fc_dbscan_params *params,
+                   double to_metres, size_t k, double *eps_m);
+
 /* ---- hull.c ------------------------------------------------------------- */
 
 typedef struct fc_hull_params {
@@ -522,11 +533,13 @@ double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s);
  * NULL) gets the runs each p-value rests on. Runs are seeded from (seed,
  * sector, run), so the result does not depend on `threads`. With hdbscan
  * (else NULL) the null runs cluster by HDBSCAN* with it, as the clusters
- * tested were found; params then only gives the metric. */
+ * tested were found; params then only gives the metric. sector_eps (else
+ * NULL): each sector's eps (--eps auto), in place of params->eps. */
 #define FC_MC_EXCEEDANCES 10
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
-                       const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan, size_t n_sectors, size_t n_clusters,
+                       const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan,
+                       const double *sector_eps, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
                        int *runs_out);
@@ -610,6 +623,7 @@ typedef struct fc_findings {
      * per firm its membership strength and outlier score */
     const fc_hdbscan_cluster *hdbscan;
     const double *strength, *outlier;
+    const double *sector_eps_m;     /* --eps auto: each sector's eps (else NULL) */
     fc_field_names *renamed;        /* input fields renamed in the firms layer (the writer adds) */
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;

@@ -81,9 +81,10 @@ static const opt_def option_table[] = {
      "hdbscan: HDBSCAN*, clusters of whatever density stand out most\n"
      "from the hierarchy of all densities (no eps needed)",
      .choices = method_choices},
-    {"eps", OPT_DOUBLE, OFF(eps), "METRES",
+    {"eps", OPT_DOUBLE, OFF(eps), "METRES|auto",
      "neighbourhood radius in metres, whatever the CRS (required with\n"
-     "dbscan; with hdbscan it only sets the band of co-location,\n"
+     "dbscan; auto: each sector its own, the eps firmclust suggest\n"
+     "suggests; with hdbscan it only sets the band of co-location,\n"
      "institutions and polygon buffers, by default the median core\n"
      "distance of the clustered firms)",
      .min = 0, .max = NO_MAX, .min_open = true, .unit = "metres"},
@@ -397,6 +398,12 @@ int fc_options_set(fc_context *ctx, fc_options *o, const char *name, const char 
     if (d->kind != OPT_FLAG && (!value || !*value))
         return fc_error(ctx, FC_EINVAL, "option --%s needs a value (%s)", d->name, d->metavar);
     void *field = (char *)o + d->offset;
+    if (strcmp(d->name, "eps") == 0) /* a number, or auto */
+        o->eps_auto = strcmp(value, "auto") == 0;
+    if (o->eps_auto && strcmp(d->name, "eps") == 0) {
+        o->eps = 0;
+        return FC_OK;
+    }
     if (is_text(d))
         return set_text(ctx, d, field, value);
     if (d->kind == OPT_FLAG)
@@ -413,7 +420,12 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
     if (!o)
         return fc_error(ctx, FC_EINVAL, "no options");
     const bool hdbscan = o->method == FC_METHOD_HDBSCAN;
-    if (!(o->eps > 0) && !hdbscan)
+    if (o->eps_auto && hdbscan)
+        return fc_error(ctx, FC_EINVAL, "--eps auto is for --method dbscan: HDBSCAN* needs no eps");
+    if (o->eps_auto && o->groups && strcmp(o->groups, "auto") == 0)
+        return fc_error(ctx, FC_EINVAL, "--groups auto needs one --eps in metres: the band "
+                                        "within which sectors locate together");
+    if (!(o->eps > 0) && !hdbscan && !o->eps_auto)
         return fc_error(ctx, FC_EINVAL, "--eps is required: the neighbourhood radius in metres "
                                         "(or --method hdbscan, which needs none)");
     if (!hdbscan && (o->min_cluster_size || o->min_samples || o->cluster_selection >= 0))

@@ -42,6 +42,7 @@ struct fc_result {
     double *cluster_area, *cluster_region_share, *cluster_p, *cluster_q;
     int *cluster_runs;
     fc_hdbscan_cluster *cluster_hdbscan; /* NULL but for HDBSCAN* */
+    double *cluster_eps;                 /* --eps auto: each cluster's, metres; else NULL */
     /* co-location, [a * n_sectors + b]; NULL when not measured */
     double *clq;
     size_t *n_near; /* per sector: firms with a neighbour */
@@ -72,6 +73,7 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_region_share);
     free(r->cluster_p);
     free(r->cluster_hdbscan);
+    free(r->cluster_eps);
     free(r->cluster_q);
     free(r->cluster_runs);
     free(r->sector_scale);
@@ -226,6 +228,11 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         ok = (r->sector_scale = copy(fd->sector_scale, m * sizeof *r->sector_scale)) != NULL;
     if (ok && fd->hdbscan)
         ok = (r->cluster_hdbscan = copy(fd->hdbscan, t->n * sizeof *fd->hdbscan)) != NULL;
+    if (ok && fd->sector_eps_m && t->n) {
+        ok = (r->cluster_eps = malloc(t->n * sizeof *r->cluster_eps)) != NULL;
+        for (size_t c = 0; ok && c < t->n; c++)
+            r->cluster_eps[c] = fd->sector_eps_m[t->sector[c]];
+    }
     if (ok && t->p_value)
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
@@ -323,6 +330,47 @@ static void json_colocation(FILE *out, const fc_result *r)
     fprintf(out, "\n  ]");
 }
 
+/* The cluster_list entries. */
+static void json_clusters(FILE *out, const fc_result *r)
+{
+    for (size_t c = 0; c < r->n_clusters; c++) {
+        fprintf(out, "%s\n    {\"cluster_id\": %zu, \"sector\": ", c ? "," : "", c + 1);
+        fc_json_string(out, r->codes[r->cluster_sector[c]]);
+        fprintf(out, ", \"n_firms\": %zu, \"n_core\": %zu, \"area_km2\": ", r->cluster_firms[c],
+                r->cluster_core[c]);
+        json_number(out, r->cluster_area[c]);
+        if (r->cluster_eps) {
+            fprintf(out, ", \"eps_m\": ");
+            json_number(out, r->cluster_eps[c]);
+        }
+        if (r->cluster_hdbscan) { /* an infinite stability is null */
+            fprintf(out, ", \"stability\": ");
+            json_number(out, r->cluster_hdbscan[c].stability);
+            fprintf(out, ", \"birth_m\": ");
+            json_number(out, r->cluster_hdbscan[c].birth);
+            fprintf(out, ", \"death_m\": ");
+            json_number(out, r->cluster_hdbscan[c].death);
+        }
+        if (r->cluster_region) {
+            fprintf(out, ", \"region\": ");
+            if (r->cluster_region[c] >= 0)
+                fc_json_string(out, r->region_names[r->cluster_region[c]]);
+            else
+                fputs("null", out);
+            fprintf(out, ", \"region_share\": ");
+            json_number(out, r->cluster_region_share[c]);
+        }
+        if (r->cluster_p) {
+            fprintf(out, ", \"p_value\": ");
+            json_number(out, r->cluster_p[c]);
+            fprintf(out, ", \"q_value\": ");
+            json_number(out, r->cluster_q[c]);
+            fprintf(out, ", \"runs\": %d", r->cluster_runs[c]);
+        }
+        fprintf(out, "}");
+    }
+}
+
 static void json_body(FILE *out, const fc_result *r, const char *input, const char *output)
 {
     fprintf(out, "{\n  \"firmclust\": ");
@@ -386,38 +434,7 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
         fprintf(out, "}");
     }
     fprintf(out, "\n  ],\n  \"cluster_list\": [");
-    for (size_t c = 0; c < r->n_clusters; c++) {
-        fprintf(out, "%s\n    {\"cluster_id\": %zu, \"sector\": ", c ? "," : "", c + 1);
-        fc_json_string(out, r->codes[r->cluster_sector[c]]);
-        fprintf(out, ", \"n_firms\": %zu, \"n_core\": %zu, \"area_km2\": ", r->cluster_firms[c],
-                r->cluster_core[c]);
-        json_number(out, r->cluster_area[c]);
-        if (r->cluster_hdbscan) { /* an infinite stability is null */
-            fprintf(out, ", \"stability\": ");
-            json_number(out, r->cluster_hdbscan[c].stability);
-            fprintf(out, ", \"birth_m\": ");
-            json_number(out, r->cluster_hdbscan[c].birth);
-            fprintf(out, ", \"death_m\": ");
-            json_number(out, r->cluster_hdbscan[c].death);
-        }
-        if (r->cluster_region) {
-            fprintf(out, ", \"region\": ");
-            if (r->cluster_region[c] >= 0)
-                fc_json_string(out, r->region_names[r->cluster_region[c]]);
-            else
-                fputs("null", out);
-            fprintf(out, ", \"region_share\": ");
-            json_number(out, r->cluster_region_share[c]);
-        }
-        if (r->cluster_p) {
-            fprintf(out, ", \"p_value\": ");
-            json_number(out, r->cluster_p[c]);
-            fprintf(out, ", \"q_value\": ");
-            json_number(out, r->cluster_q[c]);
-            fprintf(out, ", \"runs\": %d", r->cluster_runs[c]);
-        }
-        fprintf(out, "}");
-    }
+    json_clusters(out, r);
     fprintf(out, "\n  ]");
     if (r->clq)
         json_colocation(out, r);

@@ -130,6 +130,7 @@ typedef struct mc_job {
     const size_t *stratum_start, *members; /* firms of each stratum */
     const fc_dbscan_params *params;
     const fc_hdbscan_params *hdbscan; /* NULL: DBSCAN */
+    const double *sector_eps;         /* NULL: params->eps for every sector */
     size_t n_sectors, largest_sector;
     mc_sector *sectors;
     int permutations;
@@ -186,6 +187,8 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
     }
     fc_dbscan_params params = *job->params;
     params.weight = job->weight ? b->w : NULL;
+    if (job->sector_eps)
+        params.eps = job->sector_eps[s];
     size_t k_clusters;
     int status = job->hdbscan ? fc_hdbscan(ctx, m, b->x, b->y, b->labels, job->hdbscan,
                                            &(fc_hdbscan_labels){.cluster = b->cid}, NULL,
@@ -399,7 +402,7 @@ static void mc_pvalues(const mc_job *job, size_t n_clusters, const int32_t *clus
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
                        const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan,
-                       size_t n_sectors, size_t n_clusters,
+                       const double *sector_eps, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
                        int *runs_out)
@@ -412,7 +415,7 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
     fc_hdbscan_params hdbscan_one = hdbscan ? *hdbscan : (fc_hdbscan_params){0};
     hdbscan_one.threads = 1;
     mc_job job = {.x = x, .y = y, .weight = params->weight, .params = &one_thread,
-                  .hdbscan = hdbscan ? &hdbscan_one : NULL,
+                  .hdbscan = hdbscan ? &hdbscan_one : NULL, .sector_eps = sector_eps,
                   .n_sectors = n_sectors ? n_sectors : 1, .permutations = permutations,
                   .seed = seed};
     size_t *start = NULL, *members = NULL, *counts = NULL;

@@ -100,31 +100,48 @@ static void print_json(FILE *out, const fc_measured *m, const sector_curve *c, s
 }
 
 /* Each sector's k-distances, sorted, with their knee. */
-static int sector_curves(fc_context *ctx, const fc_measured *m, size_t k, sector_curve *c)
+static int sector_curves(fc_context *ctx, size_t n, const double *x, const double *y,
+                         const uint32_t *sector, uint32_t n_sectors,
+                         const fc_dbscan_params *params, double to_metres, size_t k,
+                         sector_curve *c)
 {
-    const fc_firms *f = m->firms;
-    double *d = malloc((f->n + 1) * sizeof *d);
+    double *d = malloc((n + 1) * sizeof *d);
     if (!d)
         return fc_error(ctx, FC_ENOMEM, "out of memory");
-    int status = fc_kth_distances(ctx, f->n, m->x, m->y, f->sector, f->n_sectors, m->params, k, d);
-    size_t *count = status == FC_OK ? calloc(f->n_sectors + 1, sizeof *count) : NULL;
+    int status = fc_kth_distances(ctx, n, x, y, sector, n_sectors, params, k, d);
+    size_t *count = status == FC_OK ? calloc((size_t)n_sectors + 1, sizeof *count) : NULL;
     if (status == FC_OK && !count)
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
-    for (size_t i = 0; status == FC_OK && i < f->n; i++)
-        count[f->sector[i]] += !isnan(d[i]);
-    for (uint32_t s = 0; status == FC_OK && s < f->n_sectors; s++)
+    for (size_t i = 0; status == FC_OK && i < n; i++)
+        count[sector[i]] += !isnan(d[i]);
+    for (uint32_t s = 0; status == FC_OK && s < n_sectors; s++)
         if (count[s] && !(c[s].d = malloc(count[s] * sizeof *c[s].d)))
             status = fc_error(ctx, FC_ENOMEM, "out of memory");
-    for (size_t i = 0; status == FC_OK && i < f->n; i++)
+    for (size_t i = 0; status == FC_OK && i < n; i++)
         if (!isnan(d[i]))
-            c[f->sector[i]].d[c[f->sector[i]].n++] = d[i] * m->to_metres;
-    for (uint32_t s = 0; status == FC_OK && s < f->n_sectors; s++)
+            c[sector[i]].d[c[sector[i]].n++] = d[i] * to_metres;
+    for (uint32_t s = 0; status == FC_OK && s < n_sectors; s++)
         if (c[s].n) {
             qsort(c[s].d, c[s].n, sizeof *c[s].d, fc_compare_double);
             c[s].knee = c[s].d[fc_knee(c[s].d, c[s].n, true)];
         }
     free(d);
     free(count);
+    return status;
+}
+
+int fc_suggest_eps(fc_context *ctx, size_t n, const double *x, const double *y,
+                   const uint32_t *sector, uint32_t n_sectors, const fc_dbscan_params *params,
+                   double to_metres, size_t k, double *eps_m)
+{
+    sector_curve *c = calloc((size_t)n_sectors + 1, sizeof *c);
+    int status = c ? sector_curves(ctx, n, x, y, sector, n_sectors, params, to_metres, k, c)
+                   : fc_error(ctx, FC_ENOMEM, "out of memory");
+    for (uint32_t s = 0; status == FC_OK && s < n_sectors; s++)
+        eps_m[s] = c[s].n ? c[s].knee : NAN;
+    for (uint32_t s = 0; c && s < n_sectors; s++)
+        free(c[s].d);
+    free(c);
     return status;
 }
 
@@ -141,7 +158,9 @@ int fc_suggest(fc_context *ctx, const char *input, const fc_options *opts, int j
         return status;
     const size_t k = opts->min_pts;
     sector_curve *c = calloc(m.firms->n_sectors + 1, sizeof *c);
-    status = c ? sector_curves(ctx, &m, k, c) : fc_error(ctx, FC_ENOMEM, "out of memory");
+    status = c ? sector_curves(ctx, m.firms->n, m.x, m.y, m.firms->sector, m.firms->n_sectors,
+                               m.params, m.to_metres, k, c)
+               : fc_error(ctx, FC_ENOMEM, "out of memory");
     size_t size = 0;
     FILE *out = status == FC_OK ? open_memstream(text, &size) : NULL;
     if (status == FC_OK && !out)

@@ -151,6 +151,7 @@ static int add_cluster_fields(fc_context *ctx, OGRLayerH l, const fc_findings *r
                             (status = fc_field_add(ctx, l, "diversity", OFTReal, 0)))) ||
         (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
         (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
+        (r->sector_eps_m && (status = fc_field_add(ctx, l, "eps", OFTReal, 0))) ||
         (r->hdbscan && ((status = fc_field_add(ctx, l, "stability", OFTReal, 0)) ||
                         (status = fc_field_add(ctx, l, "birth_m", OFTReal, 0)) ||
                         (status = fc_field_add(ctx, l, "death_m", OFTReal, 0)))) ||
@@ -213,6 +214,8 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         }
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
         OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
+        if (r->sector_eps_m)
+            OGR_F_SetFieldDouble(f, k++, r->sector_eps_m[t->sector[i]]);
         if (r->hdbscan) { /* an infinite stability (firms at one spot) is NULL */
             const fc_hdbscan_cluster *h = &r->hdbscan[i];
             set_double(f, k++, isinf(h->stability) ? NAN : h->stability);
