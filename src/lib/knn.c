@@ -116,54 +116,66 @@ static double dist2(const kdtree *t, const double *q, uint32_t i)
     return sum;
 }
 
-/* The k smallest squared distances so far, a max-heap: top first. */
+/* The k smallest squared distances so far and their points, a max-heap:
+ * top first. */
+typedef struct near_point {
+    double d;
+    uint32_t i;
+} near_point;
+
 typedef struct heap {
-    double *d;
+    near_point *e;
     size_t n, k;
 } heap;
 
-static void heap_push(heap *h, double v)
+static void heap_push(heap *h, double v, uint32_t point)
 {
+    const near_point add = {v, point};
     if (h->n == h->k) {
-        if (v >= h->d[0])
+        if (v >= h->e[0].d)
             return;
         size_t i = 0; /* replace the top, sift down */
         for (;;) {
             size_t c = 2 * i + 1;
             if (c >= h->n)
                 break;
-            if (c + 1 < h->n && h->d[c + 1] > h->d[c])
+            if (c + 1 < h->n && h->e[c + 1].d > h->e[c].d)
                 c++;
-            if (h->d[c] <= v)
+            if (h->e[c].d <= v)
                 break;
-            h->d[i] = h->d[c];
+            h->e[i] = h->e[c];
             i = c;
         }
-        h->d[i] = v;
+        h->e[i] = add;
         return;
     }
     size_t i = h->n++;
-    while (i > 0 && h->d[(i - 1) / 2] < v) {
-        h->d[i] = h->d[(i - 1) / 2];
+    while (i > 0 && h->e[(i - 1) / 2].d < v) {
+        h->e[i] = h->e[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    h->d[i] = v;
+    h->e[i] = add;
 }
 
+/* The far side of a split is searched only when it could hold a point
+ * nearer than the k-th so far: its points are at least the gap away, and
+ * one at the k-th distance would not change it. (Not <=: in a pile of
+ * points at one spot, where the gap and the k-th distance are both 0, <=
+ * would visit the whole pile from each of its points.) */
 static void nearest(const kdtree *t, const double *q, size_t lo, size_t hi, int depth, heap *h)
 {
     if (hi - lo <= LEAF) {
         for (size_t p = lo; p < hi; p++)
-            heap_push(h, dist2(t, q, t->idx[p]));
+            heap_push(h, dist2(t, q, t->idx[p]), t->idx[p]);
         return;
     }
     const size_t mid = lo + (hi - lo) / 2;
     const int d = depth % t->dims;
     const double gap = q[d] - coord(t, d, t->idx[mid]);
     const bool left_first = gap < 0;
-    heap_push(h, dist2(t, q, t->idx[mid]));
+    heap_push(h, dist2(t, q, t->idx[mid]), t->idx[mid]);
     nearest(t, q, left_first ? lo : mid + 1, left_first ? mid : hi, depth + 1, h);
-    if (h->n < h->k || gap * gap <= h->d[0])
+    if (h->n < h->k || gap * gap < h->e[0].d)
         nearest(t, q, left_first ? mid + 1 : lo, left_first ? hi : mid, depth + 1, h);
 }
 
@@ -205,7 +217,7 @@ typedef struct knn_job {
     struct geod_geodesic geod;
     double rho;       /* the ellipsoid's smallest radius of curvature */
     size_t n_max;     /* the largest group */
-    double *heaps;    /* per thread: k */
+    near_point *heaps; /* per thread: k */
     candidate *cands; /* per thread: n_max */
     double *exact;    /* per thread: n_max */
     double *out;
@@ -253,10 +265,21 @@ static double kth_geodesic(const knn_job *j, const kdtree *t, const double *q, u
     return exact[j->k - 1 - below];
 }
 
+/* Whether the k nearest by chord are all at point i's very longitude and
+ * latitude: then each geodesic, and so the k-th, is exactly 0 (a pile of
+ * firms at one address, which kth_geodesic() would measure pair by pair). */
+static bool all_at_one_spot(const knn_job *j, const heap *h, uint32_t i)
+{
+    for (size_t e = 0; e < h->n; e++)
+        if (j->lon[h->e[e].i] != j->lon[i] || j->lat[h->e[e].i] != j->lat[i])
+            return false;
+    return true;
+}
+
 static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
 {
     knn_job *j = arg;
-    double *hd = j->heaps + (size_t)worker * j->k;
+    near_point *hd = j->heaps + (size_t)worker * j->k;
     candidate *cands = j->cands ? j->cands + (size_t)worker * j->n_max : NULL;
     double *exact = j->exact ? j->exact + (size_t)worker * j->n_max : NULL;
     for (size_t w = begin; w < end; w++) {
@@ -272,8 +295,10 @@ static void kth_of_points(void *arg, size_t begin, size_t end, int worker)
             q[d] = coord(t, d, i);
         heap h = {hd, 0, j->k};
         nearest(t, q, 0, t->n, 0, &h);
-        j->out[i] = j->geodesic ? kth_geodesic(j, t, q, i, sqrt(h.d[0]), cands, exact)
-                                : sqrt(h.d[0]);
+        j->out[i] = j->geodesic ? (all_at_one_spot(j, &h, i)
+                                       ? 0
+                                       : kth_geodesic(j, t, q, i, sqrt(h.e[0].d), cands, exact))
+                                : sqrt(h.e[0].d);
     }
 }
 

@@ -21,7 +21,8 @@
 #     firmclust on 2 threads, and whether they agree with it on core points
 #     and noise points.
 #
-#  1c. HDBSCAN* (fc_hdbscan), planar, geodesic and a dense city; 3b, against
+#  1c. HDBSCAN* (fc_hdbscan), planar, geodesic, a dense city and piles of
+#      duplicates (every fifth firm onto one of 100 addresses); 3b, against
 #      R dbscan::hdbscan on 20,000 firms (the same clusters, and each firm
 #      that differs on noise checked to be a tie).
 #
@@ -100,18 +101,24 @@ done
 
 echo
 echo "1c. HDBSCAN* (fc_hdbscan, points in memory), one sector, min-samples = min-cluster-size"
+echo "    (duplicates: every fifth firm moved onto one of 100 firms' addresses)"
 echo "    = $hdb_samples, 2 threads: one cold run and the best of three (up to 2,000,000 firms);"
 echo "    firms/s of the cold run; peak memory per firm of the part the clustering added (cold)"
 printf "%-10s %-20s %9s %9s %12s %9s %13s\n" firms case cold best firms/s clusters "B/firm(core)"
 for n in $sizes; do
-    for mode in planar geodesic dense; do
+    for mode in planar geodesic dense piles geodesic-piles; do
         read -r cold k _ _ _ added <<<"$("$core" hdbscan "$work/points$n.bin" "$mode" \
             $hdb_samples 2 1)"
         best=- # best of three up to two million firms; beyond, the cold run alone
         if [ "$n" -le 2000000 ]; then
             read -r best _ <<<"$("$core" hdbscan "$work/points$n.bin" "$mode" $hdb_samples 2 3)"
         fi
-        label=$([ "$mode" = dense ] && echo "dense city, planar" || echo "$mode")
+        case $mode in
+        dense) label="dense city, planar" ;;
+        piles) label="duplicates, planar" ;;
+        geodesic-piles) label="duplicates, geodesic" ;;
+        *) label=$mode ;;
+        esac
         printf "%-10s %-20s %9.3f %9s %12.0f %9s %13.0f\n" "$n" "$label" "$cold" "$best" \
             "$(awk -v n="$n" -v t="$cold" 'BEGIN {print n / t}')" "$k" "$added"
     done

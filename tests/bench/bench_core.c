@@ -9,7 +9,9 @@
  *       point and the part of it the clustering added (both from
  *       getrusage); ROLES gets one byte per point (0 noise, 1 core, 2 border).
  *       dense: planar, with every fifth firm moved into a disc of 5 km
- *       radius around the first one (a city holding a fifth of all firms).
+ *       radius around the first one (a city holding a fifth of all firms);
+ *       piles (planar) and geodesic-piles: every fifth firm moved onto one of
+ *       100 firms' addresses (duplicates: piles of n / 500 firms).
  *   bench_core hdbscan IN.bin planar|geodesic|dense MIN_SAMPLES THREADS REPEATS [LABELS]
  *       the same for fc_hdbscan (min-cluster-size = min-samples): best
  *       seconds, clusters, clustered and noise points, peak memory per
@@ -214,9 +216,19 @@ int main(int argc, char **argv)
     /* Large blocks always from mmap, so that what a run frees goes back to
      * the system and later repeats measure the same peak. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    const int geodesic = strcmp(argv[3], "geodesic") == 0;
+    const int geodesic = strncmp(argv[3], "geodesic", 8) == 0;
+    const int piles = strcmp(argv[3], "piles") == 0 || strcmp(argv[3], "geodesic-piles") == 0;
+    if (!geodesic && !piles && strcmp(argv[3], "planar") && strcmp(argv[3], "dense"))
+        return fail("the case is planar, geodesic, dense, piles or geodesic-piles");
     double *x, *y;
     size_t n = load(argv[2], geodesic ? 0 : 2, &x, &y);
+    if (piles) { /* every fifth firm onto one of 100 addresses */
+        for (size_t i = 5; i < n; i += 5) {
+            const size_t address = (i / 5) % 100 * (n / 100);
+            x[i] = x[address];
+            y[i] = y[address];
+        }
+    }
     if (strcmp(argv[3], "dense") == 0) {
         uint64_t state = 1;
         for (size_t i = 5; i < n; i += 5) { /* the first stays: the centre */
