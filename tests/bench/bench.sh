@@ -101,9 +101,9 @@ done
 
 echo
 echo "1c. HDBSCAN* (fc_hdbscan, points in memory), one sector, min-samples = min-cluster-size"
-echo "    (duplicates: every fifth firm moved onto one of 100 firms' addresses)"
 echo "    = $hdb_samples, 2 threads: one cold run and the best of three (up to 2,000,000 firms);"
-echo "    firms/s of the cold run; peak memory per firm of the part the clustering added (cold)"
+echo "    firms/s of the cold run; peak memory per firm of the part the clustering added (cold);"
+echo "    duplicates: every fifth firm moved onto one of 100 firms' addresses"
 printf "%-10s %-20s %9s %9s %12s %9s %13s\n" firms case cold best firms/s clusters "B/firm(core)"
 for n in $sizes; do
     for mode in planar geodesic dense piles geodesic-piles; do
