@@ -19,11 +19,14 @@
  * Each component's lightest edge in that order is unique, so threads may
  * search in any order and find the same tree.
  *
- * Memory beyond the caller's arrays, per point: core distance (8 bytes),
- * tree order and component (8), the spanning tree's edge (16), its
- * hierarchy (about 24) and the condensed tree's fall-out level and cluster
- * (12); geodesic adds the earth-centred coordinates (24); and a kd-tree
- * node (88 bytes) per 8 points or so. */
+ * Memory beyond the caller's arrays, per point, at the peak (while the
+ * spanning tree grows): core distance (8 bytes), tree order, component and
+ * member list (12), a kd-tree node of 88 bytes per 6 points or so (15), the
+ * tree's edges (16), and Boruvka's scratch: union-find parent, queue,
+ * counts, place in the tree, work items and their best edges, each point's
+ * floor and partner (44); geodesic adds the earth-centred coordinates
+ * (24). Some 98 bytes planar, 127 geodesic (tests/bench, table 1c). The
+ * hierarchy and condensed tree come after the scratch is freed. */
 #define _GNU_SOURCE /* qsort_r */
 #include "grid.h"
 

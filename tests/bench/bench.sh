@@ -315,40 +315,6 @@ else
     echo "(r-cran-dbscan not installed: no R dbscan)"
 fi
 
-# HDBSCAN* against R dbscan::hdbscan, which needs n^2 memory: 20,000 firms.
-if Rscript -e 'library(dbscan)' >/dev/null 2>&1; then
-    "$bin" synth -q --firms 20000 --seed 1 "$work/firms20k.gpkg"
-    "$core" dump "$work/firms20k.gpkg" "$work/points20k.bin" >/dev/null
-    "$core" csv "$work/points20k.bin" "$work/points20k.csv"
-    /usr/bin/time -f %M -o "$work/rss" Rscript - "$work" $hdb_samples <<'R' >/dev/null
-args <- commandArgs(trailingOnly = TRUE)
-work <- args[1]; min_pts <- as.integer(args[2])
-suppressMessages(library(dbscan))
-xy <- as.matrix(read.csv(file.path(work, "points20k.csv")))
-took <- system.time(h <- hdbscan(xy, minPts = min_pts))[["elapsed"]]
-writeBin(as.integer(h$cluster), file.path(work, "r_hdbscan.bin"), size = 4)
-writeLines(as.character(took), file.path(work, "peer"))
-R
-    r_mb=$(peak_mb)
-    read -r r_took <"$work/peer"
-    read -r cold k _ _ _ _ <<<"$(/usr/bin/time -f %M -o "$work/rss" "$core" hdbscan \
-        "$work/points20k.bin" planar $hdb_samples 2 1)"
-    read -r k_ours k_r conflicts differ explained <<<"$("$core" hdbscan-compare \
-        "$work/points20k.bin" $hdb_samples "$work/r_hdbscan.bin")"
-    echo
-    echo "3b. HDBSCAN* of 20,000 synthetic firms (projected, planar), min-pts $hdb_samples, against" \
-        "R dbscan $(cat "$work/version") hdbscan()"
-    printf "%-34s %9s %8s %9s\n" tool seconds peakMB clusters
-    printf "%-34s %9.3f %8s %9s\n" "firmclust fc_hdbscan, 2 threads" "$cold" "$(peak_mb)" "$k_ours"
-    printf "%-34s %9.2f %8s %9s\n" "R dbscan hdbscan()" "$r_took" "$r_mb" "$k_r"
-    echo "same partition of the clustered firms: $([ "$conflicts" = 0 ] && [ "$k_ours" = "$k_r" ] \
-        && echo yes || echo "NO ($conflicts conflicts)"); firms that differ on noise: $differ," \
-        "of which $explained are ties (the firm's lightest link into the cluster R put it in is" \
-        "its own core distance and the cluster's birth distance: firmclust removes edges of one" \
-        "length together, as Campello et al. 2015 define, R one by one)"
-else
-    echo "(r-cran-dbscan not installed: no R dbscan hdbscan)"
-fi
 
 if [ -x /usr/bin/qgis_process.bin ]; then
     # DBSCAN* (border points as noise) leaves exactly the core points in
@@ -408,3 +374,39 @@ else
 fi
 echo "(slower: seconds over firmclust's on 2 threads; core: - where the tool does not say" \
     "which points are core; PostGIS memory is the server's, not measured)"
+
+# HDBSCAN* against R dbscan::hdbscan, which needs n^2 memory: 20,000 firms.
+if Rscript -e 'library(dbscan)' >/dev/null 2>&1; then
+    "$bin" synth -q --firms 20000 --seed 1 "$work/firms20k.gpkg"
+    "$core" dump "$work/firms20k.gpkg" "$work/points20k.bin" >/dev/null
+    "$core" csv "$work/points20k.bin" "$work/points20k.csv"
+    /usr/bin/time -f %M -o "$work/rss" Rscript - "$work" $hdb_samples <<'R' >/dev/null
+args <- commandArgs(trailingOnly = TRUE)
+work <- args[1]; min_pts <- as.integer(args[2])
+suppressMessages(library(dbscan))
+xy <- as.matrix(read.csv(file.path(work, "points20k.csv")))
+took <- system.time(h <- hdbscan(xy, minPts = min_pts))[["elapsed"]]
+writeBin(as.integer(h$cluster), file.path(work, "r_hdbscan.bin"), size = 4)
+writeLines(as.character(took), file.path(work, "peer"))
+writeLines(as.character(packageVersion("dbscan")), file.path(work, "version"))
+R
+    r_mb=$(peak_mb)
+    read -r r_took <"$work/peer"
+    read -r cold k _ _ _ _ <<<"$(/usr/bin/time -f %M -o "$work/rss" "$core" hdbscan \
+        "$work/points20k.bin" planar $hdb_samples 2 1)"
+    read -r k_ours k_r conflicts differ explained <<<"$("$core" hdbscan-compare \
+        "$work/points20k.bin" $hdb_samples "$work/r_hdbscan.bin")"
+    echo
+    echo "3b. HDBSCAN* of 20,000 synthetic firms (projected, planar), min-pts $hdb_samples, against" \
+        "R dbscan $(cat "$work/version") hdbscan()"
+    printf "%-34s %9s %8s %9s\n" tool seconds peakMB clusters
+    printf "%-34s %9.3f %8s %9s\n" "firmclust fc_hdbscan, 2 threads" "$cold" "$(peak_mb)" "$k_ours"
+    printf "%-34s %9.2f %8s %9s\n" "R dbscan hdbscan()" "$r_took" "$r_mb" "$k_r"
+    echo "same partition of the clustered firms: $([ "$conflicts" = 0 ] && [ "$k_ours" = "$k_r" ] \
+        && echo yes || echo "NO ($conflicts conflicts)"); firms that differ on noise: $differ," \
+        "of which $explained are ties (the firm's lightest link into the cluster R put it in is" \
+        "its own core distance and the cluster's birth distance: firmclust removes edges of one" \
+        "length together, as Campello et al. 2015 define, R one by one)"
+else
+    echo "(r-cran-dbscan not installed: no R dbscan hdbscan)"
+fi
