@@ -921,6 +921,37 @@ START_TEST(hdbscan_run_is_the_library_s)
     fc_context_destroy(ctx);
     free(x), free(y), free(strength), free(want_strength), free(cid), free(want), free(sector);
 
+    /* by groups of related sectors: clusters of one sector are dropped and the
+     * rest renumbered; each keeps its own HDBSCAN* figures (a cluster is born
+     * farther out than it dies) and firms of dropped clusters are noise */
+    ck_assert_int_eq(run("cluster '%s' hg.gpkg --sector-field oked --sector-digits 2 --method "
+                         "hdbscan --min-pts 10 --permutations 0 --colocation off --groups "
+                         "'%s/fixtures/groups/oked_groups_example.csv'",
+                         firms, src),
+                     0);
+    ds = open_vector(in_dir("hg.gpkg"));
+    l = layer(ds, "clusters");
+    GIntBig kg = OGR_L_GetFeatureCount(l, TRUE);
+    ck_assert_int_gt(kg, 5);
+    while ((c = OGR_L_GetNextFeature(l))) {
+        ck_assert_int_ge(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_sectors")), 2);
+        ck_assert_double_gt(OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "birth_m")),
+                            OGR_F_GetFieldAsDouble(c, OGR_F_GetFieldIndex(c, "death_m")));
+        OGR_F_Destroy(c);
+    }
+    l = layer(ds, "firms");
+    ck_assert_int_eq(OGR_L_SetAttributeFilter(l, "cluster_id IS NULL AND strength > 0"),
+                     OGRERR_NONE);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), 0);
+    char filter[128];
+    snprintf(filter, sizeof filter, "cluster_id > 0 AND (strength <= 0 OR cluster_id > %d)",
+             (int)kg);
+    ck_assert_int_eq(OGR_L_SetAttributeFilter(l, filter), OGRERR_NONE);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), 0);
+    ck_assert_int_eq(OGR_L_SetAttributeFilter(l, "cluster_id > 0"), OGRERR_NONE);
+    ck_assert_int_gt(OGR_L_GetFeatureCount(l, TRUE), 500);
+    GDALClose(ds);
+
     /* options that belong to one method only */
     ck_assert_int_ne(run("cluster '%s' e.gpkg --eps 1000 --min-samples 5", firms), 0);
     ck_assert_ptr_nonnull(strstr(err_text, "--min-samples needs --method hdbscan"));

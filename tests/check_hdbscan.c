@@ -310,7 +310,7 @@ static bool same_double(double a, double b, double rel)
 
 START_TEST(matches_the_definition)
 {
-    enum { CASES = 1500 };
+    enum { CASES = 3000 };
     static oracle o;
     double x[MAX_N], y[MAX_N], prob[MAX_N], out[MAX_N], wprob[MAX_N], wout[MAX_N];
     int32_t cid[MAX_N], want[MAX_N];
@@ -371,8 +371,8 @@ START_TEST(matches_the_definition)
                           cl[c].stability, wcl[c].birth, wcl[c].death, wcl[c].stability);
         clusters_seen += k;
     }
-    ck_assert_uint_gt(clusters_seen, 1000);
-    ck_assert_uint_gt(noise_seen, 1000);
+    ck_assert_uint_gt(clusters_seen, 2000);
+    ck_assert_uint_gt(noise_seen, 2000);
 }
 END_TEST
 
