@@ -482,18 +482,14 @@ static fc_hdbscan_params hdbscan_params(const fc_options *o, const fc_dbscan_par
                                .flattening = metric->flattening, .threads = metric->threads};
 }
 
-/* The median of the finite values among v[i] where keep[i] >= 0 (or all
- * finite ones when none is kept); NaN when there is none. Sorts v. */
-static double median_kept(double *v, const int32_t *keep, size_t n)
+/* The median of the finite values of v[0 .. n), which it sorts to the
+ * front; NaN when there is none. */
+static double median_in_place(double *v, size_t n)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (keep[i] >= 0 && isfinite(v[i]))
+        if (isfinite(v[i]))
             v[m++] = v[i];
-    if (m == 0)
-        for (size_t i = 0; i < n; i++)
-            if (isfinite(v[i]))
-                v[m++] = v[i];
     if (m == 0)
         return NAN;
     qsort(v, m, sizeof *v, fc_compare_double);
@@ -528,29 +524,16 @@ static int hdbscan_stage(fc_job *job)
         job->hdbscan[c].stability /= to_metres; /* a sum of 1 / distance */
     }
     if (status == FC_OK && !(job->o->eps > 0)) {
-        const double m = median_kept(core, job->cid, n) * to_metres;
+        size_t kept = 0; /* the clustered firms' core distances, or all when none is */
+        for (size_t i = 0; i < n; i++)
+            if (job->cid[i] >= 0)
+                core[kept++] = core[i];
+        const double m = median_in_place(core, kept ? kept : n) * to_metres;
         job->eps_m = m > 0 ? m : 1; /* all firms at one spot: any band holds them */
         job->params.eps = job->eps_m / to_metres;
     }
     free(core);
     return status;
-}
-
-/* The median of the finite values of v (n of them), or NaN. */
-static double median_finite(const double *v, size_t n)
-{
-    double *copy = malloc((n + 1) * sizeof *copy);
-    size_t m = 0;
-    for (size_t i = 0; copy && i < n; i++)
-        if (isfinite(v[i]))
-            copy[m++] = v[i];
-    double med = NAN;
-    if (m) {
-        qsort(copy, m, sizeof *copy, fc_compare_double);
-        med = copy[(m - 1) / 2];
-    }
-    free(copy);
-    return med;
 }
 
 /* --eps auto: each sector's eps as `firmclust suggest` suggests it, and
@@ -606,8 +589,9 @@ static int auto_eps_stage(fc_job *job)
         }
         job->n_clusters += k_s;
     }
-    if (status == FC_OK) {
-        const double med = median_finite(job->sector_eps_m, ns);
+    if (status == FC_OK) { /* sx is free now: the median of a copy */
+        memcpy(sx, job->sector_eps_m, ns * sizeof *sx);
+        const double med = ns <= n ? median_in_place(sx, ns) : NAN;
         job->eps_m = isfinite(med) ? med : 1;
         job->params.eps = job->eps_m / to_metres;
     }
