@@ -23,9 +23,10 @@
  * spanning tree grows): core distance (8 bytes), tree order, component and
  * member list (12), a kd-tree node of 88 bytes per 6 points or so (15), the
  * tree's edges (16), and Boruvka's scratch: union-find parent, queue,
- * counts, place in the tree, work items and their best edges, each point's
- * floor and partner (44); geodesic adds the earth-centred coordinates
- * (24). Some 98 bytes planar, 127 geodesic (tests/bench, table 1c). The
+ * counts, place in the tree, work items (their best edges in the tail of
+ * the edge array), each point's floor and partner (28); geodesic adds the
+ * earth-centred coordinates (24). Some 82 bytes planar, 111 geodesic
+ * (tests/bench, table 1c). The
  * hierarchy and condensed tree come after the scratch is freed. */
 #define _GNU_SOURCE /* qsort_r */
 #include "grid.h"
@@ -456,6 +457,12 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, size_t m, size_t n, int 
         const uint32_t q = s->by_core[k];
         s->queue[s->count[s->place[j->comp[q]]]++] = q;
     }
+    /* Each item's best edge lives in the edge array's free tail: the forest
+     * so far has n_edges edges and m - n_edges components, each of at most
+     * 1 + size / QUERY_CHUNK items, and the array has m + m / QUERY_CHUNK + 2
+     * places. Below, a component's edge is written at or before its first
+     * item's place, after its items are read. */
+    s->item_best = edges + n_edges;
     /* each item's seed: the lightest edge out of its component that earlier
      * rounds found and that still leads out (so the searches start bounded) */
     for (size_t it = 0, next; it < n_items; it = next) {
@@ -510,9 +517,8 @@ static int spanning_trees(fc_context *ctx, mst_job *j, uint32_t *members, size_t
     s.queue = malloc((m + 1) * sizeof *s.queue);
     s.count = malloc((n + 2) * sizeof *s.count);
     s.item_start = malloc((m + 2) * sizeof *s.item_start);
-    s.item_best = malloc((m + 1) * sizeof *s.item_best);
     int status = FC_OK;
-    if (!s.place || !j->floor_w || !j->partner || !s.parent || !s.queue || !s.count || !s.item_start || !s.item_best) {
+    if (!s.place || !j->floor_w || !j->partner || !s.parent || !s.queue || !s.count || !s.item_start) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the spanning tree of %zu points", m);
         goto done;
     }
@@ -537,7 +543,7 @@ done:
     free(j->floor_w), free(j->partner);
     j->floor_w = NULL, j->partner = NULL;
     free(s.place), free(s.parent), free(s.queue), free(s.count);
-    free(s.item_start), free(s.item_best);
+    free(s.item_start);
     return status;
 }
 
@@ -769,6 +775,23 @@ typedef struct run {
     uint32_t *stack, *falling;
 } run;
 
+/* Once the spanning trees are built, what only they needed: the kd-trees,
+ * the components, the members, the earth-centred coordinates. Each group's
+ * root_of_group becomes a point of the group, for condense_all(). */
+static void free_search(run *r)
+{
+    for (uint32_t g = 0; g < r->mst.n_groups; g++)
+        if (r->mst.root_of_group[g] != NONE)
+            r->mst.root_of_group[g] = r->mst.order[r->mst.nodes[r->mst.root_of_group[g]].lo];
+    for (int d = 0; d < 3; d++) {
+        free(r->ecef[d]);
+        r->ecef[d] = NULL;
+    }
+    free(r->members), free(r->mst.order), free(r->mst.nodes), free(r->mst.comp);
+    r->members = r->mst.order = r->mst.comp = NULL;
+    r->mst.nodes = NULL;
+}
+
 static void run_free(run *r)
 {
     free(r->core);
@@ -878,7 +901,7 @@ static int condense_all(fc_context *ctx, run *r, size_t min_size, int selection)
     for (uint32_t g = 0; g < r->mst.n_groups; g++) { /* each clustered group from its tree */
         if (r->mst.root_of_group[g] == NONE)
             continue;
-        uint32_t root = r->mst.order[r->mst.nodes[r->mst.root_of_group[g]].lo];
+        uint32_t root = r->mst.root_of_group[g]; /* now the group's first point */
         while (up[root] != root)
             root = up[root];
         if (root >= n && r->h.levels[root - n].size >= min_size)
@@ -997,12 +1020,19 @@ int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
                                                                : params->min_cluster_size;
     if (status == FC_OK)
         status = build_trees(ctx, &r, group, need, threads);
-    if (status == FC_OK && !(r.edges = malloc((r.m + 1) * sizeof *r.edges)))
+    /* the spanning tree's edges, and room for Boruvka's work items (see
+     * boruvka_round()) */
+    if (status == FC_OK &&
+        !(r.edges = malloc((r.m + r.m / QUERY_CHUNK + 2) * sizeof *r.edges)))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the spanning tree");
     if (status == FC_OK)
         status = spanning_trees(ctx, &r.mst, r.members, r.m, n, threads, r.edges, &r.n_edges);
-    if (status == FC_OK)
+    if (status == FC_OK) { /* the trees and then the edges are done with: freed */
+        free_search(&r);
         status = build_hierarchy(ctx, r.edges, r.n_edges, n, &r.h);
+        free(r.edges);
+        r.edges = NULL;
+    }
     if (status == FC_OK)
         status = condense_all(ctx, &r, params->min_cluster_size, params->selection);
     if (status == FC_OK) {
