@@ -19,15 +19,15 @@
  * Each component's lightest edge in that order is unique, so threads may
  * search in any order and find the same tree.
  *
- * Memory beyond the caller's arrays, per point, at the peak (while the
- * spanning tree grows): core distance (8 bytes), tree order, component and
- * member list (12), a kd-tree node of 88 bytes per 6 points or so (15), the
- * tree's edges (16), and Boruvka's scratch: union-find parent, queue,
- * counts, place in the tree, work items (their best edges in the tail of
- * the edge array), each point's floor and partner (28); geodesic adds the
- * earth-centred coordinates (24). Some 82 bytes planar, 111 geodesic
- * (tests/bench, table 1c). The
- * hierarchy and condensed tree come after the scratch is freed. */
+ * Memory beyond the caller's arrays, per point, while the spanning tree
+ * grows: core distance (8 bytes), tree order, component and member list
+ * (12), a kd-tree node of 88 bytes per 6 points or so (15), the tree's
+ * edges with Boruvka's work items in their tail (16), and Boruvka's
+ * scratch: union-find parent, queue, counts, place in the tree, work item
+ * starts, each point's floor and partner (28); geodesic adds the
+ * earth-centred coordinates (24). The kd-trees, components and coordinates
+ * are freed before the hierarchy is built, the edges after. Measured: 79
+ * bytes a firm planar, 108 geodesic at 1M (tests/bench, table 1c). */
 #define _GNU_SOURCE /* qsort_r */
 #include "grid.h"
 
