@@ -317,6 +317,13 @@ typedef struct fc_job {
     fc_result *result;
 } fc_job;
 
+/* Metres in a unit of the coordinates the clustering measures (cx, cy):
+ * the working CRS's unit, or 1 for geodesic distances, which are metres. */
+static double measured_to_metres(const fc_job *job)
+{
+    return job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+}
+
 /* Under --debug: how long each stage took. */
 static void stage_done(fc_job *job, const char *stage)
 {
@@ -517,7 +524,7 @@ static int hdbscan_stage(fc_job *job)
                             job->hdbscan, &job->n_clusters);
     for (size_t i = 0; status == FC_OK && i < n; i++)
         job->role[i] = job->cid[i] >= 0 ? FC_ROLE_CORE : FC_ROLE_NOISE;
-    const double to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    const double to_metres = measured_to_metres(job);
     for (size_t c = 0; status == FC_OK && c < job->n_clusters; c++) { /* to metres */
         job->hdbscan[c].birth *= to_metres;
         job->hdbscan[c].death *= to_metres;
@@ -544,7 +551,7 @@ static int auto_eps_stage(fc_job *job)
 {
     const fc_firms *f = &job->f;
     const size_t n = f->n, ns = f->n_sectors ? f->n_sectors : 1;
-    const double to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    const double to_metres = measured_to_metres(job);
     job->sector_eps_m = malloc(ns * sizeof *job->sector_eps_m);
     size_t *start = calloc(ns + 1, sizeof *start), *members = malloc((n + 1) * sizeof *members);
     double *sx = malloc((n + 1) * sizeof *sx), *sy = malloc((n + 1) * sizeof *sy);
@@ -806,8 +813,7 @@ static int significance_stage(fc_job *job)
     const fc_hdbscan_params hp = hdbscan_params(o, &job->params);
     double *sector_eps = NULL; /* --eps auto: each sector's, in the unit of cx, cy */
     if (job->sector_eps_m) {
-        const double to_metres =
-            job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+        const double to_metres = measured_to_metres(job);
         if (!(sector_eps = malloc(job->f.n_sectors * sizeof *sector_eps)))
             return fc_error(job->ctx, FC_ENOMEM, "out of memory");
         for (size_t s = 0; s < job->f.n_sectors; s++)
@@ -1196,7 +1202,7 @@ int fc_measure_firms(fc_context *ctx, const char *input, const fc_options *o, fc
     m->x = job->cx;
     m->y = job->cy;
     m->params = &job->params;
-    m->to_metres = job->params.distance == FC_DISTANCE_GEODESIC ? 1 : job->work.to_metres;
+    m->to_metres = measured_to_metres(job);
     m->distance = job->distance_used;
     return FC_OK;
 }

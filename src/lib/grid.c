@@ -565,6 +565,18 @@ static int build(fc_context *ctx, grid *g, size_t n, const double *x, const doub
     return FC_OK;
 }
 /* Checks the parameters and fills the neighbour test of the grid. */
+void fc_ellipsoid(const fc_dbscan_params *params, double *a, double *f, double *rho)
+{
+    *a = params->semi_major;
+    *f = params->flattening;
+    if (*a == 0 && *f == 0) { /* WGS84 */
+        *a = 6378137.0;
+        *f = 1 / 298.257223563;
+    }
+    const double b = *a * (1 - *f);
+    *rho = fmin(b * b / *a, *a * *a / b); /* smallest radius of curvature */
+}
+
 int fc_grid_metric(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
                    const fc_dbscan_params *params)
 {
@@ -595,18 +607,13 @@ int fc_grid_metric(fc_context *ctx, grid *g, size_t n, const double *x, const do
     }
     if (params->distance != FC_DISTANCE_GEODESIC)
         return fc_error(ctx, FC_EINVAL, "unknown distance kind %d", params->distance);
-    double a = params->semi_major, f = params->flattening;
-    if (a == 0 && f == 0) { /* WGS84 */
-        a = 6378137.0;
-        f = 1 / 298.257223563;
-    }
+    double a, f, rho;
+    fc_ellipsoid(params, &a, &f, &rho);
     if (!(a > 0) || !isfinite(a) || !(f < 1) || !isfinite(f))
         return fc_error(ctx, FC_EINVAL, "bad ellipsoid: semi-major axis %g, flattening %g", a, f);
     g->dims = 3;
     g->geodesic = true;
     geod_init(&g->geod, a, f);
-    const double b = a * (1 - f);
-    const double rho = fmin(b * b / a, a * a / b); /* smallest radius of curvature */
     const double chord_max = params->eps + GEODESIC_MARGIN;
     g->chord_max2 = chord_max * chord_max;
     /* Schur: geodesic <= 2 rho asin(chord / 2 rho), for arcs up to pi rho. */

@@ -66,6 +66,10 @@ static inline uint32_t cell_column(const grid *g, int d, double v)
     return (uint32_t)floor((v - g->lo[d]) / g->side);
 }
 
+/* The ellipsoid of params: its semi-major axis a and flattening f (WGS84
+ * when both are 0), and its smallest radius of curvature rho (for Schur's
+ * bounds on geodesics from chords). Not checked: fc_grid_metric() does. */
+void fc_ellipsoid(const fc_dbscan_params *params, double *a, double *f, double *rho);
 /* Earth-centred 3D coordinates (x, y, z, n each) of n points of longitude
  * and latitude on the ellipsoid (a, f), by PROJ, on up to `threads`
  * threads. */

@@ -854,12 +854,9 @@ static int metric(fc_context *ctx, run *r, const double *x, const double *y,
     j->c[0] = x, j->c[1] = y;
     if (dp->distance != FC_DISTANCE_GEODESIC)
         return FC_OK;
-    double a = dp->semi_major, f = dp->flattening;
-    if (a == 0 && f == 0)
-        a = 6378137.0, f = 1 / 298.257223563;
+    double a, f;
+    fc_ellipsoid(dp, &a, &f, &j->rho);
     geod_init(&j->geod, a, f);
-    const double b = a * (1 - f);
-    j->rho = fmin(b * b / a, a * a / b);
     j->dims = 3;
     j->geodesic = true;
     j->lon = x, j->lat = y;

@@ -321,12 +321,9 @@ int fc_kth_distances(fc_context *ctx, size_t n, const double *x, const double *y
                      ? FC_OK
                      : fc_error(ctx, FC_ENOMEM, "out of memory for the k-distances of %zu firms", n);
     if (status == FC_OK && geodesic) {
-        double a = params->semi_major, f = params->flattening;
-        if (a == 0 && f == 0)
-            a = 6378137.0, f = 1 / 298.257223563;
+        double a, f;
+        fc_ellipsoid(params, &a, &f, &j.rho);
         geod_init(&j.geod, a, f);
-        const double b = a * (1 - f);
-        j.rho = fmin(b * b / a, a * a / b);
         for (int d = 0; d < 3 && status == FC_OK; d++)
             if (!(ecef[d] = malloc((n + 1) * sizeof *ecef[d])))
                 status = fc_error(ctx, FC_ENOMEM, "out of memory");
