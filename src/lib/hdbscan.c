@@ -762,7 +762,6 @@ static void choose(condensed *t, int selection)
 
 typedef struct run {
     size_t n;
-    const fc_hdbscan_params *params;
     double *core;
     double *ecef[3];
     uint32_t *members; /* the points of groups big enough (sorted by core distance) */
@@ -991,7 +990,7 @@ int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
     if (status != FC_OK || n == 0)
         return status;
     const int threads = fc_threads_or_cores(params->threads);
-    run r = {.n = n, .params = params};
+    run r = {.n = n};
     uint32_t max_group = 0;
     for (size_t i = 0; group && i < n; i++)
         max_group = group[i] > max_group ? group[i] : max_group;
