@@ -1,6 +1,7 @@
 /* Regions, location quotients and the Monte Carlo significance of clusters,
  * on cases small enough to compute by hand. */
 #include "fc_internal.h"
+#include "null_bound.h"
 #include "check_main.h"
 #include "support.h"
 
@@ -211,7 +212,7 @@ static void significance(mc_case *c, const fc_dbscan_params *p, int perms, uint6
         }
     ck_assert_int_eq(fc_cluster_pvalues(ctx, c->n, c->x, c->y, c->s, NULL, p, NULL, NULL, 2, c->k,
                                         c->cluster_sector, c->size, perms, seed, threads, c->p,
-                                        c->runs),
+                                        c->runs, NULL),
                      FC_OK);
 }
 
@@ -421,6 +422,172 @@ START_TEST(distance_scale_by_hand)
 }
 END_TEST
 
+/* ---- the null runs' bound (null_bound.c) --------------------------------- */
+
+/* The largest cluster DBSCAN finds among the m points x, y (weights w or
+ * NULL). */
+static size_t largest_cluster(size_t m, const double *x, const double *y, const double *w,
+                              const fc_dbscan_params *params)
+{
+    if (m == 0)
+        return 0;
+    int32_t *cid = malloc(m * sizeof *cid);
+    size_t k = 0, *size = NULL, largest = 0;
+    fc_dbscan_params p = *params;
+    p.weight = w;
+    ck_assert_int_eq(fc_dbscan(ctx, m, x, y, NULL, &p, cid, NULL, &k), FC_OK);
+    size = calloc(k ? k : 1, sizeof *size);
+    for (size_t i = 0; i < m; i++)
+        if (cid[i] >= 0 && ++size[cid[i]] > largest)
+            largest = size[cid[i]];
+    free(cid);
+    free(size);
+    return largest;
+}
+
+START_TEST(null_bound_by_hand)
+{
+    /* 30 firms on one spot, 12 firms 1 km apart on a line far from it,
+     * 200 m eps, min-pts 5: the spot is the one place a cluster can form,
+     * and the bound is its 30 firms; with min-pts 40, no cluster at all. */
+    double x[42], y[42];
+    size_t picked[42];
+    for (size_t i = 0; i < 42; i++) {
+        x[i] = i < 30 ? 0 : 10000 + 1000.0 * (double)(i - 30);
+        y[i] = 0;
+        picked[i] = i;
+    }
+    fc_dbscan_params p = {.eps = 200, .min_pts = 5, .distance = FC_DISTANCE_PLANAR, .threads = 1};
+    fc_null_bound *nb;
+    fc_null_scratch sc;
+    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
+    ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
+    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 30);
+    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 4, picked, NULL), 0); /* 4 < min-pts */
+    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 12, picked + 30, NULL), 0);
+    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 30); /* scratch reset */
+    fc_null_scratch_free(&sc);
+    fc_null_bound_free(nb);
+    p.min_pts = 40;
+    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
+    ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
+    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 0);
+    fc_null_scratch_free(&sc);
+    fc_null_bound_free(nb);
+}
+END_TEST
+
+/* The oracle: over random firms (planar and geodesic, duplicates, lattice
+ * ties at exactly eps, weights) and random samples of them, the bound is
+ * never below the largest cluster DBSCAN finds in the sample. It must also
+ * say something: below the sample's size in many cases. */
+START_TEST(null_bound_never_below_the_largest_cluster)
+{
+    enum { MAX_N = 400 };
+    static double x[MAX_N], y[MAX_N], w[MAX_N], sx[MAX_N], sy[MAX_N], sw[MAX_N];
+    static size_t picked[MAX_N];
+    rng_state = 29;
+    int informative = 0, trials = 0;
+    for (int trial = 0; trial < 600; trial++) {
+        const size_t n = 1 + next_u64() % MAX_N;
+        const bool geodesic = trial % 3 == 2, weighted = trial % 4 == 3, lattice = trial % 5 == 1;
+        fc_dbscan_params p = {.eps = geodesic ? 2000 : 100, .min_pts = 2 + (int)(next_u64() % 8),
+                              .min_weight = 3 + 10 * uniform(),
+                              .distance = geodesic ? FC_DISTANCE_GEODESIC : FC_DISTANCE_PLANAR,
+                              .threads = 1 + (int)(next_u64() % 3)};
+        const double spread = 2000 * uniform() + 50;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0 && uniform() < 0.1) { /* a duplicate */
+                x[i] = x[i - 1];
+                y[i] = y[i - 1];
+            } else if (lattice) { /* neighbours at exactly eps */
+                x[i] = p.eps * (double)(next_u64() % 12);
+                y[i] = p.eps * (double)(next_u64() % 12);
+            } else {
+                x[i] = spread * uniform() * uniform();
+                y[i] = spread * uniform();
+            }
+            w[i] = floor(4 * uniform());
+        }
+        if (geodesic)
+            for (size_t i = 0; i < n; i++) {
+                x[i] = 76.9 + x[i] / 20000 * (trial % 2 ? 1 : 0.01); /* lattice: a deg apart */
+                y[i] = trial % 7 == 0 ? 89.9 + y[i] / 400000 : 43.2 + y[i] / 40000;
+            }
+        p.weight = weighted ? w : NULL;
+        fc_null_bound *nb;
+        fc_null_scratch sc;
+        ck_assert_msg(fc_null_bound_build(ctx, n, x, y, &p, &nb) == FC_OK, "%s", fc_errmsg(ctx));
+        ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
+        for (int sample = 0; sample < 4; sample++) {
+            size_t m = 0;
+            const double share = uniform();
+            for (size_t i = 0; i < n; i++)
+                if (uniform() < share) {
+                    picked[m] = i;
+                    sx[m] = x[i], sy[m] = y[i], sw[m] = w[i];
+                    m++;
+                }
+            size_t bound = fc_null_bound_largest(nb, &sc, m, picked, weighted ? sw : NULL);
+            size_t largest = largest_cluster(m, sx, sy, weighted ? sw : NULL, &p);
+            ck_assert_msg(bound >= largest, "trial %d sample %d: bound %zu below a cluster of %zu",
+                          trial, sample, bound, largest);
+            ck_assert_uint_le(bound, m);
+            informative += bound < m;
+            trials++;
+        }
+        fc_null_scratch_free(&sc);
+        fc_null_bound_free(nb);
+    }
+    ck_assert_msg(informative > trials / 3, "the bound was below the sample's size in %d of %d",
+                  informative, trials);
+}
+END_TEST
+
+/* The bound only skips runs that cannot change a p-value: with it and
+ * without it, the same p-values and runs, and it did settle runs. */
+START_TEST(null_bound_changes_no_pvalue)
+{
+    static mc_case a, b;
+    long bounded = 0;
+    for (int d = 0; d < 6; d++) {
+        rng_state = 500 + (uint64_t)d;
+        a.n = 500;
+        for (size_t i = 0; i < a.n; i++) {
+            bool planted = i < 20 + 5 * (size_t)d; /* of sector 0, on a spot */
+            a.x[i] = planted ? 3000 + 400 * uniform() : 8000 * uniform() * uniform();
+            a.y[i] = planted ? 3000 + 400 * uniform() : 8000 * uniform();
+            a.s[i] = planted || uniform() < 0.2 ? 0 : 1 + (uint32_t)(d % 2) * (i % 2);
+        }
+        b = a;
+        fc_dbscan_params p = {.eps = 250, .min_pts = 4 + d % 3};
+        fc_mc_tally with = {0}, without = {.cluster_every_run = true};
+        ck_assert_int_eq(fc_dbscan(ctx, a.n, a.x, a.y, a.s, &p, a.cid, NULL, &a.k), FC_OK);
+        memset(a.size, 0, sizeof a.size);
+        for (size_t i = 0; i < a.n; i++)
+            if (a.cid[i] >= 0) {
+                a.size[a.cid[i]]++;
+                a.cluster_sector[a.cid[i]] = (int32_t)a.s[i];
+            }
+        ck_assert_uint_gt(a.k, 1);
+        b = a;
+        ck_assert_int_eq(fc_cluster_pvalues(ctx, a.n, a.x, a.y, a.s, NULL, &p, NULL, NULL, 3, a.k,
+                                            a.cluster_sector, a.size, 199, 3, 1 + d % 3, a.p,
+                                            a.runs, &with),
+                         FC_OK);
+        ck_assert_int_eq(fc_cluster_pvalues(ctx, b.n, b.x, b.y, b.s, NULL, &p, NULL, NULL, 3, b.k,
+                                            b.cluster_sector, b.size, 199, 3, 2, b.p, b.runs,
+                                            &without),
+                         FC_OK);
+        ck_assert_mem_eq(a.p, b.p, a.k * sizeof *a.p);
+        ck_assert_mem_eq(a.runs, b.runs, a.k * sizeof *a.runs);
+        ck_assert_int_eq(without.bounded, 0);
+        bounded += with.bounded;
+    }
+    ck_assert_int_gt(bounded, 100);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -435,6 +602,9 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, chance_clusters_are_not_significant);
     tcase_add_test(tc, same_seed_same_pvalues_any_threads);
     tcase_add_test(tc, one_run_gives_half_or_one);
+    tcase_add_test(tc, null_bound_by_hand);
+    tcase_add_test(tc, null_bound_never_below_the_largest_cluster);
+    tcase_add_test(tc, null_bound_changes_no_pvalue);
     tcase_add_test(tc, q_values_by_hand);
     tcase_add_test(tc, distance_scale_by_hand);
     suite_add_tcase(s, tc);

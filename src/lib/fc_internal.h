@@ -534,15 +534,25 @@ double fc_lq_weight(const fc_region_stats *st, size_t r, size_t s);
  * sector, run), so the result does not depend on `threads`. With hdbscan
  * (else NULL) the null runs cluster by HDBSCAN* with it, as the clusters
  * tested were found; params then only gives the metric. sector_eps (else
- * NULL): each sector's eps (--eps auto), in place of params->eps. */
+ * NULL): each sector's eps (--eps auto), in place of params->eps. tally
+ * (may be NULL): see fc_mc_tally. */
 #define FC_MC_EXCEEDANCES 10
+/* What the null runs took, and a switch for the tests. Most runs need not
+ * cluster: a run matters only where its largest cluster reaches the
+ * smallest cluster still tested, and a cheap upper bound (null_bound.c)
+ * often says it cannot. */
+typedef struct fc_mc_tally {
+    bool cluster_every_run; /* in: no bound (the tests compare both ways) */
+    long runs;              /* out: null runs read */
+    long bounded;           /* out: of those, runs the bound settled */
+} fc_mc_tally;
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
                        const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan,
                        const double *sector_eps, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
-                       int *runs_out);
+                       int *runs_out, fc_mc_tally *tally);
 /* The data's distance scale, for sectors without a cluster (a wrong eps,
  * degrees for metres, shows at once): for each sector s with
  * sector_clusters[s] == 0 and at least k firms, the median over up to

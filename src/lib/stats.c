@@ -2,6 +2,7 @@
  * Monte Carlo significance of clusters. */
 #define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"
+#include "null_bound.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -117,10 +118,12 @@ static uint64_t below(uint64_t *state, uint64_t bound)
 typedef struct mc_sector {
     size_t n_firms;      /* firms of the sector (in any stratum) */
     size_t *per_stratum; /* its firms in each stratum */
-    size_t target;       /* its largest cluster: the size to reach */
+    size_t *sizes;       /* its clusters' sizes, ascending, each once */
+    size_t n_sizes;
+    size_t open;         /* sizes[open]: the smallest reached fewer than h times */
+    int reached;         /* runs read whose largest cluster reached sizes[open] */
     int dispatched;      /* runs handed out */
     int decided;         /* runs read in order */
-    int reached;         /* of those, runs whose largest cluster reached target */
     bool done;
 } mc_sector;
 
@@ -131,14 +134,16 @@ typedef struct mc_job {
     const fc_dbscan_params *params;
     const fc_hdbscan_params *hdbscan; /* NULL: DBSCAN */
     const double *sector_eps;         /* NULL: params->eps for every sector */
+    const fc_null_bound *bound;       /* NULL: every run clusters */
     size_t n_sectors, largest_sector;
     mc_sector *sectors;
     int permutations;
     uint64_t seed;
-    size_t *max_size;       /* [s * permutations + run]: largest null cluster */
+    size_t *max_size;       /* [s * permutations + run]: largest null cluster, or 0 where
+                               it is below every size still open (see record()) */
     uint8_t *have;          /* [s * permutations + run]: max_size is there */
     pthread_mutex_t lock;
-    int runs_done, runs_total;
+    int runs_done, runs_total, runs_bounded;
     int status;
     char errmsg[1024];
 } mc_job;
@@ -146,6 +151,8 @@ typedef struct mc_job {
 /* A thread's buffers for one null run. */
 typedef struct mc_scratch {
     size_t *members; /* a copy of job->members, shuffled and restored */
+    size_t *firms;   /* the sample */
+    fc_null_scratch bound;
     size_t *undo;
     double *x, *y, *w;
     uint32_t *labels;
@@ -153,9 +160,10 @@ typedef struct mc_scratch {
     size_t *sizes;
 } mc_scratch;
 
-/* The largest cluster of sector s in null run `run`. */
+/* The largest cluster of sector s in null run `run`, or 0 when it is
+ * surely below `open` (the smallest size the run can still matter to). */
 static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int run,
-                    size_t *largest)
+                    size_t open, size_t *largest, bool *bounded)
 {
     uint64_t state = job->seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(run + 1)) ^
                      (0x9FB21C651E98DF25ULL * (uint64_t)(s + 1));
@@ -173,6 +181,7 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
             pool[j] = t;
             b->undo[i] = j;
             size_t firm = pool[i];
+            b->firms[m] = firm;
             b->x[m] = job->x[firm];
             b->y[m] = job->y[firm];
             if (job->weight)
@@ -185,6 +194,10 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
             pool[j] = t;
         }
     }
+    *largest = 0;
+    *bounded = job->bound && fc_null_bound_largest(job->bound, &b->bound, m, b->firms, b->w) < open;
+    if (*bounded)
+        return FC_OK;
     fc_dbscan_params params = *job->params;
     params.weight = job->weight ? b->w : NULL;
     if (job->sector_eps)
@@ -198,7 +211,6 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
     if (status != FC_OK)
         return status;
     memset(b->sizes, 0, (k_clusters ? k_clusters : 1) * sizeof *b->sizes);
-    *largest = 0;
     for (size_t i = 0; i < m; i++)
         if (b->cid[i] >= 0 && ++b->sizes[b->cid[i]] > *largest)
             *largest = b->sizes[b->cid[i]];
@@ -208,7 +220,7 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
 /* The next (sector, run) to do: the sector with the fewest runs handed
  * out, so that all sectors advance together and stop as early as they can.
  * Called with the lock held; false when nothing is left. */
-static bool next_item(mc_job *job, size_t *s_out, int *run_out)
+static bool next_item(mc_job *job, size_t *s_out, int *run_out, size_t *open_out)
 {
     size_t best = SIZE_MAX;
     for (size_t s = 0; s < job->n_sectors; s++) {
@@ -221,29 +233,39 @@ static bool next_item(mc_job *job, size_t *s_out, int *run_out)
         return false;
     *s_out = best;
     *run_out = job->sectors[best].dispatched++;
+    *open_out = job->sectors[best].sizes[job->sectors[best].open];
     return true;
 }
 
 /* Records a run's result and reads the sector's results in run order as far
- * as they go, stopping the sector once its largest cluster has been reached
- * FC_MC_EXCEEDANCES times. Called with the lock held. */
+ * as they go. A size reached FC_MC_EXCEEDANCES times is settled: its
+ * clusters' p-values never read a later run (mc_pvalues()), so later runs
+ * only matter to the sizes still open, and a run handed out when the
+ * smallest open size was t may record 0 for any largest cluster below t.
+ * The sector stops once its largest cluster is settled. Called with the
+ * lock held. */
 static void record(mc_job *job, size_t s, int run, size_t largest)
 {
     mc_sector *sec = &job->sectors[s];
-    size_t at = s * (size_t)job->permutations;
-    job->max_size[at + (size_t)run] = largest;
-    job->have[at + (size_t)run] = 1;
-    while (!sec->done && sec->decided < job->permutations && job->have[at + (size_t)sec->decided]) {
-        sec->reached += job->max_size[at + (size_t)sec->decided] >= sec->target;
-        sec->decided++;
-        if (sec->reached >= FC_MC_EXCEEDANCES || sec->decided == job->permutations)
+    const size_t *max_size = job->max_size + s * (size_t)job->permutations;
+    job->max_size[s * (size_t)job->permutations + (size_t)run] = largest;
+    job->have[s * (size_t)job->permutations + (size_t)run] = 1;
+    while (!sec->done && job->have[s * (size_t)job->permutations + (size_t)sec->decided]) {
+        sec->reached += max_size[sec->decided++] >= sec->sizes[sec->open];
+        while (sec->reached >= FC_MC_EXCEEDANCES && ++sec->open < sec->n_sizes) {
+            sec->reached = 0; /* the next size's count over the runs read */
+            for (int r = 0; r < sec->decided; r++)
+                sec->reached += max_size[r] >= sec->sizes[sec->open];
+        }
+        if (sec->open == sec->n_sizes || sec->decided == job->permutations)
             sec->done = true;
     }
 }
 
 static void scratch_free(mc_scratch *b)
 {
-    free(b->members), free(b->undo), free(b->x), free(b->y), free(b->w);
+    fc_null_scratch_free(&b->bound);
+    free(b->members), free(b->firms), free(b->undo), free(b->x), free(b->y), free(b->w);
     free(b->labels), free(b->cid), free(b->sizes);
 }
 
@@ -258,19 +280,22 @@ static void mc_work(mc_job *job, fc_context *caller)
     mc_scratch b = {0};
     b.members = malloc((n ? n : 1) * sizeof *b.members);
     b.undo = malloc(most * sizeof *b.undo);
+    b.firms = malloc(most * sizeof *b.firms);
     b.x = malloc(most * sizeof *b.x);
     b.y = malloc(most * sizeof *b.y);
     b.w = job->weight ? malloc(most * sizeof *b.w) : NULL;
     b.labels = calloc(most, sizeof *b.labels); /* one sector: all 0 */
     b.cid = malloc(most * sizeof *b.cid);
     b.sizes = malloc(most * sizeof *b.sizes);
-    int status = b.members && b.undo && b.x && b.y && (!job->weight || b.w) && b.labels &&
-                         b.cid && b.sizes
+    int status = b.members && b.undo && b.firms && b.x && b.y && (!job->weight || b.w) &&
+                         b.labels && b.cid && b.sizes &&
+                         (!job->bound || fc_null_scratch_init(job->bound, &b.bound) == FC_OK)
                      ? FC_OK
                      : fc_error(&ctx, FC_ENOMEM, "out of memory");
     if (status == FC_OK)
         memcpy(b.members, job->members, n * sizeof *b.members);
-    size_t s = 0, largest = 0;
+    size_t s = 0, largest = 0, open = 0;
+    bool bounded = false;
     int run = -1;
     for (;;) {
         pthread_mutex_lock(&job->lock);
@@ -281,9 +306,10 @@ static void mc_work(mc_job *job, fc_context *caller)
         if (run >= 0 && status == FC_OK) {
             record(job, s, run, largest);
             job->runs_done++;
+            job->runs_bounded += bounded;
         }
         double done = (double)job->runs_done / (double)job->runs_total;
-        bool more = job->status == FC_OK && next_item(job, &s, &run);
+        bool more = job->status == FC_OK && next_item(job, &s, &run, &open);
         pthread_mutex_unlock(&job->lock);
         if (!more)
             break;
@@ -293,7 +319,7 @@ static void mc_work(mc_job *job, fc_context *caller)
             run = -1;
             continue;
         }
-        status = null_run(&ctx, job, &b, s, run, &largest);
+        status = null_run(&ctx, job, &b, s, run, open, &largest, &bounded);
     }
     scratch_free(&b);
 }
@@ -399,13 +425,51 @@ static void mc_pvalues(const mc_job *job, size_t n_clusters, const int32_t *clus
     }
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each sector's firms, and the sizes of its clusters, ascending and each
+ * once, in sizes (room for n_clusters). Only sectors with clusters are
+ * tested. */
+static void mc_sectors(mc_job *job, size_t *counts, size_t n_clusters,
+                       const int32_t *cluster_sector, const size_t *cluster_size, size_t *sizes)
+{
+    size_t at = 0;
+    for (size_t s = 0; s < job->n_sectors; s++) {
+        mc_sector *sec = &job->sectors[s];
+        sec->per_stratum = counts + s * job->n_strata;
+        for (size_t k = 0; k < job->n_strata; k++)
+            sec->n_firms += sec->per_stratum[k];
+        sec->sizes = sizes + at;
+        for (size_t c = 0; c < n_clusters; c++)
+            if ((size_t)cluster_sector[c] == s)
+                sec->sizes[sec->n_sizes++] = cluster_size[c];
+        qsort(sec->sizes, sec->n_sizes, sizeof *sec->sizes, cmp_size);
+        size_t distinct = 0;
+        for (size_t i = 0; i < sec->n_sizes; i++)
+            if (i == 0 || sec->sizes[i] != sec->sizes[distinct - 1])
+                sec->sizes[distinct++] = sec->sizes[i];
+        at += sec->n_sizes;
+        sec->n_sizes = distinct;
+        sec->done = distinct == 0;
+        if (!sec->done) {
+            job->runs_total += job->permutations;
+            if (sec->n_firms > job->largest_sector)
+                job->largest_sector = sec->n_firms;
+        }
+    }
+}
+
 int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                        const uint32_t *sector, const int32_t *strata,
                        const fc_dbscan_params *params, const fc_hdbscan_params *hdbscan,
                        const double *sector_eps, size_t n_sectors, size_t n_clusters,
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
-                       int *runs_out)
+                       int *runs_out, fc_mc_tally *tally)
 {
     if (permutations < 1)
         return fc_error(ctx, FC_EINVAL, "permutations must be at least 1");
@@ -427,29 +491,23 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
     job.sectors = calloc(job.n_sectors, sizeof *job.sectors);
     job.max_size = calloc((size_t)permutations * job.n_sectors, sizeof *job.max_size);
     job.have = calloc((size_t)permutations * job.n_sectors, 1);
-    if (!job.sectors || !job.max_size || !job.have) {
+    size_t *sizes = malloc((n_clusters ? n_clusters : 1) * sizeof *sizes);
+    fc_null_bound *bound = NULL;
+    if (!job.sectors || !job.max_size || !job.have || !sizes) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for %d permutations", permutations);
         goto done;
     }
-    /* Only sectors with clusters are tested, each against its largest. */
-    for (size_t s = 0; s < job.n_sectors; s++) {
-        job.sectors[s].per_stratum = counts + s * job.n_strata;
-        job.sectors[s].done = true;
-        for (size_t k = 0; k < job.n_strata; k++)
-            job.sectors[s].n_firms += job.sectors[s].per_stratum[k];
-    }
-    for (size_t c = 0; c < n_clusters; c++) {
-        mc_sector *sec = &job.sectors[cluster_sector[c]];
-        if (sec->done) {
-            sec->done = false;
-            job.runs_total += permutations;
-            if (sec->n_firms > job.largest_sector)
-                job.largest_sector = sec->n_firms;
-        }
-        if (cluster_size[c] > sec->target)
-            sec->target = cluster_size[c];
-    }
+    mc_sectors(&job, counts, n_clusters, cluster_sector, cluster_size, sizes);
+    /* The bound needs one eps and DBSCAN's core rule. */
+    if (!hdbscan && !sector_eps && n_clusters && !(tally && tally->cluster_every_run) &&
+        (status = fc_null_bound_build(ctx, n, x, y, &one_thread, &bound)) != FC_OK)
+        goto done;
+    job.bound = bound;
     mc_run_threads(&job, ctx, threads);
+    if (tally) {
+        tally->runs = job.runs_done;
+        tally->bounded = job.runs_bounded;
+    }
     status = job.status;
     if (status == FC_ECANCEL)
         fc_error(ctx, status, "%s", job.errmsg);
@@ -464,6 +522,8 @@ done:
     free(job.sectors);
     free(job.max_size);
     free(job.have);
+    free(sizes);
+    fc_null_bound_free(bound);
     return status;
 }
 

@@ -1,0 +1,271 @@
+/* A cheap upper bound on the largest DBSCAN cluster of a sample of the
+ * firms: what the significance test (stats.c) asks of most null runs.
+ *
+ * A null run only matters through whether its largest cluster reaches the
+ * smallest cluster of the sector still being tested. Where that cluster is
+ * well above chance, a bound below it settles the run without clustering.
+ *
+ * The firms are binned once into DBSCAN's grid (grid.c: cells of side below
+ * eps), and each cell lists the cells whose bounding boxes come within eps
+ * of its own, itself included: its "near" cells. Then, for a sample:
+ *  - a point is core only if its cell's near cells hold at least min_pts
+ *    sampled points (min_weight of weight): the other cells hold no core
+ *    point. The rest are "candidate" cells;
+ *  - two core points within eps lie in near cells, so the core points of a
+ *    cluster lie in one component of candidate cells joined when near;
+ *  - a border point lies in a cell near one of its core point's cells.
+ * So no cluster holds more points than a component of candidate cells and
+ * the other cells near it: the bound is the largest such count. The boxes
+ * are tested as dbscan.c tests them (fc_grid_box_coverage), so rounding
+ * never makes the bound smaller than the clusters.
+ *
+ * Memory: per firm its cell (4 bytes), per cell its near cells (4 bytes
+ * each) and per thread 21 to 29 bytes a cell of scratch.
+ */
+#include "null_bound.h"
+
+#include "grid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fc_null_bound {
+    size_t n_cells;
+    uint32_t *cell_of;    /* by firm */
+    size_t *near_start;   /* n_cells + 1 offsets into near */
+    uint32_t *near;       /* each cell's near cells, itself included */
+    double threshold;     /* min_pts, or min_weight */
+    bool weighted;
+};
+
+/* ---- building: the near cells of every cell ------------------------------ */
+
+typedef struct near_job {
+    const grid *g;
+    const double *lo, *hi; /* cell boxes, 3 values a cell */
+    size_t *count;         /* pass 1: near cells of each cell */
+    const size_t *start;   /* pass 2: where each cell's list goes */
+    uint32_t *near;
+} near_job;
+
+static void list_near(void *arg, size_t begin, size_t end, int worker)
+{
+    near_job *j = arg;
+    const grid *g = j->g;
+    cell_run *runs = g->runs + (size_t)worker * (size_t)g->max_runs;
+    for (size_t c = begin; c < end; c++) {
+        int nr = fc_grid_neighbour_runs(g, c, runs);
+        size_t k = 0;
+        for (int r = 0; r < nr; r++)
+            for (size_t cc = runs[r][0]; cc < runs[r][1]; cc++) {
+                if (fc_grid_box_coverage(g, j->lo + 3 * c, j->hi + 3 * c, j->lo + 3 * cc,
+                                         j->hi + 3 * cc) == BOX_NONE)
+                    continue;
+                if (j->near)
+                    j->near[j->start[c] + k] = (uint32_t)cc;
+                k++;
+            }
+        if (j->count)
+            j->count[c] = k;
+    }
+}
+
+static void cell_boxes(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    near_job *j = arg;
+    for (size_t c = begin; c < end; c++)
+        fc_grid_cell_box(j->g, c, (double *)j->lo + 3 * c, (double *)j->hi + 3 * c);
+}
+
+static int list_all_near(fc_context *ctx, const grid *g, fc_null_bound *nb)
+{
+    double *lo = malloc(3 * g->n_cells * sizeof *lo), *hi = malloc(3 * g->n_cells * sizeof *hi);
+    nb->near_start = calloc(g->n_cells + 1, sizeof *nb->near_start);
+    int status = FC_OK;
+    if (!lo || !hi || !nb->near_start) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
+        goto done;
+    }
+    near_job job = {.g = g, .lo = lo, .hi = hi, .count = nb->near_start + 1};
+    fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, cell_boxes, &job);
+    fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, list_near, &job);
+    for (size_t c = 0; c < g->n_cells; c++)
+        nb->near_start[c + 1] += nb->near_start[c];
+    nb->near = malloc((nb->near_start[g->n_cells] ? nb->near_start[g->n_cells] : 1) *
+                      sizeof *nb->near);
+    if (!nb->near) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
+        goto done;
+    }
+    job.count = NULL;
+    job.start = nb->near_start;
+    job.near = nb->near;
+    fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, list_near, &job);
+done:
+    free(lo);
+    free(hi);
+    return status;
+}
+
+int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double *y,
+                        const fc_dbscan_params *params, fc_null_bound **out)
+{
+    *out = NULL;
+    fc_null_bound *nb = calloc(1, sizeof *nb);
+    grid g = {0};
+    if (!nb)
+        return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
+    int status = fc_grid_metric(ctx, &g, n, x, y, params);
+    if (status == FC_OK)
+        status = fc_grid_build(ctx, &g, n, x, y, NULL, params, fc_grid_default_side(params));
+    if (status == FC_OK && !(nb->cell_of = malloc((n ? n : 1) * sizeof *nb->cell_of)))
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
+    if (status == FC_OK) {
+        nb->n_cells = g.n_cells;
+        for (size_t c = 0; c < g.n_cells; c++)
+            for (uint32_t p = g.cell_start[c]; p < g.cell_start[c + 1]; p++)
+                nb->cell_of[g.order[p]] = (uint32_t)c;
+        status = list_all_near(ctx, &g, nb);
+    }
+    fc_grid_free(&g);
+    if (status != FC_OK) {
+        fc_null_bound_free(nb);
+        return status;
+    }
+    nb->weighted = params->weight != NULL;
+    nb->threshold = nb->weighted ? params->min_weight : (double)params->min_pts;
+    *out = nb;
+    return FC_OK;
+}
+
+void fc_null_bound_free(fc_null_bound *nb)
+{
+    if (!nb)
+        return;
+    free(nb->cell_of);
+    free(nb->near_start);
+    free(nb->near);
+    free(nb);
+}
+
+/* ---- a sample's bound ------------------------------------------------------ */
+
+int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t cells = nb->n_cells ? nb->n_cells : 1;
+    s->count = calloc(cells, sizeof *s->count);
+    s->weight = nb->weighted ? calloc(cells, sizeof *s->weight) : NULL;
+    s->parent = malloc(cells * sizeof *s->parent);
+    s->touched = malloc(cells * sizeof *s->touched);
+    s->candidate = calloc(cells, 1);
+    s->total = malloc(cells * sizeof *s->total);
+    if (!s->count || (nb->weighted && !s->weight) || !s->parent || !s->touched ||
+        !s->candidate || !s->total) {
+        fc_null_scratch_free(s);
+        return FC_ENOMEM;
+    }
+    return FC_OK;
+}
+
+void fc_null_scratch_free(fc_null_scratch *s)
+{
+    free(s->count), free(s->weight), free(s->parent), free(s->touched), free(s->candidate);
+    free(s->total);
+    memset(s, 0, sizeof *s);
+}
+
+static uint32_t root_of(uint32_t *parent, uint32_t a)
+{
+    while (parent[a] != a) {
+        parent[a] = parent[parent[a]];
+        a = parent[a];
+    }
+    return a;
+}
+
+/* The sampled points (or weight) of cell c's near cells. */
+static double near_mass(const fc_null_bound *nb, const fc_null_scratch *s, uint32_t c)
+{
+    double sum = 0;
+    for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++)
+        sum += nb->weighted ? s->weight[nb->near[k]] : (double)s->count[nb->near[k]];
+    return sum;
+}
+
+/* Adds the points of non-candidate cell c to each distinct component it is
+ * near. */
+static void add_to_near_components(const fc_null_bound *nb, fc_null_scratch *s, uint32_t c)
+{
+    uint32_t seen[64];
+    int n_seen = 0;
+    for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
+        uint32_t d = nb->near[k];
+        if (!s->candidate[d])
+            continue;
+        uint32_t r = root_of(s->parent, d);
+        bool known = false;
+        for (int i = 0; i < n_seen && !known; i++)
+            known = seen[i] == r;
+        if (known)
+            continue;
+        if (n_seen < 64) /* beyond, a component may count c twice: still a bound */
+            seen[n_seen++] = r;
+        s->total[r] += s->count[c];
+    }
+}
+
+size_t fc_null_bound_largest(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
+                             const size_t *firms, const double *weight)
+{
+    size_t n_touched = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint32_t c = nb->cell_of[firms[i]];
+        if (s->count[c]++ == 0)
+            s->touched[n_touched++] = c;
+        if (nb->weighted)
+            s->weight[c] += weight[i];
+    }
+    for (size_t t = 0; t < n_touched; t++) {
+        uint32_t c = s->touched[t];
+        /* weights: a sum in another order may round below DBSCAN's own */
+        s->candidate[c] = near_mass(nb, s, c) * (1 + 1e-9) >= nb->threshold;
+        s->parent[c] = c;
+        s->total[c] = 0;
+    }
+    for (size_t t = 0; t < n_touched; t++) { /* components of candidate cells */
+        uint32_t c = s->touched[t];
+        if (!s->candidate[c])
+            continue;
+        for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
+            uint32_t d = nb->near[k];
+            if (d > c && s->candidate[d]) {
+                uint32_t a = root_of(s->parent, c), b = root_of(s->parent, d);
+                if (a != b)
+                    s->parent[a > b ? a : b] = a < b ? a : b;
+            }
+        }
+    }
+    size_t largest = 0;
+    for (size_t t = 0; t < n_touched; t++) {
+        uint32_t c = s->touched[t];
+        if (s->candidate[c])
+            s->total[root_of(s->parent, c)] += s->count[c];
+        else
+            add_to_near_components(nb, s, c);
+    }
+    for (size_t t = 0; t < n_touched; t++) {
+        uint32_t c = s->touched[t];
+        if (s->candidate[c] && s->parent[c] == c && s->total[c] > largest)
+            largest = s->total[c];
+    }
+    for (size_t t = 0; t < n_touched; t++) { /* ready for the next sample */
+        uint32_t c = s->touched[t];
+        s->count[c] = 0;
+        s->candidate[c] = 0;
+        if (nb->weighted)
+            s->weight[c] = 0;
+    }
+    return largest;
+}
