@@ -424,54 +424,71 @@ END_TEST
 
 /* ---- the null runs' bound (null_bound.c) --------------------------------- */
 
-/* The largest cluster DBSCAN finds among the m points x, y (weights w or
- * NULL). */
-static size_t largest_cluster(size_t m, const double *x, const double *y, const double *w,
-                              const fc_dbscan_params *params)
+/* The sizes of the clusters DBSCAN finds among the m points x, y (weights
+ * w or NULL), largest first, in sizes (room for m); returns how many. */
+static size_t cluster_sizes(size_t m, const double *x, const double *y, const double *w,
+                            const fc_dbscan_params *params, size_t *sizes)
 {
     if (m == 0)
         return 0;
     int32_t *cid = malloc(m * sizeof *cid);
-    size_t k = 0, *size = NULL, largest = 0;
+    size_t k = 0;
     fc_dbscan_params p = *params;
     p.weight = w;
     ck_assert_int_eq(fc_dbscan(ctx, m, x, y, NULL, &p, cid, NULL, &k), FC_OK);
-    size = calloc(k ? k : 1, sizeof *size);
+    memset(sizes, 0, m * sizeof *sizes);
     for (size_t i = 0; i < m; i++)
-        if (cid[i] >= 0 && ++size[cid[i]] > largest)
-            largest = size[cid[i]];
+        if (cid[i] >= 0)
+            sizes[cid[i]]++;
+    for (size_t a = 1; a < k; a++) /* insertion sort, descending */
+        for (size_t b = a; b > 0 && sizes[b - 1] < sizes[b]; b--) {
+            size_t t = sizes[b];
+            sizes[b] = sizes[b - 1];
+            sizes[b - 1] = t;
+        }
     free(cid);
-    free(size);
-    return largest;
+    return k;
 }
 
 START_TEST(null_bound_by_hand)
 {
     /* 30 firms on one spot, 12 firms 1 km apart on a line far from it,
      * 200 m eps, min-pts 5: the spot is the one place a cluster can form,
-     * and the bound is its 30 firms; with min-pts 40, no cluster at all. */
+     * and the bound is its 30 firms, which are kept for a size of 30 but
+     * not of 31; with min-pts 40, no cluster at all. */
     double x[42], y[42];
-    size_t picked[42];
+    size_t picked[42], bound;
     for (size_t i = 0; i < 42; i++) {
         x[i] = i < 30 ? 0 : 10000 + 1000.0 * (double)(i - 30);
         y[i] = 0;
-        picked[i] = i;
+        picked[i] = 41 - i; /* the line first: kept in this order */
     }
     fc_dbscan_params p = {.eps = 200, .min_pts = 5, .distance = FC_DISTANCE_PLANAR, .threads = 1};
     fc_null_bound *nb;
     fc_null_scratch sc;
     ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
     ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
-    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 30);
-    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 4, picked, NULL), 0); /* 4 < min-pts */
-    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 12, picked + 30, NULL), 0);
-    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 30); /* scratch reset */
+    ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 42, picked, NULL, 31, &bound), 0);
+    ck_assert_uint_eq(bound, 30);
+    ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 42, picked, NULL, 30, &bound), 30);
+    ck_assert_uint_eq(bound, 30);
+    for (size_t i = 0; i < 30; i++)
+        ck_assert_uint_eq(picked[i], 29 - i);
+    ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 4, picked, NULL, 1, &bound), 0); /* 4 < min-pts */
+    ck_assert_uint_eq(bound, 0);
+    for (size_t i = 0; i < 12; i++)
+        picked[i] = 30 + i;
+    ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 12, picked, NULL, 1, &bound), 0);
+    ck_assert_uint_eq(bound, 0);
     fc_null_scratch_free(&sc);
     fc_null_bound_free(nb);
     p.min_pts = 40;
+    for (size_t i = 0; i < 42; i++)
+        picked[i] = i;
     ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
     ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
-    ck_assert_uint_eq(fc_null_bound_largest(nb, &sc, 42, picked, NULL), 0);
+    ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 42, picked, NULL, 1, &bound), 0);
+    ck_assert_uint_eq(bound, 0);
     fc_null_scratch_free(&sc);
     fc_null_bound_free(nb);
 }
@@ -479,15 +496,17 @@ END_TEST
 
 /* The oracle: over random firms (planar and geodesic, duplicates, lattice
  * ties at exactly eps, weights) and random samples of them, the bound is
- * never below the largest cluster DBSCAN finds in the sample. It must also
- * say something: below the sample's size in many cases. */
+ * never below the largest cluster DBSCAN finds in the sample, and DBSCAN of
+ * the firms kept for a size finds the same clusters of that size or more
+ * as DBSCAN of the whole sample. The bound must also say something: below
+ * the sample's size in many cases. */
 START_TEST(null_bound_never_below_the_largest_cluster)
 {
     enum { MAX_N = 400 };
     static double x[MAX_N], y[MAX_N], w[MAX_N], sx[MAX_N], sy[MAX_N], sw[MAX_N];
-    static size_t picked[MAX_N];
+    static size_t picked[MAX_N], all[MAX_N], kept[MAX_N];
     rng_state = 29;
-    int informative = 0, trials = 0;
+    int informative = 0, trials = 0, partly_kept = 0;
     for (int trial = 0; trial < 600; trial++) {
         const size_t n = 1 + next_u64() % MAX_N;
         const bool geodesic = trial % 3 == 2, weighted = trial % 4 == 3, lattice = trial % 5 == 1;
@@ -528,12 +547,26 @@ START_TEST(null_bound_never_below_the_largest_cluster)
                     sx[m] = x[i], sy[m] = y[i], sw[m] = w[i];
                     m++;
                 }
-            size_t bound = fc_null_bound_largest(nb, &sc, m, picked, weighted ? sw : NULL);
-            size_t largest = largest_cluster(m, sx, sy, weighted ? sw : NULL, &p);
-            ck_assert_msg(bound >= largest, "trial %d sample %d: bound %zu below a cluster of %zu",
-                          trial, sample, bound, largest);
+            size_t k_all = cluster_sizes(m, sx, sy, weighted ? sw : NULL, &p, all);
+            size_t open = 1 + next_u64() % (k_all && uniform() < 0.7 ? all[0] + 1 : 30), bound;
+            size_t n_kept = fc_null_bound_keep(nb, &sc, m, picked, weighted ? w : NULL, open, &bound);
+            ck_assert_msg(bound >= (k_all ? all[0] : 0),
+                          "trial %d sample %d: bound %zu below a cluster of %zu", trial, sample,
+                          bound, all[0]);
             ck_assert_uint_le(bound, m);
+            for (size_t i = 0; i < n_kept; i++) {
+                ck_assert(i == 0 || picked[i] > picked[i - 1]); /* in sample order */
+                sx[i] = x[picked[i]], sy[i] = y[picked[i]], sw[i] = w[picked[i]];
+            }
+            size_t k_kept = cluster_sizes(n_kept, sx, sy, weighted ? sw : NULL, &p, kept);
+            for (size_t k = 0; k < k_all || k < k_kept; k++) {
+                size_t want = k < k_all && all[k] >= open ? all[k] : 0;
+                size_t got = k < k_kept && kept[k] >= open ? kept[k] : 0;
+                ck_assert_msg(got == want, "trial %d sample %d, size %zu: cluster %zu has %zu, want %zu",
+                              trial, sample, open, k, got, want);
+            }
             informative += bound < m;
+            partly_kept += n_kept > 0 && n_kept < m;
             trials++;
         }
         fc_null_scratch_free(&sc);
@@ -541,6 +574,8 @@ START_TEST(null_bound_never_below_the_largest_cluster)
     }
     ck_assert_msg(informative > trials / 3, "the bound was below the sample's size in %d of %d",
                   informative, trials);
+    ck_assert_msg(partly_kept > trials / 20, "part of the sample kept in %d of %d", partly_kept,
+                  trials);
 }
 END_TEST
 

@@ -1,9 +1,11 @@
 /* A cheap upper bound on the largest DBSCAN cluster of a sample of the
- * firms: what the significance test (stats.c) asks of most null runs.
+ * firms, and the part of the sample that can reach a given size: what the
+ * significance test (stats.c) asks of its null runs.
  *
  * A null run only matters through whether its largest cluster reaches the
  * smallest cluster of the sector still being tested. Where that cluster is
- * well above chance, a bound below it settles the run without clustering.
+ * well above chance, a bound below it settles the run without clustering;
+ * elsewhere only the parts of the sample that can reach it are clustered.
  *
  * The firms are binned once into DBSCAN's grid (grid.c: cells of side below
  * eps), and each cell lists the cells whose bounding boxes come within eps
@@ -14,10 +16,15 @@
  *  - two core points within eps lie in near cells, so the core points of a
  *    cluster lie in one component of candidate cells joined when near;
  *  - a border point lies in a cell near one of its core point's cells.
- * So no cluster holds more points than a component of candidate cells and
- * the other cells near it: the bound is the largest such count. The boxes
- * are tested as dbscan.c tests them (fc_grid_box_coverage), so rounding
- * never makes the bound smaller than the clusters.
+ * Components of candidate cells are joined with the other cells near them,
+ * and so with each other where they share such a cell. No cluster then
+ * spans two components, nor holds more points than its component: the bound
+ * is the largest component. DBSCAN of one component's points alone finds
+ * its clusters as DBSCAN of the whole sample does: every point near a
+ * component's candidate cells, which is all that decides a point's core
+ * flag, its cluster's links and a border point's nearest core, is in it.
+ * The boxes are tested as dbscan.c tests them (fc_grid_box_coverage), so
+ * rounding never makes the bound smaller than the clusters.
  *
  * Memory: per firm its cell (4 bytes), per cell its near cells (4 bytes
  * each) and per thread 21 to 29 bytes a cell of scratch.
@@ -185,39 +192,35 @@ static uint32_t root_of(uint32_t *parent, uint32_t a)
     return a;
 }
 
-/* The sampled points (or weight) of cell c's near cells. */
-static double near_mass(const fc_null_bound *nb, const fc_null_scratch *s, uint32_t c)
+static void unite(uint32_t *parent, uint32_t a, uint32_t b)
 {
-    double sum = 0;
-    for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++)
-        sum += nb->weighted ? s->weight[nb->near[k]] : (double)s->count[nb->near[k]];
-    return sum;
+    a = root_of(parent, a);
+    b = root_of(parent, b);
+    if (a != b)
+        parent[a > b ? a : b] = a < b ? a : b;
 }
 
-/* Adds the points of non-candidate cell c to each distinct component it is
- * near. */
-static void add_to_near_components(const fc_null_bound *nb, fc_null_scratch *s, uint32_t c)
+/* Whether cell c's near cells hold threshold sampled points (or weight). */
+static bool may_hold_core(const fc_null_bound *nb, const fc_null_scratch *s, uint32_t c)
 {
-    uint32_t seen[64];
-    int n_seen = 0;
-    for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
-        uint32_t d = nb->near[k];
-        if (!s->candidate[d])
-            continue;
-        uint32_t r = root_of(s->parent, d);
-        bool known = false;
-        for (int i = 0; i < n_seen && !known; i++)
-            known = seen[i] == r;
-        if (known)
-            continue;
-        if (n_seen < 64) /* beyond, a component may count c twice: still a bound */
-            seen[n_seen++] = r;
-        s->total[r] += s->count[c];
+    const size_t end = nb->near_start[c + 1];
+    if (!nb->weighted) {
+        const uint32_t need = nb->threshold > UINT32_MAX ? UINT32_MAX : (uint32_t)nb->threshold;
+        uint32_t sum = 0;
+        for (size_t k = nb->near_start[c]; k < end && sum < need; k++)
+            sum += s->count[nb->near[k]];
+        return sum >= need;
     }
+    double sum = 0;
+    for (size_t k = nb->near_start[c]; k < end; k++)
+        sum += s->weight[nb->near[k]];
+    return sum * (1 + 1e-9) >= nb->threshold; /* another order of sums may round lower */
 }
 
-size_t fc_null_bound_largest(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
-                             const size_t *firms, const double *weight)
+/* The sample's occupied cells, in s->touched; in cell order when they are
+ * many, so that near cells are near in memory. */
+static size_t count_sample(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
+                           const size_t *firms, const double *firm_weight)
 {
     size_t n_touched = 0;
     for (size_t i = 0; i < m; i++) {
@@ -225,40 +228,62 @@ size_t fc_null_bound_largest(const fc_null_bound *nb, fc_null_scratch *s, size_t
         if (s->count[c]++ == 0)
             s->touched[n_touched++] = c;
         if (nb->weighted)
-            s->weight[c] += weight[i];
+            s->weight[c] += firm_weight[firms[i]];
     }
+    if (n_touched > nb->n_cells / 16) {
+        n_touched = 0;
+        for (size_t c = 0; c < nb->n_cells; c++)
+            if (s->count[c])
+                s->touched[n_touched++] = (uint32_t)c;
+    }
+    return n_touched;
+}
+
+/* Joins each candidate cell with its near cells (candidate or not): the
+ * components of candidate cells, with the other cells near them, merged
+ * where they share such a cell. */
+static void join_near(const fc_null_bound *nb, fc_null_scratch *s, size_t n_touched)
+{
     for (size_t t = 0; t < n_touched; t++) {
         uint32_t c = s->touched[t];
-        /* weights: a sum in another order may round below DBSCAN's own */
-        s->candidate[c] = near_mass(nb, s, c) * (1 + 1e-9) >= nb->threshold;
+        s->candidate[c] = may_hold_core(nb, s, c);
         s->parent[c] = c;
         s->total[c] = 0;
     }
-    for (size_t t = 0; t < n_touched; t++) { /* components of candidate cells */
+    for (size_t t = 0; t < n_touched; t++) {
         uint32_t c = s->touched[t];
-        if (!s->candidate[c])
-            continue;
         for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
-            uint32_t d = nb->near[k];
-            if (d > c && s->candidate[d]) {
-                uint32_t a = root_of(s->parent, c), b = root_of(s->parent, d);
-                if (a != b)
-                    s->parent[a > b ? a : b] = a < b ? a : b;
-            }
+            uint32_t d = nb->near[k]; /* near is symmetric: each pair once */
+            if (d > c && s->count[d] && (s->candidate[c] || s->candidate[d]))
+                unite(s->parent, c, d);
         }
     }
-    size_t largest = 0;
     for (size_t t = 0; t < n_touched; t++) {
-        uint32_t c = s->touched[t];
-        if (s->candidate[c])
-            s->total[root_of(s->parent, c)] += s->count[c];
-        else
-            add_to_near_components(nb, s, c);
+        uint32_t c = s->touched[t], r = root_of(s->parent, c);
+        s->total[r] += s->count[c];
+        s->candidate[r] |= (uint8_t)((s->candidate[c] & 1) << 1); /* bit 1: the component may hold a core */
     }
+}
+
+size_t fc_null_bound_keep(const fc_null_bound *nb, fc_null_scratch *s, size_t m, size_t *firms,
+                          const double *firm_weight, size_t open, size_t *largest)
+{
+    const size_t n_touched = count_sample(nb, s, m, firms, firm_weight);
+    join_near(nb, s, n_touched);
+    *largest = 0;
+    bool any = false;
     for (size_t t = 0; t < n_touched; t++) {
         uint32_t c = s->touched[t];
-        if (s->candidate[c] && s->parent[c] == c && s->total[c] > largest)
-            largest = s->total[c];
+        if (s->parent[c] == c && (s->candidate[c] & 2)) {
+            *largest = s->total[c] > *largest ? s->total[c] : *largest;
+            any |= s->total[c] >= open;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; any && i < m; i++) { /* in sample order: DBSCAN's ties stay */
+        uint32_t r = root_of(s->parent, nb->cell_of[firms[i]]);
+        if ((s->candidate[r] & 2) && s->total[r] >= open)
+            firms[kept++] = firms[i];
     }
     for (size_t t = 0; t < n_touched; t++) { /* ready for the next sample */
         uint32_t c = s->touched[t];
@@ -267,5 +292,5 @@ size_t fc_null_bound_largest(const fc_null_bound *nb, fc_null_scratch *s, size_t
         if (nb->weighted)
             s->weight[c] = 0;
     }
-    return largest;
+    return kept;
 }

@@ -16,10 +16,10 @@ typedef struct fc_null_bound fc_null_bound;
 typedef struct fc_null_scratch {
     uint32_t *count;     /* sampled points */
     double *weight;      /* their weight, when weighted */
-    uint32_t *parent;    /* union-find over candidate cells */
+    uint32_t *parent;    /* union-find over the occupied cells */
     uint32_t *touched;   /* the cells the sample occupies */
-    uint8_t *candidate;  /* 1: may hold a core point */
-    size_t *total;       /* at a component's root: its points and those near */
+    uint8_t *candidate;  /* bit 0: may hold a core point; 1: so may its component */
+    size_t *total;       /* at a component's root: its points */
 } fc_null_scratch;
 
 /* Bins the n firms (x, y as for fc_dbscan()) into DBSCAN's grid for params
@@ -32,9 +32,12 @@ void fc_null_bound_free(fc_null_bound *nb);
 int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s); /* FC_OK or FC_ENOMEM */
 void fc_null_scratch_free(fc_null_scratch *s);
 
-/* A number of points that no DBSCAN cluster of the sample (the m firms
- * firms[0 .. m), with their weights when weighted) exceeds. */
-size_t fc_null_bound_largest(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
-                             const size_t *firms, const double *weight);
+/* The sample is the m firms firms[0 .. m) (firm_weight: by firm, when
+ * weighted). *largest gets a number of points that no DBSCAN cluster of it
+ * exceeds. Keeps in firms[0 .. returned), in their order, the firms that may
+ * be in a cluster of `open` points or more: DBSCAN of those alone finds
+ * every such cluster exactly as DBSCAN of the whole sample does. */
+size_t fc_null_bound_keep(const fc_null_bound *nb, fc_null_scratch *s, size_t m, size_t *firms,
+                          const double *firm_weight, size_t open, size_t *largest);
 
 #endif /* FC_NULL_BOUND_H */

@@ -160,8 +160,9 @@ typedef struct mc_scratch {
     size_t *sizes;
 } mc_scratch;
 
-/* The largest cluster of sector s in null run `run`, or 0 when it is
- * surely below `open` (the smallest size the run can still matter to). */
+/* The largest cluster of sector s in null run `run`, or a number below
+ * `open` (the smallest size the run can still matter to) when it is surely
+ * below it: then *bounded, if no clustering was needed to tell. */
 static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int run,
                     size_t open, size_t *largest, bool *bounded)
 {
@@ -180,13 +181,7 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
             pool[i] = pool[j];
             pool[j] = t;
             b->undo[i] = j;
-            size_t firm = pool[i];
-            b->firms[m] = firm;
-            b->x[m] = job->x[firm];
-            b->y[m] = job->y[firm];
-            if (job->weight)
-                b->w[m] = job->weight[firm];
-            m++;
+            b->firms[m++] = pool[i];
         }
         for (size_t i = take; i > 0; i--) { /* back as it was: runs stay independent */
             size_t j = b->undo[i - 1], t = pool[i - 1];
@@ -195,9 +190,19 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
         }
     }
     *largest = 0;
-    *bounded = job->bound && fc_null_bound_largest(job->bound, &b->bound, m, b->firms, b->w) < open;
-    if (*bounded)
-        return FC_OK;
+    *bounded = false;
+    if (job->bound) { /* only the firms that may be in a cluster of `open` */
+        size_t bound;
+        m = fc_null_bound_keep(job->bound, &b->bound, m, b->firms, job->weight, open, &bound);
+        if ((*bounded = m == 0))
+            return FC_OK;
+    }
+    for (size_t i = 0; i < m; i++) {
+        b->x[i] = job->x[b->firms[i]];
+        b->y[i] = job->y[b->firms[i]];
+        if (job->weight)
+            b->w[i] = job->weight[b->firms[i]];
+    }
     fc_dbscan_params params = *job->params;
     params.weight = job->weight ? b->w : NULL;
     if (job->sector_eps)
