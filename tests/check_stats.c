@@ -466,7 +466,7 @@ START_TEST(null_bound_by_hand)
     fc_dbscan_params p = {.eps = 200, .min_pts = 5, .distance = FC_DISTANCE_PLANAR, .threads = 1};
     fc_null_bound *nb;
     fc_null_scratch sc;
-    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
+    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, 0, &nb), FC_OK);
     ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
     ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 42, picked, NULL, 31, &bound), 0);
     ck_assert_uint_eq(bound, 30);
@@ -485,7 +485,7 @@ START_TEST(null_bound_by_hand)
     p.min_pts = 40;
     for (size_t i = 0; i < 42; i++)
         picked[i] = i;
-    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, &nb), FC_OK);
+    ck_assert_int_eq(fc_null_bound_build(ctx, 42, x, y, &p, 0, &nb), FC_OK);
     ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
     ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 42, picked, NULL, 1, &bound), 0);
     ck_assert_uint_eq(bound, 0);
@@ -536,7 +536,7 @@ START_TEST(null_bound_never_below_the_largest_cluster)
         p.weight = weighted ? w : NULL;
         fc_null_bound *nb;
         fc_null_scratch sc;
-        ck_assert_msg(fc_null_bound_build(ctx, n, x, y, &p, &nb) == FC_OK, "%s", fc_errmsg(ctx));
+        ck_assert_msg(fc_null_bound_build(ctx, n, x, y, &p, trial % 2 ? 0 : p.eps * (0.5 + 2 * uniform()), &nb) == FC_OK, "%s", fc_errmsg(ctx));
         ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
         for (int sample = 0; sample < 4; sample++) {
             size_t m = 0;

@@ -116,7 +116,7 @@ done:
 }
 
 int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double *y,
-                        const fc_dbscan_params *params, fc_null_bound **out)
+                        const fc_dbscan_params *params, double side, fc_null_bound **out)
 {
     *out = NULL;
     fc_null_bound *nb = calloc(1, sizeof *nb);
@@ -125,7 +125,8 @@ int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double
         return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
     int status = fc_grid_metric(ctx, &g, n, x, y, params);
     if (status == FC_OK)
-        status = fc_grid_build(ctx, &g, n, x, y, NULL, params, fc_grid_default_side(params));
+        status = fc_grid_build(ctx, &g, n, x, y, NULL, params,
+                               side > 0 ? side : fc_grid_default_side(params));
     if (status == FC_OK && !(nb->cell_of = malloc((n ? n : 1) * sizeof *nb->cell_of)))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
     if (status == FC_OK) {

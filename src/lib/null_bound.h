@@ -22,11 +22,12 @@ typedef struct fc_null_scratch {
     size_t *total;       /* at a component's root: its points */
 } fc_null_scratch;
 
-/* Bins the n firms (x, y as for fc_dbscan()) into DBSCAN's grid for params
- * (eps, min_pts or weight and min_weight, distance, threads), and lists
- * each cell's near cells. */
+/* Bins the n firms (x, y as for fc_dbscan()) into a grid for params (eps,
+ * min_pts or weight and min_weight, distance, threads), of cells of the
+ * given side (0: DBSCAN's own), and lists each cell's near cells. Larger
+ * cells make a bound quicker to find and looser. */
 int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double *y,
-                        const fc_dbscan_params *params, fc_null_bound **out);
+                        const fc_dbscan_params *params, double side, fc_null_bound **out);
 void fc_null_bound_free(fc_null_bound *nb);
 
 int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s); /* FC_OK or FC_ENOMEM */
