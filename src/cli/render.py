@@ -22,7 +22,7 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordina
                        QgsLayoutItemMap, QgsLayoutItemPicture, QgsLayoutItemScaleBar,
                        QgsLayoutPoint, QgsLayoutSize, QgsLayoutUtils, QgsLegendRenderer,
                        QgsPalLayerSettings, QgsPrintLayout, QgsScaleBarSettings,
-                       QgsProject, QgsRectangle, QgsTextBufferSettings, QgsTextFormat,
+                       QgsProject, QgsRectangle, QgsRenderContext, QgsTextBufferSettings, QgsTextFormat,
                        QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
                        QgsLayoutItemShape, QgsLayoutItemPolyline, QgsLineSymbol)
 from qgis.PyQt.QtCore import QPointF, QRectF
@@ -189,12 +189,19 @@ def add_layout_items(layout, item, width, map_width, map_height, title, source_l
     layout.addLayoutItem(source)
 
 
+def pdf_settings(dpi):
+    """PDF with text as text, not outlines: names and tables can be searched
+    and copied."""
+    settings = QgsLayoutExporter.PdfExportSettings()
+    settings.dpi = dpi
+    settings.textRenderFormat = QgsRenderContext.TextFormatAlwaysText
+    return settings
+
+
 def export(layout, picture, fmt, dpi):
     exporter = QgsLayoutExporter(layout)
     if fmt == "pdf":
-        settings = QgsLayoutExporter.PdfExportSettings()
-        settings.dpi = dpi
-        return exporter.exportToPdf(picture, settings)
+        return exporter.exportToPdf(picture, pdf_settings(dpi))
     if fmt == "svg":
         settings = QgsLayoutExporter.SvgExportSettings()
         settings.dpi = dpi
@@ -341,11 +348,30 @@ def only_on(item, cover):
                                    else "@atlas_featurenumber = 1"))
 
 
+def largest_first(clusters, project):
+    """The clusters' attributes in a memory layer, most firms first (ties in
+    the layer's order): the atlas table lists its rows in this order.
+    QgsLayoutItemAttributeTable's own sorting corrupted the heap in QGIS 3.22."""
+    rows = QgsVectorLayer("None", "clusters by size", "memory")
+    rows.dataProvider().addAttributes(clusters.fields().toList())
+    rows.updateFields()
+    features = sorted(clusters.getFeatures(), key=lambda f: -(f["n_firms"] or 0))
+    copies = []
+    for f in features:
+        copy = QgsFeature(rows.fields())
+        copy.setAttributes(f.attributes())
+        copies.append(copy)
+    rows.dataProvider().addFeatures(copies)
+    project.addMapLayer(rows, False)
+    return rows
+
+
 def clusters_table(layout, clusters, y, height):
-    """The page's clusters: sector, name, firms, employees, area, LQ, p and q."""
+    """The page's clusters, most firms first: sector, name, firms, employees,
+    area, LQ, p and q."""
     table = QgsLayoutItemAttributeTable.create(layout)
     layout.addMultiFrame(table)  # the layout owns it
-    table.setVectorLayer(clusters)
+    table.setVectorLayer(largest_first(clusters, layout.project()))
     names = [f.name() for f in clusters.fields()]
     columns = []
     for field, heading, expression in ATLAS_COLUMNS:
@@ -426,9 +452,8 @@ def atlas(options, clusters, firms, regions, project, picture):
     layout.addLayoutItem(legend)
     add_layout_items(layout, item, 297, 200, 110, "", options["source"], title_too=False,
                      source_y=203)
-    settings = QgsLayoutExporter.PdfExportSettings()
-    settings.dpi = int(options.get("dpi") or 150)
-    result, error = QgsLayoutExporter.exportToPdf(layout.atlas(), picture, settings)
+    result, error = QgsLayoutExporter.exportToPdf(layout.atlas(), picture,
+                                                  pdf_settings(int(options.get("dpi") or 150)))
     if result != QgsLayoutExporter.Success:
         sys.stderr.write(f"{picture}: QGIS could not write the atlas: {error}\n")
         return 1

@@ -54,6 +54,27 @@ def values(l, field, key="firm_id"):
     return {str(f[key]): f[field] for f in l.getFeatures()}
 
 
+def table_firms(pdf, page):
+    """The "firms" column of the atlas table on a page of the PDF, top down,
+    from the words pdftotext finds (the PDF keeps text as text); None
+    without a table."""
+    tsv = subprocess.run(["pdftotext", "-tsv", "-f", str(page), "-l", str(page), pdf, "-"],
+                         capture_output=True, text=True).stdout
+    words = []  # (left, top, width, text)
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) == 12 and cells[0] == "5":
+            words.append((float(cells[6]), float(cells[7]), float(cells[8]), cells[11]))
+    employees = [w for w in words if w[3] == "employees"]
+    heading = [w for w in words if w[3] in ("firms", "\ufb01rms")  # maybe a ligature
+               and employees and abs(w[1] - employees[0][1]) < 2]
+    if not heading:
+        return None
+    left, top, width, _ = heading[0]
+    column = [w for w in words if w[1] > top + 1 and abs(w[0] - left) < width and w[3].isdigit()]
+    return [int(w[3]) for w in sorted(column, key=lambda w: w[1])]
+
+
 def checks(work):
     try:
         source = layer(FIRMS, "input")
@@ -163,6 +184,13 @@ def checks(work):
         check("atlas: a cover and a page per region with clusters",
               pages == 1 + len(regions_with_clusters) and pages > 5,
               f"{pages} pages, {len(regions_with_clusters)} regions")
+        # each page's table, read back from the PDF's text: most firms first
+        tables = [table_firms(atlas, page) for page in range(2, pages + 1)]
+        rows = sum(len(t or []) for t in tables)
+        check("atlas: every page's table lists its clusters, most firms first",
+              all(t and t == sorted(t, reverse=True) for t in tables)
+              and rows == len([f for f in gpkg.getFeatures() if f["region"]]),
+              f"{tables}")
         for page in (1, 2, pages):
             drawn = subprocess.run(["pdftoppm", "-r", "20", "-gray", "-f", str(page), "-l",
                                     str(page), atlas], capture_output=True).stdout
