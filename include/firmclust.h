@@ -360,12 +360,19 @@ FC_API const char *fc_result_region_field(const fc_result *r, int *guessed);
  *  when there is none. */
 FC_API int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
                          double *lq, size_t *n_firms);
+/** The sectors the co-location quotients pair up: the firms' own sectors
+ *  (at --sector-digits), the same as fc_result_sector()'s but with
+ *  --groups, where the run's "sectors" are the groups. 0 when the run
+ *  measured no co-location (one sector, or --colocation off). Sector i's
+ *  code and firms; FC_EINVAL when i is out of range. */
+FC_API size_t fc_result_n_colocation_sectors(const fc_result *r);
+FC_API int fc_result_colocation_sector(const fc_result *r, size_t i, const char **code,
+                                       size_t *n_firms);
 /** The co-location quotient CLQ(a -> b) of sectors a and b (indices as in
- *  fc_result_sector(); NaN where undefined), the firms of a with at least
- *  one firm within eps, and the pair's q-value (NaN without a significance
- *  test); FC_EINVAL when the run measured no co-location (one sector,
- *  --colocation off, or --groups) or an index is out of range. Any pointer
- *  may be NULL. */
+ *  fc_result_colocation_sector(); NaN where undefined), the firms of a with
+ *  at least one firm within eps, and the pair's q-value (NaN without a
+ *  significance test); FC_EINVAL when the run measured no co-location or an
+ *  index is out of range. Any pointer may be NULL. */
 FC_API int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq,
                                 size_t *n_a_near, double *q_value);
 /** Monte Carlo runs behind the clusters' p-values, at most, per sector (0: none). */

@@ -610,6 +610,17 @@ START_TEST(related_sector_groups)
     ck_assert_int_eq(cluster, 0);
     ck_assert_ptr_nonnull(strstr(err_text, "5 firms of 1 sectors are in no group"));
 
+    /* co-location pairs the firms' own sectors, not the groups: in the table,
+     * the summary and the JSON */
+    ck_assert_int_eq(run(job, "gj.gpkg", "--json gj.json"), 0);
+    ck_assert_int_eq(count(in_dir("gj.gpkg"), "colocation"), 16); /* 06 09 10 47 */
+    ck_assert_ptr_nonnull(strstr(out_text, "co-location (table colocation): "));
+    static char json[65536];
+    slurp(in_dir("gj.json"), json, sizeof json);
+    ck_assert_ptr_nonnull(strstr(json, "{\"sector_a\": \"06\", \"sector_b\": \"09\", \"n_a\": 3, "
+                                       "\"n_b\": 3, \"n_a_near\": 3, \"clq\": "));
+    ck_assert_ptr_null(strstr(json, "\"sector_a\": \"oil\""));
+
     /* in a Shapefile every field keeps its name (10 characters at most) */
     ck_assert_int_eq(run(job, "shp", "-f 'ESRI Shapefile'"), 0);
     ck_assert_ptr_null(strstr(err_text, "laundered"));

@@ -250,7 +250,8 @@ static void print_sector_table(const fc_result *r, bool with_regions)
 #define COLOCATION_MIN_FIRMS 20
 static void print_colocation(const fc_result *r)
 {
-    size_t S = fc_result_n_sectors(r), best_a[COLOCATION_SHOWN], best_b[COLOCATION_SHOWN];
+    size_t S = fc_result_n_colocation_sectors(r), best_a[COLOCATION_SHOWN],
+           best_b[COLOCATION_SHOWN];
     double best[COLOCATION_SHOWN];
     int n_best = 0;
     if (fc_result_colocation(r, 0, 0, NULL, NULL, NULL) != FC_OK)
@@ -265,8 +266,8 @@ static void print_colocation(const fc_result *r)
         for (size_t b = a + 1; b < S; b++) {
             size_t fa, fb;
             double ab, ba, q_ab, q_ba;
-            fc_result_sector(r, a, NULL, &fa, NULL, NULL);
-            fc_result_sector(r, b, NULL, &fb, NULL, NULL);
+            fc_result_colocation_sector(r, a, NULL, &fa);
+            fc_result_colocation_sector(r, b, NULL, &fb);
             fc_result_colocation(r, a, b, &ab, NULL, &q_ab);
             fc_result_colocation(r, b, a, &ba, NULL, &q_ba);
             double v = ab < ba ? ab : ba; /* NaN compares false: never ranked */
@@ -289,8 +290,8 @@ static void print_colocation(const fc_result *r)
                                                                "more locate together");
     for (int k = 0; k < n_best; k++) {
         const char *ca, *cb;
-        fc_result_sector(r, best_a[k], &ca, NULL, NULL, NULL);
-        fc_result_sector(r, best_b[k], &cb, NULL, NULL, NULL);
+        fc_result_colocation_sector(r, best_a[k], &ca, NULL);
+        fc_result_colocation_sector(r, best_b[k], &cb, NULL);
         printf("%s%s & %s %.2f", k ? ", " : "", ca, cb, best[k]);
     }
     printf("%s%s\n",

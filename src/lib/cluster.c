@@ -1067,7 +1067,6 @@ static int write_stage(fc_job *job, bool want_result)
         .role = job->role, .clusters = &job->table, .regions = o->regions ? &job->regions : NULL,
         .region_of = job->region_of, .stats = o->regions ? &job->stats : NULL,
         .colocation = job->colocated ? &job->colocation : NULL,
-        .grouped = o->groups != NULL,
         .institutions = o->institutions ? &job->institutions : NULL,
         .hdbscan = job->hdbscan, .strength = job->strength, .outlier = job->outlier,
         .sector_eps_m = job->sector_eps_m};

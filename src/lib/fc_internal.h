@@ -627,7 +627,6 @@ typedef struct fc_findings {
     const fc_region_stats *stats;   /* NULL without --regions */
     const double *sector_scale;     /* per sector: see fc_sector_scales() */
     const fc_colocation *colocation; /* NULL: not measured */
-    bool grouped;                    /* --groups: the "sectors" above are the groups */
     const fc_institutions *institutions; /* NULL without --institutions */
     /* HDBSCAN* (else NULL): per cluster (in metres, and 1 / metres), and
      * per firm its membership strength and outlier score */

@@ -43,7 +43,11 @@ struct fc_result {
     int *cluster_runs;
     fc_hdbscan_cluster *cluster_hdbscan; /* NULL but for HDBSCAN* */
     double *cluster_eps;                 /* --eps auto: each cluster's, metres; else NULL */
-    /* co-location, [a * n_sectors + b]; NULL when not measured */
+    /* co-location, by the firms' own sectors (with --groups too), [a * n_coloc
+     * + b]; NULL when not measured */
+    size_t n_coloc;
+    char **coloc_codes;
+    size_t *coloc_firms;
     double *clq;
     size_t *n_near; /* per sector: firms with a neighbour */
     double *clq_p, *clq_q; /* NULL without a significance test */
@@ -77,6 +81,10 @@ fc_result *fc_result_destroy(fc_result *r)
     free(r->cluster_q);
     free(r->cluster_runs);
     free(r->sector_scale);
+    for (size_t i = 0; r->coloc_codes && i < r->n_coloc; i++)
+        free(r->coloc_codes[i]);
+    free(r->coloc_codes);
+    free(r->coloc_firms);
     free(r->clq);
     free(r->n_near);
     free(r->clq_p);
@@ -142,14 +150,27 @@ int fc_result_sector(const fc_result *r, size_t i, const char **code, size_t *n_
 int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, size_t *n_a_near,
                          double *q_value)
 {
-    if (!r || !r->clq || a >= r->n_sectors || b >= r->n_sectors)
+    if (!r || !r->clq || a >= r->n_coloc || b >= r->n_coloc)
         return FC_EINVAL;
     if (clq)
-        *clq = r->clq[a * r->n_sectors + b];
+        *clq = r->clq[a * r->n_coloc + b];
     if (n_a_near)
         *n_a_near = r->n_near[a];
     if (q_value)
-        *q_value = r->clq_q ? r->clq_q[a * r->n_sectors + b] : NAN;
+        *q_value = r->clq_q ? r->clq_q[a * r->n_coloc + b] : NAN;
+    return FC_OK;
+}
+
+size_t fc_result_n_colocation_sectors(const fc_result *r) { return r->clq ? r->n_coloc : 0; }
+
+int fc_result_colocation_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms)
+{
+    if (!r || !r->clq || i >= r->n_coloc)
+        return FC_EINVAL;
+    if (code)
+        *code = r->coloc_codes[i];
+    if (n_firms)
+        *n_firms = r->coloc_firms[i];
     return FC_OK;
 }
 
@@ -237,10 +258,14 @@ int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
         ok = (r->cluster_p = copy(t->p_value, t->n * sizeof *t->p_value)) != NULL &&
              (r->cluster_q = copy(t->q_value, t->n * sizeof *t->q_value)) != NULL &&
              (r->cluster_runs = copy(t->runs, t->n * sizeof *t->runs)) != NULL;
-    if (ok && fd->colocation && !fd->grouped) { /* with groups: in the table only */
-        const size_t S = fd->colocation->n_sectors;
+    if (ok && fd->colocation) {
+        const size_t S = r->n_coloc = fd->colocation->n_sectors;
         ok = (r->clq = copy(fd->colocation->clq, S * S * sizeof *r->clq)) != NULL &&
-             (r->n_near = copy(fd->colocation->n_with, S * sizeof *r->n_near)) != NULL;
+             (r->n_near = copy(fd->colocation->n_with, S * sizeof *r->n_near)) != NULL &&
+             (r->coloc_firms = copy(fd->colocation->n_firms, S * sizeof *r->coloc_firms)) &&
+             (r->coloc_codes = calloc(S, sizeof *r->coloc_codes)) != NULL;
+        for (size_t s = 0; ok && s < S; s++)
+            ok = (r->coloc_codes[s] = fc_strdup(fd->colocation->codes[s])) != NULL;
         if (ok && fd->colocation->p_value)
             ok = (r->clq_p = copy(fd->colocation->p_value, S * S * sizeof *r->clq_p)) != NULL &&
                  (r->clq_q = copy(fd->colocation->q_value, S * S * sizeof *r->clq_q)) != NULL;
@@ -308,16 +333,16 @@ static void json_number(FILE *out, double v)
 /* Every ordered pair of sectors, as the colocation table has them. */
 static void json_colocation(FILE *out, const fc_result *r)
 {
-    const size_t S = r->n_sectors;
+    const size_t S = r->n_coloc;
     fprintf(out, ",\n  \"colocation\": [");
     for (size_t a = 0; a < S; a++)
         for (size_t b = 0; b < S; b++) {
             fprintf(out, "%s\n    {\"sector_a\": ", a + b ? "," : "");
-            fc_json_string(out, r->codes[a]);
+            fc_json_string(out, r->coloc_codes[a]);
             fprintf(out, ", \"sector_b\": ");
-            fc_json_string(out, r->codes[b]);
+            fc_json_string(out, r->coloc_codes[b]);
             fprintf(out, ", \"n_a\": %zu, \"n_b\": %zu, \"n_a_near\": %zu, \"clq\": ",
-                    r->sector_firms[a], r->sector_firms[b], r->n_near[a]);
+                    r->coloc_firms[a], r->coloc_firms[b], r->n_near[a]);
             json_number(out, r->clq[a * S + b]);
             if (r->clq_p) {
                 fprintf(out, ", \"p_value\": ");
