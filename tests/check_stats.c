@@ -506,7 +506,7 @@ START_TEST(null_bound_never_below_the_largest_cluster)
     static double x[MAX_N], y[MAX_N], w[MAX_N], sx[MAX_N], sy[MAX_N], sw[MAX_N];
     static size_t picked[MAX_N], all[MAX_N], kept[MAX_N];
     rng_state = 29;
-    int informative = 0, trials = 0, partly_kept = 0;
+    int informative = 0, trials = 0, partly_kept = 0, clustered = 0;
     for (int trial = 0; trial < 600; trial++) {
         const size_t n = 1 + next_u64() % MAX_N;
         const bool geodesic = trial % 3 == 2, weighted = trial % 4 == 3, lattice = trial % 5 == 1;
@@ -536,7 +536,10 @@ START_TEST(null_bound_never_below_the_largest_cluster)
         p.weight = weighted ? w : NULL;
         fc_null_bound *nb;
         fc_null_scratch sc;
-        ck_assert_msg(fc_null_bound_build(ctx, n, x, y, &p, trial % 2 ? 0 : p.eps * (0.5 + 2 * uniform()), &nb) == FC_OK, "%s", fc_errmsg(ctx));
+        const bool fine = trial % 2;
+        ck_assert_msg(fc_null_bound_build(ctx, n, x, y, &p, fine ? 0 : p.eps * (0.5 + 2 * uniform()),
+                                          &nb) == FC_OK,
+                      "%s", fc_errmsg(ctx));
         ck_assert_int_eq(fc_null_scratch_init(nb, &sc), FC_OK);
         for (int sample = 0; sample < 4; sample++) {
             size_t m = 0;
@@ -559,6 +562,15 @@ START_TEST(null_bound_never_below_the_largest_cluster)
                 sx[i] = x[picked[i]], sy[i] = y[picked[i]], sw[i] = w[picked[i]];
             }
             size_t k_kept = cluster_sizes(n_kept, sx, sy, weighted ? sw : NULL, &p, kept);
+            if (!weighted && fine) { /* DBSCAN on the bound's grid: the same largest cluster */
+                size_t largest;
+                ck_assert_int_eq(fc_null_bound_cluster(nb, &sc, n_kept, picked, sx, sy, &largest),
+                                 FC_OK);
+                ck_assert_msg(largest == (k_kept ? kept[0] : 0),
+                              "trial %d sample %d: %zu, DBSCAN %zu", trial, sample, largest,
+                              k_kept ? kept[0] : 0);
+                clustered += largest > 0;
+            }
             for (size_t k = 0; k < k_all || k < k_kept; k++) {
                 size_t want = k < k_all && all[k] >= open ? all[k] : 0;
                 size_t got = k < k_kept && kept[k] >= open ? kept[k] : 0;
@@ -576,6 +588,8 @@ START_TEST(null_bound_never_below_the_largest_cluster)
                   informative, trials);
     ck_assert_msg(partly_kept > trials / 20, "part of the sample kept in %d of %d", partly_kept,
                   trials);
+    ck_assert_msg(clustered > trials / 20, "a cluster found on the bound's grid in %d of %d",
+                  clustered, trials);
 }
 END_TEST
 

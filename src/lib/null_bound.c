@@ -33,6 +33,7 @@
 
 #include "grid.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,11 @@ struct fc_null_bound {
     uint32_t *near;       /* each cell's near cells, itself included */
     double threshold;     /* min_pts, or min_weight */
     bool weighted;
+    /* With DBSCAN's own cells, for fc_null_bound_cluster(): */
+    grid metric;          /* the neighbour test (no arrays) */
+    uint8_t *within_eps;  /* by cell: every pair of its firms within eps */
+    double rho;           /* geodesic: the ellipsoid's smallest radius of curvature */
+    const double *coord[3]; /* by firm: x, y (borrowed), or earth-centred (owned) */
 };
 
 /* ---- building: the near cells of every cell ------------------------------ */
@@ -115,6 +121,28 @@ done:
     return status;
 }
 
+/* What fc_null_bound_cluster() needs: the cells' "within eps" flags, and
+ * the firms' coordinates as the neighbour test reads them. */
+static int keep_coordinates(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
+                            const fc_dbscan_params *params, fc_null_bound *nb)
+{
+    nb->within_eps = g->cell_within_eps;
+    g->cell_within_eps = NULL; /* kept from fc_grid_free() */
+    double a, f;
+    fc_ellipsoid(params, &a, &f, &nb->rho);
+    if (!nb->metric.geodesic) {
+        nb->coord[0] = x;
+        nb->coord[1] = y;
+        return FC_OK;
+    }
+    double *xyz[3];
+    for (int d = 0; d < 3; d++)
+        if (!(nb->coord[d] = xyz[d] = malloc((n ? n : 1) * sizeof(double))))
+            return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
+    return fc_earth_centred(ctx, g->threads, n, x, y, nb->metric.geod.a, nb->metric.geod.f,
+                            xyz[0], xyz[1], xyz[2]);
+}
+
 int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double *y,
                         const fc_dbscan_params *params, double side, fc_null_bound **out)
 {
@@ -123,10 +151,13 @@ int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double
     grid g = {0};
     if (!nb)
         return fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
-    int status = fc_grid_metric(ctx, &g, n, x, y, params);
+    int status = fc_grid_metric(ctx, &nb->metric, n, x, y, params);
+    g = nb->metric;
     if (status == FC_OK)
         status = fc_grid_build(ctx, &g, n, x, y, NULL, params,
                                side > 0 ? side : fc_grid_default_side(params));
+    if (status == FC_OK && side <= 0) /* DBSCAN's cells: it can cluster samples too */
+        status = keep_coordinates(ctx, &g, n, x, y, params, nb);
     if (status == FC_OK && !(nb->cell_of = malloc((n ? n : 1) * sizeof *nb->cell_of)))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
     if (status == FC_OK) {
@@ -154,6 +185,10 @@ void fc_null_bound_free(fc_null_bound *nb)
     free(nb->cell_of);
     free(nb->near_start);
     free(nb->near);
+    free(nb->within_eps);
+    if (nb->metric.geodesic)
+        for (int d = 0; d < 3; d++)
+            free((double *)nb->coord[d]);
     free(nb);
 }
 
@@ -169,8 +204,9 @@ int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s)
     s->touched = malloc(cells * sizeof *s->touched);
     s->candidate = calloc(cells, 1);
     s->total = malloc(cells * sizeof *s->total);
+    s->first = malloc(cells * sizeof *s->first);
     if (!s->count || (nb->weighted && !s->weight) || !s->parent || !s->touched ||
-        !s->candidate || !s->total) {
+        !s->candidate || !s->total || !s->first) {
         fc_null_scratch_free(s);
         return FC_ENOMEM;
     }
@@ -180,7 +216,10 @@ int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s)
 void fc_null_scratch_free(fc_null_scratch *s)
 {
     free(s->count), free(s->weight), free(s->parent), free(s->touched), free(s->candidate);
-    free(s->total);
+    free(s->total), free(s->first);
+    for (int d = 0; d < 3; d++)
+        free(s->at[d]);
+    free(s->order), free(s->core), free(s->root), free(s->size), free(s->near_core), free(s->chord);
     memset(s, 0, sizeof *s);
 }
 
@@ -294,4 +333,202 @@ size_t fc_null_bound_keep(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
             s->weight[c] = 0;
     }
     return kept;
+}
+
+/* ---- DBSCAN of a sample, on the grid of all firms ------------------------- */
+
+/* Room for m points in s; false when out of memory. */
+static bool point_room(fc_null_scratch *s, size_t m)
+{
+    if (m <= s->room)
+        return true;
+    for (int d = 0; d < 3; d++) {
+        free(s->at[d]);
+        s->at[d] = malloc(m * sizeof *s->at[d]);
+    }
+    free(s->order), free(s->core), free(s->root), free(s->size), free(s->near_core), free(s->chord);
+    s->order = malloc(m * sizeof *s->order);
+    s->near_core = malloc(m * sizeof *s->near_core);
+    s->chord = malloc(m * sizeof *s->chord);
+    s->core = malloc(m);
+    s->root = malloc(m * sizeof *s->root);
+    s->size = malloc(m * sizeof *s->size);
+    s->room = s->at[0] && s->at[1] && s->at[2] && s->order && s->core && s->root && s->size &&
+                      s->near_core && s->chord
+                  ? m
+                  : 0;
+    return s->room != 0;
+}
+
+/* The sample in cell order (in sample order within a cell): s->first[c] is
+ * where cell c's points start, s->count[c] how many. */
+static void place_sample(const fc_null_bound *nb, fc_null_scratch *s, size_t n_touched,
+                         size_t m, const size_t *firms, int dims)
+{
+    uint32_t at = 0;
+    for (size_t t = 0; t < n_touched; t++) {
+        s->first[s->touched[t]] = at;
+        at += s->count[s->touched[t]];
+    }
+    for (size_t i = 0; i < m; i++) {
+        const uint32_t c = nb->cell_of[firms[i]];
+        const uint32_t p = s->first[c]++;
+        s->order[p] = (uint32_t)i;
+        for (int d = 0; d < dims; d++)
+            s->at[d][p] = nb->coord[d][firms[i]];
+    }
+    for (size_t t = 0; t < n_touched; t++) /* back to where each cell starts */
+        s->first[s->touched[t]] -= s->count[s->touched[t]];
+}
+
+/* Core flags: a point is core with min_pts points within eps, itself
+ * counted. */
+static void mark_cores(const fc_null_bound *nb, fc_null_scratch *s, const grid *g,
+                       size_t n_touched)
+{
+    const uint32_t need = (uint32_t)nb->threshold;
+    for (size_t t = 0; t < n_touched; t++) {
+        const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
+        const bool whole = nb->within_eps[c];
+        if (whole && s->count[c] >= need) {
+            memset(s->core + a, 1, e - a);
+            s->candidate[c] = 1;
+            continue;
+        }
+        uint32_t near = 0; /* too few points near the cell: none of it is core */
+        for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1] && near < need; k++)
+            near += s->count[nb->near[k]];
+        if (near < need) {
+            memset(s->core + a, 0, e - a);
+            continue;
+        }
+        for (uint32_t p = a; p < e; p++) {
+            uint32_t found = whole ? s->count[c] : 0;
+            for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1] && found < need; k++) {
+                const uint32_t d = nb->near[k];
+                if (whole && d == c)
+                    continue;
+                for (uint32_t q = s->first[d]; q < s->first[d] + s->count[d] && found < need; q++)
+                    found += (uint32_t)within(g, p, q);
+            }
+            s->core[p] = found >= need;
+            s->candidate[c] |= s->core[p]; /* the cell holds a core point */
+        }
+    }
+}
+
+static uint32_t find(uint32_t *root, uint32_t a)
+{
+    while (root[a] != a)
+        a = root[a] = root[root[a]];
+    return a;
+}
+
+/* Clusters: core points joined when within eps. */
+static void join_cores_near(const fc_null_bound *nb, fc_null_scratch *s, const grid *g,
+                            size_t n_touched)
+{
+    for (size_t t = 0; t < n_touched; t++) {
+        const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
+        for (uint32_t p = a; p < e; p++)
+            s->root[p] = p;
+    }
+    for (size_t t = 0; t < n_touched; t++) {
+        const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
+        for (uint32_t p = a; p < e && s->candidate[c]; p++) {
+            if (!s->core[p])
+                continue;
+            for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
+                const uint32_t d = nb->near[k];
+                if (d < c || !s->candidate[d])
+                    continue; /* each pair of cells once; cells without a core point */
+                for (uint32_t q = d == c ? p + 1 : s->first[d]; q < s->first[d] + s->count[d];
+                     q++) {
+                    if (!s->core[q])
+                        continue;
+                    uint32_t rp = find(s->root, p), rq = find(s->root, q);
+                    if (rp != rq && within(g, p, q))
+                        s->root[rp > rq ? rp : rq] = rp < rq ? rp : rq;
+                }
+            }
+        }
+    }
+}
+
+/* A border point's cluster: that of its nearest core point within eps,
+ * ties to the one first in the sample, as dbscan.c's label(); NO_POINT
+ * for noise. Geodesic: a core point's chord c and 2 rho asin(c / 2 rho)
+ * bound its geodesic distance below and above, so only the core points
+ * whose chord is below every upper bound can be nearest; geod_inverse
+ * measures those alone (often one). */
+static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const grid *g,
+                             uint32_t c, uint32_t p)
+{
+    size_t n_near = 0;
+    double upper = INFINITY;
+    for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
+        const uint32_t d = nb->near[k];
+        if (!s->candidate[d])
+            continue; /* no core point there */
+        for (uint32_t q = s->first[d]; q < s->first[d] + s->count[d]; q++) {
+            if (!s->core[q] || !within(g, p, q))
+                continue;
+            double c2 = 0;
+            for (int dim = 0; dim < g->dims; dim++)
+                c2 += (g->s[dim][p] - g->s[dim][q]) * (g->s[dim][p] - g->s[dim][q]);
+            s->near_core[n_near] = q;
+            s->chord[n_near++] = sqrt(c2);
+            if (g->geodesic && fc_longest_geodesic(nb->rho, sqrt(c2)) < upper)
+                upper = fc_longest_geodesic(nb->rho, sqrt(c2));
+        }
+    }
+    double best_d = INFINITY;
+    uint32_t best = NO_POINT;
+    for (size_t k = 0; k < n_near; k++) {
+        const uint32_t q = s->near_core[k];
+        if (g->geodesic && s->chord[k] - GEODESIC_MARGIN > upper)
+            continue; /* farther than another core point surely is */
+        const double key = distance_key(g, p, q);
+        if (key < best_d || (key == best_d && s->order[q] < s->order[best])) {
+            best_d = key;
+            best = q;
+        }
+    }
+    return best;
+}
+
+int fc_null_bound_cluster(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
+                          const size_t *firms, const double *lon, const double *lat,
+                          size_t *largest)
+{
+    *largest = 0;
+    if (m == 0)
+        return FC_OK;
+    if (!point_room(s, m))
+        return FC_ENOMEM;
+    const size_t n_touched = count_sample(nb, s, m, firms, NULL);
+    grid g = nb->metric; /* the neighbour test, reading the sample in cell order */
+    place_sample(nb, s, n_touched, m, firms, g.dims);
+    for (int d = 0; d < g.dims; d++)
+        g.s[d] = s->at[d];
+    g.order = s->order;
+    g.lon = lon;
+    g.lat = lat;
+    g.n = m;
+    mark_cores(nb, s, &g, n_touched);
+    join_cores_near(nb, s, &g, n_touched);
+    memset(s->size, 0, m * sizeof *s->size);
+    for (size_t t = 0; t < n_touched; t++) {
+        const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
+        for (uint32_t p = a; p < e; p++) {
+            const uint32_t q = s->core[p] ? p : nearest_core(nb, s, &g, c, p);
+            if (q != NO_POINT && ++s->size[find(s->root, q)] > *largest)
+                *largest = s->size[find(s->root, q)];
+        }
+    }
+    for (size_t t = 0; t < n_touched; t++) { /* ready for the next sample */
+        s->count[s->touched[t]] = 0;
+        s->candidate[s->touched[t]] = 0;
+    }
+    return FC_OK;
 }

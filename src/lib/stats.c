@@ -207,6 +207,11 @@ static int null_run(fc_context *ctx, mc_job *job, mc_scratch *b, size_t s, int r
         if (job->weight)
             b->w[i] = job->weight[b->firms[i]];
     }
+    if (job->bound[1] && !job->weight) /* DBSCAN on the grid of all firms */
+        return fc_null_bound_cluster(job->bound[1], &b->bound[1], m, b->firms, b->x, b->y,
+                                     largest) == FC_OK
+                   ? FC_OK
+                   : fc_error(ctx, FC_ENOMEM, "out of memory for a null run of %zu firms", m);
     fc_dbscan_params params = *job->params;
     params.weight = job->weight ? b->w : NULL;
     if (job->sector_eps)
