@@ -613,6 +613,7 @@ int fc_grid_metric(fc_context *ctx, grid *g, size_t n, const double *x, const do
         return fc_error(ctx, FC_EINVAL, "bad ellipsoid: semi-major axis %g, flattening %g", a, f);
     g->dims = 3;
     g->geodesic = true;
+    g->rho = rho;
     geod_init(&g->geod, a, f);
     const double chord_max = params->eps + GEODESIC_MARGIN;
     g->chord_max2 = chord_max * chord_max;

@@ -48,6 +48,7 @@ typedef struct grid {
     /* the neighbour test */
     double eps, eps2;
     double chord_max2, chord_sure2; /* geodesic: squared chord bounds */
+    double rho;         /* geodesic: the ellipsoid's smallest radius of curvature */
     struct geod_geodesic geod;
 } grid;
 

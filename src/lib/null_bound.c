@@ -1,6 +1,7 @@
 /* A cheap upper bound on the largest DBSCAN cluster of a sample of the
- * firms, and the part of the sample that can reach a given size: what the
- * significance test (stats.c) asks of its null runs.
+ * firms, the part of the sample that can reach a given size, and the
+ * largest cluster of that part: what the significance test (stats.c) asks
+ * of its null runs.
  *
  * A null run only matters through whether its largest cluster reaches the
  * smallest cluster of the sector still being tested. Where that cluster is
@@ -26,8 +27,15 @@
  * The boxes are tested as dbscan.c tests them (fc_grid_box_coverage), so
  * rounding never makes the bound smaller than the clusters.
  *
- * Memory: per firm its cell (4 bytes), per cell its near cells (4 bytes
- * each) and per thread 21 to 29 bytes a cell of scratch.
+ * That part is then clustered on the same grid (fc_null_bound_cluster):
+ * DBSCAN's steps as dbscan.c takes them, with its neighbour test, but on
+ * cells and coordinates set up once for all runs rather than sorted and
+ * placed on the ellipsoid again for each.
+ *
+ * Memory: per firm its cell (4 bytes), and with DBSCAN's cells its
+ * earth-centred coordinates (24, geodesic); per cell its near cells (4
+ * bytes each); per thread 25 to 33 bytes a cell and 49 a sampled firm of
+ * scratch.
  */
 #include "null_bound.h"
 
@@ -47,7 +55,6 @@ struct fc_null_bound {
     /* With DBSCAN's own cells, for fc_null_bound_cluster(): */
     grid metric;          /* the neighbour test (no arrays) */
     uint8_t *within_eps;  /* by cell: every pair of its firms within eps */
-    double rho;           /* geodesic: the ellipsoid's smallest radius of curvature */
     const double *coord[3]; /* by firm: x, y (borrowed), or earth-centred (owned) */
 };
 
@@ -124,12 +131,10 @@ done:
 /* What fc_null_bound_cluster() needs: the cells' "within eps" flags, and
  * the firms' coordinates as the neighbour test reads them. */
 static int keep_coordinates(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
-                            const fc_dbscan_params *params, fc_null_bound *nb)
+                            fc_null_bound *nb)
 {
     nb->within_eps = g->cell_within_eps;
     g->cell_within_eps = NULL; /* kept from fc_grid_free() */
-    double a, f;
-    fc_ellipsoid(params, &a, &f, &nb->rho);
     if (!nb->metric.geodesic) {
         nb->coord[0] = x;
         nb->coord[1] = y;
@@ -157,7 +162,7 @@ int fc_null_bound_build(fc_context *ctx, size_t n, const double *x, const double
         status = fc_grid_build(ctx, &g, n, x, y, NULL, params,
                                side > 0 ? side : fc_grid_default_side(params));
     if (status == FC_OK && side <= 0) /* DBSCAN's cells: it can cluster samples too */
-        status = keep_coordinates(ctx, &g, n, x, y, params, nb);
+        status = keep_coordinates(ctx, &g, n, x, y, nb);
     if (status == FC_OK && !(nb->cell_of = malloc((n ? n : 1) * sizeof *nb->cell_of)))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the significance test's grid");
     if (status == FC_OK) {
@@ -477,9 +482,10 @@ static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const 
             for (int dim = 0; dim < g->dims; dim++)
                 c2 += (g->s[dim][p] - g->s[dim][q]) * (g->s[dim][p] - g->s[dim][q]);
             s->near_core[n_near] = q;
-            s->chord[n_near++] = sqrt(c2);
-            if (g->geodesic && fc_longest_geodesic(nb->rho, sqrt(c2)) < upper)
-                upper = fc_longest_geodesic(nb->rho, sqrt(c2));
+            s->chord[n_near] = sqrt(c2);
+            if (g->geodesic)
+                upper = fmin(upper, fc_longest_geodesic(g->rho, s->chord[n_near]));
+            n_near++;
         }
     }
     double best_d = INFINITY;
