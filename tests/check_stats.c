@@ -597,19 +597,30 @@ END_TEST
  * without it, the same p-values and runs, and it did settle runs. */
 START_TEST(null_bound_changes_no_pvalue)
 {
+    /* planar, weighted (min-weight), geodesic; with and without regions */
     static mc_case a, b;
+    static double w[600];
+    static int32_t region[600];
     long bounded = 0;
-    for (int d = 0; d < 6; d++) {
+    for (int d = 0; d < 12; d++) {
         rng_state = 500 + (uint64_t)d;
         a.n = 500;
+        const bool weighted = d % 3 == 1, geodesic = d % 3 == 2, regions = d % 4 >= 2;
         for (size_t i = 0; i < a.n; i++) {
-            bool planted = i < 20 + 5 * (size_t)d; /* of sector 0, on a spot */
+            bool planted = i < 20 + 5 * (size_t)(d % 6); /* of sector 0, on a spot */
             a.x[i] = planted ? 3000 + 400 * uniform() : 8000 * uniform() * uniform();
             a.y[i] = planted ? 3000 + 400 * uniform() : 8000 * uniform();
             a.s[i] = planted || uniform() < 0.2 ? 0 : 1 + (uint32_t)(d % 2) * (i % 2);
+            w[i] = floor(3 * uniform());
+            region[i] = a.x[i] < 2500 ? 0 : 1;
+            if (geodesic) {
+                a.x[i] = 76.9 + a.x[i] / 81000; /* metres to degrees, near 43.2 N */
+                a.y[i] = 43.2 + a.y[i] / 111000;
+            }
         }
-        b = a;
-        fc_dbscan_params p = {.eps = 250, .min_pts = 4 + d % 3};
+        fc_dbscan_params p = {.eps = 250, .min_pts = 4 + d % 3, .weight = weighted ? w : NULL,
+                              .min_weight = 5,
+                              .distance = geodesic ? FC_DISTANCE_GEODESIC : FC_DISTANCE_PLANAR};
         fc_mc_tally with = {0}, without = {.cluster_every_run = true};
         ck_assert_int_eq(fc_dbscan(ctx, a.n, a.x, a.y, a.s, &p, a.cid, NULL, &a.k), FC_OK);
         memset(a.size, 0, sizeof a.size);
@@ -620,12 +631,13 @@ START_TEST(null_bound_changes_no_pvalue)
             }
         ck_assert_uint_gt(a.k, 1);
         b = a;
-        ck_assert_int_eq(fc_cluster_pvalues(ctx, a.n, a.x, a.y, a.s, NULL, &p, NULL, NULL, 3, a.k,
-                                            a.cluster_sector, a.size, 199, 3, 1 + d % 3, a.p,
+        const int32_t *strata = regions ? region : NULL;
+        ck_assert_int_eq(fc_cluster_pvalues(ctx, a.n, a.x, a.y, a.s, strata, &p, NULL, NULL, 3,
+                                            a.k, a.cluster_sector, a.size, 199, 3, 1 + d % 3, a.p,
                                             a.runs, &with),
                          FC_OK);
-        ck_assert_int_eq(fc_cluster_pvalues(ctx, b.n, b.x, b.y, b.s, NULL, &p, NULL, NULL, 3, b.k,
-                                            b.cluster_sector, b.size, 199, 3, 2, b.p, b.runs,
+        ck_assert_int_eq(fc_cluster_pvalues(ctx, b.n, b.x, b.y, b.s, strata, &p, NULL, NULL, 3,
+                                            b.k, b.cluster_sector, b.size, 199, 3, 2, b.p, b.runs,
                                             &without),
                          FC_OK);
         ck_assert_mem_eq(a.p, b.p, a.k * sizeof *a.p);
