@@ -142,8 +142,9 @@ typedef struct mc_job {
     mc_sector *sectors;
     int permutations;
     uint64_t seed;
-    size_t *max_size;       /* [s * permutations + run]: largest null cluster, or 0 where
-                               it is below every size still open (see record()) */
+    size_t *max_size;       /* [s * permutations + run]: largest null cluster, or a
+                               smaller number where both are below every size still
+                               open (see record()) */
     uint8_t *have;          /* [s * permutations + run]: max_size is there */
     pthread_mutex_t lock;
     int runs_done, runs_total, runs_bounded;
@@ -255,7 +256,8 @@ static bool next_item(mc_job *job, size_t *s_out, int *run_out, size_t *open_out
  * as they go. A size reached FC_MC_EXCEEDANCES times is settled: its
  * clusters' p-values never read a later run (mc_pvalues()), so later runs
  * only matter to the sizes still open, and a run handed out when the
- * smallest open size was t may record 0 for any largest cluster below t.
+ * smallest open size was t may record any number below t for a largest
+ * cluster below t.
  * The sector stops once its largest cluster is settled. Called with the
  * lock held. */
 static void record(mc_job *job, size_t s, int run, size_t largest)
@@ -302,12 +304,11 @@ static void mc_work(mc_job *job, fc_context *caller)
     b.labels = calloc(most, sizeof *b.labels); /* one sector: all 0 */
     b.cid = malloc(most * sizeof *b.cid);
     b.sizes = malloc(most * sizeof *b.sizes);
-    int status = b.members && b.undo && b.firms && b.x && b.y && (!job->weight || b.w) &&
-                         b.labels && b.cid && b.sizes &&
-                         (!job->bound[0] || (fc_null_scratch_init(job->bound[0], &b.bound[0]) == FC_OK &&
-                                             fc_null_scratch_init(job->bound[1], &b.bound[1]) == FC_OK))
-                     ? FC_OK
-                     : fc_error(&ctx, FC_ENOMEM, "out of memory");
+    bool ok = b.members && b.undo && b.firms && b.x && b.y && (!job->weight || b.w) &&
+              b.labels && b.cid && b.sizes;
+    for (int level = 0; ok && job->bound[0] && level < 2; level++)
+        ok = fc_null_scratch_init(job->bound[level], &b.bound[level]) == FC_OK;
+    int status = ok ? FC_OK : fc_error(&ctx, FC_ENOMEM, "out of memory");
     if (status == FC_OK)
         memcpy(b.members, job->members, n * sizeof *b.members);
     size_t s = 0, largest = 0, open = 0;
