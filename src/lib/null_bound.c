@@ -429,6 +429,49 @@ static uint32_t find(uint32_t *root, uint32_t a)
     return a;
 }
 
+/* Links the union-find roots of core points p and q. */
+static void link_roots(uint32_t *root, uint32_t p, uint32_t q)
+{
+    const uint32_t rp = find(root, p), rq = find(root, q);
+    if (rp != rq)
+        root[rp > rq ? rp : rq] = rp < rq ? rp : rq;
+}
+
+/* The first core point of a cell that holds one. */
+static uint32_t first_core(const fc_null_scratch *s, uint32_t c)
+{
+    uint32_t p = s->first[c];
+    while (!s->core[p])
+        p++;
+    return p;
+}
+
+/* Joins the core points of cells c <= d that are within eps. Where every
+ * pair of each cell is within eps, each cell's core points are one
+ * component already, and one link joins the two. */
+static void join_cells(const fc_null_bound *nb, fc_null_scratch *s, const grid *g, uint32_t c,
+                       uint32_t d)
+{
+    const uint32_t c0 = s->first[c], c1 = c0 + s->count[c];
+    const uint32_t d0 = s->first[d], d1 = d0 + s->count[d];
+    const bool whole = nb->within_eps[c] && nb->within_eps[d];
+    if (c == d && nb->within_eps[c])
+        return; /* joined by join_cores_near() */
+    if (whole && find(s->root, first_core(s, c)) == find(s->root, first_core(s, d)))
+        return;
+    for (uint32_t p = c0; p < c1; p++) {
+        if (!s->core[p])
+            continue;
+        for (uint32_t q = c == d ? p + 1 : d0; q < d1; q++) {
+            if (!s->core[q] || find(s->root, p) == find(s->root, q) || !within(g, p, q))
+                continue;
+            link_roots(s->root, p, q);
+            if (whole)
+                return;
+        }
+    }
+}
+
 /* Clusters: core points joined when within eps. */
 static void join_cores_near(const fc_null_bound *nb, fc_null_scratch *s, const grid *g,
                             size_t n_touched)
@@ -437,25 +480,17 @@ static void join_cores_near(const fc_null_bound *nb, fc_null_scratch *s, const g
         const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
         for (uint32_t p = a; p < e; p++)
             s->root[p] = p;
+        if (s->candidate[c] && nb->within_eps[c]) /* all its core points, one component */
+            for (uint32_t p = a, rep = first_core(s, c); p < e; p++)
+                if (s->core[p])
+                    s->root[p] = rep;
     }
     for (size_t t = 0; t < n_touched; t++) {
-        const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
-        for (uint32_t p = a; p < e && s->candidate[c]; p++) {
-            if (!s->core[p])
-                continue;
-            for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
-                const uint32_t d = nb->near[k];
-                if (d < c || !s->candidate[d])
-                    continue; /* each pair of cells once; cells without a core point */
-                for (uint32_t q = d == c ? p + 1 : s->first[d]; q < s->first[d] + s->count[d];
-                     q++) {
-                    if (!s->core[q])
-                        continue;
-                    uint32_t rp = find(s->root, p), rq = find(s->root, q);
-                    if (rp != rq && within(g, p, q))
-                        s->root[rp > rq ? rp : rq] = rp < rq ? rp : rq;
-                }
-            }
+        const uint32_t c = s->touched[t];
+        for (size_t k = nb->near_start[c]; s->candidate[c] && k < nb->near_start[c + 1]; k++) {
+            const uint32_t d = nb->near[k];
+            if (d >= c && s->candidate[d]) /* each pair of cells once, with core points */
+                join_cells(nb, s, g, c, d);
         }
     }
 }
