@@ -303,10 +303,10 @@ static void join_near(const fc_null_bound *nb, fc_null_scratch *s, size_t n_touc
                 unite(s->parent, c, d);
         }
     }
-    for (size_t t = 0; t < n_touched; t++) {
-        uint32_t c = s->touched[t], r = root_of(s->parent, c);
+    for (size_t t = 0; t < n_touched; t++) { /* at the root: points, and bit 1 set when the */
+        uint32_t c = s->touched[t], r = root_of(s->parent, c); /* component may hold a core */
         s->total[r] += s->count[c];
-        s->candidate[r] |= (uint8_t)((s->candidate[c] & 1) << 1); /* bit 1: the component may hold a core */
+        s->candidate[r] |= (uint8_t)((s->candidate[c] & 1) << 1);
     }
 }
 
