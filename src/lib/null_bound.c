@@ -209,7 +209,7 @@ int fc_null_scratch_init(const fc_null_bound *nb, fc_null_scratch *s)
     s->touched = malloc(cells * sizeof *s->touched);
     s->candidate = calloc(cells, 1);
     s->total = malloc(cells * sizeof *s->total);
-    s->first = malloc(cells * sizeof *s->first);
+    s->first = calloc(cells, sizeof *s->first);
     if (!s->count || (nb->weighted && !s->weight) || !s->parent || !s->touched ||
         !s->candidate || !s->total || !s->first) {
         fc_null_scratch_free(s);
@@ -411,8 +411,8 @@ static void mark_cores(const fc_null_bound *nb, fc_null_scratch *s, const grid *
             uint32_t found = whole ? s->count[c] : 0;
             for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1] && found < need; k++) {
                 const uint32_t d = nb->near[k];
-                if (whole && d == c)
-                    continue;
+                if ((whole && d == c) || !s->count[d])
+                    continue; /* counted whole; or no sampled firm there */
                 for (uint32_t q = s->first[d]; q < s->first[d] + s->count[d] && found < need; q++)
                     found += (uint32_t)within(g, p, q);
             }
