@@ -22,8 +22,8 @@ from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordina
                        QgsLayoutItemMap, QgsLayoutItemPicture, QgsLayoutItemScaleBar,
                        QgsLayoutPoint, QgsLayoutSize, QgsLayoutUtils, QgsLegendRenderer,
                        QgsPalLayerSettings, QgsPrintLayout, QgsScaleBarSettings,
-                       QgsProject, QgsRectangle, QgsRenderContext, QgsTextBufferSettings, QgsTextFormat,
-                       QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
+                       QgsProject, QgsRectangle, QgsRenderContext, QgsTextBufferSettings,
+                       QgsTextFormat, QgsUnitTypes, QgsVectorLayer, QgsVectorLayerSimpleLabeling,
                        QgsLayoutItemShape, QgsLayoutItemPolyline, QgsLineSymbol)
 from qgis.PyQt.QtCore import QPointF, QRectF
 from qgis.PyQt.QtGui import QColor, QFont, QPolygonF

@@ -812,7 +812,6 @@ static int significance_stage(fc_job *job)
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
     const fc_hdbscan_params hp = hdbscan_params(o, &job->params);
     double *sector_eps = NULL; /* --eps auto: each sector's, in the unit of cx, cy */
-    fc_mc_tally tally = {0};
     if (job->sector_eps_m) {
         const double to_metres = measured_to_metres(job);
         if (!(sector_eps = malloc(job->f.n_sectors * sizeof *sector_eps)))
@@ -824,8 +823,7 @@ static int significance_stage(fc_job *job)
                                     job->region_of, &job->params,
                                     o->method == FC_METHOD_HDBSCAN ? &hp : NULL, sector_eps, job->f.n_sectors, n, t->sector,
                                     t->n_firms, o->permutations, o->seed,
-                                    fc_threads_or_cores(o->threads), t->p_value, t->runs,
-                                    &tally);
+                                    fc_threads_or_cores(o->threads), t->p_value, t->runs, NULL);
     free(sector_eps);
     if (status == FC_OK)
         status = fc_qvalues(job->ctx, n, t->p_value, t->q_value);

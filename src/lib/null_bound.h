@@ -1,6 +1,7 @@
-/* A cheap upper bound on the largest DBSCAN cluster of a sample of the
- * firms, for the significance test's null runs. How it works is said in
- * null_bound.c. */
+/* The significance test's null runs on a grid of all firms built once: a
+ * cheap upper bound on the largest DBSCAN cluster of a sample, the part of
+ * the sample that can reach a size, and the DBSCAN of that part. How it
+ * works is said in null_bound.c. */
 #ifndef FC_NULL_BOUND_H
 #define FC_NULL_BOUND_H
 
