@@ -455,7 +455,8 @@ START_TEST(null_bound_by_hand)
     /* 30 firms on one spot, 12 firms 1 km apart on a line far from it,
      * 200 m eps, min-pts 5: the spot is the one place a cluster can form,
      * and the bound is its 30 firms, which are kept for a size of 30 but
-     * not of 31; with min-pts 40, no cluster at all. */
+     * not of 31, and DBSCAN on the grid finds it; with min-pts 40, no
+     * cluster at all. */
     double x[42], y[42];
     size_t picked[42], bound;
     for (size_t i = 0; i < 42; i++) {
@@ -480,6 +481,14 @@ START_TEST(null_bound_by_hand)
         picked[i] = 30 + i;
     ck_assert_uint_eq(fc_null_bound_keep(nb, &sc, 12, picked, NULL, 1, &bound), 0);
     ck_assert_uint_eq(bound, 0);
+    for (size_t i = 0; i < 42; i++)
+        picked[i] = i; /* the sample is every firm, in order: its x, y are the firms' */
+    size_t largest;
+    ck_assert_int_eq(fc_null_bound_cluster(nb, &sc, 42, picked, x, y, &largest), FC_OK);
+    ck_assert_uint_eq(largest, 30);
+    ck_assert_int_eq(fc_null_bound_cluster(nb, &sc, 29, picked + 13, x + 13, y + 13, &largest),
+                     FC_OK); /* 17 of the spot and the line */
+    ck_assert_uint_eq(largest, 17);
     fc_null_scratch_free(&sc);
     fc_null_bound_free(nb);
     p.min_pts = 40;
@@ -496,10 +505,11 @@ END_TEST
 
 /* The oracle: over random firms (planar and geodesic, duplicates, lattice
  * ties at exactly eps, weights) and random samples of them, the bound is
- * never below the largest cluster DBSCAN finds in the sample, and DBSCAN of
+ * never below the largest cluster DBSCAN finds in the sample, DBSCAN of
  * the firms kept for a size finds the same clusters of that size or more
- * as DBSCAN of the whole sample. The bound must also say something: below
- * the sample's size in many cases. */
+ * as DBSCAN of the whole sample, and DBSCAN on the bound's grid
+ * (fc_null_bound_cluster) finds fc_dbscan's largest cluster. The bound
+ * must also say something: below the sample's size in many cases. */
 START_TEST(null_bound_never_below_the_largest_cluster)
 {
     enum { MAX_N = 400 };
