@@ -765,6 +765,28 @@ char *fc_strdup(const char *s);
 void fc_geos_message(const char *message, void *buffer);
 /* Writes s as a JSON string, quoted and escaped. */
 void fc_json_string(FILE *out, const char *s);
+/* Union-find for one thread (dbscan.c's is lock-free, for many): the root
+ * of a, halving the path on the way; and the join of the components of a
+ * and b under the smaller root, false when they are one already. */
+static inline uint32_t fc_uf_find(uint32_t *parent, uint32_t a)
+{
+    while (parent[a] != a) {
+        parent[a] = parent[parent[a]];
+        a = parent[a];
+    }
+    return a;
+}
+
+static inline bool fc_uf_join(uint32_t *parent, uint32_t a, uint32_t b)
+{
+    a = fc_uf_find(parent, a);
+    b = fc_uf_find(parent, b);
+    if (a == b)
+        return false;
+    parent[a > b ? a : b] = a < b ? a : b;
+    return true;
+}
+
 /* splitmix64: a fast, well-mixed sequence; the same on every machine. */
 static inline uint64_t fc_splitmix64(uint64_t *state)
 {

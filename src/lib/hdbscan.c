@@ -376,29 +376,6 @@ RADIX_SORT(sort_by_core, uint32_t, core_of)
 
 /* ---- the minimum spanning tree (Boruvka) ------------------------------------ */
 
-static uint32_t find(uint32_t *parent, uint32_t a)
-{
-    while (parent[a] != a) {
-        parent[a] = parent[parent[a]];
-        a = parent[a];
-    }
-    return a;
-}
-
-/* Joins the components of a and b under the smaller root; false when they
- * are one already. */
-static bool join(uint32_t *parent, uint32_t a, uint32_t b)
-{
-    a = find(parent, a);
-    b = find(parent, b);
-    if (a == b)
-        return false;
-    if (a < b)
-        parent[b] = a;
-    else
-        parent[a] = b;
-    return true;
-}
 
 /* Each node's component, when all its points are in one; children come
  * after their parents, so one backward pass does it. */
@@ -438,7 +415,7 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, size_t m, size_t n, int 
                             edge *edges, size_t n_edges)
 {
     for (size_t k = 0; k < m; k++)
-        j->comp[s->by_core[k]] = find(s->parent, s->by_core[k]);
+        j->comp[s->by_core[k]] = fc_uf_find(s->parent, s->by_core[k]);
     mark_components(j);
     /* the queue: by component, each in by_core's order (a counting sort) */
     /* components in the order of their roots in the tree, near ones in
@@ -493,7 +470,7 @@ static size_t boruvka_round(mst_job *j, mst_scratch *s, size_t m, size_t n, int 
                           &best))
                 best = s->item_best[next];
         it = next;
-        if (best.a != NONE && join(s->parent, best.a, best.b))
+        if (best.a != NONE && fc_uf_join(s->parent, best.a, best.b))
             edges[n_edges + added++] = best;
     }
     return added;
@@ -609,13 +586,13 @@ static int build_hierarchy(fc_context *ctx, edge *edges, size_t n_edges, size_t 
             ;
         size_t n_pairs = 0; /* the parts before this length, then joined */
         for (size_t k = s; k < e; k++) {
-            pairs[2 * n_pairs++ + 1] = part_of[find(parent, edges[k].a)];
-            pairs[2 * n_pairs++ + 1] = part_of[find(parent, edges[k].b)];
+            pairs[2 * n_pairs++ + 1] = part_of[fc_uf_find(parent, edges[k].a)];
+            pairs[2 * n_pairs++ + 1] = part_of[fc_uf_find(parent, edges[k].b)];
         }
         for (size_t k = s; k < e; k++)
-            join(parent, edges[k].a, edges[k].b);
+            fc_uf_join(parent, edges[k].a, edges[k].b);
         for (size_t k = s; k < e; k++)
-            pairs[4 * (k - s)] = pairs[4 * (k - s) + 2] = find(parent, edges[k].a);
+            pairs[4 * (k - s)] = pairs[4 * (k - s) + 2] = fc_uf_find(parent, edges[k].a);
         qsort(pairs, n_pairs, 2 * sizeof *pairs, compare_pair);
         for (size_t p = 0, q; p < n_pairs; p = q) {
             level *lv = &h->levels[h->n_levels];

@@ -228,23 +228,6 @@ void fc_null_scratch_free(fc_null_scratch *s)
     memset(s, 0, sizeof *s);
 }
 
-static uint32_t root_of(uint32_t *parent, uint32_t a)
-{
-    while (parent[a] != a) {
-        parent[a] = parent[parent[a]];
-        a = parent[a];
-    }
-    return a;
-}
-
-static void unite(uint32_t *parent, uint32_t a, uint32_t b)
-{
-    a = root_of(parent, a);
-    b = root_of(parent, b);
-    if (a != b)
-        parent[a > b ? a : b] = a < b ? a : b;
-}
-
 /* Whether cell c's near cells hold threshold sampled points (or weight). */
 static bool may_hold_core(const fc_null_bound *nb, const fc_null_scratch *s, uint32_t c)
 {
@@ -300,11 +283,11 @@ static void join_near(const fc_null_bound *nb, fc_null_scratch *s, size_t n_touc
         for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
             uint32_t d = nb->near[k]; /* near is symmetric: each pair once */
             if (d > c && s->count[d] && (s->candidate[c] || s->candidate[d]))
-                unite(s->parent, c, d);
+                fc_uf_join(s->parent, c, d);
         }
     }
     for (size_t t = 0; t < n_touched; t++) { /* at the root: points, and bit 1 set when the */
-        uint32_t c = s->touched[t], r = root_of(s->parent, c); /* component may hold a core */
+        uint32_t c = s->touched[t], r = fc_uf_find(s->parent, c); /* component may hold a core */
         s->total[r] += s->count[c];
         s->candidate[r] |= (uint8_t)((s->candidate[c] & 1) << 1);
     }
@@ -326,7 +309,7 @@ size_t fc_null_bound_keep(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
     }
     size_t kept = 0;
     for (size_t i = 0; any && i < m; i++) { /* in sample order: DBSCAN's ties stay */
-        uint32_t r = root_of(s->parent, nb->cell_of[firms[i]]);
+        uint32_t r = fc_uf_find(s->parent, nb->cell_of[firms[i]]);
         if ((s->candidate[r] & 2) && s->total[r] >= open)
             firms[kept++] = firms[i];
     }
@@ -422,21 +405,6 @@ static void mark_cores(const fc_null_bound *nb, fc_null_scratch *s, const grid *
     }
 }
 
-static uint32_t find(uint32_t *root, uint32_t a)
-{
-    while (root[a] != a)
-        a = root[a] = root[root[a]];
-    return a;
-}
-
-/* Links the union-find roots of core points p and q. */
-static void link_roots(uint32_t *root, uint32_t p, uint32_t q)
-{
-    const uint32_t rp = find(root, p), rq = find(root, q);
-    if (rp != rq)
-        root[rp > rq ? rp : rq] = rp < rq ? rp : rq;
-}
-
 /* The first core point of a cell that holds one. */
 static uint32_t first_core(const fc_null_scratch *s, uint32_t c)
 {
@@ -457,15 +425,15 @@ static void join_cells(const fc_null_bound *nb, fc_null_scratch *s, const grid *
     const bool whole = nb->within_eps[c] && nb->within_eps[d];
     if (c == d && nb->within_eps[c])
         return; /* joined by join_cores_near() */
-    if (whole && find(s->root, first_core(s, c)) == find(s->root, first_core(s, d)))
+    if (whole && fc_uf_find(s->root, first_core(s, c)) == fc_uf_find(s->root, first_core(s, d)))
         return;
     for (uint32_t p = c0; p < c1; p++) {
         if (!s->core[p])
             continue;
         for (uint32_t q = c == d ? p + 1 : d0; q < d1; q++) {
-            if (!s->core[q] || find(s->root, p) == find(s->root, q) || !within(g, p, q))
+            if (!s->core[q] || fc_uf_find(s->root, p) == fc_uf_find(s->root, q) || !within(g, p, q))
                 continue;
-            link_roots(s->root, p, q);
+            fc_uf_join(s->root, p, q);
             if (whole)
                 return;
         }
@@ -563,8 +531,10 @@ int fc_null_bound_cluster(const fc_null_bound *nb, fc_null_scratch *s, size_t m,
         const uint32_t c = s->touched[t], a = s->first[c], e = a + s->count[c];
         for (uint32_t p = a; p < e; p++) {
             const uint32_t q = s->core[p] ? p : nearest_core(nb, s, &g, c, p);
-            if (q != NO_POINT && ++s->size[find(s->root, q)] > *largest)
-                *largest = s->size[find(s->root, q)];
+            if (q == NO_POINT)
+                continue; /* noise */
+            const uint32_t size = ++s->size[fc_uf_find(s->root, q)];
+            *largest = size > *largest ? size : *largest;
         }
     }
     for (size_t t = 0; t < n_touched; t++) { /* ready for the next sample */

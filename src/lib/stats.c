@@ -263,10 +263,11 @@ static bool next_item(mc_job *job, size_t *s_out, int *run_out, size_t *open_out
 static void record(mc_job *job, size_t s, int run, size_t largest)
 {
     mc_sector *sec = &job->sectors[s];
-    const size_t *max_size = job->max_size + s * (size_t)job->permutations;
-    job->max_size[s * (size_t)job->permutations + (size_t)run] = largest;
-    job->have[s * (size_t)job->permutations + (size_t)run] = 1;
-    while (!sec->done && job->have[s * (size_t)job->permutations + (size_t)sec->decided]) {
+    size_t *max_size = job->max_size + s * (size_t)job->permutations;
+    uint8_t *have = job->have + s * (size_t)job->permutations;
+    max_size[run] = largest;
+    have[run] = 1;
+    while (!sec->done && have[sec->decided]) {
         sec->reached += max_size[sec->decided++] >= sec->sizes[sec->open];
         while (sec->reached >= FC_MC_EXCEEDANCES && ++sec->open < sec->n_sizes) {
             sec->reached = 0; /* the next size's count over the runs read */
