@@ -219,14 +219,23 @@ char *fc_style_clusters(const fc_firms *f, const fc_cluster_table *t)
     if (n_other)
         fill_symbol(out, k, other_grey, 110, true);
     fputs("    </symbols>\n  </renderer-v2>\n", out);
-    /* labels: "sector (firms)" */
-    fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n"
-          "      <text-style fieldName=\"&quot;sector&quot; || ' (' || &quot;n_firms&quot; || ')'\" "
-          "isExpression=\"1\" fontSize=\"8\" fontSizeUnit=\"Point\" textColor=\"30,30,30,255\" "
+    /* labels: "name (firms)", the name cut at its first comma ("Retail
+     * trade, except of motor vehicles ..." is "Retail trade") and wrapped
+     * at 20 characters; "sector (firms)" where the sectors have no names */
+    fputs("  <labeling type=\"simple\">\n    <settings calloutType=\"simple\">\n", out);
+    fputs(f->sector_names
+              ? "      <text-style fieldName=\"coalesce(regexp_substr(&quot;sect_name&quot;, "
+                "'^[^,]+'), &quot;sector&quot;) || ' (' || &quot;n_firms&quot; || ')'\" "
+              : "      <text-style fieldName=\"&quot;sector&quot; || ' (' || &quot;n_firms&quot; "
+                "|| ')'\" ",
+          out);
+    fputs("isExpression=\"1\" fontSize=\"8\" fontSizeUnit=\"Point\" textColor=\"30,30,30,255\" "
           "textOpacity=\"1\" fontWeight=\"63\">\n"
           "        <text-buffer bufferDraw=\"1\" bufferSize=\"0.7\" bufferSizeUnits=\"MM\" "
           "bufferColor=\"255,255,255,255\" bufferOpacity=\"0.85\" bufferNoFill=\"1\"/>\n"
           "      </text-style>\n"
+          "      <text-format wrapChar=\"\" autoWrapLength=\"20\" "
+          "useMaxLineLengthForAutoWrap=\"1\" multilineAlign=\"1\"/>\n"
           "      <rendering drawLabels=\"1\" obstacle=\"1\" upsidedownLabels=\"0\"/>\n"
           /* the largest clusters are labelled first: where labels would
            * collide, QGIS keeps the one of higher priority */

@@ -14,7 +14,8 @@ import tempfile
 import traceback
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsPalLayerSettings, QgsVectorLayer  # noqa: E402
+from qgis.core import (QgsApplication, QgsExpression, QgsExpressionContext,  # noqa: E402
+                       QgsExpressionContextUtils, QgsPalLayerSettings, QgsVectorLayer)
 from qgis.PyQt.QtGui import QImage  # noqa: E402
 
 BIN, SRC = sys.argv[1], sys.argv[2]
@@ -33,6 +34,24 @@ FORMATS = [  # (name, -f, output, layer uri pattern, holds a CRS)
 ]
 
 passed, failed = 0, 0
+
+
+def label_texts(clusters, settings):
+    """Whether every cluster's label is its sector's name up to the first
+    comma and its firms: "Retail trade (444)" for "Retail trade, except of
+    motor vehicles and motorcycles"."""
+    expr = QgsExpression(settings.fieldName)
+    context = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(clusters))
+    wrong = []
+    for f in clusters.getFeatures():
+        context.setFeature(f)
+        want = f"{f['sect_name'].split(',')[0]} ({f['n_firms']})"
+        got = expr.evaluate(context)
+        if got != want:
+            wrong.append(f"{got!r} != {want!r}")
+    if wrong or expr.hasEvalError():
+        print("   ", expr.evalErrorString(), wrong[:3])
+    return not wrong and not expr.hasEvalError()
 
 
 def check(name, condition, detail=""):
@@ -119,6 +138,9 @@ def checks(work):
                 priority = settings.dataDefinedProperties().property(QgsPalLayerSettings.Priority)
                 check(f"{fmt} clusters: label priority by firms",
                       '"n_firms"' in priority.expressionString(), priority.expressionString())
+                check(f"{fmt} clusters: labels wrap at 20 characters",
+                      settings.autoWrapLength == 20, settings.autoWrapLength)
+                check(f"{fmt} clusters: labels 'name (firms)'", label_texts(clusters, settings), "")
             check(f"{fmt} firms: rule-based", layers["firms"].renderer().type() == "RuleRenderer",
                   layers["firms"].renderer().type())
             check(f"{fmt} institutions: a star each",
