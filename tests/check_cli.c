@@ -675,25 +675,33 @@ static size_t read_points(const char *path, const char *name, const char *field,
 
 START_TEST(groups_auto_round_trip)
 {
-    /* On the sample, oil extraction and oil services (06, 09) are the pair
-     * that locates together most strongly: with the default --link-clq 2,
-     * they are the one group. The groups table is a --groups file: written
-     * out as CSV and read back, it gives the same clusters. */
+    /* With the default --link-clq 2, the groups derived from the sample are
+     * exactly the related sectors synth planted: oil extraction, services
+     * and engineering (06, 09, 71), textiles and apparel (13, 14), steel
+     * and metal products (24, 25), IT and information services (62, 63).
+     * The groups table is a --groups file: written out as CSV and read
+     * back, it gives the same clusters. */
     ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --groups auto", firms, "auto.gpkg"), 0);
-    ck_assert_int_eq(count(in_dir("auto.gpkg"), "groups"), 2);
+    ck_assert_int_eq(count(in_dir("auto.gpkg"), "groups"), 9);
     GDALDatasetH ds = open_vector(in_dir("auto.gpkg"));
     OGRLayerH l = layer(ds, "groups");
     FILE *csv = fopen(in_dir("groups.csv"), "w");
     fprintf(csv, "group,code,name\n");
     OGRFeatureH f;
+    char seen[256] = "";
     while ((f = OGR_L_GetNextFeature(l))) {
-        ck_assert_str_eq(OGR_F_GetFieldAsString(f, 0), "06+09");
+        const char *group = OGR_F_GetFieldAsString(f, 0), *code = OGR_F_GetFieldAsString(f, 1);
+        ck_assert_msg(strstr(group, code) == group || strstr(group, CPLSPrintf("+%s", code)),
+                      "%s in %s", code, group);
+        snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s:%s ", code, group);
         fprintf(csv, "%s,%s,\"%s\"\n", OGR_F_GetFieldAsString(f, 0), OGR_F_GetFieldAsString(f, 1),
                 OGR_F_GetFieldAsString(f, 2));
         OGR_F_Destroy(f);
     }
     fclose(csv);
     GDALClose(ds);
+    ck_assert_str_eq(seen, "06:06+09+71 09:06+09+71 13:13+14 14:13+14 24:24+25 25:24+25 62:62+63 "
+                           "63:62+63 71:06+09+71 ");
     ck_assert_int_eq(run(MAIN_JOB " --permutations 9 --groups groups.csv", firms, "file.gpkg"), 0);
     ck_assert_int_eq(count(in_dir("file.gpkg"), "clusters"), count(in_dir("auto.gpkg"), "clusters"));
     ck_assert_int_gt(count(in_dir("auto.gpkg"), "clusters"), 3);
@@ -760,6 +768,7 @@ START_TEST(synth_institutions_near_their_sectors)
     char bundled[600];
     snprintf(bundled, sizeof bundled, "%s/fixtures/kz/institutions.gpkg", src);
     ck_assert(same_bytes(in_dir("i.gpkg"), bundled));
+    ck_assert(same_bytes(in_dir("s.gpkg"), firms)); /* and so is the sample */
     ck_assert_int_eq(count(in_dir("i.gpkg"), "institutions"), 73);
     ck_assert_int_ne(run("synth -q --firms 10 t.gpkg --institutions i.gpkg"), 0); /* exists */
     ck_assert_ptr_nonnull(strstr(err_text, "i.gpkg exists"));
@@ -781,6 +790,42 @@ START_TEST(synth_institutions_near_their_sectors)
     ck_assert_ptr_nonnull(strstr(err_text, "nocrs.csv: the institutions have no CRS"));
     ck_assert_ptr_nonnull(strstr(err_text, "--s-srs"));
     ck_assert_int_ne(access(in_dir("x.gpkg"), F_OK), 0);
+}
+END_TEST
+
+START_TEST(synth_plants_related_sectors)
+{
+    /* synth plants sectors related to an anchor in its districts: oil and
+     * gas engineering (71) by extraction (06) and services (09) in Atyrau,
+     * metal products (25) by the steel works (24) of Temirtau, apparel (14)
+     * by Shymkent's textile mills (13), information services (63) by IT
+     * (62) in Almaty. The example groups find each as a cluster of several
+     * sectors, with the planted one among its three largest. */
+    char groups[600], bundled[600];
+    snprintf(groups, sizeof groups, "%s/fixtures/groups/oked_groups_example.csv", src);
+    snprintf(bundled, sizeof bundled, "%s/fixtures/kz/institutions.gpkg", src);
+    ck_assert_int_eq(run(MAIN_JOB " --groups '%s' --institutions '%s' --institution-field type",
+                         firms, "g.gpkg", groups, bundled),
+                     0);
+    const struct { const char *group, *planted, *anchor; } want[] = {
+        {"oil_gas", "71:", "06:"}, {"metals", "25:", "24:"},
+        {"textiles", "14:", "13:"}, {"ict", "63:", "62:"}};
+    GDALDatasetH ds = open_vector(in_dir("g.gpkg"));
+    OGRLayerH l = layer(ds, "clusters");
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        char filter[160];
+        snprintf(filter, sizeof filter,
+                 "sector = '%s' AND n_sectors >= 2 AND top_sects LIKE '%%%s%%' AND "
+                 "top_sects LIKE '%%%s%%' AND n_firms >= 20",
+                 want[k].group, want[k].planted, want[k].anchor);
+        OGR_L_SetAttributeFilter(l, filter);
+        ck_assert_msg(OGR_L_GetFeatureCount(l, TRUE) >= 1, "no %s cluster with %s", want[k].group,
+                      want[k].planted);
+    }
+    /* and the institutions that serve IT sit in Almaty's IT cluster */
+    OGR_L_SetAttributeFilter(l, "sector = 'ict' AND inst_types LIKE '%technopark%'");
+    ck_assert_int_ge(OGR_L_GetFeatureCount(l, TRUE), 1);
+    GDALClose(ds);
 }
 END_TEST
 
@@ -1020,7 +1065,7 @@ START_TEST(eps_auto_is_each_sector_alone)
     ck_assert_int_eq(run("suggest '%s' --sector-field oked --sector-digits 2 --min-pts 10 --json",
                          firms),
                      0);
-    static char suggested[16384];
+    static char suggested[sizeof out_text];
     memcpy(suggested, out_text, sizeof suggested);
     const char *sectors[] = {"62", "09", "47"};
     for (int k = 0; k < 3; k++) {
@@ -1060,6 +1105,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, eps_auto_is_each_sector_alone);
     tcase_add_test(tc, institutions_match_brute_force);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
+    tcase_add_test(tc, synth_plants_related_sectors);
     tcase_add_test(tc, groups_auto_round_trip);
     tcase_add_test(tc, suggest_eps_per_sector);
     tcase_add_test(tc, clusters_lie_over_the_oblasts);

@@ -218,7 +218,7 @@ size_t fc_test_dbscan_oracle(size_t n, const double *x, const double *y, const u
 /* ---- the command-line tool ----------------------------------------------- */
 
 const char *bin, *src;
-char dir[256], firms[512], out_text[16384], err_text[16384];
+char dir[256], firms[512], out_text[65536], err_text[65536];
 
 void cli_setup(void)
 {

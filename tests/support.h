@@ -60,7 +60,7 @@ void fc_test_colocation_oracle(size_t n, const double *x, const double *y, const
 /* Set by cli_setup(): the tool, the source tree, a fresh directory, the
  * bundled sample; run() keeps the last run's stdout and stderr. */
 extern const char *bin, *src;
-extern char dir[256], firms[512], out_text[16384], err_text[16384];
+extern char dir[256], firms[512], out_text[65536], err_text[65536];
 
 /* A checked fixture: cli_setup() makes the directory, cli_teardown()
  * removes it. */
@@ -84,6 +84,9 @@ bool same_bytes(const char *a, const char *b);
 /* Copies `bytes` bytes (all when 0) of a file to dir/to. */
 void copy_file(const char *from, const char *to, long bytes);
 
+/* The bundled sample's OKED divisions (fixtures/kz/firms.gpkg): 20 of
+ * synth's sectors and 4 related ones it plants (14, 25, 63, 71). */
+#define SAMPLE_DIVISIONS 24
 #define MAIN_JOB                                                                                   \
     "cluster '%s' %s --sector-field oked --sector-digits 2 --eps 2000 --min-pts 10 "                \
     "--permutations 0"

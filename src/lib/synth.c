@@ -170,6 +170,37 @@ static const sector sectors[] = {
 #define N_SECTORS (sizeof sectors / sizeof sectors[0])
 #define DISTRICTS 3 /* per sector and city */
 
+/* Related sectors, planted where Kazakhstan has them, so that the sample
+ * holds clusters of several sectors and not only of one: in each city
+ * listed, a share of the ordinary firms (those of the sectors found in
+ * every city) become firms of a sector related to an anchor sector there,
+ * in the anchor's districts. Each firm decides on a random stream of its
+ * own, so the firms that are not planted are exactly what they were. */
+typedef struct planted {
+    const char *oked, *anchor, *city;
+    double share;                 /* of the city's ordinary firms */
+    double log_employees, log_sd; /* as in sector */
+} planted;
+
+static const planted planted_sectors[] = {
+    {"71120", "06100", "Атырау", 0.05, 2.5, 1.2},    /* oil and gas engineering */
+    {"71120", "06100", "Ақтау", 0.05, 2.5, 1.2},
+    {"25110", "24100", "Теміртау", 0.12, 3.0, 1.3},  /* metal structures by the steel works */
+    {"25110", "24100", "Қарағанды", 0.04, 3.0, 1.3},
+    {"14130", "13921", "Шымкент", 0.03, 2.3, 1.1},   /* apparel by the textile mills */
+    {"63110", "62011", "Алматы", 0.02, 2.0, 1.2},    /* data processing and hosting by IT */
+    {"63110", "62011", "Астана", 0.02, 2.0, 1.2},
+};
+#define N_PLANTED (sizeof planted_sectors / sizeof planted_sectors[0])
+
+/* Oil services work where oil is extracted: in the oil towns, the service
+ * firms' districts are the extraction firms'. */
+static const struct {
+    const char *oked, *with, *cities[4];
+} shared_districts[] = {
+    {"09100", "06100", {"Атырау", "Ақтау", "Жаңаөзен", "Құлсары"}},
+};
+
 /* xoshiro256** seeded by splitmix64: fast, and the same on every machine. */
 typedef struct rng {
     uint64_t s[4];
@@ -284,6 +315,22 @@ static bool in_boundary(const model *m, size_t c, double lon, double lat)
 
 static double city_radius_km(const city *c) { return 1.5 + 5.5 * sqrt(c->population / 2.2e6); }
 
+static size_t city_index(const char *name)
+{
+    for (size_t c = 0; c < N_CITIES; c++)
+        if (strcmp(cities[c].name_kk, name) == 0)
+            return c;
+    return 0;
+}
+
+static size_t sector_index(const char *oked)
+{
+    for (size_t s = 0; s < N_SECTORS; s++)
+        if (strcmp(sectors[s].oked, oked) == 0)
+            return s;
+    return 0;
+}
+
 static void model_init(model *m, uint64_t seed)
 {
     double acc = 0;
@@ -302,11 +349,22 @@ static void model_init(model *m, uint64_t seed)
                 m->district_dx[s][c][d] = rad * rng_normal(&r);
                 m->district_dy[s][c][d] = rad * rng_normal(&r);
             }
+    for (size_t k = 0; k < sizeof shared_districts / sizeof shared_districts[0]; k++) {
+        const size_t s = sector_index(shared_districts[k].oked);
+        const size_t with = sector_index(shared_districts[k].with);
+        for (int t = 0; t < 4 && shared_districts[k].cities[t]; t++) {
+            const size_t c = city_index(shared_districts[k].cities[t]);
+            memcpy(m->district_dx[s][c], m->district_dx[with][c], sizeof m->district_dx[s][c]);
+            memcpy(m->district_dy[s][c], m->district_dy[with][c], sizeof m->district_dy[s][c]);
+        }
+    }
 }
 
 typedef struct firm {
     double lon, lat;
     size_t sector, city;
+    const char *oked;
+    bool rural; /* placed in the countryside around its city */
     int employees;
 } firm;
 
@@ -350,6 +408,7 @@ static void make_firm(const model *m, rng *r, firm *f)
         bool rural = place(m, r, s, c, &dx, &dy);
         f->lat = ct->lat + dy / 111.32;
         f->lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
+        f->rural = rural;
         if (!m->inside[c] || in_boundary(m, c, f->lon, f->lat) != rural) {
             if (m->inside[c] && rural)
                 f->city = m->countryside_town[c];
@@ -362,8 +421,45 @@ static void make_firm(const model *m, rng *r, firm *f)
         }
     }
     f->sector = s;
+    f->oked = sec->oked;
     double e = exp(sec->log_employees + sec->log_sd * rng_normal(r));
     f->employees = e < 1 ? 1 : e > 60000 ? 60000 : (int)e;
+}
+
+/* Firm i, an ordinary firm in its city, may become a firm of a related
+ * sector planted there (planted_sectors), in one of the anchor's districts.
+ * It draws on a stream of its own, seeded from (seed, i): the other firms,
+ * drawn from the main stream, stay as they were. */
+static void plant_related(const model *m, uint64_t seed, size_t i, firm *f)
+{
+    if (f->rural || sectors[f->sector].other_cities != 1)
+        return;
+    rng r;
+    rng_seed(&r, seed ^ 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
+    for (size_t k = 0; k < N_PLANTED; k++) {
+        const planted *p = &planted_sectors[k];
+        const size_t c = city_index(p->city);
+        if (c != f->city || rng_uniform(&r) >= p->share)
+            continue;
+        const size_t a = sector_index(p->anchor);
+        const city *ct = &cities[c];
+        for (int tries = 0; tries < 100; tries++) {
+            const int d = (int)(rng_uniform(&r) * DISTRICTS);
+            const double dx = m->district_dx[a][c][d] + 0.6 * rng_normal(&r);
+            const double dy = m->district_dy[a][c][d] + 0.6 * rng_normal(&r);
+            const double lat = ct->lat + dy / 111.32;
+            const double lon = ct->lon + dx / (111.32 * cos(ct->lat * M_PI / 180.0));
+            if (m->inside[c] && !in_boundary(m, c, lon, lat))
+                continue; /* a city's firm stays inside its boundary */
+            const double e = exp(p->log_employees + p->log_sd * rng_normal(&r));
+            f->lat = lat;
+            f->lon = lon;
+            f->oked = p->oked;
+            f->employees = e < 1 ? 1 : e > 60000 ? 60000 : (int)e;
+            return;
+        }
+        return;
+    }
 }
 
 static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_t seed)
@@ -417,12 +513,13 @@ static int write_synth(fc_context *ctx, GDALDatasetH ds, size_t n_firms, uint64_
         }
         firm f;
         make_firm(m, &r, &f);
+        plant_related(m, seed, i, &f);
         char name[96];
         snprintf(name, sizeof name, "ЖШС «%s-%zu»", cities[f.city].name_kk, i + 1);
         OGR_F_SetFID(feat, OGRNullFID);
         OGR_F_SetFieldInteger64(feat, 0, (GIntBig)(i + 1));
         OGR_F_SetFieldString(feat, 1, name);
-        OGR_F_SetFieldString(feat, 2, sectors[f.sector].oked);
+        OGR_F_SetFieldString(feat, 2, f.oked);
         OGR_F_SetFieldInteger(feat, 3, f.employees);
         OGR_F_SetFieldString(feat, 4, cities[f.city].name_kk);
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
@@ -487,22 +584,6 @@ static const institution_row institution_rows[] = {
     {"Жезқазған", "university", "24440", 1},  {"Жезқазған", "agency", NULL, 1},
     {"Қонаев", "agency", NULL, 1},
 };
-
-static size_t city_index(const char *name)
-{
-    for (size_t c = 0; c < N_CITIES; c++)
-        if (strcmp(cities[c].name_kk, name) == 0)
-            return c;
-    return 0;
-}
-
-static size_t sector_index(const char *oked)
-{
-    for (size_t s = 0; s < N_SECTORS; s++)
-        if (strcmp(sectors[s].oked, oked) == 0)
-            return s;
-    return 0;
-}
 
 static const char *institution_title(const char *type)
 {
