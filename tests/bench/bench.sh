@@ -10,9 +10,9 @@
 #     fifth of the firms in one city;
 #  2. the tool end to end, GeoPackage in and out (convex hulls, no
 #     significance test): seconds per stage, peak memory; 2c, the polygon
-#     stage with each kind of hull; 2b, default options (20 OKED divisions,
+#     stage with each kind of hull; 2b, default options (24 OKED divisions,
 #     999 Monte Carlo runs a sector) against --permutations 0; 2d, the
-#     co-location quotients of 20 OKED divisions against the clustering;
+#     co-location quotients of 24 OKED divisions against the clustering;
 #  3. the tools users have, on the same projected points of the first size,
 #     when installed: scikit-learn (python3-sklearn), R dbscan
 #     (r-cran-dbscan), QGIS native:dbscanclustering (qgis), PostGIS
@@ -170,7 +170,7 @@ done
 echo "(target: buffer at most 3x concave)"
 echo
 echo "2d. Co-location of the $n firms: --sector-field oked --sector-digits 2 --eps $eps"
-echo "    --min-pts $minpts --permutations 1 --hull convex (20 OKED divisions, 2 threads; one"
+echo "    --min-pts $minpts --permutations 1 --hull convex (24 OKED divisions, 2 threads; one"
 echo "    Monte Carlo run for the clusters, the quotients' p-values as by default): seconds of"
 echo "    the clustering, the quotients and their p-values, cold and best of two, and the run's"
 echo "    peak memory with and without co-location"
@@ -213,7 +213,7 @@ echo "clustering by sector $by_sector s, by the example groups (fixtures/groups)
 if [ "${SIGNIFICANCE:-yes}" != no ]; then
     echo
     echo "2b. Default options, significance included: firmclust cluster FIRMS.gpkg OUT.gpkg"
-    echo "    --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts (20 OKED divisions,"
+    echo "    --sector-field oked --sector-digits 2 --eps $eps --min-pts $minpts (24 OKED divisions,"
     echo "    geodesic, concave hulls, 999 Monte Carlo runs a sector), against --permutations 0"
     printf "%-10s %-18s %8s %8s %12s %8s %7s
 " firms options cold best "significance" tested peakMB
