@@ -150,8 +150,9 @@ def checks(work):
             table = (pattern.format(out=path, layer="colocation") if driver is None
                      else os.path.join(path, "colocation.csv"))
             colocation = layer(table, "colocation")
-            check(f"{fmt} colocation: 20 x 20 pairs", colocation.isValid()
-                  and colocation.featureCount() == 400, str(colocation.featureCount()))
+            check(f"{fmt} colocation: 24 x 24 pairs (the sample's divisions)",
+                  colocation.isValid() and colocation.featureCount() == 24 * 24,
+                  str(colocation.featureCount()))
             check(f"{fmt} regions: graduated by LQ",
                   layers["regions"].renderer().type() == "graduatedSymbol"
                   and layers["regions"].renderer().classAttribute() == "lq")
