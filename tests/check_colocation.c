@@ -74,6 +74,11 @@ START_TEST(refuses_bad_input)
     ck_assert_int_eq(
         fc_colocation_compute(ctx, 2, x, y, s, FC_COLOCATION_MAX_SECTORS + 1, &p, &c, NULL),
                      FC_EINVAL);
+    double u_sum[2]; /* u sums need the counts they come from */
+    ck_assert_int_eq(fc_colocation_compute(ctx, 2, x, y, s, 2, &p, &c,
+                                           &(fc_neighbourhoods){.u_sum = u_sum}),
+                     FC_EINVAL);
+    ck_assert_ptr_null(c.clq);
 }
 END_TEST
 
@@ -139,11 +144,23 @@ static void assert_matches(const fc_colocation *c, size_t n_sectors, const doubl
     }
 }
 
+static void assert_neighbourhoods(size_t n, const fc_neighbourhoods *nb, const uint32_t *totals,
+                                  const double *u_sums, const char *what, int t)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(nb->count[i] == totals[i], "%s case %d: |N(%zu)| %u, oracle %u", what, t, i,
+                      nb->count[i], totals[i]);
+        ck_assert_msg(fabs(nb->u_sum[i] - u_sums[i]) <= 1e-12 * (1 + u_sums[i]),
+                      "%s case %d: u sum of %zu %.17g, oracle %.17g", what, t, i, nb->u_sum[i],
+                      u_sums[i]);
+    }
+}
+
 START_TEST(matches_brute_force)
 {
     enum { MAX_N = 300, CASES = 3000, S = 4 };
-    static double x[MAX_N], y[MAX_N], share[S * S];
-    static uint32_t s[MAX_N];
+    static double x[MAX_N], y[MAX_N], share[S * S], u_sums[MAX_N], u_sum[MAX_N];
+    static uint32_t s[MAX_N], totals[MAX_N], count[MAX_N];
     static size_t n_with[S];
     rng_state = 20261130;
     /* Cells of the default side (a quarter of DBSCAN's), DBSCAN's, larger
@@ -155,12 +172,18 @@ START_TEST(matches_brute_force)
         double eps;
         size_t n = make_case(t % 5, x, y, s, MAX_N, &n_sectors, &eps);
         fc_dbscan_params p = {.eps = eps, .threads = 1 + t % 3};
-        fc_test_colocation_oracle(n, x, y, s, n_sectors, &p, share, n_with);
+        fc_test_colocation_oracle(n, x, y, s, n_sectors, &p, share, n_with, totals, u_sums);
         fc_colocation c;
         double side = eps / sqrt(2.0) * side_factor[t % 6];
-        ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c, NULL),
+        /* every other case asks for each point's |N| and sum of u, which
+         * must change nothing else */
+        fc_neighbourhoods nb = {.count = count, .u_sum = u_sum};
+        ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c,
+                                                 t % 2 ? &nb : NULL),
                          FC_OK);
         assert_matches(&c, n_sectors, share, n_with, "planar", t);
+        if (t % 2)
+            assert_neighbourhoods(n, &nb, totals, u_sums, "planar", t);
         for (size_t k = 0; k < n_sectors * n_sectors; k++)
             total_share += share[k];
         fc_colocation_free(&c);
@@ -172,8 +195,8 @@ END_TEST
 START_TEST(matches_brute_force_geodesic)
 {
     enum { MAX_N = 150, CASES = 400, S = 3 };
-    static double lon[MAX_N], lat[MAX_N], share[S * S];
-    static uint32_t s[MAX_N];
+    static double lon[MAX_N], lat[MAX_N], share[S * S], u_sums[MAX_N], u_sum[MAX_N];
+    static uint32_t s[MAX_N], totals[MAX_N], count[MAX_N];
     static size_t n_with[S];
     rng_state = 1130;
     double total_share = 0;
@@ -188,11 +211,13 @@ START_TEST(matches_brute_force_geodesic)
             s[i] = (uint32_t)below(n_sectors);
         }
         fc_dbscan_params p = {.eps = eps, .distance = FC_DISTANCE_GEODESIC, .threads = 1 + t % 3};
-        fc_test_colocation_oracle(n, lon, lat, s, n_sectors, &p, share, n_with);
+        fc_test_colocation_oracle(n, lon, lat, s, n_sectors, &p, share, n_with, totals, u_sums);
         fc_colocation c;
-        ck_assert_int_eq(fc_colocation_compute(ctx, n, lon, lat, s, n_sectors, &p, &c, NULL),
+        fc_neighbourhoods nb = {.count = count, .u_sum = u_sum};
+        ck_assert_int_eq(fc_colocation_compute(ctx, n, lon, lat, s, n_sectors, &p, &c, &nb),
                          FC_OK);
         assert_matches(&c, n_sectors, share, n_with, "geodesic", t);
+        assert_neighbourhoods(n, &nb, totals, u_sums, "geodesic", t);
         for (size_t k = 0; k < n_sectors * n_sectors; k++)
             total_share += share[k];
         fc_colocation_free(&c);
@@ -228,22 +253,45 @@ START_TEST(same_bits_whatever_the_thread_count)
     uint32_t *stratum = malloc(N * sizeof *stratum), *neighbours = malloc(N * sizeof *neighbours);
     for (size_t i = 0; i < N; i++)
         stratum[i] = (uint32_t)(x[i] > 2500) + (uint32_t)(y[i] > 2500);
+    fc_neighbourhoods nb = {.count = neighbours};
     p.threads = 1;
-    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, neighbours), FC_OK);
-    ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, neighbours, &p, &one),
-                     FC_OK);
+    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, &nb), FC_OK);
+    ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, &nb, &p, &one), FC_OK);
     fc_colocation_free(&many);
     for (int threads = 2; threads <= 3; threads++) {
         p.threads = threads;
         ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &many, NULL), FC_OK);
-        ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, neighbours, &p,
-                                               &many),
+        ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, stratum, 3, &nb, &p, &many),
                          FC_OK);
         ck_assert_mem_eq(one.p_value, many.p_value, S * S * sizeof *one.p_value);
         ck_assert_mem_eq(one.q_value, many.q_value, S * S * sizeof *one.q_value);
         fc_colocation_free(&many);
     }
     ck_assert_double_lt(one.q_value[0 * S + 1], 0.05); /* planted together: significant */
+    /* One stratum: the u sums come from the quotients' pass, the same bits
+     * on any thread count, and the p-values those of a second pass */
+    fc_colocation two_pass, fused;
+    ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &two_pass, &nb), FC_OK);
+    ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, NULL, 1, &nb, &p, &two_pass), FC_OK);
+    nb.u_sum = malloc(N * sizeof *nb.u_sum);
+    double *u_first = malloc(N * sizeof *u_first);
+    for (int threads = 1; threads <= 3; threads++) {
+        p.threads = threads;
+        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, S, &p, &fused, &nb), FC_OK);
+        ck_assert_int_eq(fc_colocation_pvalues(ctx, N, x, y, s, NULL, 1, &nb, &p, &fused), FC_OK);
+        if (threads == 1)
+            memcpy(u_first, nb.u_sum, N * sizeof *u_first);
+        ck_assert_mem_eq(u_first, nb.u_sum, N * sizeof *u_first);
+        for (size_t k = 0; k < S * S; k++)
+            ck_assert_msg(fabs(fused.p_value[k] - two_pass.p_value[k]) <=
+                              1e-9 * (1e-300 + two_pass.p_value[k]),
+                          "pair %zu: p %.17g fused, %.17g in two passes", k, fused.p_value[k],
+                          two_pass.p_value[k]);
+        fc_colocation_free(&fused);
+    }
+    fc_colocation_free(&two_pass);
+    free(u_first);
+    free(nb.u_sum);
     free(stratum);
     free(neighbours);
     /* Related sectors (b and b + 1 share blobs) sit together: CLQ above 1. */
@@ -304,7 +352,8 @@ static void enumerate(enumeration *e, size_t k)
                 sector[e->members[s][m]] = e->labels[s][m];
         double share[9];
         size_t n_with[3];
-        fc_test_colocation_oracle(e->n, e->x, e->y, sector, e->n_sectors, e->p, share, n_with);
+        fc_test_colocation_oracle(e->n, e->x, e->y, sector, e->n_sectors, e->p, share, n_with, NULL,
+                                  NULL);
         for (size_t q = 0; q < e->n_sectors * e->n_sectors; q++) {
             e->sum[q] += share[q];
             e->sum2[q] += share[q] * share[q];
@@ -349,21 +398,27 @@ START_TEST(null_moments_are_exact)
             qsort(labels[s], e.size[s], sizeof labels[s][0], compare_u32);
         }
         enumerate(&e, 0);
+        /* with one stratum, also from the u sums of the quotients' pass */
+        double u_sum[8];
+        fc_neighbourhoods nb = {.count = neighbours, .u_sum = K == 1 ? u_sum : NULL};
         fc_colocation c;
-        ck_assert_int_eq(fc_colocation_compute(ctx, n, x, y, sector, S, &p, &c, neighbours),
-                         FC_OK);
+        ck_assert_int_eq(fc_colocation_compute(ctx, n, x, y, sector, S, &p, &c, &nb), FC_OK);
         fc_colocation_free(&c);
-        double mean[9], var[9];
-        ck_assert_int_eq(fc_colocation_moments(ctx, n, x, y, sector, S, stratum, K, neighbours,
-                                               &p, mean, var),
-                         FC_OK);
-        for (size_t q = 0; q < S * S; q++) {
-            double m = e.sum[q] / e.runs, v = e.sum2[q] / e.runs - m * m;
-            ck_assert_msg(fabs(mean[q] - m) <= 1e-9 * (1 + m) && fabs(var[q] - v) <= 1e-9 * (1 + v),
-                          "case %d (n %zu, %zu sectors, %zu strata), pair %zu: mean %.12g var "
-                          "%.12g, by every permutation %.12g and %.12g",
-                          t, n, S, K, q, mean[q], var[q], m, v);
-            total_var += v;
+        for (int fused = 0; fused <= (K == 1); fused++) {
+            fc_neighbourhoods use = {.count = neighbours, .u_sum = fused ? u_sum : NULL};
+            double mean[9], var[9];
+            ck_assert_int_eq(fc_colocation_moments(ctx, n, x, y, sector, S, stratum, K, &use, &p,
+                                                   mean, var),
+                             FC_OK);
+            for (size_t q = 0; q < S * S; q++) {
+                double m = e.sum[q] / e.runs, v = e.sum2[q] / e.runs - m * m;
+                ck_assert_msg(fabs(mean[q] - m) <= 1e-9 * (1 + m) &&
+                                  fabs(var[q] - v) <= 1e-9 * (1 + v),
+                              "case %d (n %zu, %zu sectors, %zu strata%s), pair %zu: mean %.12g "
+                              "var %.12g, by every permutation %.12g and %.12g",
+                              t, n, S, K, fused ? ", u sums" : "", q, mean[q], var[q], m, v);
+                total_var += v;
+            }
         }
     }
     ck_assert_double_gt(total_var, 10); /* the cases vary */

@@ -347,25 +347,34 @@ bool same_bytes(const char *a, const char *b)
 
 void fc_test_colocation_oracle(size_t n, const double *x, const double *y, const uint32_t *sector,
                                size_t n_sectors, const fc_dbscan_params *p, double *share,
-                               size_t *n_with)
+                               size_t *n_with, uint32_t *totals, double *u_sums)
 {
     metric m = metric_of(x, y, p);
     size_t *count = calloc(n_sectors, sizeof *count);
+    uint32_t *total = calloc(n + 1, sizeof *total);
     memset(share, 0, n_sectors * n_sectors * sizeof *share);
     memset(n_with, 0, n_sectors * sizeof *n_with);
     for (size_t i = 0; i < n; i++) {
-        size_t total = 0;
         memset(count, 0, n_sectors * sizeof *count);
         for (size_t j = 0; j < n; j++)
             if (j != i && near(&m, NULL, i, j)) {
                 count[sector[j]]++;
-                total++;
+                total[i]++;
             }
-        if (total == 0)
+        if (totals)
+            totals[i] = total[i];
+        if (total[i] == 0)
             continue;
         n_with[sector[i]]++;
         for (size_t b = 0; b < n_sectors; b++)
-            share[sector[i] * n_sectors + b] += (double)count[b] / (double)total;
+            share[sector[i] * n_sectors + b] += (double)count[b] / (double)total[i];
     }
+    for (size_t i = 0; u_sums && i < n; i++) { /* the sum over N(i) of 1 / |N(j)| */
+        u_sums[i] = 0;
+        for (size_t j = 0; j < n; j++)
+            if (j != i && near(&m, NULL, i, j))
+                u_sums[i] += 1.0 / total[j];
+    }
+    free(total);
     free(count);
 }

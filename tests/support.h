@@ -50,10 +50,11 @@ size_t fc_test_dbscan_oracle(size_t n, const double *x, const double *y, const u
 /* The co-location quotients' sums by definition, O(n^2), with the same
  * distance as the DBSCAN oracle: share[a * n_sectors + b] is the sum over
  * firms i of a with neighbours of the share of b among them, n_with[a] the
- * firms of a with a neighbour. */
+ * firms of a with a neighbour; totals[i] (may be NULL) is |N(i)|, and
+ * u_sums[i] (may be NULL) the sum over j in N(i) of 1 / |N(j)|. */
 void fc_test_colocation_oracle(size_t n, const double *x, const double *y, const uint32_t *sector,
                                size_t n_sectors, const fc_dbscan_params *p, double *share,
-                               size_t *n_with);
+                               size_t *n_with, uint32_t *totals, double *u_sums);
 
 /* ---- the command-line tool ----------------------------------------------- */
 

@@ -835,13 +835,21 @@ static int significance_stage(fc_job *job)
     return status;
 }
 
+/* The co-location test's strata: each region and the firms outside every
+ * region, or the whole input. */
+static size_t colocation_strata(const fc_job *job)
+{
+    return job->o->regions ? job->regions.n + 1 : 1;
+}
+
 /* The quotients' p-values, under the clusters' null model: codes shuffled
  * among the firms of each region (the firms outside every region one more
  * stratum), or of the whole input. */
-static int colocation_significance(fc_job *job, const uint32_t *sector, const uint32_t *neighbours)
+static int colocation_significance(fc_job *job, const uint32_t *sector,
+                                   const fc_neighbourhoods *nb)
 {
     const fc_firms *f = &job->f;
-    const size_t n_strata = job->o->regions ? job->regions.n + 1 : 1;
+    const size_t n_strata = colocation_strata(job);
     if (n_strata > FC_CLQ_MAX_STRATA) {
         fc_message(job->ctx, FC_MSG_WARNING,
                    "co-location: no p-values with %zu regions (at most %d)", n_strata - 1,
@@ -856,7 +864,7 @@ static int colocation_significance(fc_job *job, const uint32_t *sector, const ui
             stratum[i] = (uint32_t)(job->region_of[i] + 1);
     }
     int status = fc_colocation_pvalues(job->ctx, f->n, job->cx, job->cy, sector, stratum,
-                                       n_strata, neighbours, &job->params, &job->colocation);
+                                       n_strata, nb, &job->params, &job->colocation);
     free(stratum);
     return status;
 }
@@ -878,20 +886,28 @@ static int colocation_stage(fc_job *job)
         return FC_OK;
     }
     const bool test = job->o->permutations > 0;
-    uint32_t *neighbours = test ? malloc(f->n * sizeof *neighbours) : NULL;
-    if (test && !neighbours)
+    /* the test needs each firm's |N|, and with one stratum its sum of u too,
+     * gathered in the same pass (colocation_test.c) */
+    fc_neighbourhoods nb = {0};
+    nb.count = test ? malloc(f->n * sizeof *nb.count) : NULL;
+    nb.u_sum = test && colocation_strata(job) == 1 ? malloc(f->n * sizeof *nb.u_sum) : NULL;
+    if (test && (!nb.count || (colocation_strata(job) == 1 && !nb.u_sum))) {
+        free(nb.count);
+        free(nb.u_sum);
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
+    }
     const uint32_t *sector = g->relabelled ? g->sector : f->sector;
     int status = fc_colocation_compute(job->ctx, f->n, job->cx, job->cy, sector, n_sectors,
-                                       &job->params, &job->colocation, neighbours);
+                                       &job->params, &job->colocation, &nb);
     job->colocation.codes = g->relabelled ? g->sector_codes : f->sector_codes;
     job->colocation.names = g->relabelled ? g->sector_names : f->sector_names;
     if (status == FC_OK)
         stage_done(job, "co-location");
     if (status == FC_OK && test &&
-        (status = colocation_significance(job, sector, neighbours)) == FC_OK)
+        (status = colocation_significance(job, sector, &nb)) == FC_OK)
         stage_done(job, "co-location p-values");
-    free(neighbours);
+    free(nb.count);
+    free(nb.u_sum);
     job->colocated = status == FC_OK;
     return status;
 }

@@ -47,6 +47,26 @@ typedef struct boxes {
     double *lo, *hi;
 } boxes;
 
+/* The sum over j in N(i) of u_j = 1/|N(j)|, which the null model's
+ * variance needs (colocation_test.c), is gathered in the same pass: each
+ * point, once it knows its u, hands it to its neighbours, by the routes it
+ * counted them (N is symmetric): a whole cell at a time (in_cell) or point
+ * by point (in_point). Each thread keeps its own sums, so they are in 64-bit
+ * fixed point, with as many fractional bits as n leaves (63 less the bits
+ * of n: a sum of at most n shares of at most 1 cannot overflow; 43 bits for
+ * a million firms), exact in any order. */
+typedef uint64_t u_fixed;
+
+typedef struct u_handout {
+    uint32_t *full;       /* the cells wholly within eps of the cell */
+    uint32_t *point_full; /* the partial cells wholly within eps of the point */
+    uint32_t *hits;       /* the points of the others within eps of it */
+    size_t hits_room;
+    u_fixed *in_cell;     /* per cell: the u of points near every point of it */
+    u_fixed *in_point;    /* per sorted point: the u of points near it */
+    bool failed;          /* out of memory for hits */
+} u_handout;
+
 typedef struct thread_sums {
     fixed *t;          /* n_sectors^2 */
     size_t *n_with;    /* firms with a neighbour, per sector */
@@ -54,6 +74,7 @@ typedef struct thread_sums {
     fixed *cell_u;     /* sum of 1/|N| over the cell's points, per sector */
     uint32_t *touched_cell, *touched_point, *touched_u;
     uint32_t *partial; /* cells to look at point by point */
+    u_handout u;       /* when the u sums are asked for */
 } thread_sums;
 
 typedef struct colocation_job {
@@ -61,6 +82,8 @@ typedef struct colocation_job {
     const uint32_t *sector; /* by input index */
     uint32_t *sorted_sector; /* by sorted position: read in the inner loop, so in order */
     uint32_t *neighbours;    /* by input index: |N(i)| (NULL: not asked for) */
+    double *u_sum;           /* by input index (NULL: not asked for; needs neighbours) */
+    int u_bits;              /* fractional bits of u_fixed */
     size_t n_sectors;
     histograms h;
     boxes b;
@@ -94,17 +117,23 @@ static uint32_t add_histogram(const colocation_job *j, size_t d, uint32_t *count
 }
 
 /* Point p's neighbours in the partial cells: counted by sector in
- * ts->point_count; returns how many. */
+ * ts->point_count; returns how many. With the u sums asked for, the cells
+ * wholly within eps of p and the points tested within eps are listed in
+ * ts->u (n_full and n_hits of them). */
 static uint32_t count_partial(const colocation_job *j, thread_sums *ts, uint32_t p,
-                              size_t n_partial, uint32_t *n_touched)
+                              size_t n_partial, uint32_t *n_touched, size_t *n_full,
+                              size_t *n_hits)
 {
     const grid *g = j->g;
+    const bool hand_out = j->u_sum != NULL;
     uint32_t total = 0;
     for (size_t k = 0; k < n_partial; k++) {
         const size_t d = ts->partial[k];
         box_coverage cv = point_coverage(g, p, &j->b, d);
         if (cv == BOX_FULL && !(p >= g->cell_start[d] && p < g->cell_start[d + 1])) {
             total += add_histogram(j, d, ts->point_count, ts->touched_point, n_touched);
+            if (hand_out)
+                ts->u.point_full[(*n_full)++] = (uint32_t)d;
             continue;
         }
         if (cv == BOX_NONE)
@@ -118,6 +147,8 @@ static uint32_t count_partial(const colocation_job *j, thread_sums *ts, uint32_t
                     count_sector(ts->point_count, ts->touched_point, n_touched,
                                  j->sorted_sector[q], 1);
                     total++;
+                    if (hand_out)
+                        ts->u.hits[(*n_hits)++] = q;
                 }
             }
             continue;
@@ -127,9 +158,28 @@ static uint32_t count_partial(const colocation_job *j, thread_sums *ts, uint32_t
                 count_sector(ts->point_count, ts->touched_point, n_touched, j->sorted_sector[q],
                              1);
                 total++;
+                if (hand_out)
+                    ts->u.hits[(*n_hits)++] = q;
             }
     }
     return total;
+}
+
+/* Room in ts->u.hits for every point of the partial cells; false when out
+ * of memory. */
+static bool hits_room(const colocation_job *j, thread_sums *ts, size_t n_partial)
+{
+    size_t need = 0;
+    for (size_t k = 0; k < n_partial; k++)
+        need += j->g->cell_start[ts->partial[k] + 1] - j->g->cell_start[ts->partial[k]];
+    if (need <= ts->u.hits_room)
+        return true;
+    uint32_t *more = realloc(ts->u.hits, need * sizeof *more);
+    if (!more)
+        return false;
+    ts->u.hits = more;
+    ts->u.hits_room = need;
+    return true;
 }
 
 /* One cell: the histogram of the cells wholly within eps of it, then each
@@ -140,23 +190,33 @@ static void colocate_cell(const colocation_job *j, thread_sums *ts, cell_run *ru
     const size_t S = j->n_sectors;
     const double *lo_c = j->b.lo + c * 3, *hi_c = j->b.hi + c * 3;
     uint32_t n_cell = 0, n_u = 0, full_total = 0;
-    size_t n_partial = 0;
+    size_t n_partial = 0, n_full_cells = 0;
     const int nr = fc_grid_neighbour_runs(g, c, runs);
     for (int r = 0; r < nr; r++)
         for (size_t d = runs[r][0]; d < runs[r][1]; d++) {
             box_coverage cv =
                 fc_grid_box_coverage(g, lo_c, hi_c, j->b.lo + d * 3, j->b.hi + d * 3);
-            if (cv == BOX_FULL)
+            if (cv == BOX_FULL) {
                 full_total += add_histogram(j, d, ts->cell_count, ts->touched_cell, &n_cell);
-            else if (cv == BOX_PARTIAL)
+                if (j->u_sum)
+                    ts->u.full[n_full_cells++] = (uint32_t)d;
+            } else if (cv == BOX_PARTIAL) {
                 ts->partial[n_partial++] = (uint32_t)d;
+            }
         }
+    if (j->u_sum && !hits_room(j, ts, n_partial)) {
+        ts->u.failed = true;
+        return;
+    }
     /* c covers itself when its box passes: its points count themselves. */
     const bool self_counted = fc_grid_box_coverage(g, lo_c, hi_c, lo_c, hi_c) == BOX_FULL;
+    u_fixed u_cell = 0; /* the u of c's points, for the cells wholly within eps of c */
     for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
         const uint32_t a = j->sorted_sector[p];
         uint32_t n_point = 0;
-        uint32_t total = full_total - self_counted + count_partial(j, ts, p, n_partial, &n_point);
+        size_t n_full = 0, n_hits = 0;
+        uint32_t total = full_total - self_counted +
+                         count_partial(j, ts, p, n_partial, &n_point, &n_full, &n_hits);
         if (j->neighbours)
             j->neighbours[g->order[p]] = total;
         if (total > 0) {
@@ -169,10 +229,18 @@ static void colocate_cell(const colocation_job *j, thread_sums *ts, cell_run *ru
                 const uint32_t b = ts->touched_point[k];
                 ts->t[a * S + b] += u * ts->point_count[b];
             }
+            const u_fixed v = ((u_fixed)1 << j->u_bits) / total;
+            u_cell += v;
+            for (size_t k = 0; k < n_full; k++)
+                ts->u.in_cell[ts->u.point_full[k]] += v;
+            for (size_t k = 0; k < n_hits; k++)
+                ts->u.in_point[ts->u.hits[k]] += v;
         }
         for (uint32_t k = 0; k < n_point; k++)
             ts->point_count[ts->touched_point[k]] = 0;
     }
+    for (size_t k = 0; k < n_full_cells; k++) /* c itself among them when self_counted */
+        ts->u.in_cell[ts->u.full[k]] += u_cell;
     /* The shared part: every point of c with neighbours saw the same cells,
      * itself among them when self_counted. */
     for (uint32_t k = 0; k < n_u; k++) {
@@ -220,6 +288,49 @@ static void describe_cells(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
+/* Each point's u sum, from what every thread handed out; a point of a cell
+ * that covers itself handed its own u to the whole cell, itself included. */
+static void gather_u_sums(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const colocation_job *j = arg;
+    const grid *g = j->g;
+    for (size_t c = begin; c < end; c++) {
+        const double *lo = j->b.lo + c * 3, *hi = j->b.hi + c * 3;
+        const bool self_counted = fc_grid_box_coverage(g, lo, hi, lo, hi) == BOX_FULL;
+        u_fixed in_cell = 0;
+        for (int t = 0; t < g->threads; t++)
+            in_cell += j->sums[t].u.in_cell[c];
+        for (uint32_t p = g->cell_start[c]; p < g->cell_start[c + 1]; p++) {
+            const uint32_t i = g->order[p], total = j->neighbours[i];
+            u_fixed sum = total ? in_cell : 0;
+            for (int t = 0; total && t < g->threads; t++)
+                sum += j->sums[t].u.in_point[p];
+            if (total && self_counted)
+                sum -= ((u_fixed)1 << j->u_bits) / total;
+            j->u_sum[i] = ldexp((double)sum, -j->u_bits);
+        }
+    }
+}
+
+static bool u_handout_alloc(u_handout *u, size_t n, size_t n_cells, size_t max_near)
+{
+    u->full = malloc(max_near * sizeof *u->full);
+    u->point_full = malloc(max_near * sizeof *u->point_full);
+    u->in_cell = calloc(n_cells, sizeof *u->in_cell);
+    u->in_point = calloc(n, sizeof *u->in_point);
+    return u->full && u->point_full && u->in_cell && u->in_point;
+}
+
+static void u_handout_free(u_handout *u)
+{
+    free(u->full);
+    free(u->point_full);
+    free(u->hits);
+    free(u->in_cell);
+    free(u->in_point);
+}
+
 static bool thread_sums_alloc(thread_sums *ts, size_t S, size_t max_partial)
 {
     ts->t = calloc(S * S, sizeof *ts->t);
@@ -246,6 +357,7 @@ static void thread_sums_free(thread_sums *ts)
     free(ts->touched_point);
     free(ts->touched_u);
     free(ts->partial);
+    u_handout_free(&ts->u);
 }
 
 /* The quotients from the threads' sums. */
@@ -289,9 +401,11 @@ static int alloc_result(fc_context *ctx, size_t S, fc_colocation *out)
 int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                             const uint32_t *sector, size_t n_sectors,
                             const fc_dbscan_params *params, double side, fc_colocation *out,
-                            uint32_t *neighbours)
+                            fc_neighbourhoods *nb)
 {
     *out = (fc_colocation){0};
+    if (nb && nb->u_sum && !nb->count)
+        return fc_error(ctx, FC_EINVAL, "co-location: u sums need the neighbour counts");
     if (n_sectors == 0 || n_sectors > FC_COLOCATION_MAX_SECTORS)
         return fc_error(ctx, FC_EINVAL, "co-location of %zu sectors: at most %d", n_sectors,
                         FC_COLOCATION_MAX_SECTORS);
@@ -316,7 +430,10 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
         return status;
     }
     colocation_job job = {.g = &g, .sector = sector, .n_sectors = n_sectors,
-                          .neighbours = neighbours};
+                          .neighbours = nb ? nb->count : NULL, .u_sum = nb ? nb->u_sum : NULL,
+                          .u_bits = 63};
+    for (size_t rest = n; rest > 0; rest >>= 1) /* 63 less the bits of n */
+        job.u_bits--;
     job.h.sector = malloc(n * sizeof *job.h.sector);
     job.h.count = malloc(n * sizeof *job.h.count);
     job.h.len = malloc(g.n_cells * sizeof *job.h.len);
@@ -327,12 +444,20 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
     bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo &&
               job.b.hi && job.sums;
     for (int t = 0; ok && t < g.threads; t++)
-        ok = thread_sums_alloc(&job.sums[t], n_sectors, fc_grid_max_near_cells(&g));
+        ok = thread_sums_alloc(&job.sums[t], n_sectors, fc_grid_max_near_cells(&g)) &&
+             (!job.u_sum ||
+              u_handout_alloc(&job.sums[t].u, n, g.n_cells, fc_grid_max_near_cells(&g)));
+    if (ok) {
+        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, describe_cells, &job);
+        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK / 16, colocate_cells, &job);
+        for (int t = 0; t < g.threads; t++)
+            ok = ok && !job.sums[t].u.failed;
+    }
     if (!ok) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
     } else {
-        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, describe_cells, &job);
-        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK / 16, colocate_cells, &job);
+        if (job.u_sum)
+            fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, gather_u_sums, &job);
         finish(&job, g.threads, n, sector, out);
     }
     for (int t = 0; job.sums && t < g.threads; t++)
@@ -353,11 +478,10 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
 int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors,
                           const fc_dbscan_params *params, fc_colocation *out,
-                          uint32_t *neighbours)
+                          fc_neighbourhoods *nb)
 {
     const double side = params ? fc_grid_default_side(params) / FC_COLOCATION_SUBDIVIDE : 0;
-    return fc_colocation_with_side(ctx, n, x, y, sector, n_sectors, params, side, out,
-                                   neighbours);
+    return fc_colocation_with_side(ctx, n, x, y, sector, n_sectors, params, side, out, nb);
 }
 
 void fc_colocation_free(fc_colocation *c)

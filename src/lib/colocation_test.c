@@ -22,7 +22,9 @@
  *   KC[s][t][t']  = sum over j in s of C_j[t] C_j[t']   (C_j[t]: column sum of j from t)
  *   KRC[s][t][t'] = sum over i in s of R_i[t] C_i[t']
  * One more pass over the neighbourhoods (after the quotients' pass, which
- * gives |N(i)|) finds R and C. The sums are taken in 64.64 fixed point, so
+ * gives |N(i)|) finds R and C. With one stratum (no regions), R_i is 1 and
+ * C_i the sum of u over N(i), which the quotients' pass gathers itself
+ * (colocation.c): then no second pass is needed. The sums are taken in 64.64 fixed point, so
  * any thread count gives the same bits; check_colocation compares the
  * moments with every permutation of small cases.
  *
@@ -137,12 +139,12 @@ static void point_neighbours(const pass_job *j, uint32_t p, size_t n_partial,
     }
 }
 
-/* Adds point p's part of the sums: R = u_p * counts, C = sums of u. */
-static void add_point(const pass_job *j, null_sums *z, uint32_t p, const double *cnt,
+/* Adds a point's part of the sums: its stratum s, u = 1/|N|, and its
+ * neighbours' counts and sums of u by stratum; R = u * counts, C = sums of
+ * u. */
+static void add_point(size_t K, null_sums *z, size_t s, double u, const double *cnt,
                       const double *us)
 {
-    const size_t K = j->K, s = j->stratum[p];
-    const double u = j->u[p];
     for (size_t t = 0; t < K; t++) {
         if (cnt[t] == 0)
             continue;
@@ -193,7 +195,7 @@ static void pass_cells(void *arg, size_t begin, size_t end, int worker)
                 us[j->stratum[p]] -= j->u[p];
             }
             point_neighbours(j, p, n_partial, partial, cnt, us);
-            add_point(j, &j->sums[worker], p, cnt, us);
+            add_point(K, &j->sums[worker], j->stratum[p], j->u[p], cnt, us);
         }
     }
 }
@@ -222,11 +224,29 @@ static void describe(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
+/* One stratum, and the co-location pass gave each point's sum of u: then
+ * the sums need no second pass over the neighbourhoods. */
+static int sums_of_one_stratum(fc_context *ctx, size_t n, const fc_neighbourhoods *nb,
+                               null_sums *total)
+{
+    if (!sums_alloc(total, 1))
+        return fc_error(ctx, FC_ENOMEM, "out of memory testing the co-location of %zu firms", n);
+    for (size_t i = 0; i < n; i++)
+        if (nb->count[i]) { /* no neighbour: no part in any sum */
+            const double cnt = nb->count[i], us = nb->u_sum[i];
+            add_point(1, total, 0, 1.0 / nb->count[i], &cnt, &us);
+        }
+    return FC_OK;
+}
+
 /* The sums over the neighbourhoods of n points in K strata. */
 static int neighbourhood_sums(fc_context *ctx, size_t n, const double *x, const double *y,
-                              const uint32_t *stratum, size_t K, const uint32_t *neighbours,
+                              const uint32_t *stratum, size_t K, const fc_neighbourhoods *nb,
                               const fc_dbscan_params *params, null_sums *total)
 {
+    if (K == 1 && nb->u_sum)
+        return sums_of_one_stratum(ctx, n, nb, total);
+    const uint32_t *neighbours = nb->count;
     fc_dbscan_params metric = *params;
     metric.weight = NULL;
     metric.min_pts = 1;
@@ -390,12 +410,12 @@ static double expectation(const moments_in *z, const stratum_counts *sc)
 
 int fc_colocation_moments(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors, const uint32_t *stratum,
-                          size_t n_strata, const uint32_t *neighbours,
+                          size_t n_strata, const fc_neighbourhoods *nb,
                           const fc_dbscan_params *params, double *mean, double *var)
 {
     const size_t K = n_strata ? n_strata : 1, S = n_sectors;
     null_sums sums = {0};
-    int status = neighbourhood_sums(ctx, n, x, y, stratum, K, neighbours, params, &sums);
+    int status = neighbourhood_sums(ctx, n, x, y, stratum, K, nb, params, &sums);
     double *d = status == FC_OK ? malloc((3 * K * K + 3 * K * K * K) * sizeof *d) : NULL;
     double *count = status == FC_OK ? calloc(K * (S + 1), sizeof *count) : NULL;
     if (status == FC_OK && (!d || !count))
@@ -434,7 +454,7 @@ int fc_colocation_moments(fc_context *ctx, size_t n, const double *x, const doub
 
 int fc_colocation_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, const uint32_t *stratum, size_t n_strata,
-                          const uint32_t *neighbours, const fc_dbscan_params *params,
+                          const fc_neighbourhoods *nb, const fc_dbscan_params *params,
                           fc_colocation *c)
 {
     const size_t S = c->n_sectors, pairs = S * S;
@@ -442,8 +462,8 @@ int fc_colocation_pvalues(fc_context *ctx, size_t n, const double *x, const doub
     c->p_value = malloc(pairs * sizeof *c->p_value);
     c->q_value = malloc(pairs * sizeof *c->q_value);
     int status = mean && var && c->p_value && c->q_value
-                     ? fc_colocation_moments(ctx, n, x, y, sector, S, stratum, n_strata,
-                                             neighbours, params, mean, var)
+                     ? fc_colocation_moments(ctx, n, x, y, sector, S, stratum, n_strata, nb,
+                                             params, mean, var)
                      : fc_error(ctx, FC_ENOMEM, "out of memory");
     size_t tested = 0;
     for (size_t k = 0; k < pairs && status == FC_OK; k++) {

@@ -345,19 +345,27 @@ typedef struct fc_colocation {
 /* The co-location grid's cells are DBSCAN's side divided by this. */
 #define FC_COLOCATION_SUBDIVIDE 4
 
+/* What the co-location pass can also give of each point i, in input order,
+ * for the null model's moments (colocation_test.c); a NULL array is not
+ * asked for. */
+typedef struct fc_neighbourhoods {
+    uint32_t *count; /* |N(i)| */
+    double *u_sum;   /* the sum over j in N(i) of 1 / |N(j)| (needs count) */
+} fc_neighbourhoods;
+
 /* The co-location quotients of n points of n_sectors sectors (sector[i] <
  * n_sectors), with params' eps, distance and threads; the same numbers for
- * any thread count. neighbours (n long, may be NULL) gets each point's
- * |N(i)|. On failure *out holds nothing to free. */
+ * any thread count. nb (may be NULL) gets what it asks of each point. On
+ * failure *out holds nothing to free. */
 int fc_colocation_compute(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors,
                           const fc_dbscan_params *params, fc_colocation *out,
-                          uint32_t *neighbours);
+                          fc_neighbourhoods *nb);
 /* The same with grid cells of a given side (the tests try several). */
 int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
                             const uint32_t *sector, size_t n_sectors,
                             const fc_dbscan_params *params, double side, fc_colocation *out,
-                            uint32_t *neighbours);
+                            fc_neighbourhoods *nb);
 void fc_colocation_free(fc_colocation *c);
 
 /* colocation_test.c: the exact mean and variance of each pair's summed
@@ -366,17 +374,19 @@ void fc_colocation_free(fc_colocation *c);
 #define FC_CLQ_MIN_EXPECTED 5 /* below this expected T, Cantelli's bound */
 #define FC_CLQ_MAX_STRATA 32  /* more strata (regions + 1): no p-values */
 /* mean and var: n_sectors^2 each; stratum NULL (one stratum) or < n_strata;
- * neighbours: each point's |N(i)|, from fc_colocation_compute(). */
+ * nb: each point's |N(i)| from fc_colocation_compute(), and, with one
+ * stratum, its u_sum if asked for there: then no second pass over the
+ * neighbourhoods is needed. */
 int fc_colocation_moments(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, size_t n_sectors, const uint32_t *stratum,
-                          size_t n_strata, const uint32_t *neighbours,
+                          size_t n_strata, const fc_neighbourhoods *nb,
                           const fc_dbscan_params *params, double *mean, double *var);
 /* c->p_value (one-sided, for attraction: by the normal approximation, or
  * Cantelli's bound where the expected T is small) and c->q_value
  * (Benjamini-Hochberg over the pairs with a p-value). */
 int fc_colocation_pvalues(fc_context *ctx, size_t n, const double *x, const double *y,
                           const uint32_t *sector, const uint32_t *stratum, size_t n_strata,
-                          const uint32_t *neighbours, const fc_dbscan_params *params,
+                          const fc_neighbourhoods *nb, const fc_dbscan_params *params,
                           fc_colocation *c);
 
 /* ---- cluster.c: the firms as a run measures them ---------------------------- */
