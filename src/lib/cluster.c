@@ -888,10 +888,11 @@ static int colocation_stage(fc_job *job)
     const bool test = job->o->permutations > 0;
     /* the test needs each firm's |N|, and with one stratum its sum of u too,
      * gathered in the same pass (colocation_test.c) */
+    const bool one_stratum = colocation_strata(job) == 1;
     fc_neighbourhoods nb = {0};
     nb.count = test ? malloc(f->n * sizeof *nb.count) : NULL;
-    nb.u_sum = test && colocation_strata(job) == 1 ? malloc(f->n * sizeof *nb.u_sum) : NULL;
-    if (test && (!nb.count || (colocation_strata(job) == 1 && !nb.u_sum))) {
+    nb.u_sum = test && one_stratum ? malloc(f->n * sizeof *nb.u_sum) : NULL;
+    if (test && (!nb.count || (one_stratum && !nb.u_sum))) {
         free(nb.count);
         free(nb.u_sum);
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");

@@ -60,7 +60,7 @@ typedef uint64_t u_fixed;
 typedef struct u_handout {
     uint32_t *full;       /* the cells wholly within eps of the cell */
     uint32_t *point_full; /* the partial cells wholly within eps of the point */
-    uint32_t *hits;       /* the points of the others within eps of it */
+    uint32_t *hits;       /* the points tested one by one and within eps of it */
     size_t hits_room;
     u_fixed *in_cell;     /* per cell: the u of points near every point of it */
     u_fixed *in_point;    /* per sorted point: the u of points near it */

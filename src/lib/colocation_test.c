@@ -24,9 +24,10 @@
  * One more pass over the neighbourhoods (after the quotients' pass, which
  * gives |N(i)|) finds R and C. With one stratum (no regions), R_i is 1 and
  * C_i the sum of u over N(i), which the quotients' pass gathers itself
- * (colocation.c): then no second pass is needed. The sums are taken in 64.64 fixed point, so
- * any thread count gives the same bits; check_colocation compares the
- * moments with every permutation of small cases.
+ * (colocation.c): then no second pass is needed. The sums are taken in
+ * 64.64 fixed point, so any thread count gives the same bits;
+ * check_colocation compares the moments with every permutation of small
+ * cases.
  *
  * The p-value is then the normal approximation P(Z >= (T - E[T]) / sd):
  * one-sided, for attraction (B over-represented around A). Where the

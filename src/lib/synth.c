@@ -269,6 +269,7 @@ typedef struct model {
     GEOSGeometry *boundary[N_CITIES];                   /* NULL: none of its own */
     const GEOSPreparedGeometry *inside[N_CITIES];
     size_t countryside_town[N_CITIES];                 /* with a boundary: see city_boundary */
+    size_t planted_city[N_PLANTED], planted_anchor[N_PLANTED]; /* of planted_sectors */
 } model;
 
 static void model_free_boundaries(model *m)
@@ -349,6 +350,10 @@ static void model_init(model *m, uint64_t seed)
                 m->district_dx[s][c][d] = rad * rng_normal(&r);
                 m->district_dy[s][c][d] = rad * rng_normal(&r);
             }
+    for (size_t k = 0; k < N_PLANTED; k++) {
+        m->planted_city[k] = city_index(planted_sectors[k].city);
+        m->planted_anchor[k] = sector_index(planted_sectors[k].anchor);
+    }
     for (size_t k = 0; k < sizeof shared_districts / sizeof shared_districts[0]; k++) {
         const size_t s = sector_index(shared_districts[k].oked);
         const size_t with = sector_index(shared_districts[k].with);
@@ -438,10 +443,9 @@ static void plant_related(const model *m, uint64_t seed, size_t i, firm *f)
     rng_seed(&r, seed ^ 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1));
     for (size_t k = 0; k < N_PLANTED; k++) {
         const planted *p = &planted_sectors[k];
-        const size_t c = city_index(p->city);
+        const size_t c = m->planted_city[k], a = m->planted_anchor[k];
         if (c != f->city || rng_uniform(&r) >= p->share)
             continue;
-        const size_t a = sector_index(p->anchor);
         const city *ct = &cities[c];
         for (int tries = 0; tries < 100; tries++) {
             const int d = (int)(rng_uniform(&r) * DISTRICTS);
