@@ -165,6 +165,36 @@ def checks(work):
             oblasts = {f["region"] for f in firms.getFeatures()} - {None}
             check(f"{fmt} firms: oblast names", "Astana (city)" in oblasts and len(oblasts) >= 19,
                   str(sorted(map(str, oblasts))[:5]))
+        # related-sector clusters: --groups auto writes the groups it derived as a
+        # table (groups.csv beside single-layer formats), and the clusters of the
+        # groups load with the clusters' style, a category per group
+        grouped = (("GeoPackage", None, "groups.gpkg", "{out}|layername={layer}"),
+                   ("Shapefile", "ESRI Shapefile", "groups_shp", "{out}/{layer}.shp"))
+        for fmt, driver, out, pattern in grouped:
+            path = os.path.join(work, out)
+            run = subprocess.run([BIN, "cluster", FIRMS, path, "--sector-field", "oked",
+                                  "--sector-digits", "2", "--eps", "2000", "--min-pts", "10",
+                                  "--permutations", "9", "--groups", "auto", "-q"]
+                                 + (["-f", driver] if driver else []),
+                                 capture_output=True, text=True)
+            check(f"{fmt} --groups auto exits 0", run.returncode == 0, run.stderr)
+            table = (pattern.format(out=path, layer="groups") if driver is None
+                     else os.path.join(path, "groups.csv"))
+            groups = layer(table, "groups")
+            rows = {(f["group"], f["code"]) for f in groups.getFeatures()}
+            check(f"{fmt} groups: the four planted groups, a row per sector", groups.isValid()
+                  and {g for g, _ in rows} == {"06+09+71", "13+14", "24+25", "62+63"}
+                  and len(rows) == 9
+                  and {"group", "code", "name"} <= {f.name() for f in groups.fields()},
+                  f"{sorted(rows)} {[f.name() for f in groups.fields()]}")
+            clusters = layer(pattern.format(out=path, layer="clusters"), "clusters")
+            r = clusters.renderer()
+            ids = sorted({f["sector"] for f in clusters.getFeatures()})
+            check(f"{fmt} group clusters: a category per group, with their sectors",
+                  clusters.isValid() and r.type() == "categorizedSymbol"
+                  and sorted(c.value() for c in r.categories()) == ids and len(ids) >= 3
+                  and all(f["n_sectors"] >= 2 and f["top_sects"] and f["diversity"] > 1
+                          for f in clusters.getFeatures()), str(ids))
         # the map picture
         png = os.path.join(work, "map.png")
         run = subprocess.run([BIN, "render", os.path.join(work, "out.gpkg"), png, "--regions", OBLASTS],
@@ -252,7 +282,8 @@ def checks(work):
         check("render leaves no temporary", sorted(os.listdir(work)) ==
               sorted([f for _, _, f, _, _ in FORMATS] +
                      ["map.png", "almaty.pdf", "south.svg", "atlas.pdf", "heat.png",
-                      "heat_shp.png", "suggest.json", "curves.svg"]),
+                      "heat_shp.png", "suggest.json", "curves.svg", "groups.gpkg",
+                      "groups_shp"]),
               str(os.listdir(work)))
     except Exception:
         traceback.print_exc()
