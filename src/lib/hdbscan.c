@@ -376,7 +376,6 @@ RADIX_SORT(sort_by_core, uint32_t, core_of)
 
 /* ---- the minimum spanning tree (Boruvka) ------------------------------------ */
 
-
 /* Each node's component, when all its points are in one; children come
  * after their parents, so one backward pass does it. */
 static void mark_components(mst_job *j)

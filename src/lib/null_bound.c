@@ -383,10 +383,7 @@ static void mark_cores(const fc_null_bound *nb, fc_null_scratch *s, const grid *
             s->candidate[c] = 1;
             continue;
         }
-        uint32_t near = 0; /* too few points near the cell: none of it is core */
-        for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1] && near < need; k++)
-            near += s->count[nb->near[k]];
-        if (near < need) {
+        if (!may_hold_core(nb, s, c)) { /* too few points near the cell: none is core */
             memset(s->core + a, 0, e - a);
             continue;
         }

@@ -161,7 +161,10 @@ int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq, si
     return FC_OK;
 }
 
-size_t fc_result_n_colocation_sectors(const fc_result *r) { return r->clq ? r->n_coloc : 0; }
+size_t fc_result_n_colocation_sectors(const fc_result *r)
+{
+    return r && r->clq ? r->n_coloc : 0;
+}
 
 int fc_result_colocation_sector(const fc_result *r, size_t i, const char **code, size_t *n_firms)
 {
