@@ -336,6 +336,47 @@ START_TEST(one_run_gives_half_or_one)
 }
 END_TEST
 
+/* The null runs' sample of a stratum: every subset of its size equally
+ * likely, in increasing order, and the bitmap left zero. By hand, then the
+ * 20 subsets of 3 of 6 counted over 40,000 draws (2,000 each expected; a
+ * standard deviation of 44), then random sizes. */
+START_TEST(sample_positions_uniform_and_sorted)
+{
+    uint64_t bits[8] = {0}, state = 77;
+    size_t out[512];
+    ck_assert_uint_eq(fc_sample_positions(&state, 5, 5, bits, out), 5);
+    for (size_t k = 0; k < 5; k++)
+        ck_assert_uint_eq(out[k], k);
+    ck_assert_uint_eq(fc_sample_positions(&state, 5, 0, bits, out), 0);
+    ck_assert_uint_eq(fc_sample_positions(&state, 3, 7, bits, out), 3); /* at most len */
+    static int seen[64];
+    for (int draw = 0; draw < 40000; draw++) {
+        ck_assert_uint_eq(fc_sample_positions(&state, 6, 3, bits, out), 3);
+        ck_assert(out[0] < out[1] && out[1] < out[2] && out[2] < 6);
+        seen[(1 << out[0]) | (1 << out[1]) | (1 << out[2])]++;
+    }
+    int subsets = 0;
+    for (int mask = 0; mask < 64; mask++)
+        if (__builtin_popcount((unsigned)mask) == 3) {
+            subsets++;
+            ck_assert_msg(seen[mask] > 1700 && seen[mask] < 2300, "subset %#x drawn %d times",
+                          mask, seen[mask]);
+        } else {
+            ck_assert_int_eq(seen[mask], 0);
+        }
+    ck_assert_int_eq(subsets, 20);
+    rng_state = 3;
+    for (int t = 0; t < 2000; t++) {
+        size_t len = (size_t)(uniform() * 500), take = (size_t)(uniform() * (double)(len + 1));
+        ck_assert_uint_eq(fc_sample_positions(&state, len, take, bits, out), take);
+        for (size_t k = 0; k < take; k++)
+            ck_assert(out[k] < len && (k == 0 || out[k - 1] < out[k]));
+        for (size_t w = 0; w < 8; w++)
+            ck_assert_uint_eq(bits[w], 0);
+    }
+}
+END_TEST
+
 START_TEST(q_values_by_hand)
 {
     /* Benjamini-Hochberg: sorted p 0.01 0.02 0.03 0.5 (m = 4) give
@@ -677,6 +718,7 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, null_bound_never_below_the_largest_cluster);
     tcase_add_test(tc, null_bound_changes_no_pvalue);
     tcase_add_test(tc, q_values_by_hand);
+    tcase_add_test(tc, sample_positions_uniform_and_sorted);
     tcase_add_test(tc, distance_scale_by_hand);
     suite_add_tcase(s, tc);
     return s;

@@ -563,6 +563,12 @@ int fc_cluster_pvalues(fc_context *ctx, size_t n, const double *x, const double 
                        const int32_t *cluster_sector, const size_t *cluster_size,
                        int permutations, uint64_t seed, int threads, double *p_out,
                        int *runs_out, fc_mc_tally *tally);
+/* A uniformly random subset of `take` (at most len) of the positions 0 ..
+ * len - 1, by Floyd's algorithm from the stream `state`, written to out in
+ * increasing order: the null runs' sample of a stratum. bits: len bits,
+ * zero, and left zero. Returns how many. */
+size_t fc_sample_positions(uint64_t *state, size_t len, size_t take, uint64_t *bits,
+                           size_t *out);
 /* The data's distance scale, for sectors without a cluster (a wrong eps,
  * degrees for metres, shows at once): for each sector s with
  * sector_clusters[s] == 0 and at least k firms, the median over up to
