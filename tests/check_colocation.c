@@ -90,7 +90,8 @@ static size_t make_case(int shape, double *x, double *y, uint32_t *s, size_t max
     size_t n = below(max_n + 1);
     double eps = (double)(1 + below(6));
     double offset = (next_u64() & 1) ? 0 : 1e6;
-    double span = eps * (double)(2 + below(10));
+    /* a third of the cases spread over several of the sweep's tiles (20 eps) */
+    double span = eps * (double)(2 + below(10)) * (below(3) == 0 ? 8 : 1);
     *n_sectors = 1 + below(4);
     for (size_t i = 0; i < n; i++) {
         switch (shape) {
@@ -203,11 +204,16 @@ START_TEST(matches_brute_force_geodesic)
     for (int t = 0; t < CASES; t++) {
         size_t n = below(MAX_N + 1), n_sectors = 1 + below(S);
         double eps = 100 + (double)below(500);
-        double lat0 = t % 4 == 0 ? 89.97 : 43 + (double)below(10), lon0 = 50 + (double)below(30);
+        /* near the pole (left to the cells), across the antimeridian (half
+         * the firms written west of it), in Kazakhstan's latitudes */
+        double lat0 = t % 4 == 0 ? 89.97 : 43 + (double)below(10);
+        double lon0 = t % 8 == 1 ? 179.985 : 50 + (double)below(30);
         for (size_t i = 0; i < n; i++) {
             /* a few km across; some duplicates */
             lon[i] = i > 0 && below(6) == 0 ? lon[i - 1] : lon0 + uniform() * 0.03;
             lat[i] = i > 0 && lon[i] == lon[i - 1] ? lat[i - 1] : lat0 + uniform() * 0.02;
+            if (t % 8 == 1 && lon[i] > 180 && below(2) == 0)
+                lon[i] -= 360;
             s[i] = (uint32_t)below(n_sectors);
         }
         fc_dbscan_params p = {.eps = eps, .distance = FC_DISTANCE_GEODESIC, .threads = 1 + t % 3};

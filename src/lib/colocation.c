@@ -9,7 +9,10 @@
  * n'(A) the firms of A with a neighbour, n(B) the firms of B, n all firms.
  *
  * Counting every neighbour of every firm would cost the sum of |N(i)|, which
- * in a city centre is thousands a firm. So the grid's cells are a quarter of
+ * in a city centre is thousands a firm. colocation_sweep.c counts by
+ * sliding windows; where it does not apply (beyond 80 degrees of latitude,
+ * eps over 100 km, too many tiles to number, columns wider than eps) the
+ * grid of cells below gives the same sums. Its cells are a quarter of
  * DBSCAN's side, and each cell keeps a histogram of its sectors:
  *  - a cell D whose every point is within eps of every point of cell C
  *    (their boxes' farthest corners pass the neighbour test) adds its
@@ -24,17 +27,15 @@
  * T is summed in 64.64 fixed point: each firm adds count * floor(2^64 /
  * |N(i)|), whole numbers whose sum is exact in any order, so the result does
  * not depend on the threads (and is within n 2^-64 of the real sum). */
+#include "colocation_sweep.h"
 #include "grid.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef __SIZEOF_INT128__
-#error "the co-location sums need a 128-bit integer type (GCC or Clang on a 64-bit target)"
-#endif
-typedef __int128 fixed; /* 64.64 fixed point */
-#define FIXED_ONE ((unsigned __int128)1 << 64)
+typedef colocation_fixed fixed; /* 64.64 fixed point */
+#define FIXED_ONE COLOCATION_FIXED_ONE
 
 /* Per-cell sector histograms: cell c's distinct sectors and their counts are
  * entries [cell_start[c], cell_start[c] + len[c]) of sector and count. */
@@ -360,21 +361,29 @@ static void thread_sums_free(thread_sums *ts)
     u_handout_free(&ts->u);
 }
 
-/* The quotients from the threads' sums. */
-static void finish(const colocation_job *j, int threads, size_t n, const uint32_t *sector,
-                   fc_colocation *out)
+/* The cell grid's sums, over the threads, into totals. */
+static void gather_sums(const colocation_job *j, int threads, colocation_totals *totals)
 {
     const size_t S = j->n_sectors;
+    for (int t = 0; t < threads; t++) {
+        for (size_t k = 0; k < S * S; k++)
+            totals->t[k] += j->sums[t].t[k];
+        for (size_t a = 0; a < S; a++)
+            totals->n_with[a] += j->sums[t].n_with[a];
+    }
+}
+
+/* The quotients from the sums. */
+static void finish(const colocation_totals *totals, size_t n, const uint32_t *sector,
+                   fc_colocation *out)
+{
+    const size_t S = out->n_sectors;
     for (size_t i = 0; i < n; i++)
         out->n_firms[sector[i]]++;
     for (size_t a = 0; a < S; a++) {
-        for (int t = 0; t < threads; t++)
-            out->n_with[a] += j->sums[t].n_with[a];
+        out->n_with[a] = totals->n_with[a];
         for (size_t b = 0; b < S; b++) {
-            fixed sum = 0;
-            for (int t = 0; t < threads; t++)
-                sum += j->sums[t].t[a * S + b];
-            double share = (double)sum / (double)FIXED_ONE;
+            double share = (double)totals->t[a * S + b] / (double)FIXED_ONE;
             double others = (double)out->n_firms[b] - (a == b);
             out->share[a * S + b] = share;
             out->clq[a * S + b] = out->n_with[a] > 0 && others > 0 && n > 1
@@ -396,6 +405,55 @@ static int alloc_result(fc_context *ctx, size_t S, fc_colocation *out)
     for (size_t k = 0; k < S * S; k++)
         out->clq[k] = NAN;
     return FC_OK;
+}
+
+/* The sums by the grid of cells of the given side, on g (its metric set). */
+static int cell_sums(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
+                     const uint32_t *sector, size_t n_sectors, const fc_dbscan_params *metric,
+                     double side, colocation_totals *totals)
+{
+    int status = fc_grid_build(ctx, g, n, x, y, NULL, metric, side);
+    if (status != FC_OK)
+        return status;
+    colocation_job job = {.g = g, .sector = sector, .n_sectors = n_sectors,
+                          .neighbours = totals->count, .u_sum = totals->u_sum,
+                          .u_bits = totals->u_bits};
+    job.h.sector = malloc(n * sizeof *job.h.sector);
+    job.h.count = malloc(n * sizeof *job.h.count);
+    job.h.len = malloc(g->n_cells * sizeof *job.h.len);
+    job.sorted_sector = malloc(n * sizeof *job.sorted_sector);
+    job.b.lo = malloc(g->n_cells * 3 * sizeof *job.b.lo);
+    job.b.hi = malloc(g->n_cells * 3 * sizeof *job.b.hi);
+    job.sums = calloc((size_t)g->threads, sizeof *job.sums);
+    bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo &&
+              job.b.hi && job.sums;
+    for (int t = 0; ok && t < g->threads; t++)
+        ok = thread_sums_alloc(&job.sums[t], n_sectors, fc_grid_max_near_cells(g)) &&
+             (!job.u_sum ||
+              u_handout_alloc(&job.sums[t].u, n, g->n_cells, fc_grid_max_near_cells(g)));
+    if (ok) {
+        fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, describe_cells, &job);
+        fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK / 16, colocate_cells, &job);
+        for (int t = 0; t < g->threads; t++)
+            ok = ok && !job.sums[t].u.failed;
+    }
+    if (!ok) {
+        status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
+    } else {
+        if (job.u_sum)
+            fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, gather_u_sums, &job);
+        gather_sums(&job, g->threads, totals);
+    }
+    for (int t = 0; job.sums && t < g->threads; t++)
+        thread_sums_free(&job.sums[t]);
+    free(job.sums);
+    free(job.h.sector);
+    free(job.h.count);
+    free(job.h.len);
+    free(job.sorted_sector);
+    free(job.b.lo);
+    free(job.b.hi);
+    return status;
 }
 
 int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const double *y,
@@ -422,53 +480,32 @@ int fc_colocation_with_side(fc_context *ctx, size_t n, const double *x, const do
         status = fc_grid_metric(ctx, &g, n, x, y, &metric);
     if (status == FC_OK && n == 0)
         return FC_OK;
-    if (status == FC_OK)
-        status = fc_grid_build(ctx, &g, n, x, y, NULL, &metric, side);
-    if (status != FC_OK) {
-        fc_grid_free(&g);
-        fc_colocation_free(out);
-        return status;
-    }
-    colocation_job job = {.g = &g, .sector = sector, .n_sectors = n_sectors,
-                          .neighbours = nb ? nb->count : NULL, .u_sum = nb ? nb->u_sum : NULL,
-                          .u_bits = 63};
+    if (status == FC_OK && params->threads < 0)
+        status = fc_error(ctx, FC_EINVAL, "threads must be 0 (one per core) or more");
+    colocation_totals totals = {.count = nb ? nb->count : NULL, .u_sum = nb ? nb->u_sum : NULL,
+                                .u_bits = 63};
     for (size_t rest = n; rest > 0; rest >>= 1) /* 63 less the bits of n */
-        job.u_bits--;
-    job.h.sector = malloc(n * sizeof *job.h.sector);
-    job.h.count = malloc(n * sizeof *job.h.count);
-    job.h.len = malloc(g.n_cells * sizeof *job.h.len);
-    job.sorted_sector = malloc(n * sizeof *job.sorted_sector);
-    job.b.lo = malloc(g.n_cells * 3 * sizeof *job.b.lo);
-    job.b.hi = malloc(g.n_cells * 3 * sizeof *job.b.hi);
-    job.sums = calloc((size_t)g.threads, sizeof *job.sums);
-    bool ok = job.h.sector && job.h.count && job.h.len && job.sorted_sector && job.b.lo &&
-              job.b.hi && job.sums;
-    for (int t = 0; ok && t < g.threads; t++)
-        ok = thread_sums_alloc(&job.sums[t], n_sectors, fc_grid_max_near_cells(&g)) &&
-             (!job.u_sum ||
-              u_handout_alloc(&job.sums[t].u, n, g.n_cells, fc_grid_max_near_cells(&g)));
-    if (ok) {
-        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, describe_cells, &job);
-        fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK / 16, colocate_cells, &job);
-        for (int t = 0; t < g.threads; t++)
-            ok = ok && !job.sums[t].u.failed;
-    }
-    if (!ok) {
+        totals.u_bits--;
+    totals.t = calloc(n_sectors * n_sectors, sizeof *totals.t);
+    totals.n_with = calloc(n_sectors, sizeof *totals.n_with);
+    if (status == FC_OK && (!totals.t || !totals.n_with))
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
-    } else {
-        if (job.u_sum)
-            fc_parallel_for(g.threads, g.n_cells, CELL_CHUNK, gather_u_sums, &job);
-        finish(&job, g.threads, n, sector, out);
+    int swept = FC_EINVAL; /* the sweep, unless the points are left to the cells */
+    if (status == FC_OK) {
+        g.threads = fc_threads_or_cores(params->threads);
+        swept = fc_colocation_sweep(ctx, &g, n, x, y, sector, n_sectors, side, &totals);
+        if (swept == FC_ENOMEM)
+            status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms",
+                              n);
+        else if (swept != FC_OK && swept != FC_EINVAL)
+            status = swept;
     }
-    for (int t = 0; job.sums && t < g.threads; t++)
-        thread_sums_free(&job.sums[t]);
-    free(job.sums);
-    free(job.h.sector);
-    free(job.h.count);
-    free(job.h.len);
-    free(job.sorted_sector);
-    free(job.b.lo);
-    free(job.b.hi);
+    if (status == FC_OK && swept != FC_OK)
+        status = cell_sums(ctx, &g, n, x, y, sector, n_sectors, &metric, side, &totals);
+    if (status == FC_OK)
+        finish(&totals, n, sector, out);
+    free(totals.t);
+    free(totals.n_with);
     fc_grid_free(&g);
     if (status != FC_OK)
         fc_colocation_free(out);

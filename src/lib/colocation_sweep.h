@@ -1,0 +1,36 @@
+/* The co-location sums by a sweep (colocation_sweep.c), for colocation.c. */
+#ifndef FC_COLOCATION_SWEEP_H
+#define FC_COLOCATION_SWEEP_H
+
+#include "grid.h"
+
+#ifndef __SIZEOF_INT128__
+#error "the co-location sums need a 128-bit integer type (GCC or Clang on a 64-bit target)"
+#endif
+typedef __int128 colocation_fixed; /* 64.64 fixed point */
+#define COLOCATION_FIXED_ONE ((unsigned __int128)1 << 64)
+
+/* What the sweep gives: t (n_sectors^2) = T(A, B) in 64.64 fixed point and
+ * n_with (n_sectors) = n'(A), zeroed by the caller; count (by input index,
+ * NULL: not asked for) |N(i)|; u_sum (by input index, NULL: not asked for;
+ * needs count) the sum over N(i) of 1 / |N(j)|, summed in 64-bit fixed
+ * point with u_bits fractional bits. */
+typedef struct colocation_totals {
+    colocation_fixed *t;
+    size_t *n_with;
+    uint32_t *count;
+    double *u_sum;
+    int u_bits;
+} colocation_totals;
+
+/* The sums of n points (x, y as fc_dbscan() takes them; sector[i] <
+ * n_sectors) for g's neighbour test (g from fc_grid_metric(), g->threads
+ * set), the points cut into columns of width h (at most eps). FC_OK;
+ * FC_ENOMEM or FC_ECRS (said in ctx); FC_EINVAL, said nowhere, when the
+ * points are better left to the grid of cells (tiles too many to number,
+ * latitudes beyond 80 degrees, eps beyond 100 km). */
+int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *x,
+                        const double *y, const uint32_t *sector, size_t n_sectors, double h,
+                        colocation_totals *out);
+
+#endif /* FC_COLOCATION_SWEEP_H */
