@@ -38,7 +38,6 @@
  * in colocation.c: whole numbers, exact in any order, so the same for any
  * thread count. Tiles go to the threads whole.
  */
-#define _GNU_SOURCE /* qsort_r */
 #include "colocation_sweep.h"
 
 #include <float.h>
@@ -71,8 +70,8 @@ typedef struct tile {
     double *cx, *cy, *cz;   /* geodesic: earth-centred */
     uint32_t *sector, *idx; /* input index */
     uint8_t *own;
-    uint32_t *order;        /* scratch for sorting */
-    uint64_t *key;
+    uint32_t *order, *order2; /* scratch for sorting */
+    uint64_t *key, *key2;
     column *columns;
     double ws_radius, wo_radius; /* chords: within eps below the one, beyond above the other */
 } tile;
@@ -399,13 +398,42 @@ static void radix_sort(uint64_t *key, uint64_t *tmp, size_t n)
     }
 }
 
-static int compare_y(const void *a, const void *b, void *arg)
+/* Sorts n (key, value) pairs by the low `bytes` bytes of the key, stably
+ * (LSD radix, a byte a pass, skipping the bytes every key shares); the
+ * result may end in the scratch arrays: *key and *value say where. */
+static void radix_pairs(uint64_t **key, uint32_t **value, uint64_t **key_tmp,
+                        uint32_t **value_tmp, size_t n, int bytes)
 {
-    const tile *t = arg;
-    const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    if (t->y[i] != t->y[j])
-        return t->y[i] < t->y[j] ? -1 : 1;
-    return (t->idx[i] > t->idx[j]) - (t->idx[i] < t->idx[j]);
+    size_t count[256];
+    for (int shift = 0; shift < 8 * bytes; shift += 8) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[(*key)[i] >> shift & 0xff]++;
+        if (n == 0 || count[(*key)[0] >> shift & 0xff] == n)
+            continue;
+        for (size_t d = 0, at = 0; d < 256; d++) {
+            const size_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const size_t to = count[(*key)[i] >> shift & 0xff]++;
+            (*key_tmp)[to] = (*key)[i];
+            (*value_tmp)[to] = (*value)[i];
+        }
+        uint64_t *k = *key;
+        uint32_t *v = *value;
+        *key = *key_tmp, *value = *value_tmp;
+        *key_tmp = k, *value_tmp = v;
+    }
+}
+
+/* y's bits, in an order that sorts as the numbers do. */
+static uint64_t sortable(double y)
+{
+    uint64_t bits;
+    memcpy(&bits, &y, sizeof bits);
+    return bits >> 63 ? ~bits : bits | (uint64_t)1 << 63;
 }
 
 static bool tile_room(tile *t, size_t n, bool geodesic)
@@ -415,8 +443,9 @@ static bool tile_room(tile *t, size_t n, bool geodesic)
     void **arrays[] = {(void **)&t->x,   (void **)&t->y,      (void **)&t->z,
                        (void **)&t->cx,  (void **)&t->cy,     (void **)&t->cz,
                        (void **)&t->sector, (void **)&t->idx, (void **)&t->own,
-                       (void **)&t->order, (void **)&t->key,  (void **)&t->columns};
-    const size_t sizes[] = {8, 8, 8, 8, 8, 8, 4, 4, 1, 4, 8, sizeof(column)};
+                       (void **)&t->order, (void **)&t->key,  (void **)&t->columns,
+                       (void **)&t->order2, (void **)&t->key2};
+    const size_t sizes[] = {8, 8, 8, 8, 8, 8, 4, 4, 1, 4, 8, sizeof(column), 4, 8};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         free(*arrays[k]);
         *arrays[k] = NULL;
@@ -433,7 +462,7 @@ static void tile_free(tile *t)
 {
     free(t->x), free(t->y), free(t->z), free(t->cx), free(t->cy), free(t->cz), free(t->sector);
     free(t->idx);
-    free(t->own), free(t->order), free(t->key), free(t->columns);
+    free(t->own), free(t->order), free(t->key), free(t->columns), free(t->order2), free(t->key2);
 }
 
 /* Applies a permutation of the tile's points (order[new] = old). */
@@ -482,23 +511,30 @@ static void build_tile(const sweep *s, tile *t, size_t k)
         }
         x_lo = fmin(x_lo, t->x[i]);
     }
-    for (size_t i = 0; i < t->n; i++) /* by column, then position */
-        t->key[i] = (uint64_t)floor((t->x[i] - x_lo) / s->h) << 32 | i;
-    qsort(t->key, t->n, sizeof *t->key, compare_u64);
+    /* by column, then y, then input index (the members' order): stable
+     * sorts by y, then by column */
+    uint64_t *key = t->key, *key_tmp = t->key2;
+    uint32_t *order = t->order, *order_tmp = t->order2;
+    for (size_t i = 0; i < t->n; i++) {
+        key[i] = sortable(t->y[i]);
+        order[i] = (uint32_t)i;
+    }
+    radix_pairs(&key, &order, &key_tmp, &order_tmp, t->n, 8);
+    for (size_t i = 0; i < t->n; i++)
+        key[i] = (uint64_t)floor((t->x[order[i]] - x_lo) / s->h);
+    radix_pairs(&key, &order, &key_tmp, &order_tmp, t->n, 4);
     t->n_columns = 0;
     for (size_t i = 0; i < t->n; i++) {
-        t->order[i] = (uint32_t)t->key[i];
-        if (i > 0 && t->key[i] >> 32 == t->key[i - 1] >> 32)
+        if (i > 0 && key[i] == key[i - 1])
             continue;
         if (t->n_columns > 0)
             t->columns[t->n_columns - 1].end = i;
-        t->columns[t->n_columns++] = (column){.start = i, .index = (int64_t)(t->key[i] >> 32)};
+        t->columns[t->n_columns++] = (column){.start = i, .index = (int64_t)key[i]};
     }
     if (t->n_columns > 0)
         t->columns[t->n_columns - 1].end = t->n;
-    for (size_t c = 0; c < t->n_columns; c++) /* by y, then input index */
-        qsort_r(t->order + t->columns[c].start, t->columns[c].end - t->columns[c].start,
-                sizeof *t->order, compare_y, t);
+    if (order != t->order)
+        memcpy(t->order, order, t->n * sizeof *order);
     permute(t, frame != NULL);
     for (size_t c = 0; c < t->n_columns; c++) {
         column *col = &t->columns[c];
@@ -712,12 +748,13 @@ static void tile_frame(const tile_grid *tg, uint64_t number, double *f)
 }
 
 /* The members of every tile, own and halo, grouped by tile (in input
- * order within each); only tiles with an own point are kept. */
+ * order within each, which build_tile() keeps among equal y); only tiles
+ * with an own point are kept. */
 static int cut_tiles(sweep *s, const tile_grid *tg)
 {
     const size_t n = s->n;
     size_t cap = n + n / 4 + 16, used = 0;
-    uint64_t *key = malloc(cap * sizeof *key); /* tile << 33 | own << 32 | point */
+    uint64_t *key = malloc(cap * sizeof *key); /* tile << 33 | point << 1 | own */
     if (!key)
         return FC_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -734,7 +771,7 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
             key = more;
         }
         for (int m = 0; m < k; m++)
-            key[used++] = t[m] << 33 | (uint64_t)own[m] << 32 | i;
+            key[used++] = t[m] << 33 | (uint64_t)i << 1 | own[m];
     }
     uint64_t *tmp = malloc((used ? used : 1) * sizeof *tmp);
     if (!tmp) {
@@ -756,14 +793,14 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
     for (size_t a = 0, b; a < used; a = b) {
         bool any_own = false;
         for (b = a; b < used && key[b] >> 33 == key[a] >> 33; b++)
-            any_own |= (key[b] >> 32 & 1) != 0;
+            any_own |= (key[b] & 1) != 0;
         if (!any_own)
             continue;
         tl->start[tl->n_tiles] = kept;
         number[tl->n_tiles++] = key[a] >> 33;
         for (size_t m = a; m < b; m++) {
-            tl->member[kept] = (uint32_t)key[m];
-            tl->own[kept++] = (uint8_t)(key[m] >> 32 & 1);
+            tl->member[kept] = (uint32_t)(key[m] >> 1);
+            tl->own[kept++] = (uint8_t)(key[m] & 1);
         }
     }
     tl->start[tl->n_tiles] = kept;
@@ -868,7 +905,8 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
                         const double *y, const uint32_t *sector, size_t n_sectors, double h,
                         colocation_totals *out)
 {
-    if (!(h > 0) || !(h <= g->eps) || n > UINT32_MAX - 1)
+    if (!(h > 0) || !(h <= g->eps) || n > UINT32_MAX - 1 ||
+        !(4 * TILE_EPS * g->eps / h < (double)INT32_MAX)) /* a tile's columns, numbered */
         return FC_EINVAL;
     sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
                .h = h, .out = out};
