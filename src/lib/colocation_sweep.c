@@ -92,6 +92,7 @@ typedef struct thread_sums {
     uint32_t *hits, *maybe;          /* their positions; those the chord leaves open */
     size_t hits_room;
     uint64_t *u_diff;                /* the u handed out in the tile, as differences */
+    uint64_t *u_hit;                 /* and to its tested points, one by one */
     uint64_t *u_got;                 /* by input index: the u handed out */
     histogram h;
     window *windows;
@@ -286,11 +287,13 @@ static void count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits
     for (size_t k = 0; k < n_maybe; k++)
         if (near_in_tile(s, t, p, ts->maybe[k]))
             ts->hits[(*n_hits)++] = ts->maybe[k];
-    for (size_t k = 0; k < *n_hits; k++) {
+    uint32_t touched = *n_touched;
+    for (size_t k = 0; k < *n_hits; k++) { /* no branch: written always, kept when new */
         const uint32_t sector = t->sector[ts->hits[k]];
-        if (ts->point_count[sector]++ == 0)
-            ts->touched[(*n_touched)++] = sector;
+        ts->touched[touched] = sector;
+        touched += ts->point_count[sector]++ == 0;
     }
+    *n_touched = touched;
 }
 
 /* p hands out v: to its sure windows (itself taken out) and its hits. */
@@ -308,10 +311,8 @@ static void hand_out(thread_sums *ts, size_t p, size_t n_windows, bool self, siz
         ts->u_diff[p] -= v;
         ts->u_diff[p + 1] += v;
     }
-    for (size_t k = 0; k < n_hits; k++) {
-        ts->u_diff[ts->hits[k]] += v;
-        ts->u_diff[ts->hits[k] + 1] -= v;
-    }
+    for (size_t k = 0; k < n_hits; k++)
+        ts->u_hit[ts->hits[k]] += v;
 }
 
 /* p's sums, from the histogram of its sure windows and its band's hits. */
@@ -831,7 +832,7 @@ static bool thread_sums_alloc(thread_sums *ts, size_t n, size_t S, int reach, bo
     ts->t = calloc(S * S, sizeof *ts->t);
     ts->n_with = calloc(S, sizeof *ts->n_with);
     ts->point_count = calloc(S, sizeof *ts->point_count);
-    ts->touched = malloc(S * sizeof *ts->touched);
+    ts->touched = malloc((S + 1) * sizeof *ts->touched); /* one more: see count_hits() */
     ts->h.count = calloc(S, sizeof *ts->h.count);
     ts->h.active = malloc(S * sizeof *ts->h.active);
     ts->h.slot = malloc(S * sizeof *ts->h.slot);
@@ -845,7 +846,8 @@ static void thread_sums_free(thread_sums *ts)
 {
     free(ts->t), free(ts->n_with), free(ts->point_count), free(ts->touched), free(ts->hits);
     free(ts->maybe);
-    free(ts->u_diff), free(ts->u_got), free(ts->h.count), free(ts->h.active), free(ts->h.slot);
+    free(ts->u_diff), free(ts->u_hit), free(ts->u_got);
+    free(ts->h.count), free(ts->h.active), free(ts->h.slot);
     free(ts->windows);
     tile_free(&ts->tile);
 }
@@ -864,12 +866,15 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
         }
         if (s->out->u_sum) {
             uint64_t *more = realloc(ts->u_diff, (n + 1) * sizeof *more);
-            if (!more) {
+            if (more)
+                ts->u_diff = more;
+            if (!more || !(more = realloc(ts->u_hit, (n + 1) * sizeof *more))) {
                 ts->failed = true;
                 return;
             }
-            ts->u_diff = more;
+            ts->u_hit = more;
             memset(ts->u_diff, 0, (n + 1) * sizeof *ts->u_diff);
+            memset(ts->u_hit, 0, (n + 1) * sizeof *ts->u_hit);
         }
         build_tile(s, &ts->tile, k);
         for (size_t r = 0; r < ts->tile.n_columns; r++)
@@ -877,7 +882,7 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
         uint64_t running = 0;
         for (size_t p = 0; s->out->u_sum && p < n; p++) {
             running += ts->u_diff[p];
-            ts->u_got[ts->tile.idx[p]] += running;
+            ts->u_got[ts->tile.idx[p]] += running + ts->u_hit[p];
         }
     }
 }
