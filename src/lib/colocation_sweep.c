@@ -376,25 +376,25 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sorts n 64-bit keys (LSD radix, 16 bits a pass, skipping the passes
+/* Sorts n 64-bit keys (LSD radix, 11 bits a pass, skipping the passes
  * where every key has the same digit); tmp: room for n. */
 static void radix_sort(uint64_t *key, uint64_t *tmp, size_t n)
 {
-    static const int bits = 16;
-    size_t count[1 << 16];
-    for (int shift = 0; shift < 64; shift += bits) {
+    enum { BITS = 11, DIGITS = 1 << BITS };
+    size_t count[DIGITS]; /* 16 kB: on any thread's stack */
+    for (int shift = 0; shift < 64; shift += BITS) {
         memset(count, 0, sizeof count);
         for (size_t i = 0; i < n; i++)
-            count[key[i] >> shift & 0xffff]++;
-        if (n == 0 || count[key[0] >> shift & 0xffff] == n)
+            count[key[i] >> shift & (DIGITS - 1)]++;
+        if (n == 0 || count[key[0] >> shift & (DIGITS - 1)] == n)
             continue;
-        for (size_t d = 0, at = 0; d < (1 << 16); d++) {
+        for (size_t d = 0, at = 0; d < DIGITS; d++) {
             const size_t c = count[d];
             count[d] = at;
             at += c;
         }
         for (size_t i = 0; i < n; i++)
-            tmp[count[key[i] >> shift & 0xffff]++] = key[i];
+            tmp[count[key[i] >> shift & (DIGITS - 1)]++] = key[i];
         memcpy(key, tmp, n * sizeof *key);
     }
 }
@@ -641,8 +641,8 @@ static uint64_t tile_number(const tile_grid *tg, int64_t i, int64_t j)
     return tg->geodesic ? (uint64_t)(tg->first[i - tg->band_lo] + j) : (uint64_t)(i * tg->n_y + j);
 }
 
-/* The tiles whose halo holds point k (its own first): their numbers in
- * out, with own[] 1 for its own; returns how many (at most 9). */
+/* The tiles whose halo holds the point (x, y), its own first: their
+ * numbers in out, own[] 1 for its own; returns how many (at most 9). */
 static int tiles_holding(const tile_grid *tg, double x, double y, uint64_t *out, uint8_t *own)
 {
     int64_t i, j, k = 0;
