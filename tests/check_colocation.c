@@ -1,6 +1,7 @@
 /* Co-location quotients: a case to check by eye, then the brute-force
  * definition (tests/support.c) over thousands of random cases, planar and
  * geodesic, with cells of many sides; the same bits on any thread count. */
+#include "colocation_sweep.h"
 #include "fc_internal.h"
 #include "check_main.h"
 #include "support.h"
@@ -431,6 +432,73 @@ START_TEST(null_moments_are_exact)
 }
 END_TEST
 
+/* The sweep's sums of n points, straight from fc_colocation_sweep(). */
+static int sweep_sums(size_t n, const double *x, const double *y, const uint32_t *s, size_t S,
+                      const fc_dbscan_params *p, double *share, uint32_t *count, double *u_sum)
+{
+    grid g = {0};
+    ck_assert_int_eq(fc_grid_metric(ctx, &g, n, x, y, p), FC_OK);
+    g.threads = 2;
+    colocation_fixed t[16] = {0};
+    size_t n_with[4] = {0};
+    colocation_totals totals = {.t = t, .n_with = n_with, .count = count, .u_sum = u_sum,
+                                .u_bits = 40};
+    const int status = fc_colocation_sweep(ctx, &g, n, x, y, s, S, p->eps / 6, &totals);
+    for (size_t k = 0; k < S * S; k++)
+        share[k] = (double)t[k] / (double)COLOCATION_FIXED_ONE;
+    fc_grid_free(&g);
+    return status;
+}
+
+/* The sweep does the counting (it declines only near the poles and the
+ * like), and gives the very bits of the grid of cells, which counts when
+ * the columns would be wider than eps: on blobs of firms planar, around
+ * Almaty geodesic, and at 85 N, where it declines. */
+START_TEST(sweep_gives_the_cells_bits)
+{
+    enum { N = 4000, S = 4 };
+    static double x[N], y[N], share[S * S], u_sum[N];
+    static uint32_t s[N], count[N];
+    rng_state = 7;
+    for (int geodesic = 0; geodesic <= 2; geodesic++) {
+        for (size_t i = 0; i < N; i++) {
+            const size_t blob = below(12);
+            const double bx = (double)(blob % 4) * 9000, by = (double)(blob / 4) * 7000;
+            x[i] = bx + (uniform() - 0.5) * 4000 * uniform();
+            y[i] = by + (uniform() - 0.5) * 4000 * uniform();
+            s[i] = (uint32_t)below(S);
+            if (geodesic) { /* metres to degrees around Almaty, or at 85 N */
+                x[i] = 76.9 + x[i] / (geodesic == 1 ? 81000 : 9700);
+                y[i] = (geodesic == 1 ? 43.2 : 85) + y[i] / 111000;
+            }
+        }
+        fc_dbscan_params p = {.eps = 500, .min_pts = 1, .threads = 2,
+                              .distance = geodesic ? FC_DISTANCE_GEODESIC : FC_DISTANCE_PLANAR};
+        const int status = sweep_sums(N, x, y, s, S, &p, share, count, u_sum);
+        if (geodesic == 2) {
+            ck_assert_int_eq(status, FC_EINVAL);
+            continue;
+        }
+        ck_assert_int_eq(status, FC_OK);
+        fc_colocation cells;
+        uint32_t cell_count[N];
+        double cell_u[N];
+        fc_neighbourhoods nb = {.count = cell_count, .u_sum = cell_u};
+        ck_assert_int_eq(fc_colocation_with_side(ctx, N, x, y, s, S, &p, 1.5 * p.eps, &cells, &nb),
+                         FC_OK);
+        ck_assert_mem_eq(share, cells.share, S * S * sizeof *share);
+        ck_assert_mem_eq(count, cell_count, N * sizeof *count);
+        double total = 0;
+        for (size_t i = 0; i < N; i++) /* u bits differ: 40 here, as n leaves there */
+            ck_assert(fabs(u_sum[i] - cell_u[i]) <= 1e-9 * (1 + cell_u[i]));
+        for (size_t k = 0; k < S * S; k++)
+            total += share[k];
+        ck_assert_double_gt(total, 1000); /* the blobs are dense */
+        fc_colocation_free(&cells);
+    }
+}
+END_TEST
+
 static Suite *colocation_suite(void)
 {
     Suite *s = suite_create("colocation");
@@ -442,6 +510,7 @@ static Suite *colocation_suite(void)
     tcase_add_test(tc, matches_brute_force);
     tcase_add_test(tc, matches_brute_force_geodesic);
     tcase_add_test(tc, same_bits_whatever_the_thread_count);
+    tcase_add_test(tc, sweep_gives_the_cells_bits);
     tcase_add_test(tc, null_moments_are_exact);
     suite_add_tcase(s, tc);
     return s;
