@@ -361,18 +361,6 @@ static void thread_sums_free(thread_sums *ts)
     u_handout_free(&ts->u);
 }
 
-/* The cell grid's sums, over the threads, into totals. */
-static void gather_sums(const colocation_job *j, int threads, colocation_totals *totals)
-{
-    const size_t S = j->n_sectors;
-    for (int t = 0; t < threads; t++) {
-        for (size_t k = 0; k < S * S; k++)
-            totals->t[k] += j->sums[t].t[k];
-        for (size_t a = 0; a < S; a++)
-            totals->n_with[a] += j->sums[t].n_with[a];
-    }
-}
-
 /* The quotients from the sums. */
 static void finish(const colocation_totals *totals, size_t n, const uint32_t *sector,
                    fc_colocation *out)
@@ -442,7 +430,8 @@ static int cell_sums(fc_context *ctx, grid *g, size_t n, const double *x, const 
     } else {
         if (job.u_sum)
             fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, gather_u_sums, &job);
-        gather_sums(&job, g->threads, totals);
+        for (int t = 0; t < g->threads; t++)
+            fc_colocation_add_sums(totals, job.sums[t].t, job.sums[t].n_with, n_sectors);
     }
     for (int t = 0; job.sums && t < g->threads; t++)
         thread_sums_free(&job.sums[t]);

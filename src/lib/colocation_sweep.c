@@ -157,15 +157,7 @@ static inline bool near_in_tile(const sweep *s, const tile *t, size_t p, size_t 
         return false;
     if (c2 <= g->chord_sure2)
         return true;
-    uint32_t i = t->idx[p], j = t->idx[q];
-    if (i > j) { /* the same call whatever the order, as fc_grid_geodesic() */
-        const uint32_t k = i;
-        i = j;
-        j = k;
-    }
-    double s12;
-    geod_inverse(&g->geod, s->y[i], s->x[i], s->y[j], s->x[j], &s12, NULL, NULL);
-    return s12 <= g->eps;
+    return fc_geodesic_between(&g->geod, s->x, s->y, t->idx[p], t->idx[q]) <= g->eps;
 }
 
 /* ---- one column of a tile ----------------------------------------------- */
@@ -369,12 +361,6 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
 }
 
 /* ---- a tile's points, in its plane, by column ------------------------------ */
-
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Sorts n 64-bit keys (LSD radix, 11 bits a pass, skipping the passes
  * where every key has the same digit); tmp: room for n. */
@@ -807,7 +793,7 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
     tl->start[tl->n_tiles] = kept;
     for (size_t k = 0; k < tl->n_tiles; k++) /* largest first, then in order */
         key[k] = (uint64_t)(UINT32_MAX - (tl->start[k + 1] - tl->start[k])) << 32 | k;
-    qsort(key, tl->n_tiles, sizeof *key, compare_u64);
+    qsort(key, tl->n_tiles, sizeof *key, fc_compare_u64);
     tl->by_size = malloc((tl->n_tiles ? tl->n_tiles : 1) * sizeof *tl->by_size);
     for (size_t k = 0; tl->by_size && k < tl->n_tiles; k++)
         tl->by_size[k] = (uint32_t)key[k];
@@ -887,17 +873,21 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
     }
 }
 
+void fc_colocation_add_sums(colocation_totals *out, const colocation_fixed *t,
+                            const size_t *n_with, size_t n_sectors)
+{
+    for (size_t k = 0; k < n_sectors * n_sectors; k++)
+        out->t[k] += t[k];
+    for (size_t a = 0; a < n_sectors; a++)
+        out->n_with[a] += n_with[a];
+}
+
 /* The threads' sums into out. */
 static void gather(const sweep *s)
 {
-    const size_t S = s->n_sectors;
     colocation_totals *out = s->out;
-    for (int t = 0; t < s->g->threads; t++) {
-        for (size_t k = 0; k < S * S; k++)
-            out->t[k] += s->sums[t].t[k];
-        for (size_t a = 0; a < S; a++)
-            out->n_with[a] += s->sums[t].n_with[a];
-    }
+    for (int t = 0; t < s->g->threads; t++)
+        fc_colocation_add_sums(out, s->sums[t].t, s->sums[t].n_with, s->n_sectors);
     for (size_t i = 0; out->u_sum && i < s->n; i++) {
         uint64_t sum = 0;
         for (int t = 0; t < s->g->threads; t++)
@@ -915,11 +905,12 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
         return FC_EINVAL;
     sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
                .h = h, .out = out};
-    double largest = 0;
-    for (size_t i = 0; i < n; i++)
-        largest = fmax(largest, fmax(fabs(x[i]), fabs(y[i])));
+    double largest = 0; /* the largest coordinate the windows see */
     if (g->geodesic)
-        largest = g->geod.a * 1.01; /* earth-centred coordinates */
+        largest = g->geod.a * 1.01; /* earth-centred */
+    else
+        for (size_t i = 0; i < n; i++)
+            largest = fmax(largest, fmax(fabs(x[i]), fabs(y[i])));
     s.slack = 1e-9 * g->eps + 64 * DBL_EPSILON * largest;
     const double reach = g->geodesic ? sqrt(g->chord_max2) + s.slack : g->eps;
     s.reach = (int)ceil(reach / h) + 1;

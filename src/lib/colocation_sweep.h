@@ -23,6 +23,10 @@ typedef struct colocation_totals {
     int u_bits;
 } colocation_totals;
 
+/* Adds one thread's T and n' (n_sectors^2 and n_sectors) to out's. */
+void fc_colocation_add_sums(colocation_totals *out, const colocation_fixed *t,
+                            const size_t *n_with, size_t n_sectors);
+
 /* The sums of n points (x, y as fc_dbscan() takes them; sector[i] <
  * n_sectors) for g's neighbour test (g from fc_grid_metric(), g->threads
  * set), the points cut into columns of width h (at most eps). FC_OK;

@@ -582,6 +582,8 @@ int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y
                      const size_t *sector_clusters, size_t k, double *scale_out);
 /* qsort's comparison of doubles, ascending (no NaN). */
 int fc_compare_double(const void *a, const void *b);
+/* qsort's comparison of uint64_t, ascending. */
+int fc_compare_u64(const void *a, const void *b);
 /* Benjamini-Hochberg q-values of n p-values: q_(k) = min over j >= k of
  * p_(j) n / j, p sorted ascending (ties in input order). */
 int fc_qvalues(fc_context *ctx, size_t n, const double *p, double *q);

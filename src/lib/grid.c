@@ -61,17 +61,22 @@ void fc_grid_free(grid *g)
 }
 
 /* Geodesic distance between sorted positions p and q. */
-double fc_grid_geodesic(const grid *g, uint32_t p, uint32_t q)
+double fc_geodesic_between(const struct geod_geodesic *geod, const double *lon,
+                           const double *lat, uint32_t i, uint32_t j)
 {
-    uint32_t i = g->order[p], j = g->order[q];
     if (i > j) { /* the same call whatever the order */
         uint32_t t = i;
         i = j;
         j = t;
     }
     double s12;
-    geod_inverse(&g->geod, g->lat[i], g->lon[i], g->lat[j], g->lon[j], &s12, NULL, NULL);
+    geod_inverse(geod, lat[i], lon[i], lat[j], lon[j], &s12, NULL, NULL);
     return s12;
+}
+
+double fc_grid_geodesic(const grid *g, uint32_t p, uint32_t q)
+{
+    return fc_geodesic_between(&g->geod, g->lon, g->lat, g->order[p], g->order[q]);
 }
 
 /* Lines: the runs of cells that share the group and all columns but the

@@ -76,7 +76,12 @@ void fc_ellipsoid(const fc_dbscan_params *params, double *a, double *f, double *
  * threads. */
 int fc_earth_centred(fc_context *ctx, int threads, size_t n, const double *lon,
                      const double *lat, double a, double f, double *x, double *y, double *z);
-/* Geodesic distance between sorted positions p and q, by geod_inverse. */
+/* Geodesic distance between input points i and j (longitudes and
+ * latitudes by input index), by geod_inverse, called with the smaller
+ * index first so that the answer does not depend on the order. */
+double fc_geodesic_between(const struct geod_geodesic *geod, const double *lon,
+                           const double *lat, uint32_t i, uint32_t j);
+/* The same between sorted positions p and q. */
 double fc_grid_geodesic(const grid *g, uint32_t p, uint32_t q);
 
 static inline int within(const grid *g, uint32_t p, uint32_t q)

@@ -487,12 +487,6 @@ static void mc_sectors(mc_job *job, size_t *counts, size_t n_clusters,
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* The firms in Morton order on a 2^16 by 2^16 lattice over their extent,
  * ties in input order: near firms get near numbers. */
 static int spatial_order(size_t n, const double *x, const double *y, uint32_t *order)
@@ -514,7 +508,7 @@ static int spatial_order(size_t n, const double *x, const double *y, uint32_t *o
             morton = morton << 2 | (uint64_t)(a >> bit & 1) << 1 | (b >> bit & 1);
         key[i] = morton << 32 | i;
     }
-    qsort(key, n, sizeof *key, cmp_u64);
+    qsort(key, n, sizeof *key, fc_compare_u64);
     for (size_t i = 0; i < n; i++)
         order[i] = (uint32_t)key[i];
     free(key);
@@ -722,7 +716,7 @@ int fc_cluster_economics(fc_context *ctx, const fc_firms *f, const int32_t *cid,
         for (size_t i = 0; i < f->n; i++)
             if (cid[i] >= 0)
                 pairs[k++] = (uint64_t)cid[i] << 32 | (uint32_t)(region_of[i] + 1);
-        qsort(pairs, k, sizeof *pairs, cmp_u64);
+        qsort(pairs, k, sizeof *pairs, fc_compare_u64);
         for (size_t c = 0; c < t->n; c++) {
             t->region[c] = -1;
             t->region_lq[c] = NAN;
@@ -784,6 +778,12 @@ static double kth_smallest(double *v, size_t n, size_t k)
             hi = j;
     }
     return v[k];
+}
+
+int fc_compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 int fc_compare_double(const void *a, const void *b)
