@@ -68,6 +68,15 @@ typedef struct near_job {
     uint32_t *near;
 } near_job;
 
+/* Whether cells a and b touch (or are one): at most one apart on every axis. */
+static bool next_to(const grid *g, size_t a, size_t b)
+{
+    for (int d = 0; d < g->dims; d++)
+        if (llabs((int64_t)g->ck[d][a] - (int64_t)g->ck[d][b]) > 1)
+            return false;
+    return true;
+}
+
 static void list_near(void *arg, size_t begin, size_t end, int worker)
 {
     near_job *j = arg;
@@ -76,15 +85,19 @@ static void list_near(void *arg, size_t begin, size_t end, int worker)
     for (size_t c = begin; c < end; c++) {
         int nr = fc_grid_neighbour_runs(g, c, runs);
         size_t k = 0;
-        for (int r = 0; r < nr; r++)
-            for (size_t cc = runs[r][0]; cc < runs[r][1]; cc++) {
-                if (fc_grid_box_coverage(g, j->lo + 3 * c, j->hi + 3 * c, j->lo + 3 * cc,
-                                         j->hi + 3 * cc) == BOX_NONE)
-                    continue;
-                if (j->near)
-                    j->near[j->start[c] + k] = (uint32_t)cc;
-                k++;
-            }
+        /* The cells next to c first, then the others, each in cell order:
+         * a core point then finds min_pts sooner. */
+        for (int pass = 0; pass < 2; pass++)
+            for (int r = 0; r < nr; r++)
+                for (size_t cc = runs[r][0]; cc < runs[r][1]; cc++) {
+                    if (next_to(g, c, cc) != (pass == 0) ||
+                        fc_grid_box_coverage(g, j->lo + 3 * c, j->hi + 3 * c, j->lo + 3 * cc,
+                                             j->hi + 3 * cc) == BOX_NONE)
+                        continue;
+                    if (j->near)
+                        j->near[j->start[c] + k] = (uint32_t)cc;
+                    k++;
+                }
         if (j->count)
             j->count[c] = k;
     }
@@ -460,17 +473,19 @@ static void join_cores_near(const fc_null_bound *nb, fc_null_scratch *s, const g
     }
 }
 
-/* A border point's cluster: that of its nearest core point within eps,
- * ties to the one first in the sample, as dbscan.c's label(); NO_POINT
- * for noise. Geodesic: a core point's chord c and 2 rho asin(c / 2 rho)
- * bound its geodesic distance below and above, so only the core points
- * whose chord is below every upper bound can be nearest; geod_inverse
- * measures those alone (often one). */
+/* A core point of a border point's cluster: that of its nearest core point
+ * within eps, ties to the one first in the sample, as dbscan.c's label();
+ * NO_POINT for noise. Only the cluster counts here, so where every core
+ * point within eps is in one cluster (mostly so) none is measured.
+ * Geodesic: a core point's chord c and 2 rho asin(c / 2 rho) bound its
+ * geodesic distance below and above, so only the core points whose chord
+ * is below every upper bound can be nearest; geod_inverse measures those
+ * alone (often one). */
 static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const grid *g,
                              uint32_t c, uint32_t p)
 {
     size_t n_near = 0;
-    double upper = INFINITY;
+    bool one_cluster = true;
     for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
         const uint32_t d = nb->near[k];
         if (!s->candidate[d])
@@ -478,15 +493,22 @@ static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const 
         for (uint32_t q = s->first[d]; q < s->first[d] + s->count[d]; q++) {
             if (!s->core[q] || !within(g, p, q))
                 continue;
-            double c2 = 0;
-            for (int dim = 0; dim < g->dims; dim++)
-                c2 += (g->s[dim][p] - g->s[dim][q]) * (g->s[dim][p] - g->s[dim][q]);
-            s->near_core[n_near] = q;
-            s->chord[n_near] = sqrt(c2);
-            if (g->geodesic)
-                upper = fmin(upper, fc_longest_geodesic(g->rho, s->chord[n_near]));
-            n_near++;
+            s->near_core[n_near++] = q;
+            one_cluster = one_cluster &&
+                          fc_uf_find(s->root, q) == fc_uf_find(s->root, s->near_core[0]);
         }
+    }
+    if (n_near == 0 || one_cluster)
+        return n_near ? s->near_core[0] : NO_POINT;
+    double upper = INFINITY;
+    for (size_t k = 0; k < n_near; k++) {
+        const uint32_t q = s->near_core[k];
+        double c2 = 0;
+        for (int dim = 0; dim < g->dims; dim++)
+            c2 += (g->s[dim][p] - g->s[dim][q]) * (g->s[dim][p] - g->s[dim][q]);
+        s->chord[k] = sqrt(c2);
+        if (g->geodesic)
+            upper = fmin(upper, fc_longest_geodesic(g->rho, s->chord[k]));
     }
     double best_d = INFINITY;
     uint32_t best = NO_POINT;
