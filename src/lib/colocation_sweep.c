@@ -362,29 +362,6 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
 
 /* ---- a tile's points, in its plane, by column ------------------------------ */
 
-/* Sorts n 64-bit keys (LSD radix, 11 bits a pass, skipping the passes
- * where every key has the same digit); tmp: room for n. */
-static void radix_sort(uint64_t *key, uint64_t *tmp, size_t n)
-{
-    enum { BITS = 11, DIGITS = 1 << BITS };
-    size_t count[DIGITS]; /* 16 kB: on any thread's stack */
-    for (int shift = 0; shift < 64; shift += BITS) {
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[key[i] >> shift & (DIGITS - 1)]++;
-        if (n == 0 || count[key[0] >> shift & (DIGITS - 1)] == n)
-            continue;
-        for (size_t d = 0, at = 0; d < DIGITS; d++) {
-            const size_t c = count[d];
-            count[d] = at;
-            at += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            tmp[count[key[i] >> shift & (DIGITS - 1)]++] = key[i];
-        memcpy(key, tmp, n * sizeof *key);
-    }
-}
-
 /* Sorts n (key, value) pairs by the low `bytes` bytes of the key, stably
  * (LSD radix, a byte a pass, skipping the bytes every key shares); the
  * result may end in the scratch arrays: *key and *value say where. */
@@ -765,7 +742,7 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
         free(key);
         return FC_ENOMEM;
     }
-    radix_sort(key, tmp, used);
+    fc_radix_sort_u64(key, tmp, used, 0);
     free(tmp);
     tiling *tl = &s->tiles;
     tl->member = malloc((used ? used : 1) * sizeof *tl->member);

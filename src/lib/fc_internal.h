@@ -584,6 +584,10 @@ int fc_sector_scales(fc_context *ctx, size_t n, const double *x, const double *y
 int fc_compare_double(const void *a, const void *b);
 /* qsort's comparison of uint64_t, ascending. */
 int fc_compare_u64(const void *a, const void *b);
+/* Sorts n keys by their bits from_bit .. 63, stably (LSD radix, 11 bits a
+ * pass, skipping the passes where every key has the same digit); tmp:
+ * room for n. */
+void fc_radix_sort_u64(uint64_t *key, uint64_t *tmp, size_t n, int from_bit);
 /* Benjamini-Hochberg q-values of n p-values: q_(k) = min over j >= k of
  * p_(j) n / j, p sorted ascending (ties in input order). */
 int fc_qvalues(fc_context *ctx, size_t n, const double *p, double *q);

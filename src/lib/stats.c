@@ -508,10 +508,16 @@ static int spatial_order(size_t n, const double *x, const double *y, uint32_t *o
             morton = morton << 2 | (uint64_t)(a >> bit & 1) << 1 | (b >> bit & 1);
         key[i] = morton << 32 | i;
     }
-    qsort(key, n, sizeof *key, fc_compare_u64);
+    uint64_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp) {
+        free(key);
+        return FC_ENOMEM;
+    }
+    fc_radix_sort_u64(key, tmp, n, 32); /* the keys are in input order already */
     for (size_t i = 0; i < n; i++)
         order[i] = (uint32_t)key[i];
     free(key);
+    free(tmp);
     return FC_OK;
 }
 
@@ -778,6 +784,27 @@ static double kth_smallest(double *v, size_t n, size_t k)
             hi = j;
     }
     return v[k];
+}
+
+void fc_radix_sort_u64(uint64_t *key, uint64_t *tmp, size_t n, int from_bit)
+{
+    enum { BITS = 11, DIGITS = 1 << BITS };
+    size_t count[DIGITS]; /* 16 kB: on any thread's stack */
+    for (int shift = from_bit; shift < 64; shift += BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[key[i] >> shift & (DIGITS - 1)]++;
+        if (n == 0 || count[key[0] >> shift & (DIGITS - 1)] == n)
+            continue;
+        for (size_t d = 0, at = 0; d < DIGITS; d++) {
+            const size_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[key[i] >> shift & (DIGITS - 1)]++] = key[i];
+        memcpy(key, tmp, n * sizeof *key);
+    }
 }
 
 int fc_compare_u64(const void *a, const void *b)
