@@ -198,14 +198,14 @@ START_TEST(full_disk_names_the_output_and_the_cause)
     char args[1024];
     /* GeoJSON: GDAL does not report the failed write; reading back does. It
      * once went unnoticed, and a cut file was committed as the output. */
+    /* The firms layer is written first (beside the statistics), and it is
+     * the largest: it is the one cut. The GeoPackage case's limit is one the
+     * database reaches before a commit fails, so that the cause can be told. */
     const struct { int blocks; const char *format, *output, *words; } cases[] = {
-        /* 160 blocks: room for the sample's colocation.csv (72 kB), not for
-         * its clusters (88 kB as CSV, 127 kB as GeoJSON) */
-        {160, "GeoJSON", "outj", "FAILURE: outj/clusters.geojson: writing layer clusters failed"},
         {300, "GeoJSON", "outj", "FAILURE: outj/firms.geojson: writing layer firms failed: 0 of "
                                  "its 10000 features read back"},
-        {160, "CSV", "out.csv", "FAILURE: out.csv/clusters.csv: cannot write cluster"},
-        {200, "GPKG", "out.gpkg", "FAILURE: out.gpkg: "},
+        {160, "CSV", "out.csv", "FAILURE: out.csv/firms.csv: cannot write firm"},
+        {150, "GPKG", "out.gpkg", "FAILURE: out.gpkg: "},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         snprintf(args, sizeof args, MAIN_JOB " -f %s -q", firms, cases[k].output, cases[k].format);
@@ -252,6 +252,45 @@ START_TEST(cancelled_run_leaves_nothing)
     ck_assert_str_eq(fc_errmsg(ctx), "cancelled by the progress callback");
     ck_assert_double_ge(last, 0.5);
     ck_assert_str_eq(listing(), "");
+    fc_options_destroy(o);
+    fc_context_destroy(ctx);
+}
+END_TEST
+
+/* Cancels once the significance test runs, while the firms layer is being
+ * written beside it; counts the "writing firms" messages said. */
+static int cancel_in_significance(double complete, const char *message, void *arg)
+{
+    (void)complete;
+    return strcmp(message, "significance") != 0 || ++*(int *)arg < 3;
+}
+
+static void count_firm_messages(int level, const char *message, void *arg)
+{
+    (void)level;
+    *(int *)arg += strncmp(message, "writing firms: ", 15) == 0;
+}
+
+START_TEST(cancel_stops_the_firms_written_beside_the_statistics)
+{
+    fc_context *ctx = fc_context_new();
+    fc_options *o = fc_options_new();
+    int calls = 0, said = 0;
+    fc_options_set(ctx, o, "eps", "2000");
+    fc_options_set(ctx, o, "sector-field", "oked");
+    fc_options_set(ctx, o, "sector-digits", "2");
+    fc_context_set_message_handler(ctx, count_firm_messages, &said);
+    fc_context_set_progress(ctx, cancel_in_significance, &calls);
+    ck_assert_int_eq(fc_cluster(ctx, firms, in_dir("out.gpkg"), o, NULL), FC_ECANCEL);
+    ck_assert_str_eq(fc_errmsg(ctx), "cancelled by the progress callback");
+    ck_assert_int_eq(calls, 3);
+    ck_assert_int_eq(said, 0); /* a stopped writer's messages are dropped */
+    ck_assert_str_eq(listing(), "");
+    /* not cancelled: the writer's timing said once, on this thread */
+    fc_context_set_progress(ctx, NULL, NULL);
+    ck_assert_int_eq(fc_cluster(ctx, firms, in_dir("out.gpkg"), o, NULL), FC_OK);
+    ck_assert_int_eq(said, 1);
+    ck_assert_str_eq(listing(), "out.gpkg ");
     fc_options_destroy(o);
     fc_context_destroy(ctx);
 }
@@ -568,6 +607,7 @@ static Suite *write_suite(void)
     tcase_add_test(tc, colocation_table);
     tcase_add_test(tc, json_never_replaced_without_overwrite);
     tcase_add_test(tc, cancelled_run_leaves_nothing);
+    tcase_add_test(tc, cancel_stops_the_firms_written_beside_the_statistics);
     tcase_add_test(tc, ctrl_c_cancels_cleanly);
     tcase_add_test(tc, sigterm_stops_a_long_geometry_stage);
     tcase_add_test(tc, killed_run_leaves_the_old_output);

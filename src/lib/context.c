@@ -107,7 +107,7 @@ void fc_message(fc_context *ctx, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (level == FC_MSG_DEBUG)
+    if (level == FC_MSG_DEBUG && !ctx->held_debug)
         CPLDebug("FIRMCLUST", "%s", buf);
     if (ctx->message)
         ctx->message(level, buf, ctx->message_arg);

@@ -29,6 +29,8 @@ struct fc_context {
     fc_message_fn message;
     void *message_arg;
     double stage_lo, stage_hi; /* fc_progress() maps 0..1 into this range */
+    bool held_debug;           /* debug messages only to the handler, which holds them to be
+                                  said later (through a context without it) */
 };
 
 /* Records an error on the context and returns `code`, so that callers can
