@@ -1,6 +1,7 @@
 /* The clustering job, fc_cluster_many(): one function per stage of the
  * pipeline (check -> read -> reproject -> choose the metric -> cluster ->
- * polygons -> statistics -> write), each filling in its part of an fc_job,
+ * polygons -> statistics -> write, the firms layer written on a thread of
+ * its own beside the statistics), each filling in its part of an fc_job,
  * which owns every resource of the run and is freed in one place. */
 #include "fc_internal.h"
 
@@ -974,8 +975,6 @@ static int auto_groups_stage(fc_job *job)
     return status;
 }
 
-/* Statistics: regions and location quotients, the clusters' economics and
- * their significance, and the sectors' co-location. */
 /* ---- the firms layer, written beside the statistics ------------------------
  *
  * The firms layer needs the clusters, roles and regions, but no p-value or
@@ -994,6 +993,7 @@ typedef struct held_message {
 
 typedef struct firm_writer {
     fc_job *job;
+    fc_findings findings; /* taken before the thread starts, as the job changes */
     fc_context ctx;     /* the thread's own: its error, its held messages */
     GDALDatasetH ds;    /* the output dataset, firms layer written (one dataset) */
     held_message *held;
@@ -1039,11 +1039,10 @@ static void *write_firms_thread(void *arg)
     fc_job *job = w->job;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    fc_findings findings = job_findings(job);
     /* Output timestamps are fixed so that the same input gives the same bytes. */
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", "2000-01-01T00:00:00Z");
     w->ds = fc_output_create(&w->ctx, &job->out, job->out.is_directory ? "firms" : NULL);
-    w->status = w->ds ? fc_write_firms(&w->ctx, w->ds, job->in, job->n_inputs, &findings) : FC_EIO;
+    w->status = w->ds ? fc_write_firms(&w->ctx, w->ds, job->in, job->n_inputs, &w->findings) : FC_EIO;
     if (w->status == FC_EIO) /* while the files are as the failure left them */
         fc_output_explain(&w->ctx, &job->out);
     if (w->ds && job->out.is_directory) { /* a file of its own, finished here */
@@ -1064,7 +1063,8 @@ static int firm_writer_start(fc_job *job)
     firm_writer *w = calloc(1, sizeof *w);
     if (!w)
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
-    *w = (firm_writer){.job = job, .ctx = {.stage_hi = 1.0, .held_debug = true}};
+    *w = (firm_writer){.job = job, .findings = job_findings(job),
+                       .ctx = {.stage_hi = 1.0, .held_debug = true}};
     atomic_init(&w->stop, false);
     fc_context_set_progress(&w->ctx, writer_progress, w);
     fc_context_set_message_handler(&w->ctx, hold_message, w);
@@ -1114,6 +1114,8 @@ static void firm_writer_free(fc_job *job)
     job->writer = NULL;
 }
 
+/* Statistics: regions and location quotients, the clusters' economics and
+ * their significance, and the sectors' co-location. */
 static int statistics_stage(fc_job *job)
 {
     int status = fc_progress_stage(job->ctx, 0.7, 0.8, "statistics");
