@@ -742,7 +742,7 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
         free(key);
         return FC_ENOMEM;
     }
-    fc_radix_sort_u64(key, tmp, used, 0);
+    fc_radix_sort_u64(key, tmp, used, 33); /* by tile: made in input order already */
     free(tmp);
     tiling *tl = &s->tiles;
     tl->member = malloc((used ? used : 1) * sizeof *tl->member);
