@@ -637,17 +637,14 @@ static int tiles_holding(const tile_grid *tg, double x, double y, uint64_t *out,
     return (int)k;
 }
 
-/* The tile grid for the points; false when they are better left to the
- * cells (too many tiles to number, near a pole, or eps too large). */
-static bool plan_tiles(const sweep *s, tile_grid *tg)
+/* The tile grid for the points, whose coordinates span [x_lo, x_hi] and
+ * [y_lo, y_hi]; false when they are better left to the cells (too many
+ * tiles to number, near a pole, or eps too large). */
+static bool plan_tiles(const sweep *s, double x_lo, double x_hi, double y_lo, double y_hi,
+                       tile_grid *tg)
 {
     const grid *g = s->g;
     *tg = (tile_grid){.geodesic = g->geodesic};
-    double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
-    for (size_t i = 0; i < s->n; i++) {
-        x_lo = fmin(x_lo, s->x[i]), x_hi = fmax(x_hi, s->x[i]);
-        y_lo = fmin(y_lo, s->y[i]), y_hi = fmax(y_hi, s->y[i]);
-    }
     if (!g->geodesic) {
         tg->side = TILE_EPS * g->eps, tg->x0 = x_lo, tg->y0 = y_lo;
         tg->reach = g->eps * 1.001 + 4 * s->slack;
@@ -882,17 +879,20 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
         return FC_EINVAL;
     sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
                .h = h, .out = out};
-    double largest = 0; /* the largest coordinate the windows see */
-    if (g->geodesic)
-        largest = g->geod.a * 1.01; /* earth-centred */
-    else
-        for (size_t i = 0; i < n; i++)
-            largest = fmax(largest, fmax(fabs(x[i]), fabs(y[i])));
+    double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        x_lo = fmin(x_lo, x[i]), x_hi = fmax(x_hi, x[i]);
+        y_lo = fmin(y_lo, y[i]), y_hi = fmax(y_hi, y[i]);
+    }
+    /* the largest coordinate the windows see: earth-centred, or the input's */
+    const double largest = g->geodesic ? g->geod.a * 1.01
+                                       : fmax(fmax(fabs(x_lo), fabs(x_hi)),
+                                              fmax(fabs(y_lo), fabs(y_hi)));
     s.slack = 1e-9 * g->eps + 64 * DBL_EPSILON * largest;
     const double reach = g->geodesic ? sqrt(g->chord_max2) + s.slack : g->eps;
     s.reach = (int)ceil(reach / h) + 1;
     tile_grid tg;
-    if (!plan_tiles(&s, &tg)) {
+    if (!plan_tiles(&s, x_lo, x_hi, y_lo, y_hi, &tg)) {
         free(tg.n_lon), free(tg.first), free(tg.lon_reach);
         return FC_EINVAL;
     }

@@ -60,7 +60,6 @@ void fc_grid_free(grid *g)
     free(g->runs);
 }
 
-/* Geodesic distance between sorted positions p and q. */
 double fc_geodesic_between(const struct geod_geodesic *geod, const double *lon,
                            const double *lat, uint32_t i, uint32_t j)
 {
