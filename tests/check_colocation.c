@@ -91,8 +91,11 @@ static size_t make_case(int shape, double *x, double *y, uint32_t *s, size_t max
     size_t n = below(max_n + 1);
     double eps = (double)(1 + below(6));
     double offset = (next_u64() & 1) ? 0 : 1e6;
-    /* a third of the cases spread over several of the sweep's tiles (20 eps) */
-    double span = eps * (double)(2 + below(10)) * (below(3) == 0 ? 8 : 1);
+    /* a third of the cases spread over several of the sweep's tiles (20 eps),
+     * one in ten over so many tile numbers (some 10^5) that the sweep sorts
+     * its tiles' members instead of counting them */
+    const size_t spread = below(30);
+    double span = eps * (double)(2 + below(10)) * (spread < 10 ? 8 : spread < 13 ? 2000 : 1);
     *n_sectors = 1 + below(4);
     for (size_t i = 0; i < n; i++) {
         switch (shape) {
@@ -180,9 +183,11 @@ START_TEST(matches_brute_force)
         /* every other case asks for each point's |N| and sum of u, which
          * must change nothing else */
         fc_neighbourhoods nb = {.count = count, .u_sum = u_sum};
+        fc_colocation_sweep_simd(t % 4 < 2); /* half the cases one point at a time */
         ck_assert_int_eq(fc_colocation_with_side(ctx, n, x, y, s, n_sectors, &p, side, &c,
                                                  t % 2 ? &nb : NULL),
                          FC_OK);
+        fc_colocation_sweep_simd(true);
         assert_matches(&c, n_sectors, share, n_with, "planar", t);
         if (t % 2)
             assert_neighbourhoods(n, &nb, totals, u_sums, "planar", t);
@@ -452,8 +457,9 @@ static int sweep_sums(size_t n, const double *x, const double *y, const uint32_t
 
 /* The sweep does the counting (it declines only near the poles and the
  * like), and gives the very bits of the grid of cells, which counts when
- * the columns would be wider than eps: on blobs of firms planar, around
- * Almaty geodesic, and at 85 N, where it declines. */
+ * the columns would be wider than eps: on blobs of firms planar (testing
+ * four points at a time or one), around Almaty geodesic, and at 85 N,
+ * where it declines. */
 START_TEST(sweep_gives_the_cells_bits)
 {
     enum { N = 4000, S = 4 };
@@ -480,6 +486,17 @@ START_TEST(sweep_gives_the_cells_bits)
             continue;
         }
         ck_assert_int_eq(status, FC_OK);
+        if (!geodesic) { /* the same bits one point at a time as four at a time */
+            static double share_one[S * S], u_sum_one[N];
+            static uint32_t count_one[N];
+            fc_colocation_sweep_simd(false);
+            ck_assert_int_eq(sweep_sums(N, x, y, s, S, &p, share_one, count_one, u_sum_one),
+                             FC_OK);
+            fc_colocation_sweep_simd(true);
+            ck_assert_mem_eq(share, share_one, sizeof share_one);
+            ck_assert_mem_eq(count, count_one, sizeof count_one);
+            ck_assert_mem_eq(u_sum, u_sum_one, sizeof u_sum_one);
+        }
         fc_colocation cells;
         uint32_t cell_count[N];
         double cell_u[N];

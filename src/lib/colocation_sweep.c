@@ -44,10 +44,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_BAND 1
+#endif
 
 #define TILE_EPS 20        /* a tile's side, in eps */
 #define MAX_LATITUDE 80.0  /* beyond, tangent planes of tiles are left to the cells */
 #define MAX_EPS 100000.0   /* metres: beyond, the same */
+static bool simd_allowed = true; /* see fc_colocation_sweep_simd() */
+
+#define TILE_PAD 3         /* a tile's arrays hold this many more: see band_planar_avx2() */
 
 typedef struct column {
     size_t start, end; /* positions in the tile */
@@ -90,10 +97,10 @@ typedef struct thread_sums {
     size_t *n_with;
     uint32_t *point_count, *touched; /* the band's neighbours of one point, by sector */
     uint32_t *hits, *maybe;          /* their positions; those the chord leaves open */
+    uint32_t *hit_sector;            /* the hits' sectors, where band_hits() wrote them */
     size_t hits_room;
     uint64_t *u_diff;                /* the u handed out in the tile, as differences */
     uint64_t *u_hit;                 /* and to its tested points, one by one */
-    uint64_t *u_got;                 /* by input index: the u handed out */
     histogram h;
     window *windows;
     tile tile;
@@ -118,10 +125,13 @@ typedef struct sweep {
     double *cx, *cy, *cz;    /* geodesic: earth-centred, by input index */
     const uint32_t *sector;
     double h, slack;
+    bool avx2;               /* band tests four at a time */
+    bool band_sectors;       /* band_hits() writes the hits' sectors */
     int reach;               /* near columns are within this many column indices */
     tiling tiles;
     colocation_totals *out;
     thread_sums *sums;       /* per thread */
+    uint64_t *u_got;         /* by input index: the u handed out, by every thread */
 } sweep;
 
 static void hist_add(histogram *h, uint32_t s)
@@ -217,12 +227,50 @@ static bool hits_room(thread_sums *ts, size_t need)
     if (!more)
         return false;
     ts->hits = more;
+    if (!(more = realloc(ts->hit_sector, 2 * need * sizeof *more)))
+        return false;
+    ts->hit_sector = more;
     if (!(more = realloc(ts->maybe, 2 * need * sizeof *more)))
         return false;
     ts->maybe = more;
     ts->hits_room = 2 * need;
     return true;
 }
+
+#ifdef HAVE_AVX2_BAND
+/* The positions of the set bits of each 4-bit mask, lowest first. */
+static const int32_t set_bits[16][4] = {
+    {0, 0, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 0}, {0, 1, 0, 0}, {2, 0, 0, 0}, {0, 2, 0, 0},
+    {1, 2, 0, 0}, {0, 1, 2, 0}, {3, 0, 0, 0}, {0, 3, 0, 0}, {1, 3, 0, 0}, {0, 1, 3, 0},
+    {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3}};
+
+/* The planar band test of band_hits(), four points at a time: the same
+ * products, sum and comparison (no fused multiply-add), so the same
+ * answers. hits needs room for three more. Returns the new count. */
+__attribute__((target("avx2,popcnt"))) static size_t
+band_planar_avx2(const double *x, const double *y, const uint32_t *sector, double px, double py,
+                 double eps2, size_t p, size_t a, size_t b, uint32_t *hits, uint32_t *hit_sector,
+                 size_t k)
+{
+    const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), limit = _mm256_set1_pd(eps2);
+    for (size_t q = a; q < b; q += 4) { /* the last four may reach past b: see tile_room() */
+        const __m256d dx = _mm256_sub_pd(vx, _mm256_loadu_pd(x + q));
+        const __m256d dy = _mm256_sub_pd(vy, _mm256_loadu_pd(y + q));
+        const __m256d d2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
+        unsigned mask = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(d2, limit, _CMP_LE_OQ));
+        if (p - q < 4)
+            mask &= ~(1u << (p - q));
+        mask &= b - q < 4 ? (1u << (b - q)) - 1 : 15;
+        const __m128i at = _mm_loadu_si128((const __m128i *)set_bits[mask]);
+        const __m128 sectors = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(sector + q)));
+        _mm_storeu_si128((__m128i *)(hits + k), _mm_add_epi32(at, _mm_set1_epi32((int32_t)q)));
+        _mm_storeu_si128((__m128i *)(hit_sector + k),
+                         _mm_castps_si128(_mm_permutevar_ps(sectors, at)));
+        k += (size_t)__builtin_popcount(mask);
+    }
+    return k;
+}
+#endif
 
 /* The points of [a, b) within eps of p, appended to hits (from *n_hits).
  * The chord decides most pairs; the few whose chord lies between the two
@@ -236,6 +284,13 @@ static void band_hits(const sweep *s, thread_sums *ts, size_t p, size_t a, size_
     size_t k = *n_hits, m = *n_maybe;
     if (!s->g->geodesic) { /* within(), planar */
         const double px = t->x[p], py = t->y[p], eps2 = s->g->eps2;
+#ifdef HAVE_AVX2_BAND
+        if (s->avx2) {
+            k = band_planar_avx2(t->x, t->y, t->sector, px, py, eps2, p, a, b, hits,
+                                 ts->hit_sector, k);
+            a = b;
+        }
+#endif
         for (size_t q = a; q < b; q++) {
             const double dx = px - t->x[q], dy = py - t->y[q];
             hits[k] = (uint32_t)q;
@@ -263,7 +318,7 @@ static void test_band(const sweep *s, thread_sums *ts, const window *w, size_t p
                       size_t *n_hits, size_t *n_maybe)
 {
     const size_t lo = w->ws < 0 ? w->out_hi : w->sure_lo, hi = w->ws < 0 ? w->out_hi : w->sure_hi;
-    if (!hits_room(ts, *n_hits + *n_maybe + (w->out_hi - w->out_lo) + 1)) {
+    if (!hits_room(ts, *n_hits + *n_maybe + (w->out_hi - w->out_lo) + 4)) {
         ts->failed = true;
         return;
     }
@@ -271,21 +326,34 @@ static void test_band(const sweep *s, thread_sums *ts, const window *w, size_t p
     band_hits(s, ts, p, hi, w->out_hi, n_hits, n_maybe);
 }
 
-/* The band's hits of p, by sector (the maybes decided first). */
-static void count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits, size_t n_maybe,
-                       uint32_t *n_touched)
+/* The band's hits of p, by sector (the maybes decided first); the first
+ * `sectored` hits have their sectors in ts->hit_sector already. With as
+ * many hits as sectors or more, every sector's count is read after
+ * (dense: *n_touched is not set); with fewer, the sectors counted are
+ * listed in ts->touched. */
+static bool count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits, size_t n_maybe,
+                       size_t sectored, uint32_t *n_touched)
 {
     const tile *t = &ts->tile;
     for (size_t k = 0; k < n_maybe; k++)
         if (near_in_tile(s, t, p, ts->maybe[k]))
             ts->hits[(*n_hits)++] = ts->maybe[k];
-    uint32_t touched = *n_touched;
+    for (size_t k = sectored; k < *n_hits; k++)
+        ts->hit_sector[k] = t->sector[ts->hits[k]];
+    uint32_t *count = ts->point_count;
+    if (*n_hits >= s->n_sectors) { /* one store a hit */
+        for (size_t k = 0; k < *n_hits; k++)
+            count[ts->hit_sector[k]]++;
+        return true;
+    }
+    uint32_t touched = 0;
     for (size_t k = 0; k < *n_hits; k++) { /* no branch: written always, kept when new */
-        const uint32_t sector = t->sector[ts->hits[k]];
+        const uint32_t sector = ts->hit_sector[k];
         ts->touched[touched] = sector;
-        touched += ts->point_count[sector]++ == 0;
+        touched += count[sector]++ == 0;
     }
     *n_touched = touched;
+    return false;
 }
 
 /* p hands out v: to its sure windows (itself taken out) and its hits. */
@@ -307,12 +375,15 @@ static void hand_out(thread_sums *ts, size_t p, size_t n_windows, bool self, siz
         ts->u_hit[ts->hits[k]] += v;
 }
 
-/* p's sums, from the histogram of its sure windows and its band's hits. */
+/* p's sums, from the histogram of its sure windows and its band's hits
+ * (by sector: all of them when dense, else those touched), leaving the
+ * hits' counts zero. */
 static void add_point(const sweep *s, thread_sums *ts, size_t p, size_t n_windows, bool self,
-                      uint32_t n_touched, size_t n_hits)
+                      bool dense, uint32_t n_touched, size_t n_hits)
 {
     const tile *t = &ts->tile;
     const histogram *h = &ts->h;
+    uint32_t *count = ts->point_count;
     const uint32_t a = t->sector[p], total = h->total - self + (uint32_t)n_hits;
     if (s->out->count)
         s->out->count[t->idx[p]] = total;
@@ -321,12 +392,21 @@ static void add_point(const sweep *s, thread_sums *ts, size_t p, size_t n_window
     const colocation_fixed u = (colocation_fixed)(COLOCATION_FIXED_ONE / total);
     colocation_fixed *row = ts->t + (size_t)a * s->n_sectors;
     ts->n_with[a]++;
-    for (uint32_t k = 0; k < h->n_active; k++)
-        row[h->active[k]] += u * h->count[h->active[k]];
+    if (dense) {
+        for (size_t b = 0; b < s->n_sectors; b++) {
+            row[b] += u * (h->count[b] + count[b]);
+            count[b] = 0;
+        }
+    } else {
+        for (uint32_t k = 0; k < h->n_active; k++)
+            row[h->active[k]] += u * h->count[h->active[k]];
+        for (uint32_t k = 0; k < n_touched; k++) {
+            row[ts->touched[k]] += u * count[ts->touched[k]];
+            count[ts->touched[k]] = 0;
+        }
+    }
     if (self)
         row[a] -= u;
-    for (uint32_t k = 0; k < n_touched; k++)
-        row[ts->touched[k]] += u * ts->point_count[ts->touched[k]];
     if (s->out->u_sum)
         hand_out(ts, p, n_windows, self, n_hits, ((uint64_t)1 << s->out->u_bits) / total);
 }
@@ -350,10 +430,9 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
         }
         if (ts->failed)
             return;
-        count_hits(s, ts, p, &n_hits, n_maybe, &n_touched);
-        add_point(s, ts, p, n_windows, self, n_touched, n_hits);
-        for (uint32_t k = 0; k < n_touched; k++)
-            ts->point_count[ts->touched[k]] = 0;
+        const bool dense =
+            count_hits(s, ts, p, &n_hits, n_maybe, s->band_sectors ? n_hits : 0, &n_touched);
+        add_point(s, ts, p, n_windows, self, dense, n_touched, n_hits);
     }
     for (size_t k = 0; k < n_windows; k++) /* the histogram empty for the next column */
         for (size_t q = w[k].sure_lo; q < w[k].sure_hi; q++)
@@ -415,7 +494,7 @@ static bool tile_room(tile *t, size_t n, bool geodesic)
         *arrays[k] = NULL;
         if (k >= 2 && k <= 5 && !geodesic)
             continue;
-        if (!(*arrays[k] = malloc(n * sizes[k])))
+        if (!(*arrays[k] = malloc((n + TILE_PAD) * sizes[k])))
             return false;
     }
     t->room = n;
@@ -497,6 +576,8 @@ static void build_tile(const sweep *s, tile *t, size_t k)
     }
     if (t->n_columns > 0)
         t->columns[t->n_columns - 1].end = t->n;
+    for (size_t i = t->n; i < t->n + TILE_PAD; i++) /* read four at a time, and not used */
+        t->x[i] = t->y[i] = 0, t->sector[i] = 0;
     if (order != t->order)
         memcpy(t->order, order, t->n * sizeof *order);
     permute(t, frame != NULL);
@@ -708,14 +789,107 @@ static void tile_frame(const tile_grid *tg, uint64_t number, double *f)
     memcpy(f, e, sizeof e);
 }
 
-/* The members of every tile, own and halo, grouped by tile (in input
- * order within each, which build_tile() keeps among equal y); only tiles
- * with an own point are kept. */
-static int cut_tiles(sweep *s, const tile_grid *tg)
+/* The members of the tiles, counted in place: pass 1 counts each block of
+ * points' members of each tile, pass 2 puts them where the counts say. A
+ * tile's members come block by block, each in input order: in input order,
+ * whatever the number of blocks. */
+typedef struct tile_count {
+    const sweep *s;
+    const tile_grid *tg;
+    size_t n_numbers, block; /* tile numbers; points a block */
+    size_t *count;           /* [block][tile]: members; after pass 1, where the next goes */
+    uint8_t *has_own;        /* [block][tile] */
+    tiling *tl;              /* pass 2 */
+    bool placing;            /* pass 2 */
+} tile_count;
+
+/* Pass 1 or 2 over blocks [begin, end). */
+static void tile_members(void *arg, size_t begin, size_t end, int worker)
+{
+    (void)worker;
+    const tile_count *c = arg;
+    for (size_t b = begin; b < end; b++) {
+        size_t *count = c->count + b * c->n_numbers;
+        const size_t last = b * c->block + c->block < c->s->n ? b * c->block + c->block : c->s->n;
+        for (size_t i = b * c->block; i < last; i++) {
+            uint64_t t[9];
+            uint8_t own[9];
+            const int k = tiles_holding(c->tg, c->s->x[i], c->s->y[i], t, own);
+            if (!c->placing) {
+                for (int m = 0; m < k; m++)
+                    count[t[m]]++;
+                c->has_own[b * c->n_numbers + t[0]] = 1; /* its own tile comes first */
+                continue;
+            }
+            for (int m = 0; m < k; m++) {
+                if (count[t[m]] == SIZE_MAX)
+                    continue; /* no own point: not kept */
+                c->tl->member[count[t[m]]] = (uint32_t)i;
+                c->tl->own[count[t[m]]++] = own[m];
+            }
+        }
+    }
+}
+
+/* The members of every tile, own and halo, grouped by tile (in input order
+ * within each, which build_tile() keeps among equal y); only tiles with an
+ * own point are kept, their numbers in *number. For tile numbers up to a
+ * few a point: counted in place. */
+static int list_members_counting(sweep *s, const tile_grid *tg, size_t n_numbers,
+                                 uint64_t **number)
+{
+    tiling *tl = &s->tiles;
+    const size_t n_blocks = (size_t)s->g->threads;
+    tile_count c = {.s = s, .tg = tg, .n_numbers = n_numbers,
+                    .block = (s->n + n_blocks - 1) / n_blocks, .tl = tl};
+    c.count = calloc(n_blocks * n_numbers, sizeof *c.count);
+    c.has_own = calloc(n_blocks * n_numbers, 1);
+    if (!c.count || !c.has_own) {
+        free(c.count), free(c.has_own);
+        return FC_ENOMEM;
+    }
+    fc_parallel_for(s->g->threads, n_blocks, 1, tile_members, &c);
+    size_t used = 0, kept = 0;
+    for (size_t t = 0; t < n_numbers; t++) {
+        bool any_own = false;
+        for (size_t b = 0; b < n_blocks; b++)
+            any_own |= c.has_own[b * n_numbers + t] != 0;
+        kept += any_own;
+        for (size_t b = 0; b < n_blocks; b++) { /* counts become where each goes */
+            const size_t members = c.count[b * n_numbers + t];
+            c.count[b * n_numbers + t] = any_own ? used : SIZE_MAX;
+            used += any_own ? members : 0;
+        }
+    }
+    free(c.has_own);
+    tl->member = malloc((used ? used : 1) * sizeof *tl->member);
+    tl->own = malloc(used ? used : 1);
+    tl->start = malloc((kept + 1) * sizeof *tl->start);
+    *number = malloc((kept + 1) * sizeof **number);
+    if (!tl->member || !tl->own || !tl->start || !*number) {
+        free(c.count);
+        return FC_ENOMEM;
+    }
+    for (size_t t = 0; t < n_numbers; t++) {
+        if (c.count[t] == SIZE_MAX)
+            continue;
+        tl->start[tl->n_tiles] = c.count[t]; /* block 0's first */
+        (*number)[tl->n_tiles++] = t;
+    }
+    tl->start[tl->n_tiles] = used;
+    c.placing = true;
+    fc_parallel_for(s->g->threads, n_blocks, 1, tile_members, &c);
+    free(c.count);
+    return FC_OK;
+}
+
+/* The same, by sorting (tile << 33 | point << 1 | own) keys: for tile
+ * numbers too many to count. */
+static int list_members_sorting(sweep *s, const tile_grid *tg, uint64_t **number)
 {
     const size_t n = s->n;
     size_t cap = n + n / 4 + 16, used = 0;
-    uint64_t *key = malloc(cap * sizeof *key); /* tile << 33 | point << 1 | own */
+    uint64_t *key = malloc(cap * sizeof *key);
     if (!key)
         return FC_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -745,9 +919,9 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
     tl->member = malloc((used ? used : 1) * sizeof *tl->member);
     tl->own = malloc(used ? used : 1);
     tl->start = malloc((used + 1) * sizeof *tl->start);
-    uint64_t *number = malloc((used + 1) * sizeof *number);
-    if (!tl->member || !tl->own || !tl->start || !number) {
-        free(key), free(number);
+    *number = malloc((used + 1) * sizeof **number);
+    if (!tl->member || !tl->own || !tl->start || !*number) {
+        free(key);
         return FC_ENOMEM;
     }
     size_t kept = 0; /* tiles with an own point, in order */
@@ -758,13 +932,33 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
         if (!any_own)
             continue;
         tl->start[tl->n_tiles] = kept;
-        number[tl->n_tiles++] = key[a] >> 33;
+        (*number)[tl->n_tiles++] = key[a] >> 33;
         for (size_t m = a; m < b; m++) {
             tl->member[kept] = (uint32_t)(key[m] >> 1);
             tl->own[kept++] = (uint8_t)(key[m] & 1);
         }
     }
     tl->start[tl->n_tiles] = kept;
+    free(key);
+    return FC_OK;
+}
+
+/* The tiles' members (see list_members_counting()), the tiles in the order
+ * the threads take them, and their frames. */
+static int cut_tiles(sweep *s, const tile_grid *tg)
+{
+    const uint64_t n_numbers = tg->geodesic ? (uint64_t)tg->first[tg->band_hi - tg->band_lo]
+                                            : (uint64_t)(tg->n_x * tg->n_y);
+    uint64_t *number = NULL;
+    int status = n_numbers <= 2 * (uint64_t)s->n + 4096
+                     ? list_members_counting(s, tg, (size_t)n_numbers, &number)
+                     : list_members_sorting(s, tg, &number);
+    tiling *tl = &s->tiles;
+    uint64_t *key = status == FC_OK ? malloc((tl->n_tiles ? tl->n_tiles : 1) * sizeof *key) : NULL;
+    if (!key) {
+        free(number);
+        return FC_ENOMEM;
+    }
     for (size_t k = 0; k < tl->n_tiles; k++) /* largest first, then in order */
         key[k] = (uint64_t)(UINT32_MAX - (tl->start[k + 1] - tl->start[k])) << 32 | k;
     qsort(key, tl->n_tiles, sizeof *key, fc_compare_u64);
@@ -797,16 +991,16 @@ static bool thread_sums_alloc(thread_sums *ts, size_t n, size_t S, int reach, bo
     ts->h.active = malloc(S * sizeof *ts->h.active);
     ts->h.slot = malloc(S * sizeof *ts->h.slot);
     ts->windows = malloc((size_t)(2 * reach + 1) * sizeof *ts->windows);
-    ts->u_got = u ? calloc(n ? n : 1, sizeof *ts->u_got) : NULL;
     return ts->t && ts->n_with && ts->point_count && ts->touched && ts->h.count &&
-           ts->h.active && ts->h.slot && ts->windows && (!u || ts->u_got);
+           ts->h.active && ts->h.slot && ts->windows;
 }
 
 static void thread_sums_free(thread_sums *ts)
 {
     free(ts->t), free(ts->n_with), free(ts->point_count), free(ts->touched), free(ts->hits);
+    free(ts->hit_sector);
     free(ts->maybe);
-    free(ts->u_diff), free(ts->u_hit), free(ts->u_got);
+    free(ts->u_diff), free(ts->u_hit);
     free(ts->h.count), free(ts->h.active), free(ts->h.slot);
     free(ts->windows);
     tile_free(&ts->tile);
@@ -842,9 +1036,15 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
         uint64_t running = 0;
         for (size_t p = 0; s->out->u_sum && p < n; p++) {
             running += ts->u_diff[p];
-            ts->u_got[ts->tile.idx[p]] += running + ts->u_hit[p];
+            __atomic_fetch_add(&s->u_got[ts->tile.idx[p]], running + ts->u_hit[p],
+                               __ATOMIC_RELAXED); /* whole numbers: any order */
         }
     }
+}
+
+void fc_colocation_sweep_simd(bool allowed)
+{
+    simd_allowed = allowed;
 }
 
 void fc_colocation_add_sums(colocation_totals *out, const colocation_fixed *t,
@@ -862,12 +1062,8 @@ static void gather(const sweep *s)
     colocation_totals *out = s->out;
     for (int t = 0; t < s->g->threads; t++)
         fc_colocation_add_sums(out, s->sums[t].t, s->sums[t].n_with, s->n_sectors);
-    for (size_t i = 0; out->u_sum && i < s->n; i++) {
-        uint64_t sum = 0;
-        for (int t = 0; t < s->g->threads; t++)
-            sum += s->sums[t].u_got[i];
-        out->u_sum[i] = ldexp((double)sum, -out->u_bits);
-    }
+    for (size_t i = 0; out->u_sum && i < s->n; i++)
+        out->u_sum[i] = ldexp((double)s->u_got[i], -out->u_bits);
 }
 
 int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *x,
@@ -879,6 +1075,10 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
         return FC_EINVAL;
     sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
                .h = h, .out = out};
+#ifdef HAVE_AVX2_BAND
+    s.avx2 = simd_allowed && __builtin_cpu_supports("avx2");
+    s.band_sectors = s.avx2 && !g->geodesic;
+#endif
     double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         x_lo = fmin(x_lo, x[i]), x_hi = fmax(x_hi, x[i]);
@@ -907,8 +1107,11 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
     }
     if (status == FC_OK)
         status = cut_tiles(&s, &tg);
+
     s.sums = calloc((size_t)g->threads, sizeof *s.sums);
     if (status == FC_OK && !s.sums)
+        status = FC_ENOMEM;
+    if (status == FC_OK && out->u_sum && !(s.u_got = calloc(n, sizeof *s.u_got)))
         status = FC_ENOMEM;
     for (int t = 0; status == FC_OK && t < g->threads; t++)
         if (!thread_sums_alloc(&s.sums[t], n, n_sectors, s.reach, out->u_sum != NULL))
@@ -920,9 +1123,10 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
     }
     if (status == FC_OK)
         gather(&s);
+
     for (int t = 0; s.sums && t < g->threads; t++)
         thread_sums_free(&s.sums[t]);
-    free(s.sums), free(s.cx), free(s.cy), free(s.cz);
+    free(s.sums), free(s.u_got), free(s.cx), free(s.cy), free(s.cz);
     free(s.tiles.start), free(s.tiles.member), free(s.tiles.own), free(s.tiles.frame);
     free(s.tiles.by_size);
     free(tg.n_lon), free(tg.first), free(tg.lon_reach);

@@ -23,6 +23,12 @@ typedef struct colocation_totals {
     int u_bits;
 } colocation_totals;
 
+/* Whether the sweep may test four points at a time where the processor
+ * can (AVX2): on by default. The same bits either way; the tests turn it
+ * off to check the one-at-a-time tests too. Set it before sweeping: it is
+ * read, unlocked, by every sweep. */
+void fc_colocation_sweep_simd(bool allowed);
+
 /* Adds one thread's T and n' (n_sectors^2 and n_sectors) to out's. */
 void fc_colocation_add_sums(colocation_totals *out, const colocation_fixed *t,
                             const size_t *n_with, size_t n_sectors);
