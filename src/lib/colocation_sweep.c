@@ -52,9 +52,14 @@
 #define TILE_EPS 20        /* a tile's side, in eps */
 #define MAX_LATITUDE 80.0  /* beyond, tangent planes of tiles are left to the cells */
 #define MAX_EPS 100000.0   /* metres: beyond, the same */
-static bool simd_allowed = true; /* see fc_colocation_sweep_simd() */
+#define TILE_PAD 3 /* a tile's arrays hold this many more, read and not used: see slide()
+                    * and band_planar_avx2() */
+/* Dense hits are counted by sector in this many arrays, in turn: hits of
+ * one sector often come in runs, and one counter would make each increment
+ * wait for the last. */
+#define COUNT_WAYS 4
 
-#define TILE_PAD 3         /* a tile's arrays hold this many more: see band_planar_avx2() */
+static bool simd_allowed = true; /* see fc_colocation_sweep_simd() */
 
 typedef struct column {
     size_t start, end; /* positions in the tile */
@@ -96,6 +101,7 @@ typedef struct thread_sums {
     colocation_fixed *t;
     size_t *n_with;
     uint32_t *point_count, *touched; /* the band's neighbours of one point, by sector */
+                                     /* (point_count: COUNT_WAYS arrays of n_sectors) */
     uint32_t *hits, *maybe;          /* their positions; those the chord leaves open */
     uint32_t *hit_sector;            /* the hits' sectors, where band_hits() wrote them */
     size_t hits_room;
@@ -205,11 +211,21 @@ static size_t open_windows(const sweep *s, const tile *t, size_t r, window *w)
  * go in or out of h. */
 static void slide(const tile *t, window *w, double y, histogram *h)
 {
+    const double *ys = t->y; /* ys[end] may be read: see TILE_PAD */
     const size_t end = w->col->end;
-    while (w->out_hi < end && t->y[w->out_hi] <= y + w->wo)
-        w->out_hi++;
-    while (w->out_lo < end && t->y[w->out_lo] < y - w->wo)
-        w->out_lo++;
+    const double top = y + w->wo, bottom = y - w->wo;
+    size_t hi = w->out_hi, lo = w->out_lo;
+    /* The outer window mostly moves by a point or none: two steps without
+     * a branch (one that a processor would guess wrong half the time). */
+    for (int step = 0; step < 2; step++) {
+        hi += (hi < end) & (ys[hi] <= top);
+        lo += (lo < end) & (ys[lo] < bottom);
+    }
+    while (hi < end && ys[hi] <= top)
+        hi++;
+    while (lo < end && ys[lo] < bottom)
+        lo++;
+    w->out_hi = hi, w->out_lo = lo;
     if (w->ws < 0)
         return;
     while (w->sure_hi < end && t->y[w->sure_hi] <= y + w->ws)
@@ -253,7 +269,7 @@ band_planar_avx2(const double *x, const double *y, const uint32_t *sector, doubl
                  size_t k)
 {
     const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), limit = _mm256_set1_pd(eps2);
-    for (size_t q = a; q < b; q += 4) { /* the last four may reach past b: see tile_room() */
+    for (size_t q = a; q < b; q += 4) { /* the last four may reach past b: see TILE_PAD */
         const __m256d dx = _mm256_sub_pd(vx, _mm256_loadu_pd(x + q));
         const __m256d dy = _mm256_sub_pd(vy, _mm256_loadu_pd(y + q));
         const __m256d d2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
@@ -341,9 +357,15 @@ static bool count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits
     for (size_t k = sectored; k < *n_hits; k++)
         ts->hit_sector[k] = t->sector[ts->hits[k]];
     uint32_t *count = ts->point_count;
-    if (*n_hits >= s->n_sectors) { /* one store a hit */
-        for (size_t k = 0; k < *n_hits; k++)
-            count[ts->hit_sector[k]]++;
+    if (*n_hits >= s->n_sectors) { /* one store a hit, in COUNT_WAYS counters in turn */
+        const size_t S = s->n_sectors, n = *n_hits;
+        const uint32_t *sector = ts->hit_sector;
+        size_t k = 0;
+        for (; k + COUNT_WAYS <= n; k += COUNT_WAYS)
+            for (size_t way = 0; way < COUNT_WAYS; way++)
+                count[way * S + sector[k + way]]++;
+        for (; k < n; k++)
+            count[sector[k]]++;
         return true;
     }
     uint32_t touched = 0;
@@ -393,9 +415,14 @@ static void add_point(const sweep *s, thread_sums *ts, size_t p, size_t n_window
     colocation_fixed *row = ts->t + (size_t)a * s->n_sectors;
     ts->n_with[a]++;
     if (dense) {
-        for (size_t b = 0; b < s->n_sectors; b++) {
-            row[b] += u * (h->count[b] + count[b]);
-            count[b] = 0;
+        const size_t S = s->n_sectors;
+        for (size_t b = 0; b < S; b++) {
+            uint32_t c = h->count[b];
+            for (size_t way = 0; way < COUNT_WAYS; way++) {
+                c += count[way * S + b];
+                count[way * S + b] = 0;
+            }
+            row[b] += u * c;
         }
     } else {
         for (uint32_t k = 0; k < h->n_active; k++)
@@ -576,7 +603,7 @@ static void build_tile(const sweep *s, tile *t, size_t k)
     }
     if (t->n_columns > 0)
         t->columns[t->n_columns - 1].end = t->n;
-    for (size_t i = t->n; i < t->n + TILE_PAD; i++) /* read four at a time, and not used */
+    for (size_t i = t->n; i < t->n + TILE_PAD; i++) /* see TILE_PAD */
         t->x[i] = t->y[i] = 0, t->sector[i] = 0;
     if (order != t->order)
         memcpy(t->order, order, t->n * sizeof *order);
@@ -985,7 +1012,7 @@ static bool thread_sums_alloc(thread_sums *ts, size_t n, size_t S, int reach, bo
 {
     ts->t = calloc(S * S, sizeof *ts->t);
     ts->n_with = calloc(S, sizeof *ts->n_with);
-    ts->point_count = calloc(S, sizeof *ts->point_count);
+    ts->point_count = calloc(COUNT_WAYS * S, sizeof *ts->point_count);
     ts->touched = malloc((S + 1) * sizeof *ts->touched); /* one more: see count_hits() */
     ts->h.count = calloc(S, sizeof *ts->h.count);
     ts->h.active = malloc(S * sizeof *ts->h.active);
