@@ -131,8 +131,7 @@ typedef struct sweep {
     double *cx, *cy, *cz;    /* geodesic: earth-centred, by input index */
     const uint32_t *sector;
     double h, slack;
-    bool avx2;               /* band tests four at a time */
-    bool band_sectors;       /* band_hits() writes the hits' sectors */
+    bool avx2;               /* band tests four at a time, writing the hits' sectors */
     int reach;               /* near columns are within this many column indices */
     tiling tiles;
     colocation_totals *out;
@@ -260,31 +259,72 @@ static const int32_t set_bits[16][4] = {
     {1, 2, 0, 0}, {0, 1, 2, 0}, {3, 0, 0, 0}, {0, 3, 0, 0}, {1, 3, 0, 0}, {0, 1, 3, 0},
     {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3}};
 
-/* The planar band test of band_hits(), four points at a time: the same
- * products, sum and comparison (no fused multiply-add), so the same
- * answers. hits needs room for three more. Returns the new count. */
-__attribute__((target("avx2,popcnt"))) static size_t
-band_planar_avx2(const double *x, const double *y, const uint32_t *sector, double px, double py,
-                 double eps2, size_t p, size_t a, size_t b, uint32_t *hits, uint32_t *hit_sector,
-                 size_t k)
+/* Of the four points from q, those to test: not p, nor beyond b. */
+static inline unsigned lanes(size_t p, size_t q, size_t b)
 {
-    const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), limit = _mm256_set1_pd(eps2);
-    for (size_t q = a; q < b; q += 4) { /* the last four may reach past b: see TILE_PAD */
-        const __m256d dx = _mm256_sub_pd(vx, _mm256_loadu_pd(x + q));
-        const __m256d dy = _mm256_sub_pd(vy, _mm256_loadu_pd(y + q));
+    unsigned mask = b - q < 4 ? (1u << (b - q)) - 1 : 15;
+    return p - q < 4 ? mask & ~(1u << (p - q)) : mask;
+}
+
+/* Appends the points of mask among the four from q to pos (from k), and,
+ * if sector is not NULL, their sectors to hit_sector; returns the new k.
+ * Four are written always: pos needs room for three more. */
+__attribute__((target("avx2,popcnt"))) static inline size_t
+append_four(uint32_t *pos, uint32_t *hit_sector, const uint32_t *sector, size_t q, unsigned mask,
+            size_t k)
+{
+    const __m128i at = _mm_loadu_si128((const __m128i *)set_bits[mask]);
+    _mm_storeu_si128((__m128i *)(pos + k), _mm_add_epi32(at, _mm_set1_epi32((int32_t)q)));
+    if (sector) {
+        const __m128 four = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(sector + q)));
+        _mm_storeu_si128((__m128i *)(hit_sector + k), _mm_castps_si128(_mm_permutevar_ps(four, at)));
+    }
+    return k + (size_t)__builtin_popcount(mask);
+}
+
+/* The band tests of band_hits(), four points at a time: the same products,
+ * sums and comparisons (no fused multiply-add), so the same answers. The
+ * last four may reach past b (see TILE_PAD). Planar: returns the new count
+ * of hits, their sectors written too. */
+__attribute__((target("avx2,popcnt"))) static size_t
+band_planar_avx2(const tile *t, double eps2, size_t p, size_t a, size_t b, uint32_t *hits,
+                 uint32_t *hit_sector, size_t k)
+{
+    const __m256d px = _mm256_set1_pd(t->x[p]), py = _mm256_set1_pd(t->y[p]);
+    const __m256d limit = _mm256_set1_pd(eps2);
+    for (size_t q = a; q < b; q += 4) {
+        const __m256d dx = _mm256_sub_pd(px, _mm256_loadu_pd(t->x + q));
+        const __m256d dy = _mm256_sub_pd(py, _mm256_loadu_pd(t->y + q));
         const __m256d d2 = _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy));
-        unsigned mask = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(d2, limit, _CMP_LE_OQ));
-        if (p - q < 4)
-            mask &= ~(1u << (p - q));
-        mask &= b - q < 4 ? (1u << (b - q)) - 1 : 15;
-        const __m128i at = _mm_loadu_si128((const __m128i *)set_bits[mask]);
-        const __m128 sectors = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(sector + q)));
-        _mm_storeu_si128((__m128i *)(hits + k), _mm_add_epi32(at, _mm_set1_epi32((int32_t)q)));
-        _mm_storeu_si128((__m128i *)(hit_sector + k),
-                         _mm_castps_si128(_mm_permutevar_ps(sectors, at)));
-        k += (size_t)__builtin_popcount(mask);
+        const unsigned near = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(d2, limit, _CMP_LE_OQ));
+        k = append_four(hits, hit_sector, t->sector, q, near & lanes(p, q, b), k);
     }
     return k;
+}
+
+/* Geodesic: the chords below chord_sure to hits (from *k, with their
+ * sectors), those up to chord_max to maybe (from *m). */
+__attribute__((target("avx2,popcnt"))) static void
+band_chord_avx2(const tile *t, double sure2, double max2, size_t p, size_t a, size_t b,
+                uint32_t *hits, uint32_t *hit_sector, uint32_t *maybe, size_t *k, size_t *m)
+{
+    const __m256d px = _mm256_set1_pd(t->cx[p]), py = _mm256_set1_pd(t->cy[p]),
+                  pz = _mm256_set1_pd(t->cz[p]);
+    const __m256d sure = _mm256_set1_pd(sure2), most = _mm256_set1_pd(max2);
+    size_t n_hits = *k, n_maybe = *m;
+    for (size_t q = a; q < b; q += 4) {
+        const __m256d dx = _mm256_sub_pd(px, _mm256_loadu_pd(t->cx + q));
+        const __m256d dy = _mm256_sub_pd(py, _mm256_loadu_pd(t->cy + q));
+        const __m256d dz = _mm256_sub_pd(pz, _mm256_loadu_pd(t->cz + q));
+        const __m256d c2 = _mm256_add_pd(
+            _mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy)), _mm256_mul_pd(dz, dz));
+        const unsigned use = lanes(p, q, b);
+        const unsigned in = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(c2, sure, _CMP_LE_OQ));
+        const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(c2, most, _CMP_LE_OQ));
+        n_hits = append_four(hits, hit_sector, t->sector, q, in & use, n_hits);
+        n_maybe = append_four(maybe, NULL, NULL, q, below & ~in & use, n_maybe);
+    }
+    *k = n_hits, *m = n_maybe;
 }
 #endif
 
@@ -302,8 +342,7 @@ static void band_hits(const sweep *s, thread_sums *ts, size_t p, size_t a, size_
         const double px = t->x[p], py = t->y[p], eps2 = s->g->eps2;
 #ifdef HAVE_AVX2_BAND
         if (s->avx2) {
-            k = band_planar_avx2(t->x, t->y, t->sector, px, py, eps2, p, a, b, hits,
-                                 ts->hit_sector, k);
+            k = band_planar_avx2(t, eps2, p, a, b, hits, ts->hit_sector, k);
             a = b;
         }
 #endif
@@ -315,6 +354,12 @@ static void band_hits(const sweep *s, thread_sums *ts, size_t p, size_t a, size_
     } else { /* within(), geodesic, but for the geodesic itself */
         const double px = t->cx[p], py = t->cy[p], pz = t->cz[p];
         const double sure2 = s->g->chord_sure2, max2 = s->g->chord_max2;
+#ifdef HAVE_AVX2_BAND
+        if (s->avx2) {
+            band_chord_avx2(t, sure2, max2, p, a, b, hits, ts->hit_sector, maybe, &k, &m);
+            a = b;
+        }
+#endif
         for (size_t q = a; q < b; q++) {
             const double dx = px - t->cx[q], dy = py - t->cy[q], dz = pz - t->cz[q];
             const double c2 = dx * dx + dy * dy + dz * dz;
@@ -458,7 +503,7 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
         if (ts->failed)
             return;
         const bool dense =
-            count_hits(s, ts, p, &n_hits, n_maybe, s->band_sectors ? n_hits : 0, &n_touched);
+            count_hits(s, ts, p, &n_hits, n_maybe, s->avx2 ? n_hits : 0, &n_touched);
         add_point(s, ts, p, n_windows, self, dense, n_touched, n_hits);
     }
     for (size_t k = 0; k < n_windows; k++) /* the histogram empty for the next column */
@@ -603,8 +648,11 @@ static void build_tile(const sweep *s, tile *t, size_t k)
     }
     if (t->n_columns > 0)
         t->columns[t->n_columns - 1].end = t->n;
-    for (size_t i = t->n; i < t->n + TILE_PAD; i++) /* see TILE_PAD */
+    for (size_t i = t->n; i < t->n + TILE_PAD; i++) { /* see TILE_PAD */
         t->x[i] = t->y[i] = 0, t->sector[i] = 0;
+        if (frame)
+            t->cx[i] = t->cy[i] = t->cz[i] = 0;
+    }
     if (order != t->order)
         memcpy(t->order, order, t->n * sizeof *order);
     permute(t, frame != NULL);
@@ -1104,7 +1152,6 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
                .h = h, .out = out};
 #ifdef HAVE_AVX2_BAND
     s.avx2 = simd_allowed && __builtin_cpu_supports("avx2");
-    s.band_sectors = s.avx2 && !g->geodesic;
 #endif
     double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
