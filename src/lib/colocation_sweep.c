@@ -52,8 +52,9 @@
 #define TILE_EPS 20        /* a tile's side, in eps */
 #define MAX_LATITUDE 80.0  /* beyond, tangent planes of tiles are left to the cells */
 #define MAX_EPS 100000.0   /* metres: beyond, the same */
-#define TILE_PAD 3 /* a tile's arrays hold this many more, read and not used: see slide()
-                    * and band_planar_avx2() */
+/* A tile's arrays hold this many more, read and not used: by slide(), and
+ * by the band tests four at a time (band_planar_avx2()). */
+#define TILE_PAD 3
 /* Dense hits are counted by sector in this many arrays, in turn: hits of
  * one sector often come in runs, and one counter would make each increment
  * wait for the last. */
@@ -100,8 +101,9 @@ typedef struct window {
 typedef struct thread_sums {
     colocation_fixed *t;
     size_t *n_with;
-    uint32_t *point_count, *touched; /* the band's neighbours of one point, by sector */
-                                     /* (point_count: COUNT_WAYS arrays of n_sectors) */
+    uint32_t *point_count;           /* the band's neighbours of one point, by sector: */
+                                     /* COUNT_WAYS arrays of n_sectors (count_hits()) */
+    uint32_t *touched;               /* the sectors counted, when few */
     uint32_t *hits, *maybe;          /* their positions; those the chord leaves open */
     uint32_t *hit_sector;            /* the hits' sectors, where band_hits() wrote them */
     size_t hits_room;
