@@ -285,9 +285,11 @@ int fc_output_commit(fc_context *ctx, fc_output *out, bool overwrite)
 }
 
 /* Why writing may have failed, when the system can tell: a full file system,
- * or the file size limit (ulimit -f) reached by one of the files. "" when
- * neither. */
-static void why_short(const fc_output *out, char *buf, size_t size)
+ * or the file size limit (ulimit -f) reached by one of the files, or, for an
+ * I/O error (msg) under such a limit, that it may have been: SQLite rolls a
+ * failed commit back, and the file is short of the limit again. "" when
+ * none. */
+static void why_short(const fc_output *out, const char *msg, char *buf, size_t size)
 {
     buf[0] = '\0';
     const char *dir = *CPLGetPath(out->final_path) ? CPLGetPath(out->final_path) : ".";
@@ -315,6 +317,9 @@ static void why_short(const fc_output *out, char *buf, size_t size)
     if (reached)
         snprintf(buf, size, "file too large: the file size limit (ulimit -f) of %.0f bytes was "
                             "reached", (double)limit.rlim_cur);
+    else if (strstr(msg, "I/O error"))
+        snprintf(buf, size, "the file size limit (ulimit -f) of %.0f bytes may have been "
+                            "reached", (double)limit.rlim_cur);
 }
 
 void fc_output_explain(fc_context *ctx, const fc_output *out)
@@ -334,7 +339,7 @@ void fc_output_explain(fc_context *ctx, const fc_output *out)
     size_t len = strlen(msg);
     snprintf(msg + len, sizeof msg - len, "%s", m);
     char cause[256];
-    why_short(out, cause, sizeof cause);
+    why_short(out, msg, cause, sizeof cause);
     if (*cause && !strstr(msg, cause)) {
         len = strlen(msg);
         snprintf(msg + len, sizeof msg - len, " (%s)", cause);
