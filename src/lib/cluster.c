@@ -1120,8 +1120,8 @@ static void firm_writer_free(fc_job *job)
 static int statistics_stage(fc_job *job)
 {
     int status = fc_progress_stage(job->ctx, 0.7, 0.8, "statistics");
-    if (status == FC_OK && job->o->regions)
-        status = regions_stage(job);
+    if (status == FC_OK && job->o->regions && (status = regions_stage(job)) == FC_OK)
+        stage_done(job, "regions");
     if (status == FC_OK)
         status = fc_cluster_economics(job->ctx, &job->f, job->cid, job->region_of,
                                       job->o->regions ? &job->stats : NULL, &job->table);
