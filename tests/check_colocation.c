@@ -292,6 +292,20 @@ START_TEST(same_bits_whatever_the_thread_count)
         fc_colocation_free(&many);
     }
     ck_assert_double_lt(one.q_value[0 * S + 1], 0.05); /* planted together: significant */
+    /* The strata's pass by the sweep gives the moments the grid of cells does */
+    double mean[2][S * S], var[2][S * S];
+    for (int by_cells = 0; by_cells <= 1; by_cells++) {
+        fc_colocation_moments_by_cells(by_cells);
+        ck_assert_int_eq(fc_colocation_moments(ctx, N, x, y, s, S, stratum, 3, &nb, &p,
+                                               mean[by_cells], var[by_cells]),
+                         FC_OK);
+    }
+    fc_colocation_moments_by_cells(false);
+    for (size_t k = 0; k < S * S; k++)
+        ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * mean[1][k] &&
+                          fabs(var[0][k] - var[1][k]) <= 1e-9 * var[1][k],
+                      "pair %zu: mean %.17g var %.17g by the sweep, %.17g and %.17g on cells", k,
+                      mean[0][k], var[0][k], mean[1][k], var[1][k]);
     /* One stratum: the u sums come from the quotients' pass, the same bits
      * on any thread count, and the p-values those of a second pass */
     fc_colocation two_pass, fused;
@@ -428,19 +442,24 @@ START_TEST(null_moments_are_exact)
         fc_colocation c;
         ck_assert_int_eq(fc_colocation_compute(ctx, n, x, y, sector, S, &p, &c, &nb), FC_OK);
         fc_colocation_free(&c);
-        for (int fused = 0; fused <= (K == 1); fused++) {
+        /* by the sweep, on cells, and with one stratum from the quotients' u sums */
+        for (int how = 0; how <= 1 + (K == 1); how++) {
+            const bool fused = how == 2;
             fc_neighbourhoods use = {.count = neighbours, .u_sum = fused ? u_sum : NULL};
             double mean[9], var[9];
+            fc_colocation_moments_by_cells(how == 1);
             ck_assert_int_eq(fc_colocation_moments(ctx, n, x, y, sector, S, stratum, K, &use, &p,
                                                    mean, var),
                              FC_OK);
+            fc_colocation_moments_by_cells(false);
             for (size_t q = 0; q < S * S; q++) {
                 double m = e.sum[q] / e.runs, v = e.sum2[q] / e.runs - m * m;
                 ck_assert_msg(fabs(mean[q] - m) <= 1e-9 * (1 + m) &&
                                   fabs(var[q] - v) <= 1e-9 * (1 + v),
                               "case %d (n %zu, %zu sectors, %zu strata%s), pair %zu: mean %.12g "
                               "var %.12g, by every permutation %.12g and %.12g",
-                              t, n, S, K, fused ? ", u sums" : "", q, mean[q], var[q], m, v);
+                              t, n, S, K, fused ? ", u sums" : how ? ", cells" : "", q, mean[q],
+                              var[q], m, v);
                 total_var += v;
             }
         }

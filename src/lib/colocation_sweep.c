@@ -69,9 +69,11 @@ typedef struct column {
 } column;
 
 /* The sectors in the sure windows, with their counts; active lists those
- * above 0, and slot says where. */
+ * above 0, and slot says where. The strata pass sums the points' weights
+ * too. */
 typedef struct histogram {
     uint32_t *count, *active, *slot, n_active, total;
+    uint64_t *weight; /* strata pass */
 } histogram;
 
 /* One tile's points: its own (own = 1) and its halo, sorted by column,
@@ -82,6 +84,7 @@ typedef struct tile {
     double *z;              /* geodesic: height along the plane's normal */
     double *cx, *cy, *cz;   /* geodesic: earth-centred */
     uint32_t *sector, *idx; /* input index */
+    uint64_t *w;            /* strata pass: the points' weights */
     uint8_t *own;
     uint32_t *order, *order2; /* scratch for sorting */
     uint64_t *key, *key2;
@@ -109,6 +112,8 @@ typedef struct thread_sums {
     size_t hits_room;
     uint64_t *u_diff;                /* the u handed out in the tile, as differences */
     uint64_t *u_hit;                 /* and to its tested points, one by one */
+    uint32_t *visit_count;           /* strata pass: a point's neighbours by stratum, */
+    uint64_t *visit_weight;          /* and their weights */
     histogram h;
     window *windows;
     tile tile;
@@ -139,25 +144,35 @@ typedef struct sweep {
     colocation_totals *out;
     thread_sums *sums;       /* per thread */
     uint64_t *u_got;         /* by input index: the u handed out, by every thread */
+    const uint64_t *weight;  /* strata pass (sector: the stratum): by input index */
+    colocation_visit visit;  /* strata pass: what each point's neighbours are */
+    void *visit_arg;
 } sweep;
 
-static void hist_add(histogram *h, uint32_t s)
+/* Tile position q into the histogram, and out. */
+static void hist_add(histogram *h, const tile *t, size_t q)
 {
+    const uint32_t s = t->sector[q];
     if (h->count[s]++ == 0) {
         h->slot[s] = h->n_active;
         h->active[h->n_active++] = s;
     }
     h->total++;
+    if (t->w)
+        h->weight[s] += t->w[q];
 }
 
-static void hist_remove(histogram *h, uint32_t s)
+static void hist_remove(histogram *h, const tile *t, size_t q)
 {
+    const uint32_t s = t->sector[q];
     if (--h->count[s] == 0) {
         const uint32_t last = h->active[--h->n_active];
         h->active[h->slot[s]] = last;
         h->slot[last] = h->slot[s];
     }
     h->total--;
+    if (t->w)
+        h->weight[s] -= t->w[q];
 }
 
 /* within() on tile positions p and q. */
@@ -230,9 +245,9 @@ static void slide(const tile *t, window *w, double y, histogram *h)
     if (w->ws < 0)
         return;
     while (w->sure_hi < end && t->y[w->sure_hi] <= y + w->ws)
-        hist_add(h, t->sector[w->sure_hi++]);
+        hist_add(h, t, w->sure_hi++);
     while (w->sure_lo < w->sure_hi && t->y[w->sure_lo] < y - w->ws)
-        hist_remove(h, t->sector[w->sure_lo++]);
+        hist_remove(h, t, w->sure_lo++);
 }
 
 /* Room for n more hits; false when out of memory. */
@@ -389,6 +404,15 @@ static void test_band(const sweep *s, thread_sums *ts, const window *w, size_t p
     band_hits(s, ts, p, hi, w->out_hi, n_hits, n_maybe);
 }
 
+/* The maybes of p that are within eps, appended to its hits. */
+static void decide_maybes(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits,
+                          size_t n_maybe)
+{
+    for (size_t k = 0; k < n_maybe; k++)
+        if (near_in_tile(s, &ts->tile, p, ts->maybe[k]))
+            ts->hits[(*n_hits)++] = ts->maybe[k];
+}
+
 /* The band's hits of p, by sector (the maybes decided first); the first
  * `sectored` hits have their sectors in ts->hit_sector already. With as
  * many hits as sectors or more, every sector's count is read after
@@ -398,9 +422,7 @@ static bool count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits
                        size_t sectored, uint32_t *n_touched)
 {
     const tile *t = &ts->tile;
-    for (size_t k = 0; k < n_maybe; k++)
-        if (near_in_tile(s, t, p, ts->maybe[k]))
-            ts->hits[(*n_hits)++] = ts->maybe[k];
+    decide_maybes(s, ts, p, n_hits, n_maybe);
     for (size_t k = sectored; k < *n_hits; k++)
         ts->hit_sector[k] = t->sector[ts->hits[k]];
     uint32_t *count = ts->point_count;
@@ -485,6 +507,32 @@ static void add_point(const sweep *s, thread_sums *ts, size_t p, size_t n_window
         hand_out(ts, p, n_windows, self, n_hits, ((uint64_t)1 << s->out->u_bits) / total);
 }
 
+/* Strata pass: p's neighbours by stratum, from its sure windows and its
+ * band's hits (the maybes decided), with their weights, to s->visit. */
+static void visit_point(const sweep *s, thread_sums *ts, size_t p, bool self, size_t n_hits,
+                        size_t n_maybe)
+{
+    const tile *t = &ts->tile;
+    const histogram *h = &ts->h;
+    decide_maybes(s, ts, p, &n_hits, n_maybe);
+    if (h->total - self + n_hits == 0)
+        return; /* no neighbour: no part in the null's sums */
+    uint32_t *count = ts->visit_count;
+    uint64_t *weight = ts->visit_weight;
+    memcpy(count, h->count, s->n_sectors * sizeof *count);
+    memcpy(weight, h->weight, s->n_sectors * sizeof *weight);
+    if (self) {
+        count[t->sector[p]]--;
+        weight[t->sector[p]] -= t->w[p];
+    }
+    for (size_t k = 0; k < n_hits; k++) {
+        const uint32_t q = ts->hits[k];
+        count[t->sector[q]]++;
+        weight[t->sector[q]] += t->w[q];
+    }
+    s->visit(s->visit_arg, (int)(ts - s->sums), t->idx[p], count, weight);
+}
+
 static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
 {
     const tile *t = &ts->tile;
@@ -504,13 +552,17 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
         }
         if (ts->failed)
             return;
+        if (s->weight) {
+            visit_point(s, ts, p, self, n_hits, n_maybe);
+            continue;
+        }
         const bool dense =
             count_hits(s, ts, p, &n_hits, n_maybe, s->avx2 ? n_hits : 0, &n_touched);
         add_point(s, ts, p, n_windows, self, dense, n_touched, n_hits);
     }
     for (size_t k = 0; k < n_windows; k++) /* the histogram empty for the next column */
         for (size_t q = w[k].sure_lo; q < w[k].sure_hi; q++)
-            hist_remove(&ts->h, t->sector[q]);
+            hist_remove(&ts->h, t, q);
 }
 
 /* ---- a tile's points, in its plane, by column ------------------------------ */
@@ -553,7 +605,7 @@ static uint64_t sortable(double y)
     return bits >> 63 ? ~bits : bits | (uint64_t)1 << 63;
 }
 
-static bool tile_room(tile *t, size_t n, bool geodesic)
+static bool tile_room(tile *t, size_t n, bool geodesic, bool weighted)
 {
     if (n <= t->room)
         return true;
@@ -561,12 +613,12 @@ static bool tile_room(tile *t, size_t n, bool geodesic)
                        (void **)&t->cx,  (void **)&t->cy,     (void **)&t->cz,
                        (void **)&t->sector, (void **)&t->idx, (void **)&t->own,
                        (void **)&t->order, (void **)&t->key,  (void **)&t->columns,
-                       (void **)&t->order2, (void **)&t->key2};
-    const size_t sizes[] = {8, 8, 8, 8, 8, 8, 4, 4, 1, 4, 8, sizeof(column), 4, 8};
+                       (void **)&t->order2, (void **)&t->key2, (void **)&t->w};
+    const size_t sizes[] = {8, 8, 8, 8, 8, 8, 4, 4, 1, 4, 8, sizeof(column), 4, 8, 8};
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
         free(*arrays[k]);
         *arrays[k] = NULL;
-        if (k >= 2 && k <= 5 && !geodesic)
+        if ((k >= 2 && k <= 5 && !geodesic) || (k == 14 && !weighted))
             continue;
         if (!(*arrays[k] = malloc((n + TILE_PAD) * sizes[k])))
             return false;
@@ -580,6 +632,7 @@ static void tile_free(tile *t)
     free(t->x), free(t->y), free(t->z), free(t->cx), free(t->cy), free(t->cz), free(t->sector);
     free(t->idx);
     free(t->own), free(t->order), free(t->key), free(t->columns), free(t->order2), free(t->key2);
+    free(t->w);
 }
 
 /* Applies a permutation of the tile's points (order[new] = old). */
@@ -603,6 +656,11 @@ static void permute(tile *t, bool geodesic)
     for (size_t i = 0; i < t->n; i++)
         s8[i] = t->own[t->order[i]];
     memcpy(t->own, s8, t->n);
+    if (t->w) {
+        for (size_t i = 0; i < t->n; i++)
+            t->key[i] = t->w[t->order[i]];
+        memcpy(t->w, t->key, t->n * sizeof *t->w);
+    }
 }
 
 /* Tile k's points in its plane, sorted by column, then y, then input index;
@@ -618,6 +676,8 @@ static void build_tile(const sweep *s, tile *t, size_t k)
         t->idx[i] = j;
         t->own[i] = s->tiles.own[first + i];
         t->sector[i] = s->sector[j];
+        if (t->w)
+            t->w[i] = s->weight[j];
         if (frame) {
             t->cx[i] = s->cx[j], t->cy[i] = s->cy[j], t->cz[i] = s->cz[j];
             t->x[i] = frame[0] * s->cx[j] + frame[1] * s->cy[j] + frame[2] * s->cz[j];
@@ -1058,7 +1118,7 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
 
 /* ---- the sweep -------------------------------------------------------------- */
 
-static bool thread_sums_alloc(thread_sums *ts, size_t n, size_t S, int reach, bool u)
+static bool thread_sums_alloc(thread_sums *ts, size_t S, int reach, bool weighted)
 {
     ts->t = calloc(S * S, sizeof *ts->t);
     ts->n_with = calloc(S, sizeof *ts->n_with);
@@ -1068,8 +1128,14 @@ static bool thread_sums_alloc(thread_sums *ts, size_t n, size_t S, int reach, bo
     ts->h.active = malloc(S * sizeof *ts->h.active);
     ts->h.slot = malloc(S * sizeof *ts->h.slot);
     ts->windows = malloc((size_t)(2 * reach + 1) * sizeof *ts->windows);
+    if (weighted) {
+        ts->h.weight = calloc(S, sizeof *ts->h.weight);
+        ts->visit_count = malloc(S * sizeof *ts->visit_count);
+        ts->visit_weight = malloc(S * sizeof *ts->visit_weight);
+    }
     return ts->t && ts->n_with && ts->point_count && ts->touched && ts->h.count &&
-           ts->h.active && ts->h.slot && ts->windows;
+           ts->h.active && ts->h.slot && ts->windows &&
+           (!weighted || (ts->h.weight && ts->visit_count && ts->visit_weight));
 }
 
 static void thread_sums_free(thread_sums *ts)
@@ -1078,7 +1144,8 @@ static void thread_sums_free(thread_sums *ts)
     free(ts->hit_sector);
     free(ts->maybe);
     free(ts->u_diff), free(ts->u_hit);
-    free(ts->h.count), free(ts->h.active), free(ts->h.slot);
+    free(ts->h.count), free(ts->h.active), free(ts->h.slot), free(ts->h.weight);
+    free(ts->visit_count), free(ts->visit_weight);
     free(ts->windows);
     tile_free(&ts->tile);
 }
@@ -1091,7 +1158,7 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
     for (size_t next = begin; next < end && !ts->failed; next++) {
         const size_t k = s->tiles.by_size[next];
         const size_t n = s->tiles.start[k + 1] - s->tiles.start[k];
-        if (!tile_room(&ts->tile, n, s->g->geodesic)) {
+        if (!tile_room(&ts->tile, n, s->g->geodesic, s->weight != NULL)) {
             ts->failed = true;
             return;
         }
@@ -1143,17 +1210,18 @@ static void gather(const sweep *s)
         out->u_sum[i] = ldexp((double)s->u_got[i], -out->u_bits);
 }
 
-int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *x,
-                        const double *y, const uint32_t *sector, size_t n_sectors, double h,
-                        colocation_totals *out)
+/* Cuts s's points into tiles and sweeps them (s holds the input; its tiles
+ * and sums are made here, and freed by sweep_free()). */
+static int sweep_all(fc_context *ctx, sweep *s)
 {
+    const grid *g = s->g;
+    const size_t n = s->n;
+    const double *x = s->x, *y = s->y, h = s->h;
     if (!(h > 0) || !(h <= g->eps) || n > UINT32_MAX - 1 ||
         !(4 * TILE_EPS * g->eps / h < (double)INT32_MAX)) /* a tile's columns, numbered */
         return FC_EINVAL;
-    sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
-               .h = h, .out = out};
 #ifdef HAVE_AVX2_BAND
-    s.avx2 = simd_allowed && __builtin_cpu_supports("avx2");
+    s->avx2 = simd_allowed && __builtin_cpu_supports("avx2");
 #endif
     double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -1164,47 +1232,69 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
     const double largest = g->geodesic ? g->geod.a * 1.01
                                        : fmax(fmax(fabs(x_lo), fabs(x_hi)),
                                               fmax(fabs(y_lo), fabs(y_hi)));
-    s.slack = 1e-9 * g->eps + 64 * DBL_EPSILON * largest;
-    const double reach = g->geodesic ? sqrt(g->chord_max2) + s.slack : g->eps;
-    s.reach = (int)ceil(reach / h) + 1;
+    s->slack = 1e-9 * g->eps + 64 * DBL_EPSILON * largest;
+    const double reach = g->geodesic ? sqrt(g->chord_max2) + s->slack : g->eps;
+    s->reach = (int)ceil(reach / h) + 1;
     tile_grid tg;
-    if (!plan_tiles(&s, x_lo, x_hi, y_lo, y_hi, &tg)) {
-        free(tg.n_lon), free(tg.first), free(tg.lon_reach);
-        return FC_EINVAL;
-    }
-    int status = FC_OK;
-    if (g->geodesic) {
-        s.cx = malloc((n ? n : 1) * sizeof *s.cx);
-        s.cy = malloc((n ? n : 1) * sizeof *s.cy);
-        s.cz = malloc((n ? n : 1) * sizeof *s.cz);
-        status = s.cx && s.cy && s.cz ? fc_earth_centred(ctx, g->threads, n, x, y, g->geod.a,
-                                                         g->geod.f, s.cx, s.cy, s.cz)
-                                      : FC_ENOMEM;
+    int status = plan_tiles(s, x_lo, x_hi, y_lo, y_hi, &tg) ? FC_OK : FC_EINVAL;
+    if (status == FC_OK && g->geodesic) {
+        s->cx = malloc((n ? n : 1) * sizeof *s->cx);
+        s->cy = malloc((n ? n : 1) * sizeof *s->cy);
+        s->cz = malloc((n ? n : 1) * sizeof *s->cz);
+        status = s->cx && s->cy && s->cz
+                     ? fc_earth_centred(ctx, g->threads, n, x, y, g->geod.a, g->geod.f, s->cx,
+                                        s->cy, s->cz)
+                     : FC_ENOMEM;
     }
     if (status == FC_OK)
-        status = cut_tiles(&s, &tg);
-
-    s.sums = calloc((size_t)g->threads, sizeof *s.sums);
-    if (status == FC_OK && !s.sums)
+        status = cut_tiles(s, &tg);
+    free(tg.n_lon), free(tg.first), free(tg.lon_reach);
+    if (status == FC_OK && !(s->sums = calloc((size_t)g->threads, sizeof *s->sums)))
         status = FC_ENOMEM;
-    if (status == FC_OK && out->u_sum && !(s.u_got = calloc(n, sizeof *s.u_got)))
+    if (status == FC_OK && s->out->u_sum && !(s->u_got = calloc(n, sizeof *s->u_got)))
         status = FC_ENOMEM;
     for (int t = 0; status == FC_OK && t < g->threads; t++)
-        if (!thread_sums_alloc(&s.sums[t], n, n_sectors, s.reach, out->u_sum != NULL))
+        if (!thread_sums_alloc(&s->sums[t], s->n_sectors, s->reach, s->weight != NULL))
             status = FC_ENOMEM;
     if (status == FC_OK) {
-        fc_parallel_for(g->threads, s.tiles.n_tiles, 1, sweep_tiles, &s);
+        fc_parallel_for(g->threads, s->tiles.n_tiles, 1, sweep_tiles, s);
         for (int t = 0; t < g->threads; t++)
-            status = s.sums[t].failed ? FC_ENOMEM : status;
+            status = s->sums[t].failed ? FC_ENOMEM : status;
     }
+    return status;
+}
+
+static void sweep_free(sweep *s)
+{
+    for (int t = 0; s->sums && t < s->g->threads; t++)
+        thread_sums_free(&s->sums[t]);
+    free(s->sums), free(s->u_got), free(s->cx), free(s->cy), free(s->cz);
+    free(s->tiles.start), free(s->tiles.member), free(s->tiles.own), free(s->tiles.frame);
+    free(s->tiles.by_size);
+}
+
+int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *x,
+                        const double *y, const uint32_t *sector, size_t n_sectors, double h,
+                        colocation_totals *out)
+{
+    sweep s = {.g = g, .n = n, .n_sectors = n_sectors, .x = x, .y = y, .sector = sector,
+               .h = h, .out = out};
+    const int status = sweep_all(ctx, &s);
     if (status == FC_OK)
         gather(&s);
+    sweep_free(&s);
+    return status;
+}
 
-    for (int t = 0; s.sums && t < g->threads; t++)
-        thread_sums_free(&s.sums[t]);
-    free(s.sums), free(s.u_got), free(s.cx), free(s.cy), free(s.cz);
-    free(s.tiles.start), free(s.tiles.member), free(s.tiles.own), free(s.tiles.frame);
-    free(s.tiles.by_size);
-    free(tg.n_lon), free(tg.first), free(tg.lon_reach);
+int fc_colocation_sweep_strata(fc_context *ctx, const grid *g, size_t n, const double *x,
+                               const double *y, const uint32_t *stratum, size_t n_strata,
+                               const uint64_t *weight, double h, colocation_visit visit,
+                               void *arg)
+{
+    colocation_totals none = {0};
+    sweep s = {.g = g, .n = n, .n_sectors = n_strata, .x = x, .y = y, .sector = stratum,
+               .h = h, .out = &none, .weight = weight, .visit = visit, .visit_arg = arg};
+    const int status = sweep_all(ctx, &s);
+    sweep_free(&s);
     return status;
 }

@@ -43,4 +43,17 @@ int fc_colocation_sweep(fc_context *ctx, const grid *g, size_t n, const double *
                         const double *y, const uint32_t *sector, size_t n_sectors, double h,
                         colocation_totals *out);
 
+/* The strata pass of colocation_test.c: for each point i with a neighbour,
+ * visit(arg, worker, i, count, weight) gets count[t], its neighbours in
+ * stratum t, and weight[t], the sum of their weights (n_strata each, valid
+ * during the call; worker: 0 .. g->threads - 1, for per-thread sums).
+ * Points of stratum[i] < n_strata; the sums of weights must stay below
+ * 2^64. Returns as fc_colocation_sweep() does. */
+typedef void (*colocation_visit)(void *arg, int worker, uint32_t i, const uint32_t *count,
+                                 const uint64_t *weight);
+int fc_colocation_sweep_strata(fc_context *ctx, const grid *g, size_t n, const double *x,
+                               const double *y, const uint32_t *stratum, size_t n_strata,
+                               const uint64_t *weight, double h, colocation_visit visit,
+                               void *arg);
+
 #endif /* FC_COLOCATION_SWEEP_H */

@@ -36,7 +36,7 @@
  * Cantelli's bound Var / (Var + d^2) for d = T - E[T] > 0 (1 otherwise),
  * which holds for any distribution: never too small. NULL where T cannot
  * vary. */
-#include "grid.h"
+#include "colocation_sweep.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -240,7 +240,118 @@ static int sums_of_one_stratum(fc_context *ctx, size_t n, const fc_neighbourhood
     return FC_OK;
 }
 
-/* The sums over the neighbourhoods of n points in K strata. */
+/* The sums on a grid of cells, into total. */
+static int sums_by_cells(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
+                         const uint32_t *stratum, size_t K, const uint32_t *neighbours,
+                         const fc_dbscan_params *metric, null_sums *total)
+{
+    int status = fc_grid_build(ctx, g, n, x, y, NULL, metric,
+                               fc_grid_default_side(metric) / FC_COLOCATION_SUBDIVIDE);
+    pass_job j = {.g = g, .K = K};
+    if (status == FC_OK) {
+        j.max_partial = fc_grid_max_near_cells(g);
+        j.stratum = malloc(n * sizeof *j.stratum);
+        j.u = malloc(n * sizeof *j.u);
+        j.hs = malloc(n * sizeof *j.hs);
+        j.hn = malloc(n * sizeof *j.hn);
+        j.hu = malloc(n * sizeof *j.hu);
+        j.hlen = malloc(g->n_cells * sizeof *j.hlen);
+        j.lo = malloc(g->n_cells * 3 * sizeof *j.lo);
+        j.hi = malloc(g->n_cells * 3 * sizeof *j.hi);
+        j.sums = calloc((size_t)g->threads, sizeof *j.sums);
+        j.scratch = malloc((size_t)g->threads * 4 * K * sizeof *j.scratch);
+        j.partial = malloc((size_t)g->threads * j.max_partial * sizeof *j.partial);
+        bool ok = j.stratum && j.u && j.hs && j.hn && j.hu && j.hlen && j.lo && j.hi && j.sums &&
+                  j.scratch && j.partial;
+        for (int t = 0; ok && t < g->threads; t++)
+            ok = sums_alloc(&j.sums[t], K);
+        if (!ok)
+            status = fc_error(ctx, FC_ENOMEM, "out of memory testing the co-location of %zu firms",
+                              n);
+    }
+    if (status == FC_OK) {
+        for (size_t p = 0; p < n; p++) {
+            const uint32_t i = g->order[p];
+            j.stratum[p] = stratum ? stratum[i] : 0;
+            j.u[p] = neighbours[i] ? 1.0 / neighbours[i] : 0;
+        }
+        fc_parallel_for(g->threads, g->n_cells, 256, describe, &j);
+        fc_parallel_for(g->threads, g->n_cells, 16, pass_cells, &j);
+        for (int t = 0; t < g->threads; t++)
+            sums_add(total, &j.sums[t]);
+    }
+    for (int t = 0; j.sums && t < g->threads; t++)
+        sums_free(&j.sums[t]);
+    free(j.sums), free(j.stratum), free(j.u), free(j.hs), free(j.hn), free(j.hu), free(j.hlen);
+    free(j.lo), free(j.hi), free(j.scratch), free(j.partial);
+    return status;
+}
+
+static bool sweep_strata = true; /* see fc_colocation_moments_by_cells() */
+
+void fc_colocation_moments_by_cells(bool by_cells)
+{
+    sweep_strata = !by_cells;
+}
+
+/* The strata pass by the sweep (colocation_sweep.c): each point's
+ * neighbours by stratum, their u summed in fixed point. */
+typedef struct strata_visit {
+    size_t K;
+    const uint32_t *stratum, *neighbours; /* by input index */
+    int u_bits;
+    null_sums *sums;  /* per thread */
+    double *scratch;  /* per thread: 2 K doubles */
+} strata_visit;
+
+static void visit_strata(void *arg, int worker, uint32_t i, const uint32_t *count,
+                         const uint64_t *weight)
+{
+    const strata_visit *v = arg;
+    double *cnt = v->scratch + (size_t)worker * 2 * v->K, *us = cnt + v->K;
+    for (size_t t = 0; t < v->K; t++) {
+        cnt[t] = count[t];
+        us[t] = ldexp((double)weight[t], -v->u_bits);
+    }
+    add_point(v->K, &v->sums[worker], v->stratum ? v->stratum[i] : 0, 1.0 / v->neighbours[i],
+              cnt, us);
+}
+
+/* The sums by the sweep, into total; FC_EINVAL, said nowhere, where the
+ * sweep leaves the points to the cells. */
+static int sums_by_sweep(fc_context *ctx, grid *g, size_t n, const double *x, const double *y,
+                         const uint32_t *stratum, size_t K, const uint32_t *neighbours,
+                         const fc_dbscan_params *params, null_sums *total)
+{
+    g->threads = fc_threads_or_cores(params->threads);
+    strata_visit v = {.K = K, .stratum = stratum, .neighbours = neighbours, .u_bits = 63};
+    for (size_t rest = n; rest > 0; rest >>= 1) /* a point's sum of u below 2^63 */
+        v.u_bits--;
+    uint32_t *zero = stratum ? NULL : calloc(n ? n : 1, sizeof *zero);
+    uint64_t *weight = malloc((n ? n : 1) * sizeof *weight);
+    v.sums = calloc((size_t)g->threads, sizeof *v.sums);
+    v.scratch = malloc((size_t)g->threads * 2 * K * sizeof *v.scratch);
+    bool ok = weight && v.sums && v.scratch && (stratum || zero);
+    for (int t = 0; ok && t < g->threads; t++)
+        ok = sums_alloc(&v.sums[t], K);
+    int status = ok ? FC_OK : FC_ENOMEM;
+    for (size_t i = 0; ok && i < n; i++)
+        weight[i] = neighbours[i] ? ((uint64_t)1 << v.u_bits) / neighbours[i] : 0;
+    if (status == FC_OK)
+        status = fc_colocation_sweep_strata(ctx, g, n, x, y, stratum ? stratum : zero, K, weight,
+                                            fc_grid_default_side(params) /
+                                                FC_COLOCATION_SUBDIVIDE,
+                                            visit_strata, &v);
+    for (int t = 0; status == FC_OK && t < g->threads; t++)
+        sums_add(total, &v.sums[t]);
+    for (int t = 0; v.sums && t < g->threads; t++)
+        sums_free(&v.sums[t]);
+    free(v.sums), free(v.scratch), free(weight), free(zero);
+    return status;
+}
+
+/* The sums over the neighbourhoods of n points in K strata: by the sweep,
+ * or, where it declines, on a grid of cells. */
 static int neighbourhood_sums(fc_context *ctx, size_t n, const double *x, const double *y,
                               const uint32_t *stratum, size_t K, const fc_neighbourhoods *nb,
                               const fc_dbscan_params *params, null_sums *total)
@@ -253,46 +364,17 @@ static int neighbourhood_sums(fc_context *ctx, size_t n, const double *x, const 
     metric.min_pts = 1;
     grid g = {0};
     int status = fc_grid_metric(ctx, &g, n, x, y, &metric);
-    if (status == FC_OK)
-        status = fc_grid_build(ctx, &g, n, x, y, NULL, &metric,
-                               fc_grid_default_side(&metric) / FC_COLOCATION_SUBDIVIDE);
-    pass_job j = {.g = &g, .K = K};
-    if (status == FC_OK) {
-        j.max_partial = fc_grid_max_near_cells(&g);
-        j.stratum = malloc(n * sizeof *j.stratum);
-        j.u = malloc(n * sizeof *j.u);
-        j.hs = malloc(n * sizeof *j.hs);
-        j.hn = malloc(n * sizeof *j.hn);
-        j.hu = malloc(n * sizeof *j.hu);
-        j.hlen = malloc(g.n_cells * sizeof *j.hlen);
-        j.lo = malloc(g.n_cells * 3 * sizeof *j.lo);
-        j.hi = malloc(g.n_cells * 3 * sizeof *j.hi);
-        j.sums = calloc((size_t)g.threads, sizeof *j.sums);
-        j.scratch = malloc((size_t)g.threads * 4 * K * sizeof *j.scratch);
-        j.partial = malloc((size_t)g.threads * j.max_partial * sizeof *j.partial);
-        bool ok = j.stratum && j.u && j.hs && j.hn && j.hu && j.hlen && j.lo && j.hi && j.sums &&
-                  j.scratch && j.partial && sums_alloc(total, K);
-        for (int t = 0; ok && t < g.threads; t++)
-            ok = sums_alloc(&j.sums[t], K);
-        if (!ok)
-            status = fc_error(ctx, FC_ENOMEM, "out of memory testing the co-location of %zu firms",
-                              n);
-    }
-    if (status == FC_OK) {
-        for (size_t p = 0; p < n; p++) {
-            const uint32_t i = g.order[p];
-            j.stratum[p] = stratum ? stratum[i] : 0;
-            j.u[p] = neighbours[i] ? 1.0 / neighbours[i] : 0;
-        }
-        fc_parallel_for(g.threads, g.n_cells, 256, describe, &j);
-        fc_parallel_for(g.threads, g.n_cells, 16, pass_cells, &j);
-        for (int t = 0; t < g.threads; t++)
-            sums_add(total, &j.sums[t]);
-    }
-    for (int t = 0; j.sums && t < g.threads; t++)
-        sums_free(&j.sums[t]);
-    free(j.sums), free(j.stratum), free(j.u), free(j.hs), free(j.hn), free(j.hu), free(j.hlen);
-    free(j.lo), free(j.hi), free(j.scratch), free(j.partial);
+    if (status == FC_OK && !sums_alloc(total, K))
+        status = fc_error(ctx, FC_ENOMEM, "out of memory testing the co-location of %zu firms", n);
+    int swept = FC_EINVAL;
+    if (status == FC_OK && params->threads >= 0 && sweep_strata)
+        swept = sums_by_sweep(ctx, &g, n, x, y, stratum, K, neighbours, &metric, total);
+    if (swept == FC_ENOMEM)
+        status = fc_error(ctx, FC_ENOMEM, "out of memory testing the co-location of %zu firms", n);
+    else if (swept != FC_OK && swept != FC_EINVAL)
+        status = swept;
+    if (status == FC_OK && swept != FC_OK)
+        status = sums_by_cells(ctx, &g, n, x, y, stratum, K, neighbours, &metric, total);
     fc_grid_free(&g);
     return status;
 }

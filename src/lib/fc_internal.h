@@ -383,6 +383,11 @@ int fc_colocation_moments(fc_context *ctx, size_t n, const double *x, const doub
                           const uint32_t *sector, size_t n_sectors, const uint32_t *stratum,
                           size_t n_strata, const fc_neighbourhoods *nb,
                           const fc_dbscan_params *params, double *mean, double *var);
+/* Whether the pass over the neighbourhoods that the moments need with
+ * several strata is taken on a grid of cells instead of by the sweep (where
+ * the sweep declines, it always is): off by default; the tests turn it on to
+ * compare. Set it before testing: it is read, unlocked, by every test. */
+void fc_colocation_moments_by_cells(bool by_cells);
 /* c->p_value (one-sided, for attraction: by the normal approximation, or
  * Cantelli's bound where the expected T is small) and c->q_value
  * (Benjamini-Hochberg over the pairs with a p-value). */
