@@ -13,7 +13,8 @@
  * those extents alone:
  *  - |dy| <= ws: within eps of p, wherever in L (the "sure" window);
  *  - |dy| > wo: beyond eps;
- *  - in between: tested one by one by the neighbour test (grid.h, within()).
+ *  - in between: tested one by one by the neighbour test (grid.h, within()),
+ *    four at a time where the processor has AVX2 (the same arithmetic).
  * As p moves up its column, every window of every near column slides up:
  * each point of L enters and leaves the sure windows of column R once, and
  * a running histogram of their sectors gives each p its counts. p hands its
@@ -37,6 +38,11 @@
  * T is summed in 64.64 fixed point and the u sums in 64-bit fixed point, as
  * in colocation.c: whole numbers, exact in any order, so the same for any
  * thread count. Tiles go to the threads whole.
+ *
+ * The same sweep makes the pass by stratum of colocation_test.c: the
+ * "sectors" are then strata, each point has a weight (its u, known from
+ * the first pass), the histogram sums the weights too, and each point's
+ * counts and weights by stratum go to a callback instead of into T.
  */
 #include "colocation_sweep.h"
 
