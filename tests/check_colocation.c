@@ -245,6 +245,24 @@ START_TEST(matches_brute_force_geodesic)
         for (size_t k = 0; k < n_sectors * n_sectors; k++)
             total_share += share[k];
         fc_colocation_free(&c);
+        /* the null's moments in two strata, by the sweep as on cells (ties at eps too) */
+        static uint32_t stratum[MAX_N];
+        for (size_t i = 0; i < n; i++)
+            stratum[i] = (uint32_t)(i % 2);
+        double mean[2][S * S], var[2][S * S];
+        for (int by_cells = 0; by_cells <= 1; by_cells++) {
+            fc_colocation_moments_by_cells(by_cells);
+            ck_assert_int_eq(fc_colocation_moments(ctx, n, lon, lat, s, n_sectors, stratum, 2,
+                                                   &nb, &p, mean[by_cells], var[by_cells]),
+                             FC_OK);
+        }
+        fc_colocation_moments_by_cells(false);
+        for (size_t k = 0; k < n_sectors * n_sectors; k++)
+            ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * (1 + mean[1][k]) &&
+                              fabs(var[0][k] - var[1][k]) <= 1e-9 * (1 + var[1][k]),
+                          "geodesic case %d pair %zu: mean %.17g var %.17g by the sweep, %.17g "
+                          "and %.17g on cells", t, k, mean[0][k], var[0][k], mean[1][k],
+                          var[1][k]);
     }
     ck_assert_double_gt(total_share, 1000);
 }
@@ -489,8 +507,9 @@ static int sweep_sums(size_t n, const double *x, const double *y, const uint32_t
 /* The sweep does the counting (it declines only near the poles and the
  * like), and gives the very bits of the grid of cells, which counts when
  * the columns would be wider than eps: on blobs of firms planar and around
- * Almaty geodesic (testing four points at a time or one), and at 85 N,
- * where it declines. */
+ * Almaty geodesic (testing four points at a time or one; and the null's
+ * moments by stratum, by the sweep and on cells), and at 85 N, where it
+ * declines. */
 START_TEST(sweep_gives_the_cells_bits)
 {
     enum { N = 4000, S = 4 };
@@ -543,6 +562,25 @@ START_TEST(sweep_gives_the_cells_bits)
             total += share[k];
         ck_assert_double_gt(total, 1000); /* the blobs are dense */
         fc_colocation_free(&cells);
+        /* the null's moments with three strata (the blobs' rows): by the sweep as on cells */
+        static uint32_t stratum[N];
+        for (size_t i = 0; i < N; i++)
+            stratum[i] = (uint32_t)(geodesic ? (y[i] - 43.2) * 111000 / 7000 + 0.5
+                                             : y[i] / 7000 + 0.5) % 3;
+        double mean[2][S * S], var[2][S * S];
+        for (int by_cells = 0; by_cells <= 1; by_cells++) {
+            fc_colocation_moments_by_cells(by_cells);
+            ck_assert_int_eq(fc_colocation_moments(ctx, N, x, y, s, S, stratum, 3, &nb, &p,
+                                                   mean[by_cells], var[by_cells]),
+                             FC_OK);
+        }
+        fc_colocation_moments_by_cells(false);
+        for (size_t k = 0; k < S * S; k++)
+            ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * mean[1][k] &&
+                              fabs(var[0][k] - var[1][k]) <= 1e-9 * var[1][k] && var[1][k] > 0,
+                          "%s pair %zu: mean %.17g var %.17g by the sweep, %.17g and %.17g on "
+                          "cells", geodesic ? "geodesic" : "planar", k, mean[0][k], var[0][k],
+                          mean[1][k], var[1][k]);
     }
 }
 END_TEST
