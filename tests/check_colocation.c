@@ -162,6 +162,30 @@ static void assert_neighbourhoods(size_t n, const fc_neighbourhoods *nb, const u
     }
 }
 
+/* The null's moments with strata by the sweep equal those on cells (mean to
+ * 1e-12, variance to 1e-9, relative to 1 + the cells'); what and t name
+ * the case. */
+static void assert_moments_both_ways(size_t n, const double *x, const double *y,
+                                     const uint32_t *s, size_t S, const uint32_t *stratum,
+                                     size_t K, const fc_neighbourhoods *nb,
+                                     const fc_dbscan_params *p, const char *what, int t)
+{
+    double mean[2][64], var[2][64];
+    ck_assert_uint_le(S * S, 64);
+    for (int by_cells = 0; by_cells <= 1; by_cells++) {
+        fc_colocation_moments_by_cells(by_cells);
+        ck_assert_int_eq(fc_colocation_moments(ctx, n, x, y, s, S, stratum, K, nb, p,
+                                               mean[by_cells], var[by_cells]),
+                         FC_OK);
+    }
+    fc_colocation_moments_by_cells(false);
+    for (size_t k = 0; k < S * S; k++)
+        ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * (1 + mean[1][k]) &&
+                          fabs(var[0][k] - var[1][k]) <= 1e-9 * (1 + var[1][k]),
+                      "%s case %d, pair %zu: mean %.17g var %.17g by the sweep, %.17g and %.17g "
+                      "on cells", what, t, k, mean[0][k], var[0][k], mean[1][k], var[1][k]);
+}
+
 START_TEST(matches_brute_force)
 {
     enum { MAX_N = 300, CASES = 3000, S = 4 };
@@ -249,20 +273,7 @@ START_TEST(matches_brute_force_geodesic)
         static uint32_t stratum[MAX_N];
         for (size_t i = 0; i < n; i++)
             stratum[i] = (uint32_t)(i % 2);
-        double mean[2][S * S], var[2][S * S];
-        for (int by_cells = 0; by_cells <= 1; by_cells++) {
-            fc_colocation_moments_by_cells(by_cells);
-            ck_assert_int_eq(fc_colocation_moments(ctx, n, lon, lat, s, n_sectors, stratum, 2,
-                                                   &nb, &p, mean[by_cells], var[by_cells]),
-                             FC_OK);
-        }
-        fc_colocation_moments_by_cells(false);
-        for (size_t k = 0; k < n_sectors * n_sectors; k++)
-            ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * (1 + mean[1][k]) &&
-                              fabs(var[0][k] - var[1][k]) <= 1e-9 * (1 + var[1][k]),
-                          "geodesic case %d pair %zu: mean %.17g var %.17g by the sweep, %.17g "
-                          "and %.17g on cells", t, k, mean[0][k], var[0][k], mean[1][k],
-                          var[1][k]);
+        assert_moments_both_ways(n, lon, lat, s, n_sectors, stratum, 2, &nb, &p, "geodesic", t);
     }
     ck_assert_double_gt(total_share, 1000);
 }
@@ -311,19 +322,7 @@ START_TEST(same_bits_whatever_the_thread_count)
     }
     ck_assert_double_lt(one.q_value[0 * S + 1], 0.05); /* planted together: significant */
     /* The strata's pass by the sweep gives the moments the grid of cells does */
-    double mean[2][S * S], var[2][S * S];
-    for (int by_cells = 0; by_cells <= 1; by_cells++) {
-        fc_colocation_moments_by_cells(by_cells);
-        ck_assert_int_eq(fc_colocation_moments(ctx, N, x, y, s, S, stratum, 3, &nb, &p,
-                                               mean[by_cells], var[by_cells]),
-                         FC_OK);
-    }
-    fc_colocation_moments_by_cells(false);
-    for (size_t k = 0; k < S * S; k++)
-        ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * mean[1][k] &&
-                          fabs(var[0][k] - var[1][k]) <= 1e-9 * var[1][k],
-                      "pair %zu: mean %.17g var %.17g by the sweep, %.17g and %.17g on cells", k,
-                      mean[0][k], var[0][k], mean[1][k], var[1][k]);
+    assert_moments_both_ways(N, x, y, s, S, stratum, 3, &nb, &p, "blobs", 0);
     /* One stratum: the u sums come from the quotients' pass, the same bits
      * on any thread count, and the p-values those of a second pass */
     fc_colocation two_pass, fused;
@@ -567,20 +566,8 @@ START_TEST(sweep_gives_the_cells_bits)
         for (size_t i = 0; i < N; i++)
             stratum[i] = (uint32_t)(geodesic ? (y[i] - 43.2) * 111000 / 7000 + 0.5
                                              : y[i] / 7000 + 0.5) % 3;
-        double mean[2][S * S], var[2][S * S];
-        for (int by_cells = 0; by_cells <= 1; by_cells++) {
-            fc_colocation_moments_by_cells(by_cells);
-            ck_assert_int_eq(fc_colocation_moments(ctx, N, x, y, s, S, stratum, 3, &nb, &p,
-                                                   mean[by_cells], var[by_cells]),
-                             FC_OK);
-        }
-        fc_colocation_moments_by_cells(false);
-        for (size_t k = 0; k < S * S; k++)
-            ck_assert_msg(fabs(mean[0][k] - mean[1][k]) <= 1e-12 * mean[1][k] &&
-                              fabs(var[0][k] - var[1][k]) <= 1e-9 * var[1][k] && var[1][k] > 0,
-                          "%s pair %zu: mean %.17g var %.17g by the sweep, %.17g and %.17g on "
-                          "cells", geodesic ? "geodesic" : "planar", k, mean[0][k], var[0][k],
-                          mean[1][k], var[1][k]);
+        assert_moments_both_ways(N, x, y, s, S, stratum, 3, &nb, &p,
+                                 geodesic ? "geodesic" : "planar", 0);
     }
 }
 END_TEST
