@@ -300,6 +300,7 @@ typedef struct strata_visit {
     size_t K;
     const uint32_t *stratum, *neighbours; /* by input index */
     int u_bits;
+    double unit;      /* 2^-u_bits: a weight of 1 as a u */
     null_sums *sums;  /* per thread */
     double *scratch;  /* per thread: 2 K doubles */
 } strata_visit;
@@ -309,9 +310,9 @@ static void visit_strata(void *arg, int worker, uint32_t i, const uint32_t *coun
 {
     const strata_visit *v = arg;
     double *cnt = v->scratch + (size_t)worker * 2 * v->K, *us = cnt + v->K;
-    for (size_t t = 0; t < v->K; t++) {
+    for (size_t t = 0; t < v->K; t++) { /* times a power of two: exact */
         cnt[t] = count[t];
-        us[t] = ldexp((double)weight[t], -v->u_bits);
+        us[t] = (double)weight[t] * v->unit;
     }
     add_point(v->K, &v->sums[worker], v->stratum ? v->stratum[i] : 0, 1.0 / v->neighbours[i],
               cnt, us);
@@ -327,6 +328,7 @@ static int sums_by_sweep(fc_context *ctx, grid *g, size_t n, const double *x, co
     strata_visit v = {.K = K, .stratum = stratum, .neighbours = neighbours, .u_bits = 63};
     for (size_t rest = n; rest > 0; rest >>= 1) /* a point's sum of u below 2^63 */
         v.u_bits--;
+    v.unit = ldexp(1, -v.u_bits);
     uint32_t *zero = stratum ? NULL : calloc(n ? n : 1, sizeof *zero);
     uint64_t *weight = malloc((n ? n : 1) * sizeof *weight);
     v.sums = calloc((size_t)g->threads, sizeof *v.sums);
