@@ -976,8 +976,7 @@ static void tile_members(void *arg, size_t begin, size_t end, int worker)
 
 /* The members of every tile, own and halo, grouped by tile (in input order
  * within each, which build_tile() keeps among equal y); only tiles with an
- * own point are kept, their numbers in *number. For tile numbers up to a
- * few a point: counted in place. */
+ * own point are kept, their numbers in *number. Counted in place. */
 static int list_members_counting(sweep *s, const tile_grid *tg, size_t n_numbers,
                                  uint64_t **number)
 {
@@ -1093,9 +1092,11 @@ static int cut_tiles(sweep *s, const tile_grid *tg)
     const uint64_t n_numbers = tg->geodesic ? (uint64_t)tg->first[tg->band_hi - tg->band_lo]
                                             : (uint64_t)(tg->n_x * tg->n_y);
     uint64_t *number = NULL;
-    int status = n_numbers <= 2 * (uint64_t)s->n + 4096
-                     ? list_members_counting(s, tg, (size_t)n_numbers, &number)
-                     : list_members_sorting(s, tg, &number);
+    /* counted where the counters (a tile number a thread) are no more than
+     * the points, some 8 bytes a point at most; else sorted */
+    const bool count = n_numbers * (uint64_t)s->g->threads <= (uint64_t)s->n + 65536;
+    int status = count ? list_members_counting(s, tg, (size_t)n_numbers, &number)
+                       : list_members_sorting(s, tg, &number);
     tiling *tl = &s->tiles;
     uint64_t *key = status == FC_OK ? malloc((tl->n_tiles ? tl->n_tiles : 1) * sizeof *key) : NULL;
     if (!key) {
