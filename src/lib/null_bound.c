@@ -486,6 +486,7 @@ static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const 
 {
     size_t n_near = 0;
     bool one_cluster = true;
+    uint32_t cluster = NO_POINT; /* the first near core point's root */
     for (size_t k = nb->near_start[c]; k < nb->near_start[c + 1]; k++) {
         const uint32_t d = nb->near[k];
         if (!s->candidate[d])
@@ -493,9 +494,12 @@ static uint32_t nearest_core(const fc_null_bound *nb, fc_null_scratch *s, const 
         for (uint32_t q = s->first[d]; q < s->first[d] + s->count[d]; q++) {
             if (!s->core[q] || !within(g, p, q))
                 continue;
+            if (one_cluster) {
+                const uint32_t root = fc_uf_find(s->root, q);
+                cluster = n_near == 0 ? root : cluster;
+                one_cluster = root == cluster;
+            }
             s->near_core[n_near++] = q;
-            one_cluster = one_cluster &&
-                          fc_uf_find(s->root, q) == fc_uf_find(s->root, s->near_core[0]);
         }
     }
     if (n_near == 0 || one_cluster)
