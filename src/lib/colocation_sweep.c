@@ -419,15 +419,16 @@ static void decide_maybes(const sweep *s, thread_sums *ts, size_t p, size_t *n_h
             ts->hits[(*n_hits)++] = ts->maybe[k];
 }
 
-/* The band's hits of p, by sector (the maybes decided first); the first
- * `sectored` hits have their sectors in ts->hit_sector already. With as
+/* The band's hits of p, by sector (the maybes decided first; the band
+ * tests four at a time wrote the sectors of the hits before them). With as
  * many hits as sectors or more, every sector's count is read after
  * (dense: *n_touched is not set); with fewer, the sectors counted are
  * listed in ts->touched. */
 static bool count_hits(const sweep *s, thread_sums *ts, size_t p, size_t *n_hits, size_t n_maybe,
-                       size_t sectored, uint32_t *n_touched)
+                       uint32_t *n_touched)
 {
     const tile *t = &ts->tile;
+    const size_t sectored = s->avx2 ? *n_hits : 0;
     decide_maybes(s, ts, p, n_hits, n_maybe);
     for (size_t k = sectored; k < *n_hits; k++)
         ts->hit_sector[k] = t->sector[ts->hits[k]];
@@ -562,8 +563,7 @@ static void sweep_column(const sweep *s, thread_sums *ts, size_t r)
             visit_point(s, ts, p, self, n_hits, n_maybe);
             continue;
         }
-        const bool dense =
-            count_hits(s, ts, p, &n_hits, n_maybe, s->avx2 ? n_hits : 0, &n_touched);
+        const bool dense = count_hits(s, ts, p, &n_hits, n_maybe, &n_touched);
         add_point(s, ts, p, n_windows, self, dense, n_touched, n_hits);
     }
     for (size_t k = 0; k < n_windows; k++) /* the histogram empty for the next column */
