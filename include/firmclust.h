@@ -286,6 +286,22 @@ FC_API int fc_option_takes_value(const char *name);
 FC_API const char *fc_options_usage(void);
 
 /**
+ * Checks, before anything is written, that writing the `n_writes` paths
+ * (outputs; "-" is standard output and NULL is skipped) can lose none of the
+ * `n_reads` paths (inputs; NULL skipped): no output is an input (compared
+ * after symbolic links, ".." and hard links), no output is a directory that
+ * holds an input, and no two outputs are one file or lie one inside the
+ * other. fc_cluster() checks its own inputs and outputs this way; a tool
+ * that reads more (a configuration file) calls it too. Paths that are not
+ * local files ("PG:...", /vsi...) are not compared.
+ *
+ * Returns FC_OK, or FC_EINVAL with a message naming both paths. Owns
+ * nothing; may be called from several threads with different contexts.
+ */
+FC_API int fc_check_paths(fc_context *ctx, size_t n_reads, const char *const *reads,
+                          size_t n_writes, const char *const *writes);
+
+/**
  * Reads a configuration file's text (`name` is used in messages) into a
  * NULL-terminated list of command-line arguments: each line is
  * "option = value", "option value", "--option value" or a lone flag, with

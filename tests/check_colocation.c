@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static fc_context *ctx;
 static void setup(void) { ctx = fc_context_new(); }
@@ -572,6 +573,68 @@ START_TEST(sweep_gives_the_cells_bits)
 }
 END_TEST
 
+/* Counts the calls and cancels from the first. */
+static int cancel_at_once(double complete, const char *message, void *arg)
+{
+    (void)complete, (void)message;
+    ++*(int *)arg;
+    return 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+START_TEST(cancel_stops_the_passes)
+{
+    /* 200,000 firms in a square of 10 km, eps 5 km: some 10^10 pairs within
+     * eps, minutes of work by either way. A cancel must stop each pass: the
+     * sweep's tiles and the cells (eps over 100 km declines the sweep: the
+     * square is then 1,000 km), the null's moments with strata too. The
+     * time is not asserted (the machine may be busy); only that the passes
+     * were stopped, not finished. */
+    enum { N = 200000 };
+    static double x[N], y[N];
+    static uint32_t s[N], stratum[N];
+    rng_state = 77;
+    for (int cells = 0; cells < 2; cells++) {
+        const double scale = cells ? 100 : 1;
+        for (size_t i = 0; i < N; i++) {
+            x[i] = uniform() * 10000 * scale;
+            y[i] = uniform() * 10000 * scale;
+            s[i] = (uint32_t)(next_u64() % 8);
+            stratum[i] = (uint32_t)(next_u64() % 3);
+        }
+        fc_dbscan_params p = {.eps = 5000 * scale, .threads = 2};
+        int calls = 0;
+        fc_context_set_progress(ctx, cancel_at_once, &calls);
+        fc_colocation c;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ck_assert_int_eq(fc_colocation_compute(ctx, N, x, y, s, 8, &p, &c, NULL), FC_ECANCEL);
+        ck_assert_str_eq(fc_errmsg(ctx), "cancelled by the progress callback");
+        ck_assert_int_ge(calls, 1);
+        fprintf(stderr, "co-location %s cancelled after %.3f s\n", cells ? "cells" : "sweep",
+                seconds_since(&t0));
+        /* the moments' pass by stratum */
+        static uint32_t count[N];
+        for (size_t i = 0; i < N; i++)
+            count[i] = 1 + (uint32_t)(next_u64() % 1000);
+        fc_neighbourhoods nb = {.count = count};
+        static double mean[64], var[64];
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ck_assert_int_eq(fc_colocation_moments(ctx, N, x, y, s, 8, stratum, 3, &nb, &p, mean, var),
+                         FC_ECANCEL);
+        fprintf(stderr, "null moments %s cancelled after %.3f s\n", cells ? "cells" : "sweep",
+                seconds_since(&t0));
+        fc_context_set_progress(ctx, NULL, NULL);
+    }
+}
+END_TEST
+
 static Suite *colocation_suite(void)
 {
     Suite *s = suite_create("colocation");
@@ -585,6 +648,7 @@ static Suite *colocation_suite(void)
     tcase_add_test(tc, same_bits_whatever_the_thread_count);
     tcase_add_test(tc, sweep_gives_the_cells_bits);
     tcase_add_test(tc, null_moments_are_exact);
+    tcase_add_test(tc, cancel_stops_the_passes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,10 +27,9 @@
 START_TEST(existing_output_kept_without_overwrite)
 {
     ck_assert_int_eq(run(MAIN_JOB " --hull convex", firms, "out.gpkg"), 0);
-    ck_assert_int_eq(run("synth -q --firms 50 before.gpkg"), 0);
-    ck_assert_int_eq(run("synth -q --firms 50 out2.gpkg"), 0);
-    ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
-    ck_assert_int_eq(run(MAIN_JOB, firms, "out2.gpkg"), 1);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out2.gpkg"), 0);
+    copy_file(in_dir("out2.gpkg"), "before.gpkg", 0);
+    ck_assert_int_eq(run(MAIN_JOB " --hull convex", firms, "out2.gpkg"), 1);
     ck_assert_ptr_nonnull(strstr(err_text, "out2.gpkg exists; use --overwrite"));
     ck_assert(same_bytes(in_dir("before.gpkg"), in_dir("out2.gpkg")));
     ck_assert_int_eq(run(MAIN_JOB " --hull convex --overwrite", firms, "out2.gpkg"), 0);
@@ -44,8 +43,112 @@ START_TEST(output_never_replaces_input)
     ck_assert_int_eq(run("synth -q --firms 500 in.gpkg"), 0);
     ck_assert_int_eq(run("synth -q --firms 500 copy.gpkg"), 0);
     ck_assert_int_eq(run("cluster in.gpkg in.gpkg --eps 5000 --overwrite --permutations 0"), 1);
-    ck_assert_ptr_nonnull(strstr(err_text, "would replace an input"));
+    ck_assert_ptr_nonnull(strstr(err_text, "in.gpkg: the output would replace the input in.gpkg"));
     ck_assert(same_bytes(in_dir("in.gpkg"), in_dir("copy.gpkg")));
+}
+END_TEST
+
+/* Issue 26, cases 1 and 2: with --overwrite, what is in the way and is not
+ * firmclust's own output is refused, named, and left as it was; so is every
+ * path that is read, however it is spelt, and a device or link. */
+static const struct {
+    const char *args; /* after "cluster", in the test directory */
+    const char *message;
+} refused_overwrites[] = {
+    /* a directory that holds the input, and one that holds a stranger */
+    {"data/firms.gpkg data -f 'ESRI Shapefile'",
+     "data: the output would replace the directory that holds the input data/firms.gpkg"},
+    {"data/firms.gpkg keep -f 'ESRI Shapefile'",
+     "keep: --overwrite replaces only a directory of firmclust's layers and styles, and this one "
+     "also holds important.txt"},
+    {"data/firms.gpkg keep", "keep exists and is not an output of firmclust cluster"},
+    {"data/firms.gpkg other.gpkg", "other.gpkg exists and is not an output of firmclust cluster"},
+    {"data/firms.gpkg shp -f 'ESRI Shapefile'", "shp: --overwrite replaces only a directory of "
+                                                "firmclust's layers and styles, and this one also "
+                                                "holds firms.gpkg"},
+    /* the input through another name: a hard link, "..", a symbolic link */
+    {"data/firms.gpkg hard.gpkg", "hard.gpkg: the output would replace the input data/firms.gpkg"},
+    {"data/firms.gpkg data/../data/firms.gpkg", "the output would replace the input"},
+    {"data/firms.gpkg link.gpkg", "the output would replace the input"},
+    /* every other input, and the JSON */
+    {"data/firms.gpkg out.gpkg --json data/firms.gpkg", "the output would replace the input"},
+    {"data/firms.gpkg groups.csv --sector-field oked --groups groups.csv",
+     "groups.csv: the output would replace the input groups.csv"},
+    {"data/firms.gpkg names.csv --sector-field oked --sector-names names.csv",
+     "names.csv: the output would replace the input names.csv"},
+    {"data/firms.gpkg inst.gpkg --institutions inst.gpkg",
+     "inst.gpkg: the output would replace the input inst.gpkg"},
+    {"data/firms.gpkg out.gpkg --config-file run.conf --json run.conf",
+     "run.conf: the output would replace the input run.conf"},
+    {"data/firms.gpkg out.gpkg --json out.gpkg", "out.gpkg and out.gpkg are one file"},
+    {"data/firms.gpkg out.gpkg --json notes.json", "notes.json exists and is not a JSON summary"},
+    {"data/firms.gpkg shp -f 'ESRI Shapefile' --json shp/s.json",
+     "one output would lie inside the other"},
+    /* devices and links are never replaced */
+    {"data/firms.gpkg /dev/null", "/dev/null is a character device; firmclust writes only files"},
+    {"data/firms.gpkg out.gpkg --json /dev/full", "/dev/full is a character device"},
+    {"data/firms.gpkg out.gpkg --json /dev/stdout", "/dev/stdout is a symbolic link"},
+    {"data/firms.gpkg out.gpkg --json fifo", "fifo is a named pipe"},
+};
+
+START_TEST(overwrite_replaces_only_what_firmclust_wrote)
+{
+    ck_assert_int_eq(mkdir(in_dir("data"), 0755), 0);
+    copy_file(firms, "data/firms.gpkg", 0);
+    write_text("data/notes.txt", "mine\n");
+    ck_assert_int_eq(mkdir(in_dir("keep"), 0755), 0);
+    write_text("keep/important.txt", "mine\n");
+    ck_assert_int_eq(mkdir(in_dir("shp"), 0755), 0);
+    copy_file(firms, "shp/firms.gpkg", 0); /* a firms.* of another format is not ours */
+    ck_assert_int_eq(run("synth -q --firms 50 other.gpkg --institutions inst.gpkg"), 0);
+    ck_assert_int_eq(link(in_dir("data/firms.gpkg"), in_dir("hard.gpkg")), 0);
+    ck_assert_int_eq(symlink("data/firms.gpkg", in_dir("link.gpkg")), 0);
+    write_text("groups.csv", "code,group\n62,ict\n63,ict\n");
+    write_text("names.csv", "code,name\n62,IT\n");
+    write_text("run.conf", "eps = 2000\n");
+    write_text("notes.json", "{\"mine\": 1}\n");
+    ck_assert_int_eq(mkfifo(in_dir("fifo"), 0644), 0);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "out.gpkg"), 0);
+    const char *watched[] = {"other.gpkg", "groups.csv", "notes.json", "run.conf"};
+    char copy[4][64];
+    for (int k = 0; k < 4; k++) {
+        snprintf(copy[k], sizeof copy[k], "copy-%s", watched[k]);
+        copy_file(in_dir(watched[k]), copy[k], 0);
+    }
+    const char *before = strdup(listing());
+    for (size_t i = 0; i < sizeof refused_overwrites / sizeof *refused_overwrites; i++) {
+        int rc = run("cluster %s --eps 2000 --permutations 0 -q --overwrite",
+                     refused_overwrites[i].args);
+        ck_assert_msg(rc == 1 && strstr(err_text, refused_overwrites[i].message),
+                      "cluster %s: exit %d, expected 1 and '%s':\n%s", refused_overwrites[i].args,
+                      rc, refused_overwrites[i].message, err_text);
+        ck_assert_str_eq(listing(), before);
+        ck_assert(same_bytes(in_dir("data/firms.gpkg"), firms));
+        ck_assert(same_bytes(in_dir("hard.gpkg"), firms));
+        for (int k = 0; k < 4; k++) {
+            char was[600];
+            snprintf(was, sizeof was, "%s", in_dir(copy[k]));
+            ck_assert_msg(same_bytes(in_dir(watched[k]), was), "%s changed", watched[k]);
+        }
+        struct stat st;
+        ck_assert_int_eq(stat(in_dir("data/notes.txt"), &st), 0);
+        ck_assert_int_eq(stat(in_dir("keep/important.txt"), &st), 0);
+        ck_assert_int_eq(lstat(in_dir("fifo"), &st), 0);
+        ck_assert(S_ISFIFO(st.st_mode));
+    }
+    free((void *)before);
+    /* what firmclust wrote is replaced: its output, its directory, its JSON */
+    ck_assert_int_eq(run(MAIN_JOB " --json s.json", firms, "shp2 -f 'ESRI Shapefile'"), 0);
+    ck_assert_int_eq(run(MAIN_JOB " --json s.json --overwrite --hull convex", firms,
+                         "shp2 -f 'ESRI Shapefile'"),
+                     0);
+    ck_assert_int_eq(run(MAIN_JOB " --overwrite --hull convex", firms, "out.gpkg"), 0);
+    /* --json - writes the summary to standard output, and nothing else there */
+    ck_assert_int_eq(run(MAIN_JOB " --json - --overwrite", firms, "out.gpkg"), 0);
+    ck_assert_msg(strncmp(out_text, "{\n  \"firmclust\": ", 17) == 0, "%s", out_text);
+    ck_assert_ptr_nonnull(strstr(out_text, "\"cluster_list\""));
+    ck_assert_ptr_null(strstr(out_text, "wrote"));
+    ck_assert_ptr_nonnull(strstr(err_text, "wrote out.gpkg"));
 }
 END_TEST
 
@@ -303,6 +406,36 @@ START_TEST(cancel_stops_the_firms_written_beside_the_statistics)
 }
 END_TEST
 
+/* Cancels at the last moment a run asks: just before its output goes into
+ * place. */
+static int cancel_at_the_end(double complete, const char *message, void *arg)
+{
+    (void)arg;
+    return !(complete >= 1.0 && strcmp(message, "writing") == 0);
+}
+
+START_TEST(cancel_at_the_end_keeps_the_old_output)
+{
+    /* Issue 26, case 3: a cancel that came while the last layers were
+     * written replaced the old output (and the JSON) all the same. */
+    ck_assert_int_eq(run(MAIN_JOB " --json s.json", firms, "out.gpkg"), 0);
+    copy_file(in_dir("out.gpkg"), "before.gpkg", 0);
+    copy_file(in_dir("s.json"), "before.json", 0);
+    fc_context *ctx = fc_context_new();
+    fc_options *o = fc_options_new();
+    fc_options_set(ctx, o, "eps", "1000");
+    fc_options_set(ctx, o, "overwrite", NULL);
+    fc_options_set(ctx, o, "json", in_dir("s.json"));
+    fc_context_set_progress(ctx, cancel_at_the_end, NULL);
+    ck_assert_int_eq(fc_cluster(ctx, firms, in_dir("out.gpkg"), o, NULL), FC_ECANCEL);
+    ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("before.gpkg")));
+    ck_assert(same_bytes(in_dir("s.json"), in_dir("before.json")));
+    ck_assert_str_eq(listing(), "before.gpkg before.json out.gpkg s.json ");
+    fc_options_destroy(o);
+    fc_context_destroy(ctx);
+}
+END_TEST
+
 /* Starts firmclust ARGS in the background in the test directory. */
 static pid_t spawn(const char *args)
 {
@@ -450,6 +583,21 @@ START_TEST(killed_run_leaves_the_old_output)
         waitpid(pid, &status, 0);
         ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("before.gpkg")) ||
                   (WIFEXITED(status) && WEXITSTATUS(status) == 0)); /* or it had finished */
+    }
+    /* SIGTERM (issue 26, case 3): either the run finished and says so (exit
+     * 0), or it says it was cancelled (130) and the old output is as it was */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        copy_file(in_dir("out.gpkg"), "before.gpkg", 0);
+        pid_t pid = spawn("cluster big.gpkg out.gpkg --eps 1500 --permutations 0 --overwrite -q");
+        sleep_ms(400 + 500 * attempt);
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        ck_assert(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 130)
+            ck_assert(same_bytes(in_dir("out.gpkg"), in_dir("before.gpkg")));
+        else
+            ck_assert_int_eq(WEXITSTATUS(status), 0);
     }
     /* whatever happened, out.gpkg is a complete output that opens */
     ck_assert_int_eq(count(in_dir("out.gpkg"), "firms"), 150000);
@@ -603,6 +751,8 @@ static Suite *write_suite(void)
     TCase *tc = fc_tcase("write");
     tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, existing_output_kept_without_overwrite);
+    tcase_add_test(tc, overwrite_replaces_only_what_firmclust_wrote);
+    tcase_add_test(tc, cancel_at_the_end_keeps_the_old_output);
     tcase_add_test(tc, output_never_replaces_input);
     tcase_add_test(tc, shapefile_directory_with_cpg_and_prj);
     tcase_add_test(tc, geojson_directory);

@@ -49,16 +49,21 @@ typedef struct cli_arg {
     const char *name;  /* the option's long name, without dashes */
     const char *value; /* its value (NULL for a flag), or the positional argument */
     const char *text;  /* the argument as typed, for messages */
+    const char *origin; /* "FILE:LINE" of a configuration file's, else NULL */
 } cli_arg;
 
+#define CLI_MAX_CONFIGS 64
 typedef struct cli_parser {
     const char *command;
     const cli_option *options; /* ends with a NULL name */
     bool library_options;      /* also take fc_cluster()'s options */
     int argc, i;
-    char **argv;
-    char ***owned; /* what --config-file splices allocated: args, array, ... */
-    int n_owned;
+    char **argv, **argv0;  /* the arguments now, and as main() gave them */
+    const char **origin;   /* per argument, "FILE:LINE" or NULL; NULL when no file is spliced */
+    char **strings;        /* what --config-file splices allocated */
+    int n_strings;
+    const char *configs[CLI_MAX_CONFIGS]; /* the configuration files read */
+    int n_configs;
     int status;    /* after cli_next() returned false: EXIT_SUCCESS at the end, or a usage error */
     char name[64];
 } cli_parser;

@@ -74,10 +74,12 @@ typedef struct cluster_args {
 } cluster_args;
 
 static int set_library_option(fc_context *ctx, fc_options *opts, cluster_args *c,
-                              const char *name, const char *value)
+                              const cli_arg *a, const char *name)
 {
-    if (fc_options_set(ctx, opts, name, value) != FC_OK)
-        return cli_usage_error("cluster", "%s", fc_errmsg(ctx));
+    const char *value = a->value;
+    if (fc_options_set(ctx, opts, name, value) != FC_OK) /* a file's line, where it came from */
+        return cli_usage_error("cluster", "%s%s%s", a->origin ? a->origin : "",
+                               a->origin ? ": " : "", fc_errmsg(ctx));
     if (strcmp(name, "format") == 0)
         c->format = value;
     else if (strcmp(name, "json") == 0)
@@ -97,8 +99,8 @@ static int parse_args(cli_parser *p, fc_context *ctx, fc_options *opts, cluster_
         case OPT_FAIL_FAST: c->fail_fast = true; break;
         case OPT_OUTPUT_DIR: c->output_dir = a.value; break;
         case OPT_OUTPUT: c->merged_output = a.value; break;
-        case OPT_FORMAT: rc = set_library_option(ctx, opts, c, "format", a.value); break;
-        case CLI_LIBRARY: rc = set_library_option(ctx, opts, c, a.name, a.value); break;
+        case OPT_FORMAT: rc = set_library_option(ctx, opts, c, &a, "format"); break;
+        case CLI_LIBRARY: rc = set_library_option(ctx, opts, c, &a, a.name); break;
         default: c->positional[c->n_positional++] = a.value; break;
         }
     }
@@ -363,11 +365,21 @@ static int report_batch(const cli_job *jobs, int n_jobs, bool quiet)
     return failed || not_run ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-static int run(fc_options *opts, const cluster_args *c)
+static int run(fc_options *opts, const cluster_args *c, const char *const *configs,
+               int n_configs)
 {
     cli_job *jobs;
     int n_jobs;
     int rc = make_jobs(c, &jobs, &n_jobs);
+    if (rc == EXIT_SUCCESS && n_configs > 0) { /* no output may replace a configuration file */
+        fc_context *ctx = fc_context_new();
+        for (int i = 0; ctx && i < n_jobs && rc == EXIT_SUCCESS; i++) {
+            const char *writes[] = {jobs[i].output, c->json};
+            if (fc_check_paths(ctx, (size_t)n_configs, configs, 2, writes) != FC_OK)
+                rc = cli_fail(ctx);
+        }
+        fc_context_destroy(ctx);
+    }
     if (rc == EXIT_SUCCESS) {
         cli_run_jobs(jobs, n_jobs, opts, cli_want_progress(c->quiet, c->progress), c->fail_fast,
                      c->quiet);
@@ -376,11 +388,16 @@ static int run(fc_options *opts, const cluster_args *c)
         } else if (jobs[0].status != FC_OK) {
             fprintf(stderr, "FAILURE: %s\n", jobs[0].message);
             rc = EXIT_FAILURE;
+        } else if (c->json && strcmp(c->json, "-") == 0) { /* stdout holds the JSON */
+            if (!c->quiet)
+                fprintf(stderr, "wrote %s\n", jobs[0].output);
         } else if (!c->quiet) {
             print_summary(jobs[0].result);
             printf("wrote %s\n", jobs[0].output);
         }
-        if (cli_interrupted)
+        /* A run that finished is not cancelled, whenever the signal came:
+         * its output is in place. */
+        if (cli_interrupted && (c->output_dir || jobs[0].status != FC_OK))
             rc = EXIT_INTERRUPTED;
     }
     free_jobs(jobs, n_jobs);
@@ -402,7 +419,7 @@ int cmd_cluster(int argc, char **argv)
     else if (c.help)
         printf("%s%s%s", usage_head, fc_options_usage(), usage_tail);
     else if ((rc = check_args(ctx, opts, &c)) == EXIT_SUCCESS)
-        rc = run(opts, &c);
+        rc = run(opts, &c, p.configs, p.n_configs);
     cli_parser_free(&p);
     free(c.positional);
     fc_options_destroy(opts);

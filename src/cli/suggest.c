@@ -43,7 +43,8 @@ int cmd_suggest(int argc, char **argv)
         else if (a.id == OPT_JSON)
             json = true;
         else if (a.id == CLI_LIBRARY && fc_options_set(ctx, opts, a.name, a.value) != FC_OK)
-            rc = cli_usage_error("suggest", "%s", fc_errmsg(ctx));
+            rc = cli_usage_error("suggest", "%s%s%s", a.origin ? a.origin : "",
+                                 a.origin ? ": " : "", fc_errmsg(ctx));
         else if (a.id == CLI_POSITIONAL && !path)
             path = a.value;
         else if (a.id == CLI_POSITIONAL)

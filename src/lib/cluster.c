@@ -254,15 +254,6 @@ static int to_lonlat(fc_context *ctx, const fc_firms *f, double **lon, double **
     return fc_transform_points(ctx, f->srs, *geog, f->n, *lon, *lat);
 }
 
-static bool same_file(const char *a, const char *b)
-{
-    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
-    bool same = ra && rb && strcmp(ra, rb) == 0;
-    free(ra);
-    free(rb);
-    return same;
-}
-
 int fc_cluster(fc_context *ctx, const char *input, const char *output, const fc_options *o,
                fc_result **result_out)
 {
@@ -344,14 +335,30 @@ static int check_job(fc_context *ctx, size_t n_inputs, const char *const *inputs
     int status = fc_options_check(ctx, o);
     if (status != FC_OK)
         return status;
-    for (size_t i = 0; i < n_inputs; i++)
-        if (!inputs[i] || same_file(inputs[i], output))
-            return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
-    if (o->regions && same_file(o->regions, output))
-        return fc_error(ctx, FC_EINVAL, "%s: the output would replace an input", output);
-    if (o->json && !o->overwrite && access(o->json, F_OK) == 0)
-        return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", o->json);
-    return FC_OK;
+    for (size_t i = 0; i < n_inputs; i++) {
+        if (!inputs[i])
+            return fc_error(ctx, FC_EINVAL, "fc_cluster: input %zu is NULL", i + 1);
+        for (size_t k = 0; k < i; k++)
+            if (fc_same_place(inputs[k], inputs[i]))
+                return fc_error(ctx, FC_EINVAL, "%s is given twice: its firms would count twice",
+                                inputs[i]);
+    }
+    /* Every file the run reads, against every path it writes. */
+    const bool groups_file = o->groups && strcmp(o->groups, "auto") != 0;
+    const char *aux[] = {o->regions, o->institutions, groups_file ? o->groups : NULL,
+                         o->sector_names};
+    const size_t n_aux = sizeof aux / sizeof aux[0];
+    const char **reads = calloc(n_inputs + n_aux, sizeof *reads);
+    if (!reads)
+        return fc_error(ctx, FC_ENOMEM, "out of memory");
+    memcpy(reads, inputs, n_inputs * sizeof *reads);
+    memcpy(reads + n_inputs, aux, sizeof aux);
+    const char *writes[] = {output, o->json};
+    status = fc_check_paths(ctx, n_inputs + n_aux, reads, 2, writes);
+    free(reads);
+    if (status == FC_OK && o->json && strcmp(o->json, "-") != 0)
+        status = fc_output_check_target(ctx, o->json, NULL, FC_OUT_FILE, o->overwrite);
+    return status;
 }
 
 /* Read: the output's place is checked first, then every input's firms are
@@ -1001,6 +1008,7 @@ typedef struct firm_writer {
     size_t n_held, room;
     bool held_lost;     /* out of memory holding a message */
     atomic_bool stop;   /* the run failed or was cancelled elsewhere */
+    atomic_bool done;   /* the thread has finished */
     pthread_t thread;
     bool threaded;
     int status;
@@ -1056,6 +1064,7 @@ static void *write_firms_thread(void *arg)
     CPLSetThreadLocalConfigOption("OGR_CURRENT_DATE", NULL);
     if (w->status == FC_OK)
         fc_message(&w->ctx, FC_MSG_DEBUG, "writing firms: %.3f s", fc_seconds_since(&t0));
+    atomic_store(&w->done, true);
     return NULL;
 }
 
@@ -1067,6 +1076,7 @@ static int firm_writer_start(fc_job *job)
     *w = (firm_writer){.job = job, .findings = job_findings(job),
                        .ctx = {.stage_hi = 1.0, .held_debug = true}};
     atomic_init(&w->stop, false);
+    atomic_init(&w->done, false);
     fc_context_set_progress(&w->ctx, writer_progress, w);
     fc_context_set_message_handler(&w->ctx, hold_message, w);
     job->writer = w;
@@ -1084,6 +1094,12 @@ static int firm_writer_finish(fc_job *job, int status)
     firm_writer *w = job->writer;
     if (!w)
         return status;
+    /* While it writes, the caller's cancel is asked every 20 ms: a cancel
+     * stops the writer within a batch of rows. */
+    while (status == FC_OK && w->threaded && !atomic_load(&w->done)) {
+        nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        status = fc_progress(job->ctx, 0.0, "writing firms");
+    }
     if (status != FC_OK)
         atomic_store(&w->stop, true);
     if (w->threaded)
@@ -1252,11 +1268,23 @@ static int write_stage(fc_job *job, bool want_result)
     if (status == FC_OK && (want_result || o->json))
         status = fc_result_make(ctx, &findings, job->distance_used, job->method,
                                 o->permutations, job->significance, &job->result);
-    if (status == FC_OK && o->json)
+    /* The JSON file is written beside the output and goes into place right
+     * after it; standard output gets it once the output is in place. */
+    const bool json_file = o->json && strcmp(o->json, "-") != 0;
+    fc_output json = {0};
+    if (status == FC_OK && json_file)
         status = fc_result_write_json(ctx, job->result, o->json, job->inputs[0], job->output,
-                                      o->overwrite);
+                                      o->overwrite, &json);
+    if (status == FC_OK) /* the last moment a cancel leaves everything as it was */
+        status = fc_progress(ctx, 1.0, "writing");
     if (status == FC_OK)
         status = fc_output_commit(ctx, &job->out, o->overwrite);
+    if (status == FC_OK && json_file)
+        status = fc_output_commit(ctx, &json, o->overwrite);
+    fc_output_abort(&json);
+    if (status == FC_OK && o->json && !json_file)
+        status = fc_result_write_json(ctx, job->result, "-", job->inputs[0], job->output,
+                                      o->overwrite, &json);
     return status;
 }
 

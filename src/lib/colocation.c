@@ -262,7 +262,7 @@ static void colocate_cells(void *arg, size_t begin, size_t end, int worker)
 {
     const colocation_job *j = arg;
     cell_run *runs = j->g->runs + (size_t)worker * (size_t)j->g->max_runs;
-    for (size_t c = begin; c < end; c++)
+    for (size_t c = begin; c < end && !fc_parallel_cancelled(); c++)
         colocate_cell(j, &j->sums[worker], runs, c);
 }
 
@@ -421,11 +421,14 @@ static int cell_sums(fc_context *ctx, grid *g, size_t n, const double *x, const 
               u_handout_alloc(&job.sums[t].u, n, g->n_cells, fc_grid_max_near_cells(g)));
     if (ok) {
         fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK, describe_cells, &job);
-        fc_parallel_for(g->threads, g->n_cells, CELL_CHUNK / 16, colocate_cells, &job);
+        status = fc_parallel_for_cancel(ctx, g->threads, g->n_cells, CELL_CHUNK / 16,
+                                        colocate_cells, &job);
         for (int t = 0; t < g->threads; t++)
             ok = ok && !job.sums[t].u.failed;
     }
-    if (!ok) {
+    if (status != FC_OK) {
+        /* cancelled */
+    } else if (!ok) {
         status = fc_error(ctx, FC_ENOMEM, "out of memory for the co-location of %zu firms", n);
     } else {
         if (job.u_sum)

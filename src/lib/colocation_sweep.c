@@ -1183,7 +1183,8 @@ static void sweep_tiles(void *arg, size_t begin, size_t end, int worker)
         }
         build_tile(s, &ts->tile, k);
         for (size_t r = 0; r < ts->tile.n_columns; r++)
-            sweep_column(s, ts, r);
+            if (!fc_parallel_cancelled()) /* a tile may take seconds */
+                sweep_column(s, ts, r);
         uint64_t running = 0;
         for (size_t p = 0; s->out->u_sum && p < n; p++) {
             running += ts->u_diff[p];
@@ -1264,8 +1265,8 @@ static int sweep_all(fc_context *ctx, sweep *s)
         if (!thread_sums_alloc(&s->sums[t], s->n_sectors, s->reach, s->weight != NULL))
             status = FC_ENOMEM;
     if (status == FC_OK) {
-        fc_parallel_for(g->threads, s->tiles.n_tiles, 1, sweep_tiles, s);
-        for (int t = 0; t < g->threads; t++)
+        status = fc_parallel_for_cancel(ctx, g->threads, s->tiles.n_tiles, 1, sweep_tiles, s);
+        for (int t = 0; status == FC_OK && t < g->threads; t++)
             status = s->sums[t].failed ? FC_ENOMEM : status;
     }
     return status;

@@ -173,7 +173,7 @@ static void pass_cells(void *arg, size_t begin, size_t end, int worker)
     double *cell_cnt = j->scratch + (size_t)worker * 4 * K, *cell_us = cell_cnt + K;
     double *cnt = cell_us + K, *us = cnt + K;
     uint32_t *partial = j->partial + (size_t)worker * j->max_partial;
-    for (size_t c = begin; c < end; c++) {
+    for (size_t c = begin; c < end && !fc_parallel_cancelled(); c++) {
         memset(cell_cnt, 0, 2 * K * sizeof *cell_cnt);
         size_t n_partial = 0;
         const double *lo = j->lo + c * 3, *hi = j->hi + c * 3;
@@ -276,8 +276,8 @@ static int sums_by_cells(fc_context *ctx, grid *g, size_t n, const double *x, co
             j.u[p] = neighbours[i] ? 1.0 / neighbours[i] : 0;
         }
         fc_parallel_for(g->threads, g->n_cells, 256, describe, &j);
-        fc_parallel_for(g->threads, g->n_cells, 16, pass_cells, &j);
-        for (int t = 0; t < g->threads; t++)
+        status = fc_parallel_for_cancel(ctx, g->threads, g->n_cells, 16, pass_cells, &j);
+        for (int t = 0; status == FC_OK && t < g->threads; t++)
             sums_add(total, &j.sums[t]);
     }
     for (int t = 0; j.sums && t < g->threads; t++)

@@ -116,7 +116,16 @@ void fc_message(fc_context *ctx, int level, const char *fmt, ...)
 int fc_progress(fc_context *ctx, double complete, const char *message)
 {
     double overall = ctx->stage_lo + complete * (ctx->stage_hi - ctx->stage_lo);
+    ctx->last_overall = overall;
+    ctx->last_message = message;
     if (ctx->progress && !ctx->progress(overall, message, ctx->progress_arg))
+        return fc_error(ctx, FC_ECANCEL, "cancelled by the progress callback");
+    return FC_OK;
+}
+
+int fc_progress_again(fc_context *ctx)
+{
+    if (ctx->progress && !ctx->progress(ctx->last_overall, ctx->last_message, ctx->progress_arg))
         return fc_error(ctx, FC_ECANCEL, "cancelled by the progress callback");
     return FC_OK;
 }

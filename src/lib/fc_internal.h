@@ -29,6 +29,8 @@ struct fc_context {
     fc_message_fn message;
     void *message_arg;
     double stage_lo, stage_hi; /* fc_progress() maps 0..1 into this range */
+    double last_overall;       /* what fc_progress() last said, for fc_progress_again() */
+    const char *last_message;  /* (a static string) */
     bool held_debug;           /* debug messages only to the handler, which holds them to be
                                   said later (through a context without it) */
 };
@@ -48,6 +50,9 @@ void fc_message(fc_context *ctx, int level, const char *fmt, ...)
 /* Reports progress of the current stage; returns FC_ECANCEL (with the
  * message set) when the callback asks to stop, FC_OK otherwise. */
 int fc_progress(fc_context *ctx, double complete, const char *message);
+/* Asks the callback again with what fc_progress() last said: for work that
+ * can be cancelled but reports no progress of its own. */
+int fc_progress_again(fc_context *ctx);
 /* Starts a stage that covers [lo, hi] of the whole run's progress. */
 int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message);
 /* Seconds on the monotonic clock since t0 (for --debug timings). */
@@ -313,6 +318,16 @@ void fc_parallel_for(int threads, size_t n, size_t chunk, fc_range_fn fn, void *
  * cancelling, while they finish). */
 void fc_parallel_for_waiting(int threads, size_t n, size_t chunk, fc_range_fn fn, void *arg,
                              void (*wait)(void *arg));
+/* fc_parallel_for() that can be cancelled: the calling thread asks ctx's
+ * progress callback (fc_progress_again()) every 50 ms, between its chunks
+ * and while the others finish; a cancel stops each thread before its next
+ * chunk, and FC_ECANCEL is returned (the work is then partly done). */
+int fc_parallel_for_cancel(fc_context *ctx, int threads, size_t n, size_t chunk, fc_range_fn fn,
+                           void *arg);
+/* Inside an item of fc_parallel_for_cancel() that takes long: whether the
+ * run was cancelled (the item may then stop, its work being dropped); on
+ * the calling thread it also asks the callback. False elsewhere. */
+bool fc_parallel_cancelled(void);
 /* `threads`, or the number of cores when it is 0 or less. */
 int fc_threads_or_cores(int threads);
 
@@ -703,6 +718,13 @@ enum fc_output_kind {
     FC_OUT_FILE     /* a plain file, not a GDAL dataset; written in tmp_path/<name> */
 };
 
+/* guard.c: whether a and b are one file (or, not there yet, one path);
+ * whether `path` may become the output: refused when it is a link,
+ * a device or a pipe, when it exists without `overwrite`, and with it when
+ * it is not what firmclust writes there (see guard.c). */
+bool fc_same_place(const char *a, const char *b);
+int fc_output_check_target(fc_context *ctx, const char *path, const fc_output *out, int kind,
+                           bool overwrite);
 /* Chooses the driver and checks that `path` may be written. */
 int fc_output_prepare(fc_context *ctx, const char *path, const char *format,
                       bool overwrite, int kind, fc_output *out);
@@ -782,8 +804,11 @@ int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, cons
 int fc_result_make(fc_context *ctx, const fc_findings *fd, const char *distance,
                    const char *method, int permutations, const char *significance,
                    fc_result **out);
+/* The JSON summary at `path`, written under a temporary name in *out for the
+ * caller to commit with fc_output_commit() (and free with fc_output_abort());
+ * "-" writes it to standard output at once. */
 int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
-                         const char *input, const char *output, bool overwrite);
+                         const char *input, const char *output, bool overwrite, fc_output *out);
 
 /* ---- util --------------------------------------------------------------- */
 

@@ -176,7 +176,9 @@ static const opt_def option_table[] = {
      .min = 0, .max = NO_MAX},
     {"threads", OPT_INT, OFF(threads), "N", "threads to use (default: all cores)",
      .min = 1, .max = FC_MAX_THREADS},
-    {"json", OPT_STRING, OFF(json), "FILE", "also write the summary as JSON to FILE"},
+    {"json", OPT_STRING, OFF(json), "FILE|-",
+     "also write the summary as JSON to FILE; - writes it to standard\n"
+     "output instead of the summary, once the output is in place"},
     {"s-srs", OPT_CRS, OFF(s_srs), "CRS",
      "CRS of the input, when it has none or a wrong one: EPSG:4326,\n"
      "a WKT or PROJ string, or a .prj file"},
@@ -530,7 +532,10 @@ int fc_config_parse(fc_context *ctx, const char *name, const char *text, char **
         return fc_error(ctx, FC_ENOMEM, "out of memory");
     }
     int line_no = 0;
-    for (char *line = copy, *next; status == FC_OK && line; line = next) {
+    char *start = copy;
+    if (strncmp(start, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark, as editors write */
+        start += 3;
+    for (char *line = start, *next; status == FC_OK && line; line = next) {
         line_no++;
         next = strchr(line, '\n');
         if (next)

@@ -144,9 +144,9 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     if (out->driver)
         driver_extension(out->driver, out->ext, sizeof out->ext);
 
-    VSIStatBufL st;
-    if (VSIStatL(path, &st) == 0 && !overwrite)
-        return fc_error(ctx, FC_EEXIST, "%s exists; use --overwrite to replace it", path);
+    int status = fc_output_check_target(ctx, path, out, kind, overwrite);
+    if (status != FC_OK)
+        return status;
 
     /* A hidden name in the same directory, so that the final rename stays
      * on one file system. A file keeps its extension, at the end only, for

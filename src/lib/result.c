@@ -470,26 +470,25 @@ static void json_body(FILE *out, const fc_result *r, const char *input, const ch
 }
 
 int fc_result_write_json(fc_context *ctx, const fc_result *r, const char *path,
-                         const char *input, const char *output, bool overwrite)
+                         const char *input, const char *output, bool overwrite, fc_output *out)
 {
-    fc_output out;
-    int status = fc_output_prepare(ctx, path, NULL, overwrite, FC_OUT_FILE, &out);
-    if (status != FC_OK) {
-        fc_output_abort(&out);
-        return status;
+    memset(out, 0, sizeof *out);
+    if (strcmp(path, "-") == 0) { /* standard output, at once */
+        json_body(stdout, r, input, output);
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return fc_error(ctx, FC_EIO, "the JSON summary: cannot write to standard output");
+        return FC_OK;
     }
+    int status = fc_output_prepare(ctx, path, NULL, overwrite, FC_OUT_FILE, out);
+    if (status != FC_OK)
+        return status;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/%s", out.tmp_path, CPLGetFilename(path));
+    snprintf(tmp, sizeof tmp, "%s/%s", out->tmp_path, CPLGetFilename(path));
     FILE *f = fopen(tmp, "w");
     if (!f)
-        status = fc_error(ctx, FC_EIO, "%s: cannot write", path);
-    else {
-        json_body(f, r, input, output);
-        if (fclose(f) != 0)
-            status = fc_error(ctx, FC_EIO, "%s: cannot write", path);
-    }
-    if (status == FC_OK)
-        status = fc_output_commit(ctx, &out, overwrite);
-    fc_output_abort(&out);
-    return status;
+        return fc_error(ctx, FC_EIO, "%s: cannot write", path);
+    json_body(f, r, input, output);
+    if (fclose(f) != 0)
+        return fc_error(ctx, FC_EIO, "%s: cannot write", path);
+    return FC_OK;
 }
