@@ -444,6 +444,52 @@ START_TEST(config_file_equals_command_line)
 }
 END_TEST
 
+/* Issue 26, case 7: a file that includes itself ate all memory; every
+ * error in a configuration file names the file and the line. */
+START_TEST(config_files_name_file_and_line)
+{
+    write_text("self.conf", "eps = 2000\nconfig-file = self.conf\n");
+    ck_assert_int_eq(run("cluster '%s' o.gpkg --config-file self.conf", firms), 1);
+    ck_assert_msg(strstr(err_text, "self.conf:2: self.conf includes itself (a cycle"), "%s",
+                  err_text);
+    write_text("a.conf", "# a\nconfig-file = b.conf\n");
+    write_text("b.conf", "eps 2000\n\n--config-file=a.conf\n");
+    ck_assert_int_eq(run("cluster '%s' o.gpkg --config-file a.conf", firms), 1);
+    ck_assert_msg(strstr(err_text, "b.conf:3: a.conf includes itself"), "%s", err_text);
+    /* nine deep, each another file */
+    for (int k = 0; k < 9; k++) {
+        char name[32], text[64];
+        snprintf(name, sizeof name, "d%d.conf", k);
+        snprintf(text, sizeof text, "config-file = d%d.conf\n", k + 1);
+        write_text(name, text);
+    }
+    write_text("d9.conf", "eps = 2000\n");
+    ck_assert_int_eq(run("cluster '%s' o.gpkg --config-file d0.conf", firms), 1);
+    ck_assert_msg(strstr(err_text, "d7.conf:1: configuration files nest deeper than 8"), "%s",
+                  err_text);
+    /* eight deep is fine */
+    ck_assert_int_eq(run("cluster '%s' o.gpkg --config-file d2.conf --permutations 0 -q", firms),
+                     0);
+    /* an unknown option, a bad value, a file it cannot read: file and line */
+    write_text("nightly.conf", "sector-field = oked\n# typo below\n\nepss = 2000\n");
+    ck_assert_int_eq(run("cluster '%s' p.gpkg --config-file nightly.conf", firms), 2);
+    ck_assert_msg(strstr(err_text, "nightly.conf:4: unknown option --epss"), "%s", err_text);
+    write_text("value.conf", "eps = 2000\nmin-pts = many\n");
+    ck_assert_int_eq(run("cluster '%s' p.gpkg --config-file value.conf", firms), 2);
+    ck_assert_msg(strstr(err_text, "value.conf:2: option --min-pts takes a whole number"), "%s", err_text);
+    write_text("missing.conf", "eps = 2000\nconfig-file = nowhere.conf\n");
+    ck_assert_int_eq(run("cluster '%s' p.gpkg --config-file missing.conf", firms), 1);
+    ck_assert_msg(strstr(err_text, "missing.conf:2: cannot read the configuration file "
+                                   "nowhere.conf"), "%s", err_text);
+    /* a UTF-8 byte order mark, as Windows editors write, is no option */
+    write_text("bom.conf", "\xef\xbb\xbfsector-field = oked\nsector-digits 2\neps 2000\n"
+                           "min-pts 10\npermutations 0\n");
+    ck_assert_int_eq(run("cluster '%s' bom.gpkg --config-file bom.conf", firms), 0);
+    ck_assert_int_eq(run(MAIN_JOB, firms, "ref.gpkg"), 0);
+    ck_assert(same_bytes(in_dir("bom.gpkg"), in_dir("ref.gpkg")));
+}
+END_TEST
+
 START_TEST(info_tells_roles)
 {
     ck_assert_int_eq(run("info '%s'", firms), 0);
@@ -1115,6 +1161,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, batch_of_twenty_with_three_broken);
     tcase_add_test(tc, several_inputs_taken_together);
     tcase_add_test(tc, config_file_equals_command_line);
+    tcase_add_test(tc, config_files_name_file_and_line);
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);
