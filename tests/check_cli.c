@@ -241,6 +241,15 @@ static const struct {
     {"cluster FIRMS out.gpkg --config-file missing.conf", 1, "missing.conf: cannot read the configuration file"},
     {"cluster FIRMS out.gpkg --config-file bad.conf", 1, "bad.conf:2: expected 'option = value'"},
     {"info missing.gpkg", 1, "missing.gpkg: no such file"},
+    /* issue 26, case 5: codes as numbers lost their zeros; 6 caught 62, 63, 64 and 68 */
+    {"cluster FIRMS out.gpkg --eps 2000 --sector-field oked --sector-digits 2 --groups "
+     "intcodes.gpkg", 1,
+     "intcodes.gpkg, layer codes: field 'code' holds whole numbers, which lose leading zeros (06 "
+     "would read as 6, and as a prefix catch 60 to 69): store the codes as text"},
+    {"cluster FIRMS out.gpkg --eps 2000 --sector-field oked --sector-digits 2 --sector-names "
+     "intcodes.gpkg", 1, "intcodes.gpkg, layer codes: field 'code' holds whole numbers"},
+    /* case 8: one input twice */
+    {"cluster FIRMS FIRMS --output o.gpkg --eps 2000", 1, "is given twice: its firms would count twice"},
     {"cluster near.gpkg far.gpkg --output o.gpkg --eps 100", 1,
      "far.gpkg, layer points: point 0 cannot be transformed from WGS 84 / UTM zone 42N to WGS 84"},
     /* per-feature problems: a warning with a count and FIDs, and the run goes on */
@@ -255,9 +264,36 @@ static const struct {
      "skipped 2 features with a missing or negative weight (FID 2, 3)"},
 };
 
+/* A table without geometry as an XLSX or GeoPackage holds it: codes 6 and
+ * 62 as whole numbers. */
+static void write_integer_codes(const char *name)
+{
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GPKG"), in_dir(name), 0, 0, 0, GDT_Unknown,
+                                 NULL);
+    OGRLayerH l = GDALDatasetCreateLayer(ds, "codes", NULL, wkbNone, NULL);
+    const char *fields[] = {"group", "code", "name"};
+    for (int k = 0; k < 3; k++) {
+        OGRFieldDefnH fd = OGR_Fld_Create(fields[k], k == 1 ? OFTInteger : OFTString);
+        OGR_L_CreateField(l, fd, TRUE);
+        OGR_Fld_Destroy(fd);
+    }
+    const char *group[] = {"oil", "ict"}, *label[] = {"Oil", "IT"};
+    const int code[] = {6, 62};
+    for (int r = 0; r < 2; r++) {
+        OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(l));
+        OGR_F_SetFieldString(f, 0, group[r]);
+        OGR_F_SetFieldInteger(f, 1, code[r]);
+        OGR_F_SetFieldString(f, 2, label[r]);
+        ck_assert_int_eq(OGR_L_CreateFeature(l, f), OGRERR_NONE);
+        OGR_F_Destroy(f);
+    }
+    GDALClose(ds);
+}
+
 /* The broken inputs of the table below. */
 static void make_bad_inputs(void)
 {
+    write_integer_codes("intcodes.gpkg");
     write_text("notvector.txt", "hello\n");
     const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"1"};
     fc_test_write_points(in_dir("polygons.gpkg"), 4326, 1, poly, one);

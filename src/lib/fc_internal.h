@@ -152,6 +152,10 @@ GDALDatasetH fc_dataset_open(fc_context *ctx, const char *path, const char *enco
 /* A table of codes (sector names, groups): as fc_dataset_open(), but a
  * CSV's columns are all read as text, so that code 01 stays 01. */
 GDALDatasetH fc_table_open(fc_context *ctx, const char *path);
+/* The index of a table's field of codes `name`: -1 when there is none,
+ * -2 (with the error set, naming file, layer and field) when it is not
+ * text: codes as numbers have lost their leading zeros. */
+int fc_table_text_field(fc_context *ctx, const char *path, OGRLayerH l, const char *name);
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts,
                   fc_input *in);
 void fc_input_close(fc_input *in);

@@ -163,12 +163,14 @@ int fc_groups_read(fc_context *ctx, const char *path, const fc_firms *f, fc_grou
     OGRLayerH l = GDALDatasetGetLayerCount(ds) > 0 ? GDALDatasetGetLayer(ds, 0) : NULL;
     OGRFeatureDefnH defn = l ? OGR_L_GetLayerDefn(l) : NULL;
     const int field[3] = {defn ? OGR_FD_GetFieldIndex(defn, "group") : -1,
-                          defn ? OGR_FD_GetFieldIndex(defn, "code") : -1,
+                          defn ? fc_table_text_field(ctx, path, l, "code") : -1,
                           defn ? OGR_FD_GetFieldIndex(defn, "name") : -1};
     group_row *rows = NULL;
     size_t n_rows = 0;
     int status = FC_OK;
-    if (field[0] < 0 || field[1] < 0)
+    if (field[1] == -2)
+        status = fc_errcode(ctx);
+    else if (field[0] < 0 || field[1] < 0)
         status = fc_error(ctx, FC_EDATA, "%s: a groups table needs fields 'group' and 'code' "
                                          "(and may have 'name')", path);
     if (status == FC_OK)

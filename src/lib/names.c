@@ -32,8 +32,11 @@ static int names_from_layer(fc_context *ctx, const char *path, OGRLayerH l, int 
                             const fc_firms *f, char **names, size_t *n_named)
 {
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
-    int code_i = OGR_FD_GetFieldIndex(defn, "code"), name_i = OGR_FD_GetFieldIndex(defn, "name");
+    int code_i = fc_table_text_field(ctx, path, l, "code");
+    int name_i = OGR_FD_GetFieldIndex(defn, "name");
     int lang_i = OGR_FD_GetFieldIndex(defn, lang_columns[lang]);
+    if (code_i == -2)
+        return fc_errcode(ctx);
     if (code_i < 0 || name_i < 0)
         return fc_error(ctx, FC_EDATA, "%s: a table of sector names needs fields 'code' and "
                                        "'name' (and may have name_ru, name_kk)", path);

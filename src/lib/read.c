@@ -118,6 +118,23 @@ GDALDatasetH fc_table_open(fc_context *ctx, const char *path)
     return open_dataset(ctx, path, NULL, OPEN_CODES_TABLE);
 }
 
+int fc_table_text_field(fc_context *ctx, const char *path, OGRLayerH l, const char *name)
+{
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    int i = OGR_FD_GetFieldIndex(defn, name);
+    if (i < 0)
+        return i;
+    OGRFieldType t = OGR_Fld_GetType(OGR_FD_GetFieldDefn(defn, i));
+    if (t != OFTString) /* XLSX, ODS and GeoPackage columns of numbers */
+        return fc_error(ctx, FC_EDATA,
+                        "%s, layer %s: field '%s' holds %s, which lose leading zeros (06 would "
+                        "read as 6, and as a prefix catch 60 to 69): store the codes as text",
+                        path, OGR_L_GetName(l), name,
+                        t == OFTInteger || t == OFTInteger64 ? "whole numbers" : "numbers"),
+               -2;
+    return i;
+}
+
 int fc_input_open(fc_context *ctx, const char *path, const fc_options *opts, fc_input *in)
 {
     memset(in, 0, sizeof *in);
