@@ -119,6 +119,78 @@ START_TEST(degenerate_clusters_in_projected_input)
 }
 END_TEST
 
+/* Issue 26, case 6: clusters across the antimeridian, every hull kind, in
+ * longitude/latitude output and in projected outputs whose edge is there
+ * (Web Mercator) or elsewhere (PDC Mercator, centred on 150 E). Each
+ * polygon is valid, no part of it reaches round the world, and its area,
+ * measured in an equal-area projection centred on the cluster, is the
+ * cluster's area_km2. */
+START_TEST(clusters_across_the_antimeridian)
+{
+    rng_state = 180;
+    const double lats[] = {-17.7, 0.5, 52.0, 65.0};
+    FILE *f = fopen(in_dir("am.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (size_t c = 0; c < 4; c++)
+        for (int i = 0; i < 60; i++) {
+            double lon = 180 + (uniform() - 0.5) * 0.02 / cos(lats[c] * M_PI / 180);
+            fprintf(f, "%.9f,%.9f,01\n", lon > 180 ? lon - 360 : lon,
+                    lats[c] + (uniform() - 0.5) * 0.02);
+        }
+    fclose(f);
+    const char *hulls[] = {"concave", "convex", "buffer"};
+    const char *outputs[] = {"", "--t-srs EPSG:3857", "--t-srs EPSG:3832"};
+    for (int h = 0; h < 3; h++)
+        for (int o = 0; o < 3; o++) {
+            ck_assert_int_eq(run("cluster am.csv out.gpkg --overwrite --s-srs EPSG:4326 --eps 500 "
+                                 "--min-pts 5 --hull %s %s --permutations 0 -q",
+                                 hulls[h], outputs[o]),
+                             0);
+            GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+            OGRLayerH l = layer(ds, "clusters");
+            ck_assert_int_ge(OGR_L_GetFeatureCount(l, TRUE), 4);
+            OGRFeatureH feat;
+            while ((feat = OGR_L_GetNextFeature(l))) {
+                OGRGeometryH g = OGR_F_GetGeometryRef(feat);
+                int id = OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster_id"));
+                ck_assert_msg(OGR_G_IsValid(g), "--hull %s %s: cluster %d is not valid", hulls[h],
+                              outputs[o], id);
+                /* each part is small: none wraps round the world */
+                for (int k = 0; k < OGR_G_GetGeometryCount(g); k++) {
+                    OGREnvelope e;
+                    OGR_G_GetEnvelope(OGR_G_GetGeometryRef(g, k), &e);
+                    ck_assert_msg(e.MaxX - e.MinX < (o ? 1e5 : 1),
+                                  "--hull %s %s: cluster %d spans %g", hulls[h], outputs[o], id,
+                                  e.MaxX - e.MinX);
+                }
+                OGRGeometryH centre = OGR_G_Clone(g);
+                OGRSpatialReferenceH wgs84 = fc_test_epsg(4326);
+                OGR_G_TransformTo(centre, wgs84);
+                OGREnvelope ll;
+                OGR_G_GetEnvelope(centre, &ll);
+                OGR_G_DestroyGeometry(centre);
+                char laea[128];
+                snprintf(laea, sizeof laea, "+proj=laea +lon_0=180 +lat_0=%.6f +datum=WGS84",
+                         (ll.MinY + ll.MaxY) / 2);
+                OGRSpatialReferenceH equal_area = OSRNewSpatialReference(NULL);
+                OSRImportFromProj4(equal_area, laea);
+                OGRGeometryH copy = OGR_G_Clone(g);
+                ck_assert_int_eq(OGR_G_TransformTo(copy, equal_area), OGRERR_NONE);
+                double measured = OGR_G_Area(copy) / 1e6;
+                double area = OGR_F_GetFieldAsDouble(feat, OGR_F_GetFieldIndex(feat, "area_km2"));
+                ck_assert_msg(fabs(measured - area) <= 0.01 * area,
+                              "--hull %s %s: cluster %d measures %g km², area_km2 %g", hulls[h],
+                              outputs[o], id, measured, area);
+                OGR_G_DestroyGeometry(copy);
+                OSRRelease(equal_area);
+                OSRRelease(wgs84);
+                OGR_F_Destroy(feat);
+            }
+            GDALClose(ds);
+        }
+}
+END_TEST
+
 static Suite *polygons_suite(void)
 {
     Suite *s = suite_create("polygons");
@@ -126,6 +198,7 @@ static Suite *polygons_suite(void)
     tcase_add_checked_fixture(tc, cli_setup, cli_teardown);
     tcase_add_test(tc, degenerate_clusters_in_longitude_latitude);
     tcase_add_test(tc, degenerate_clusters_in_projected_input);
+    tcase_add_test(tc, clusters_across_the_antimeridian);
     suite_add_tcase(s, tc);
     return s;
 }

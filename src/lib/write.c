@@ -94,23 +94,42 @@ static void set_double(OGRFeatureH f, int field, double v)
         OGR_F_SetFieldDouble(f, field, v);
 }
 
-/* Moves polygons from one CRS to another; in longitude/latitude, a polygon
- * across the antimeridian is cut there rather than wrapped round the world. */
+/* Moves polygons from one CRS to another. A cluster polygon across the
+ * antimeridian (its longitudes in the output's geographic CRS spread over
+ * more than 180 degrees, which no cluster does) is cut there: its
+ * longitudes made contiguous (west of it + 360), the halves east and west
+ * of 180 taken by GEOS intersections, the western one moved back by -360,
+ * as ogr2ogr -wrapdateline means. In a projected output the halves are then
+ * projected and joined where the projection joins them (not in Web
+ * Mercator, whose edge is at 180; in PDC Mercator, centred on 150 E). */
 typedef struct polygon_mover {
     OGRCoordinateTransformationH ct;
     OGRGeomTransformerH gt;
+    /* cluster polygons: to the output's geographic CRS, and from it to a
+     * projected output (NULL when the output is geographic) */
+    OGRCoordinateTransformationH to_geog, from_geog;
 } polygon_mover;
 
 static int mover_init(fc_context *ctx, polygon_mover *m, OGRSpatialReferenceH from,
-                      OGRSpatialReferenceH to)
+                      OGRSpatialReferenceH to, bool cut_antimeridian)
 {
-    bool failed;
-    m->gt = NULL;
+    bool failed, failed_geog = false;
+    *m = (polygon_mover){0};
     m->ct = fc_transform_or_null(from, to, &failed);
     const char *const wrap[] = {"WRAPDATELINE=YES", NULL};
     if (m->ct)
         m->gt = OGR_GeomTransformer_Create(m->ct, OSRIsGeographic(to) ? (CSLConstList)wrap : NULL);
-    if (failed || (m->ct && !m->gt))
+    OGRSpatialReferenceH geog = cut_antimeridian && m->ct ? OSRCloneGeogCS(to) : NULL;
+    if (geog) {
+        OSRSetAxisMappingStrategy(geog, OAMS_TRADITIONAL_GIS_ORDER);
+        bool f1, f2 = false;
+        m->to_geog = fc_transform_or_null(from, geog, &f1);
+        if (OSRIsProjected(to))
+            m->from_geog = fc_transform_or_null(geog, to, &f2);
+        failed_geog = f1 || f2;
+        OSRRelease(geog);
+    }
+    if (failed || (m->ct && !m->gt) || failed_geog)
         return fc_error_gdal(ctx, FC_ECRS, "cannot transform polygons to the output CRS");
     return FC_OK;
 }
@@ -121,6 +140,72 @@ static void mover_free(polygon_mover *m)
         OGR_GeomTransformer_Destroy(m->gt);
     if (m->ct)
         OCTDestroyCoordinateTransformation(m->ct);
+    if (m->to_geog)
+        OCTDestroyCoordinateTransformation(m->to_geog);
+    if (m->from_geog)
+        OCTDestroyCoordinateTransformation(m->from_geog);
+}
+
+/* In every ring of g, longitudes below `below` moved by `shift`. */
+static void shift_longitudes(OGRGeometryH g, double below, double shift)
+{
+    int parts = OGR_G_GetGeometryCount(g);
+    for (int k = 0; k < parts; k++)
+        shift_longitudes(OGR_G_GetGeometryRef(g, k), below, shift);
+    for (int i = 0; parts == 0 && i < OGR_G_GetPointCount(g); i++)
+        if (OGR_G_GetX(g, i) < below)
+            OGR_G_SetPoint_2D(g, i, OGR_G_GetX(g, i) + shift, OGR_G_GetY(g, i));
+}
+
+/* The part of g between longitudes west and east, moved by shift. */
+static OGRGeometryH between(OGRGeometryH g, double west, double east, double shift)
+{
+    OGRGeometryH box = OGR_G_CreateGeometry(wkbPolygon), ring = OGR_G_CreateGeometry(wkbLinearRing);
+    const double corner[5][2] = {{west, -90}, {east, -90}, {east, 90}, {west, 90}, {west, -90}};
+    for (int k = 0; k < 5; k++)
+        OGR_G_AddPoint_2D(ring, corner[k][0], corner[k][1]);
+    OGR_G_AddGeometryDirectly(box, ring);
+    OGRGeometryH part = OGR_G_Intersection(g, box);
+    OGR_G_DestroyGeometry(box);
+    if (part && shift != 0)
+        shift_longitudes(part, INFINITY, shift);
+    return part;
+}
+
+/* g (in the mover's input CRS) cut at the antimeridian, in the output CRS;
+ * NULL with *crosses false when it does not cross (or cannot be moved). */
+static OGRGeometryH cut_at_the_antimeridian(const polygon_mover *m, OGRGeometryH g, bool *crosses)
+{
+    *crosses = false;
+    OGRGeometryH ll = OGR_G_Clone(g);
+    OGREnvelope e;
+    if (!ll || OGR_G_Transform(ll, m->to_geog) != OGRERR_NONE ||
+        (OGR_G_GetEnvelope(ll, &e), e.MaxX - e.MinX <= 180)) {
+        if (ll)
+            OGR_G_DestroyGeometry(ll);
+        return NULL;
+    }
+    *crosses = true;
+    shift_longitudes(ll, 0, 360); /* contiguous: west of 180 is now above it */
+    OGRGeometryH east = between(ll, -180, 180, 0), west = between(ll, 180, 540, -360);
+    OGR_G_DestroyGeometry(ll);
+    OGRGeometryH cut = OGR_G_CreateGeometry(wkbMultiPolygon);
+    OGRGeometryH halves[2] = {east, west};
+    for (int h = 0; h < 2; h++) {
+        OGRGeometryH half = halves[h] ? OGR_G_ForceToMultiPolygon(halves[h]) : NULL;
+        for (int k = 0; half && k < OGR_G_GetGeometryCount(half); k++)
+            OGR_G_AddGeometry(cut, OGR_G_GetGeometryRef(half, k));
+        if (half)
+            OGR_G_DestroyGeometry(half);
+    }
+    if (m->from_geog) { /* projected: the halves joined where they meet there */
+        OGRGeometryH joined = OGR_G_Transform(cut, m->from_geog) == OGRERR_NONE
+                                  ? OGR_G_UnionCascaded(cut)
+                                  : NULL;
+        OGR_G_DestroyGeometry(cut);
+        cut = joined;
+    }
+    return cut;
 }
 
 /* A multipolygon in the output CRS from WKB, or NULL. */
@@ -130,7 +215,10 @@ static OGRGeometryH move_polygon(const polygon_mover *m, const unsigned char *wk
     if (OGR_G_CreateFromWkbEx(wkb, NULL, &g, size) != OGRERR_NONE)
         return NULL;
     if (m->gt) {
-        OGRGeometryH moved = OGR_GeomTransformer_Transform(m->gt, g);
+        bool crosses = false;
+        OGRGeometryH moved = m->to_geog ? cut_at_the_antimeridian(m, g, &crosses) : NULL;
+        if (!crosses)
+            moved = OGR_GeomTransformer_Transform(m->gt, g);
         OGR_G_DestroyGeometry(g);
         if (!(g = moved))
             return NULL;
@@ -184,7 +272,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     if (status != FC_OK)
         return status;
     polygon_mover mover;
-    if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs)) != FC_OK)
+    if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs, true)) != FC_OK)
         return status;
 
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
@@ -379,7 +467,7 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         (st->w && (status = fc_field_add(ctx, l, "lq_weight", OFTReal, 0))))
         return status;
     polygon_mover mover;
-    if ((status = mover_init(ctx, &mover, r->firms->srs, r->out_srs)) != FC_OK)
+    if ((status = mover_init(ctx, &mover, r->firms->srs, r->out_srs, false)) != FC_OK)
         return status;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
