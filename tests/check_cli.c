@@ -248,6 +248,26 @@ static const struct {
      "would read as 6, and as a prefix catch 60 to 69): store the codes as text"},
     {"cluster FIRMS out.gpkg --eps 2000 --sector-field oked --sector-digits 2 --sector-names "
      "intcodes.gpkg", 1, "intcodes.gpkg, layer codes: field 'code' holds whole numbers"},
+    /* case 8: options that would mean nothing, said */
+    {"cluster FIRMS out.gpkg --eps 2000 --groups groups.csv", 2,
+     "--groups needs --sector-field: a group is made of sector codes"},
+    {"cluster FIRMS out.gpkg --eps 2000 --sector-field oked --link-clq 3", 2,
+     "--link-clq links sectors into groups: it needs --groups auto"},
+    {"cluster FIRMS out.gpkg --eps 2000 --min-pts 10 --sector-field oked --sector-digits 2 "
+     "--groups none.csv --permutations 0", 0,
+     "no clusters: no firm's sector is in a group of none.csv: its codes match none of the "
+     "firms' sector codes"},
+    {"cluster FIRMS out.gpkg --eps 2000 --min-pts 10 --sector-field oked --sector-digits 2 "
+     "--groups single.csv --permutations 0", 0,
+     "clusters of the groups' firms were found, but none has core firms of 2 sectors or more "
+     "(--min-sectors 2); a group of one sector never has"},
+    {"cluster FIRMS out.gpkg --eps 2000 --min-pts 10 --permutations 0 --colocation on", 0,
+     "co-location: there is one sector; it pairs sectors, so there is nothing to pair (give "
+     "--sector-field)"},
+    {"cluster stack.csv out.gpkg --s-srs EPSG:4326 --sector-field oked --method hdbscan "
+     "--min-samples 1 --permutations 0", 0,
+     "co-location skipped: with HDBSCAN* and no --eps its band is the median core distance of "
+     "the clustered firms, and that is 0 m here"},
     /* case 8: one input twice */
     {"cluster FIRMS FIRMS --output o.gpkg --eps 2000", 1, "is given twice: its firms would count twice"},
     {"cluster near.gpkg far.gpkg --output o.gpkg --eps 100", 1,
@@ -263,6 +283,21 @@ static const struct {
     {"cluster weights.csv out.gpkg --eps 100 --s-srs EPSG:4326 --weight-field staff", 0,
      "skipped 2 features with a missing or negative weight (FID 2, 3)"},
 };
+
+/* stack.csv: 40 firms of sector 62 at one address, 200 of 47 on a grid
+ * around it (100 m apart), and 14 of 71, fewer than a --min-pts of 20. */
+static void write_stack(void)
+{
+    FILE *f = fopen(in_dir("stack.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "71.43,51.128,62\n");
+    for (int i = 0; i < 200; i++)
+        fprintf(f, "%.6f,%.6f,47\n", 71.4 + 0.001 * (i % 20), 51.1 + 0.001 * (i / 20));
+    for (int i = 0; i < 14; i++)
+        fprintf(f, "%.6f,51.2,71\n", 71.4 + 0.01 * i);
+    fclose(f);
+}
 
 /* A table without geometry as an XLSX or GeoPackage holds it: codes 6 and
  * 62 as whole numbers. */
@@ -294,6 +329,10 @@ static void write_integer_codes(const char *name)
 static void make_bad_inputs(void)
 {
     write_integer_codes("intcodes.gpkg");
+    write_text("groups.csv", "group,code\nict,62\nict,63\n");
+    write_text("none.csv", "group,code\nx,99\n");
+    write_text("single.csv", "group,code\noil,06\nict,62\n");
+    write_stack();
     write_text("notvector.txt", "hello\n");
     const char *poly[] = {"POLYGON ((0 0, 1 0, 1 1, 0 0))"}, *one[] = {"1"};
     fc_test_write_points(in_dir("polygons.gpkg"), 4326, 1, poly, one);
@@ -477,6 +516,26 @@ START_TEST(config_file_equals_command_line)
     write_text("typo.conf", "epss = 2000\n");
     ck_assert_int_eq(run("cluster '%s' d.gpkg --config-file typo.conf", firms), 2);
     ck_assert_ptr_nonnull(strstr(err_text, "unknown option --epss"));
+}
+END_TEST
+
+/* Issue 26, case 8: a sector whose firms stand at one address got eps 0 m
+ * from --eps auto (no cluster, where 40 firms at one place are the densest
+ * there is); suggest counted a sector of fewer than min-pts firms as 0. */
+START_TEST(eps_auto_for_a_stacked_sector)
+{
+    write_stack();
+    ck_assert_int_eq(run("suggest stack.csv --s-srs EPSG:4326 --sector-field oked --min-pts 20"),
+                     0);
+    ck_assert_msg(strstr(out_text, "\n71             14  fewer than 20 firms"), "%s", out_text);
+    ck_assert_msg(strstr(out_text, "\n62             40       0 m"), "%s", out_text);
+    ck_assert_msg(strstr(err_text, "sector 62: all its 40 firms stand at places of 20 firms or "
+                                   "more, so every k-distance is 0 m; eps 1 m is suggested"),
+                  "%s", err_text);
+    ck_assert_int_eq(run("cluster stack.csv out.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps auto --min-pts 20 --permutations 0"),
+                     0);
+    ck_assert_msg(strstr(out_text, "\n62             40        1        40"), "%s", out_text);
 }
 END_TEST
 
@@ -690,7 +749,7 @@ START_TEST(related_sector_groups)
     firm_label(in_dir("g.gpkg"), 21, role, sizeof role, &cluster);
     ck_assert_str_eq(role, "ungrouped");
     ck_assert_int_eq(cluster, 0);
-    ck_assert_ptr_nonnull(strstr(err_text, "5 firms of 1 sectors are in no group"));
+    ck_assert_ptr_nonnull(strstr(err_text, "5 firms of 1 sector are in no group"));
 
     /* co-location pairs the firms' own sectors, not the groups: in the table,
      * the summary and the JSON */
@@ -1198,6 +1257,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, several_inputs_taken_together);
     tcase_add_test(tc, config_file_equals_command_line);
     tcase_add_test(tc, config_files_name_file_and_line);
+    tcase_add_test(tc, eps_auto_for_a_stacked_sector);
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);

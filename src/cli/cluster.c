@@ -69,7 +69,7 @@ static const cli_option cluster_options[] = {
 typedef struct cluster_args {
     const char **positional;
     int n_positional;
-    const char *output_dir, *merged_output, *format, *json;
+    const char *output_dir, *merged_output, *format, *json, *groups;
     bool quiet, progress, fail_fast, help;
 } cluster_args;
 
@@ -84,6 +84,8 @@ static int set_library_option(fc_context *ctx, fc_options *opts, cluster_args *c
         c->format = value;
     else if (strcmp(name, "json") == 0)
         c->json = value;
+    else if (strcmp(name, "groups") == 0)
+        c->groups = value;
     return EXIT_SUCCESS;
 }
 
@@ -301,15 +303,25 @@ static void print_colocation(const fc_result *r)
            !n_best ? "" : tested ? ", q <= 0.05 both ways)" : ")");
 }
 
-static void print_summary(const fc_result *r)
+static void print_summary(const fc_result *r, bool groups)
 {
     size_t n = fc_result_n_firms(r), clustered = fc_result_n_clustered(r);
-    size_t n_sectors = fc_result_n_sectors(r);
-    printf("%zu firms in %zu sector%s", n, n_sectors, n_sectors == 1 ? "" : "s");
+    size_t n_sectors = fc_result_n_sectors(r), ungrouped = 0;
+    const char *last = NULL;
+    if (groups && n_sectors > 0 && /* "-", the firms in no group, is no group */
+        fc_result_sector(r, n_sectors - 1, &last, &ungrouped, NULL, NULL) == FC_OK &&
+        strcmp(last, "-") == 0)
+        n_sectors--;
+    else
+        ungrouped = 0;
+    printf("%zu firm%s in %zu %s%s", n, n == 1 ? "" : "s", n_sectors,
+           groups ? "group" : "sector", n_sectors == 1 ? "" : "s");
+    if (ungrouped)
+        printf(" (%zu in none)", ungrouped);
     if (fc_result_n_skipped(r))
         printf(" (%zu features skipped)", fc_result_n_skipped(r));
-    printf("; %zu cluster%s holding %zu firms (%.1f%%)\n", fc_result_n_clusters(r),
-           fc_result_n_clusters(r) == 1 ? "" : "s", clustered,
+    printf("; %zu cluster%s holding %zu firm%s (%.1f%%)\n", fc_result_n_clusters(r),
+           fc_result_n_clusters(r) == 1 ? "" : "s", clustered, clustered == 1 ? "" : "s",
            n ? 100.0 * (double)clustered / (double)n : 0.0);
     printf("method: %s\n", fc_result_method(r));
     printf("distances: %s\n", fc_result_distance(r));
@@ -392,7 +404,7 @@ static int run(fc_options *opts, const cluster_args *c, const char *const *confi
             if (!c->quiet)
                 fprintf(stderr, "wrote %s\n", jobs[0].output);
         } else if (!c->quiet) {
-            print_summary(jobs[0].result);
+            print_summary(jobs[0].result, c->groups != NULL);
             printf("wrote %s\n", jobs[0].output);
         }
         /* A run that finished is not cancelled, whenever the signal came:

@@ -57,6 +57,8 @@ int cmd_suggest(int argc, char **argv)
     else if (rc == EXIT_SUCCESS && !path)
         rc = cli_usage_error("suggest", "needs FIRMS");
     char *text = NULL;
+    bool quiet = false; /* warnings (skipped firms, a stacked sector) go to stderr */
+    fc_context_set_message_handler(ctx, cli_print_message, &quiet);
     if (rc == EXIT_SUCCESS && !help) {
         if (fc_suggest(ctx, path, opts, json, &text) != FC_OK)
             rc = cli_fail(ctx);

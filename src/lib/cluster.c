@@ -85,10 +85,12 @@ static const char *readable_metres(double m, char *buf, size_t size)
 
 /* Where nothing clustered, the data's distance scale, so that a wrong eps
  * (degrees for metres, say) is obvious: a warning when the whole run found
- * no cluster, a line naming the sectors without one otherwise. */
+ * no cluster (unless the cause was `said` already), a line naming the
+ * sectors without one otherwise. Only the first n_real sectors are named
+ * (a groups run's last, "-", is its firms in no group). */
 static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const double *wy,
                      double to_metres, const fc_cluster_table *t, const fc_options *o,
-                     double **scale_out)
+                     size_t n_real, bool said, double **scale_out)
 {
     size_t ns = f->n_sectors ? f->n_sectors : 1;
     size_t *clusters = calloc(ns, sizeof *clusters);
@@ -104,7 +106,9 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
     char eps[32], d[32], list[512] = "";
     readable_metres(o->eps, eps, sizeof eps);
     if (o->method == FC_METHOD_HDBSCAN || o->eps_auto) { /* no one eps to blame */
-        if (status == FC_OK && t->n == 0 && o->eps_auto)
+        if (said)
+            ;
+        else if (status == FC_OK && t->n == 0 && o->eps_auto)
             fc_message(ctx, FC_MSG_WARNING,
                        "no clusters: in no sector do %zu firms (--min-pts) lie within the eps "
                        "suggested for it (--eps auto)",
@@ -125,7 +129,7 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
     size_t without = 0, largest = SIZE_MAX, n_largest = 0, *n_of = calloc(ns, sizeof *n_of);
     for (size_t i = 0; n_of && i < f->n; i++)
         n_of[f->sector[i]]++;
-    for (size_t s = 0; status == FC_OK && n_of && s < f->n_sectors; s++) {
+    for (size_t s = 0; status == FC_OK && n_of && s < f->n_sectors && s < n_real; s++) {
         if (isnan(scale[s]))
             continue;
         without++;
@@ -140,7 +144,9 @@ static int say_scale(fc_context *ctx, const fc_firms *f, const double *wx, const
         else if (len < sizeof list - 4)
             strcat(list, ", ...");
     }
-    if (status == FC_OK && t->n == 0 && largest != SIZE_MAX)
+    if (said)
+        ;
+    else if (status == FC_OK && t->n == 0 && largest != SIZE_MAX)
         fc_message(ctx, FC_MSG_WARNING,
                    "no clusters: eps is %s, but the %zu firms nearest to a firm of sector %s "
                    "(itself included, as --min-pts %zu counts them) lie within a median of %s; "
@@ -290,6 +296,8 @@ typedef struct fc_job {
     uint8_t *role;
     size_t n_clusters;
     double eps_m;             /* --eps, or with HDBSCAN* without it the data's (metres) */
+    bool no_band;             /* HDBSCAN* without --eps: the data give no band (eps_m is 1) */
+    size_t groups_found;      /* --groups: clusters before those of too few sectors went */
     char method[512];         /* how, in words, for the summary */
     double *sector_eps_m;     /* --eps auto: per sector (NaN: too few firms), else NULL */
     double *strength, *outlier; /* HDBSCAN*: per firm (else NULL) */
@@ -547,8 +555,14 @@ static int hdbscan_stage(fc_job *job)
             if (job->cid[i] >= 0)
                 core[kept++] = core[i];
         const double m = median_in_place(core, kept ? kept : n) * to_metres;
-        job->eps_m = m > 0 ? m : 1; /* all firms at one spot: any band holds them */
+        job->no_band = !(isfinite(m) && m > 0);
+        job->eps_m = job->no_band ? 1 : m; /* all firms at one spot: any band holds them */
         job->params.eps = job->eps_m / to_metres;
+        if (job->no_band && job->o->institutions)
+            fc_message(job->ctx, FC_MSG_WARNING,
+                       "institutions are counted within 1 m of the clusters' firms: the median "
+                       "core distance of the clustered firms, the band without --eps, is 0 m "
+                       "(firms stacked at one place, or --min-samples 1); give --eps METRES");
     }
     free(core);
     return status;
@@ -572,7 +586,7 @@ static int auto_eps_stage(fc_job *job)
     int status = job->sector_eps_m && start && members && sx && sy && (!f->weight || sw) &&
                          scid && srole
                      ? fc_suggest_eps(job->ctx, n, job->cx, job->cy, f->sector, f->n_sectors,
-                                      &job->params, to_metres, job->o->min_pts, job->sector_eps_m)
+                                      (const char *const *)f->sector_codes, &job->params, to_metres, job->o->min_pts, job->sector_eps_m)
                      : fc_error(job->ctx, FC_ENOMEM, "out of memory for %zu firms", n);
     for (size_t i = 0; status == FC_OK && i < n; i++) /* the firms by sector, in input order */
         start[f->sector[i] + 1]++;
@@ -627,6 +641,7 @@ static int filter_groups(fc_job *job)
         return fc_error(job->ctx, FC_ENOMEM, "out of memory");
     if (old)
         memcpy(old, job->cid, n * sizeof *old);
+    job->groups_found = before;
     int status = fc_groups_filter(job->ctx, &job->groups, &job->f,
                                   job->o->min_sectors ? job->o->min_sectors : 2, job->cid,
                                   job->role, &job->n_clusters);
@@ -649,6 +664,31 @@ static int filter_groups(fc_job *job)
     }
     free(old);
     return status;
+}
+
+/* A groups run without a cluster: why, when it is the groups' doing (no
+ * firm in any group, or every cluster of too few sectors). False when it
+ * is not, and say_scale() says why. */
+static bool say_no_group_cluster(fc_job *job)
+{
+    const fc_groups *g = &job->groups;
+    size_t grouped = 0;
+    for (size_t i = 0; i < job->f.n; i++)
+        grouped += job->f.sector[i] < g->n;
+    const size_t k = job->o->min_sectors ? job->o->min_sectors : 2;
+    if (grouped == 0)
+        fc_message(job->ctx, FC_MSG_WARNING,
+                   "no clusters: no firm's sector is in a group of %s: its codes match none of "
+                   "the firms' sector codes",
+                   job->o->groups);
+    else if (job->groups_found > 0)
+        fc_message(job->ctx, FC_MSG_WARNING,
+                   "no clusters: %zu cluster%s of the groups' firms %s found, but none has core "
+                   "firms of %zu sectors or more (--min-sectors %zu); a group of one sector "
+                   "never has",
+                   job->groups_found, job->groups_found == 1 ? "" : "s",
+                   job->groups_found == 1 ? "was" : "were", k, k);
+    return grouped == 0 || job->groups_found > 0;
 }
 
 static void describe_method(fc_job *job)
@@ -767,8 +807,9 @@ static int polygon_stage(fc_job *job)
     if (status != FC_OK)
         return status;
     stage_done(job, "cluster polygons");
+    const bool said = o->groups && job->table.n == 0 && say_no_group_cluster(job);
     return say_scale(job->ctx, &job->f, job->wx, job->wy, to_metres, &job->table, o,
-                     &job->sector_scale);
+                     o->groups ? job->groups.n : job->f.n_sectors, said, &job->sector_scale);
 }
 
 /* Each firm's region (once: --groups auto needs them before clustering). */
@@ -887,8 +928,23 @@ static int colocation_stage(fc_job *job)
     const fc_firms *f = &job->f;
     const fc_groups *g = &job->groups; /* with --groups: the firms' own sectors are there */
     const uint32_t n_sectors = g->relabelled ? g->n_sectors : f->n_sectors;
-    if (!job->o->colocation || n_sectors < 2 || job->colocated) /* done for --groups auto */
+    if (!job->o->colocation || job->colocated) /* done for --groups auto */
         return FC_OK;
+    if (n_sectors < 2) {
+        if (job->o->colocation == 1)
+            fc_message(job->ctx, FC_MSG_WARNING,
+                       "co-location: there is %s; it pairs sectors, so there is nothing to pair%s",
+                       n_sectors ? "one sector" : "no sector",
+                       job->o->sector_field ? "" : " (give --sector-field)");
+        return FC_OK;
+    }
+    if (job->no_band) {
+        fc_message(job->ctx, FC_MSG_WARNING,
+                   "co-location skipped: with HDBSCAN* and no --eps its band is the median core "
+                   "distance of the clustered firms, and that is 0 m here (firms stacked at one "
+                   "place, or --min-samples 1); give --eps METRES to set it");
+        return FC_OK;
+    }
     if (n_sectors > FC_COLOCATION_MAX_SECTORS) {
         fc_message(job->ctx, FC_MSG_WARNING,
                    "co-location: %u sectors are more than the %d paired up; --sector-digits "
@@ -973,7 +1029,8 @@ static int auto_groups_stage(fc_job *job)
                         "or none, or --groups FILE",
                         job->regions.n, FC_CLQ_MAX_STRATA - 1);
     if (status == FC_OK)
-        status = fc_groups_auto(job->ctx, &job->colocation, &job->f, o->link_clq, &job->groups);
+        status = fc_groups_auto(job->ctx, &job->colocation, &job->f,
+                                o->link_clq > 0 ? o->link_clq : 2, &job->groups);
     if (status == FC_OK)
         status = fc_groups_relabel(job->ctx, &job->groups, &job->f);
     if (status == FC_OK)

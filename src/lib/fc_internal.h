@@ -96,9 +96,10 @@ struct fc_options {
     char *region_field;
     char *region_layer;
     int permutations;
-    int colocation; /* 1: co-location quotients (with two sectors or more) */
+    int colocation; /* co-location quotients (with two sectors or more): 1 asked for, -1 by
+                       default, 0 off */
     char *groups;       /* --groups FILE (or "auto"): related sectors clustered together */
-    double link_clq;    /* --groups auto: the CLQ above which sectors are linked */
+    double link_clq;    /* --groups auto: the CLQ above which sectors are linked (0: 2) */
     size_t min_sectors; /* with groups: clusters need core firms of this many sectors (0: 2) */
     char *institutions;      /* --institutions FILE */
     char *institution_field; /* their type */
@@ -451,10 +452,12 @@ size_t fc_knee(const double *sorted, size_t n, bool logarithmic);
 /* Each sector's suggested eps in metres, as `firmclust suggest` gives it:
  * the knee of its sorted k-distances (x, y and params as the clustering
  * measures; to_metres: planar units to metres, 1 geodesic); NaN for a
- * sector of fewer than k firms. */
+ * sector of fewer than k firms. Where the knee is 0 (k firms at one place),
+ * the smallest positive k-distance, or 1 m; a warning names the sector
+ * (sector_code[s]; may be NULL). */
 int fc_suggest_eps(fc_context *ctx, size_t n, const double *x, const double *y,
-                   const uint32_t *sector, uint32_t n_sectors, const fc_dbscan_params *params,
-                   double to_metres, size_t k, double *eps_m);
+                   const uint32_t *sector, uint32_t n_sectors, const char *const *sector_code,
+                   const fc_dbscan_params *params, double to_metres, size_t k, double *eps_m);
 
 /* ---- hull.c ------------------------------------------------------------- */
 

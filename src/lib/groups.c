@@ -150,8 +150,10 @@ static void say_ungrouped(fc_context *ctx, const char *path, const fc_firms *f,
         }
     if (n_sectors)
         fc_message(ctx, FC_MSG_INFO,
-                   "%zu firms of %zu sectors are in no group of %s and are not clustered: %s%s",
-                   n_firms, n_sectors, path, list, used + 16 >= sizeof list ? " ..." : "");
+                   "%zu firm%s of %zu sector%s %s in no group of %s and %s not clustered: %s%s",
+                   n_firms, n_firms == 1 ? "" : "s", n_sectors, n_sectors == 1 ? "" : "s",
+                   n_firms == 1 ? "is" : "are", path, n_firms == 1 ? "is" : "are", list,
+                   used + 16 >= sizeof list ? " ..." : "");
 }
 
 int fc_groups_read(fc_context *ctx, const char *path, const fc_firms *f, fc_groups *g)

@@ -207,8 +207,8 @@ fc_options *fc_options_new(void)
     o->hull = FC_HULL_CONCAVE;
     o->concavity = 0.3;
     o->permutations = 999;
-    o->colocation = 1;
-    o->link_clq = 2;
+    o->colocation = -1; /* on, not asked for: nothing to say when there is one sector */
+    o->link_clq = 0; /* not given: 2 */
     o->seed = 1;
     return o;
 }
@@ -453,6 +453,12 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
         return fc_error(ctx, FC_EINVAL, "--groups auto with --method hdbscan needs --eps: the "
                                         "band within which sectors locate together, measured "
                                         "before any clustering");
+    if (o->groups && !o->sector_field)
+        return fc_error(ctx, FC_EINVAL, "--groups needs --sector-field: a group is made of "
+                                        "sector codes");
+    if (o->link_clq > 0 && !(o->groups && strcmp(o->groups, "auto") == 0))
+        return fc_error(ctx, FC_EINVAL, "--link-clq links sectors into groups: it needs "
+                                        "--groups auto");
     if (o->min_sectors && !o->groups)
         return fc_error(ctx, FC_EINVAL, "--min-sectors needs --groups");
     if ((o->region_field || o->region_layer) && !o->regions)

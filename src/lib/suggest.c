@@ -20,7 +20,8 @@ static const double quantile_at[] = {0.10, 0.25, 0.50, 0.75, 0.90};
 /* One sector's sorted k-distances, in metres. */
 typedef struct sector_curve {
     double *d;
-    size_t n;
+    size_t n;     /* k-distances: the firms, when there are at least k */
+    size_t firms; /* the sector's firms */
     double knee;
 } sector_curve;
 
@@ -50,7 +51,7 @@ static void print_table(FILE *out, const fc_measured *m, const sector_curve *c, 
             "median", "75%", "90%", "suggested", f->sector_names ? "  name" : "");
     char buf[6][32];
     for (uint32_t s = 0; s < f->n_sectors; s++) {
-        fprintf(out, "%-8s %8zu", f->sector_codes[s], c[s].n);
+        fprintf(out, "%-8s %8zu", f->sector_codes[s], c[s].firms);
         if (c[s].n == 0) {
             fprintf(out, "  fewer than %zu firms%*s", k, 44, "");
         } else {
@@ -81,7 +82,7 @@ static void print_json(FILE *out, const fc_measured *m, const sector_curve *c, s
             fprintf(out, ", \"name\": ");
             fc_json_string(out, f->sector_names[s]);
         }
-        fprintf(out, ", \"firms\": %zu", c[s].n);
+        fprintf(out, ", \"firms\": %zu", c[s].firms);
         if (c[s].n > 0) {
             fprintf(out, ", \"quantiles_m\": {");
             for (size_t q = 0; q < N_QUANTILES; q++)
@@ -99,9 +100,32 @@ static void print_json(FILE *out, const fc_measured *m, const sector_curve *c, s
     fprintf(out, "\n  ]\n}\n");
 }
 
+/* Where the knee of a sector's curve is 0 (at least k firms at one place,
+ * and most of its firms so): the smallest positive k-distance, or, when
+ * every one is 0, FALLBACK_EPS_M; said either way. */
+#define FALLBACK_EPS_M 1.0
+static double positive_knee(fc_context *ctx, const sector_curve *c, const char *code, size_t k)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->d[i] > 0) {
+            fc_message(ctx, FC_MSG_WARNING,
+                       "sector %s: most of its firms have %zu firms at their very place, so the "
+                       "knee of its k-distances is 0 m; eps %g m is suggested, its smallest "
+                       "positive k-distance",
+                       code, k, c->d[i]);
+            return c->d[i];
+        }
+    fc_message(ctx, FC_MSG_WARNING,
+               "sector %s: all its %zu firms stand at places of %zu firms or more, so every "
+               "k-distance is 0 m; eps %g m is suggested, which makes each such place a cluster",
+               code, c->firms, k, FALLBACK_EPS_M);
+    return FALLBACK_EPS_M;
+}
+
 /* Each sector's k-distances, sorted, with their knee. */
 static int sector_curves(fc_context *ctx, size_t n, const double *x, const double *y,
                          const uint32_t *sector, uint32_t n_sectors,
+                         const char *const *sector_code,
                          const fc_dbscan_params *params, double to_metres, size_t k,
                          sector_curve *c)
 {
@@ -112,8 +136,10 @@ static int sector_curves(fc_context *ctx, size_t n, const double *x, const doubl
     size_t *count = status == FC_OK ? calloc((size_t)n_sectors + 1, sizeof *count) : NULL;
     if (status == FC_OK && !count)
         status = fc_error(ctx, FC_ENOMEM, "out of memory");
-    for (size_t i = 0; status == FC_OK && i < n; i++)
+    for (size_t i = 0; status == FC_OK && i < n; i++) {
         count[sector[i]] += !isnan(d[i]);
+        c[sector[i]].firms++;
+    }
     for (uint32_t s = 0; status == FC_OK && s < n_sectors; s++)
         if (count[s] && !(c[s].d = malloc(count[s] * sizeof *c[s].d)))
             status = fc_error(ctx, FC_ENOMEM, "out of memory");
@@ -124,6 +150,8 @@ static int sector_curves(fc_context *ctx, size_t n, const double *x, const doubl
         if (c[s].n) {
             qsort(c[s].d, c[s].n, sizeof *c[s].d, fc_compare_double);
             c[s].knee = c[s].d[fc_knee(c[s].d, c[s].n, true)];
+            if (c[s].knee <= 0) /* min-pts firms at one place: eps 0 would find no cluster */
+                c[s].knee = positive_knee(ctx, &c[s], sector_code ? sector_code[s] : "", k);
         }
     free(d);
     free(count);
@@ -131,11 +159,12 @@ static int sector_curves(fc_context *ctx, size_t n, const double *x, const doubl
 }
 
 int fc_suggest_eps(fc_context *ctx, size_t n, const double *x, const double *y,
-                   const uint32_t *sector, uint32_t n_sectors, const fc_dbscan_params *params,
-                   double to_metres, size_t k, double *eps_m)
+                   const uint32_t *sector, uint32_t n_sectors, const char *const *sector_code,
+                   const fc_dbscan_params *params, double to_metres, size_t k, double *eps_m)
 {
     sector_curve *c = calloc((size_t)n_sectors + 1, sizeof *c);
-    int status = c ? sector_curves(ctx, n, x, y, sector, n_sectors, params, to_metres, k, c)
+    int status = c ? sector_curves(ctx, n, x, y, sector, n_sectors, sector_code, params,
+                                   to_metres, k, c)
                    : fc_error(ctx, FC_ENOMEM, "out of memory");
     for (uint32_t s = 0; status == FC_OK && s < n_sectors; s++)
         eps_m[s] = c[s].n ? c[s].knee : NAN;
@@ -159,7 +188,8 @@ int fc_suggest(fc_context *ctx, const char *input, const fc_options *opts, int j
     const size_t k = opts->min_pts;
     sector_curve *c = calloc(m.firms->n_sectors + 1, sizeof *c);
     status = c ? sector_curves(ctx, m.firms->n, m.x, m.y, m.firms->sector, m.firms->n_sectors,
-                               m.params, m.to_metres, k, c)
+                               (const char *const *)m.firms->sector_codes, m.params, m.to_metres,
+                               k, c)
                : fc_error(ctx, FC_ENOMEM, "out of memory");
     size_t size = 0;
     FILE *out = status == FC_OK ? open_memstream(text, &size) : NULL;
