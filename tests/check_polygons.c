@@ -191,6 +191,42 @@ START_TEST(clusters_across_the_antimeridian)
 }
 END_TEST
 
+/* Issue 26, case 9: 30 firms on a geodesic line 2.9 km long, eps 300 m,
+ * came out as a sliver some 30 cm wide (455 m², 65,907 firms per km²): a
+ * hair off a line in the working plane, but wider than the sliver limit
+ * then was. Every direction now gets at least the eps/2 disc's area. */
+START_TEST(long_lines_in_longitude_latitude)
+{
+    FILE *f = fopen(in_dir("lines.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    const int n_dirs = 18;
+    for (int d = 0; d < n_dirs; d++) {
+        const double a = M_PI * d / n_dirs, lat0 = 51.1 + 0.1 * d; /* 11 km apart */
+        for (int i = 0; i < 30; i++)
+            fprintf(f, "%.9f,%.9f,01\n", 71.4 + i * 100.0 * cos(a) / (111320 * cos(lat0 * M_PI / 180)),
+                    lat0 + i * 100.0 * sin(a) / 110574);
+    }
+    fclose(f);
+    ck_assert_int_eq(run("cluster lines.csv out.gpkg --s-srs EPSG:4326 --eps 300 --min-pts 3 "
+                         "--permutations 0 -q"),
+                     0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRLayerH l = layer(ds, "clusters");
+    ck_assert_int_eq(OGR_L_GetFeatureCount(l, TRUE), n_dirs);
+    OGRFeatureH feat;
+    const double disc = M_PI * 0.15 * 0.15; /* km² */
+    while ((feat = OGR_L_GetNextFeature(l))) {
+        double area = OGR_F_GetFieldAsDouble(feat, OGR_F_GetFieldIndex(feat, "area_km2"));
+        ck_assert_msg(area >= disc, "cluster %d: %g km², under the eps/2 disc's %g",
+                      OGR_F_GetFieldAsInteger(feat, OGR_F_GetFieldIndex(feat, "cluster_id")), area,
+                      disc);
+        ck_assert(OGR_G_IsValid(OGR_F_GetGeometryRef(feat)));
+        OGR_F_Destroy(feat);
+    }
+    GDALClose(ds);
+}
+END_TEST
+
 static Suite *polygons_suite(void)
 {
     Suite *s = suite_create("polygons");
@@ -199,6 +235,7 @@ static Suite *polygons_suite(void)
     tcase_add_test(tc, degenerate_clusters_in_longitude_latitude);
     tcase_add_test(tc, degenerate_clusters_in_projected_input);
     tcase_add_test(tc, clusters_across_the_antimeridian);
+    tcase_add_test(tc, long_lines_in_longitude_latitude);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -473,7 +473,7 @@ typedef struct fc_hull_params {
  * points, collinear points, and hulls narrower than FC_HULL_SLIVER times
  * buffer_radius) get their points, line or sliver buffered by
  * buffer_radius. area receives the planar area in working units^2. */
-#define FC_HULL_SLIVER 1e-3
+#define FC_HULL_SLIVER 1e-2
 /* Concave hulls of points less wide than FC_HULL_FLAT times their length are
  * their convex hulls (see concave_hull() in hull.c: a GEOS 3.11 crash). */
 #define FC_HULL_FLAT 0.05
