@@ -161,6 +161,19 @@ static void say_why(const char *output, const char *python, const char *log, int
         fprintf(stderr, "FAILURE: %s: QGIS could not draw it:\n%s\n", output, text);
 }
 
+/* After a map was drawn: the script's warnings (a view with no firm, a map
+ * too wide for a scale bar), its lines that start with "Warning: ". */
+static void say_warnings(const char *log)
+{
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Warning: ", 9) == 0)
+            fputs(line, stderr);
+    if (f)
+        fclose(f);
+}
+
 /* The script and its messages in temporary files; the map under a
  * temporary name beside MAP, renamed into place when complete. */
 static int render(const render_args *r)
@@ -193,7 +206,7 @@ static int render(const render_args *r)
         say_why(r->output, python, log, exit_status);
         unlink(tmp_map);
         rc = EXIT_FAILURE;
-    } else if (rename(tmp_map, r->map) != 0) {
+    } else if (say_warnings(log), rename(tmp_map, r->map) != 0) {
         fprintf(stderr, "FAILURE: %s: cannot move into place\n", r->map);
         unlink(tmp_map);
         rc = EXIT_FAILURE;

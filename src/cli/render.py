@@ -71,6 +71,43 @@ def wrap_category_labels(clusters):
         renderer.updateCategoryLabel(i, wrapped(c.label(), 34))
 
 
+# over more degrees than these a map's scale varies too much for a conic and
+# a scale bar: it gets a plate carree and no bar
+WIDE_LONGITUDE, WIDE_LATITUDE = 60.0, 40.0
+# the least a view shows, in metres, where the firms stand at one place
+LEAST_VIEW_M = 2000.0
+
+
+def is_wide(extent):
+    return extent.width() > WIDE_LONGITUDE or extent.height() > WIDE_LATITUDE
+
+
+def view_crs(extent):
+    """The map's CRS: the fitted conic, or for a continent or the world a plate
+    carree (a conic fitted to the whole world degenerates)."""
+    if is_wide(extent):
+        return QgsCoordinateReferenceSystem.fromProj(
+            f"+proj=eqc +lon_0={extent.center().x()} +datum=WGS84 +units=m +no_defs")
+    return fitted_conic(extent)
+
+
+def at_least(view, metres):
+    """view (in metres) grown about its centre to at least metres a side: a
+    cluster of one firm, or of firms at one place, has an extent of nothing."""
+    if view.width() >= metres and view.height() >= metres:
+        return view
+    c = view.center()
+    half_w, half_h = max(view.width(), metres) / 2, max(view.height(), metres) / 2
+    return QgsRectangle(c.x() - half_w, c.y() - half_h, c.x() + half_w, c.y() + half_h)
+
+
+def firms_inside(firms, view_wgs84, project):
+    """Whether any firm lies in the view."""
+    to_layer = QgsCoordinateTransform(WGS84, firms.crs(), project)
+    box = to_layer.transformBoundingBox(view_wgs84)
+    return any(True for _ in firms.getFeatures(box))
+
+
 def fitted_conic(extent):
     """An equidistant conic fitted to a longitude/latitude extent, as firmclust
     measures in."""
@@ -153,7 +190,7 @@ def view_extent(options, regions, firms, project):
 
 
 def add_layout_items(layout, item, width, map_width, map_height, title, source_line,
-                     title_too=True, source_y=None):
+                     title_too=True, source_y=None, scale_bar=True):
     """Title, scale bar, north arrow and source line around the map item."""
     if title_too:
         label = QgsLayoutItemLabel(layout)
@@ -161,6 +198,12 @@ def add_layout_items(layout, item, width, map_width, map_height, title, source_l
         label.setFont(QFont("Sans", 16))
         label.attemptSetSceneRect(QRectF(4, 2, width - 8, 10))
         layout.addLayoutItem(label)
+    if scale_bar:
+        add_scale_bar(layout, item, map_height)
+    add_arrow_and_source(layout, item, width, map_width, map_height, source_line, source_y)
+
+
+def add_scale_bar(layout, item, map_height):
     scale = QgsLayoutItemScaleBar(layout)
     scale.setStyle("Single Box")
     scale.setLinkedMap(item)
@@ -175,6 +218,9 @@ def add_layout_items(layout, item, width, map_width, map_height, title, source_l
     scale.setBackgroundEnabled(True)
     scale.attemptMove(QgsLayoutPoint(7, 14 + map_height - 14, QgsUnitTypes.LayoutMillimeters))
     layout.addLayoutItem(scale)
+
+
+def add_arrow_and_source(layout, item, width, map_width, map_height, source_line, source_y):
     arrow = QgsLayoutItemPicture(layout)
     arrow.setPicturePath(":/images/north_arrows/layout_default_north_arrow.svg")
     arrow.setLinkedMap(item)
@@ -251,8 +297,20 @@ def main(output, picture, options):
     if problem:
         sys.stderr.write(problem + "\n")
         return BAD_INPUT
-    crs = fitted_conic(view_wgs84)
+    if not firms_inside(firms, view_wgs84, project):
+        e = QgsCoordinateTransform(firms.crs(), WGS84, project).transformBoundingBox(
+            firms.extent())
+        sys.stderr.write(f"Warning: no firm of {output} lies in the map's extent; they lie within "
+                         f"{e.xMinimum():.4f},{e.yMinimum():.4f},{e.xMaximum():.4f},"
+                         f"{e.yMaximum():.4f} (W,S,E,N)\n")
+    wide = is_wide(view_wgs84)
+    if wide:
+        sys.stderr.write(f"Warning: the map spans {view_wgs84.width():.0f} by "
+                         f"{view_wgs84.height():.0f} degrees, where the scale varies: it is drawn "
+                         f"in longitude and latitude (plate carree), without a scale bar\n")
+    crs = view_crs(view_wgs84)
     view = QgsCoordinateTransform(WGS84, crs, project).transformBoundingBox(view_wgs84)
+    view = at_least(view, LEAST_VIEW_M)
     view.scale(1.04)
 
     layout = QgsPrintLayout(project)
@@ -288,7 +346,8 @@ def main(output, picture, options):
     height = max(map_height, size.height()) + 24
     layout.pageCollection().page(0).setPageSize(QgsLayoutSize(width, height))
     add_layout_items(layout, item, width, map_width, map_height,
-                     options.get("title") or "Economic clusters", options["source"])
+                     options.get("title") or "Economic clusters", options["source"],
+                     scale_bar=not wide)
     status = export_or_say(layout, picture, options, "map")
     app.exitQgis()
     return status

@@ -225,6 +225,7 @@ def checks(work):
         check("render --region of no region fails and names the regions",
               run.returncode == 1 and "no region named 'Atlantis'" in run.stderr
               and "Almaty (city)" in run.stderr, run.stderr)
+        degenerate_renders(out)
         # the atlas: a cover, then a page per region with clusters, none blank
         atlas = os.path.join(work, "atlas.pdf")
         run = subprocess.run([BIN, "render", out, atlas, "--atlas", "--regions", OBLASTS],
@@ -288,6 +289,42 @@ def checks(work):
     except Exception:
         traceback.print_exc()
         check("no exception", False)
+
+
+def degenerate_renders(out):
+    """Issue 26, case 9: one firm, or all at one place, crashed render
+    (ZeroDivisionError); the whole world drew a '0-60 km' scale bar; an extent
+    with nothing in it a blank map without a word."""
+    work = tempfile.mkdtemp(prefix="firmclust-degenerate-")
+    try:
+        with open(os.path.join(work, "one.csv"), "w") as f:
+            f.write("lon,lat,oked\n71.43,51.128,62\n")
+        with open(os.path.join(work, "same.csv"), "w") as f:
+            f.write("lon,lat,oked\n" + "71.43,51.128,62\n" * 10)
+        for name, min_pts in (("one", "1"), ("same", "3")):
+            gpkg = os.path.join(work, name + ".gpkg")
+            run = subprocess.run([BIN, "cluster", os.path.join(work, name + ".csv"), gpkg,
+                                  "--s-srs", "EPSG:4326", "--eps", "100", "--min-pts", min_pts,
+                                  "--permutations", "0", "-q"], capture_output=True, text=True)
+            check(f"cluster {name}.csv exits 0", run.returncode == 0, run.stderr)
+            png = os.path.join(work, name + ".png")
+            run = subprocess.run([BIN, "render", gpkg, png, "--dpi", "60"], capture_output=True,
+                                 text=True)
+            check(f"render of {name} place draws a map", run.returncode == 0
+                  and os.path.exists(png), run.stderr)
+        run = subprocess.run([BIN, "render", out, os.path.join(work, "world.svg"), "--extent",
+                              "-180,-90,180,90"], capture_output=True, text=True)
+        text = open(os.path.join(work, "world.svg"), encoding="utf-8").read() \
+            if run.returncode == 0 else ""
+        check("render of the world: no scale bar, and says why", run.returncode == 0
+              and "without a scale bar" in run.stderr and " km<" not in text, run.stderr)
+        run = subprocess.run([BIN, "render", out, os.path.join(work, "empty.png"), "--extent",
+                              "10,10,11,11", "--dpi", "60"], capture_output=True, text=True)
+        check("render of an extent without firms warns", run.returncode == 0
+              and "no firm of" in run.stderr and "lies in the map's extent" in run.stderr,
+              run.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
