@@ -268,6 +268,21 @@ static const struct {
      "--min-samples 1 --permutations 0", 0,
      "co-location skipped: with HDBSCAN* and no --eps its band is the median core distance of "
      "the clustered firms, and that is 0 m here"},
+    /* case 10: limits and messages */
+    {"cluster FIRMS nodir/out.gpkg --eps 100", 1,
+     "nodir/out.gpkg: cannot write in nodir: No such file or directory"},
+    {"cluster FIRMS nodir/out -f 'ESRI Shapefile' --eps 100", 1,
+     "nodir/out: cannot write in nodir: No such file or directory"},
+    {"cluster FIRMS out.gpkg --eps 1e-3", 2,
+     "--eps 0.001 m is below 0.01 m, the smallest firmclust takes"},
+    {"cluster FIRMS out.gpkg --eps 1e-10 --s-srs EPSG:32642", 2, "is below 0.01 m"},
+    {"cluster FIRMS out.gpkg --eps 0x10", 2, "option --eps takes a number, not '0x10'"},
+    {"cluster FIRMS out.gpkg --eps '2000 ' --min-pts 50 --permutations 0", 0, ""},
+    {"cluster bigweights.csv out.gpkg --eps 100 --min-pts 1 --s-srs EPSG:4326 --weight-field staff",
+     0, "skipped 2 features with an infinite weight, or one above 1e15 (FID 2, 3)"},
+    /* --where on a CSV's field that the stream of columns left out: no firm at all */
+    {"cluster stack.csv out.gpkg --s-srs EPSG:4326 --where 'oked = 47' --eps 300 --permutations 0",
+     0, ""},
     /* case 8: one input twice */
     {"cluster FIRMS FIRMS --output o.gpkg --eps 2000", 1, "is given twice: its firms would count twice"},
     {"cluster near.gpkg far.gpkg --output o.gpkg --eps 100", 1,
@@ -329,6 +344,7 @@ static void write_integer_codes(const char *name)
 static void make_bad_inputs(void)
 {
     write_integer_codes("intcodes.gpkg");
+    write_text("bigweights.csv", "lon,lat,staff\n71.4,51.1,5\n71.4,51.1,1e400\n71.4,51.1,1e308\n");
     write_text("groups.csv", "group,code\nict,62\nict,63\n");
     write_text("none.csv", "group,code\nx,99\n");
     write_text("single.csv", "group,code\noil,06\nict,62\n");
@@ -536,6 +552,25 @@ START_TEST(eps_auto_for_a_stacked_sector)
                          "--eps auto --min-pts 20 --permutations 0"),
                      0);
     ck_assert_msg(strstr(out_text, "\n62             40        1        40"), "%s", out_text);
+}
+END_TEST
+
+/* Issue 26, case 10: a group named " ict" in one row and "ict" in another
+ * made two groups; "give --sector-field" was said to a run that gave it. */
+START_TEST(groups_trimmed_and_one_sector_said)
+{
+    write_text("spaced.csv", "group,code\n ict ,62\nict,63\n");
+    ck_assert_int_eq(run("cluster '%s' out.gpkg --sector-field oked --sector-digits 2 --eps 2000 "
+                         "--min-pts 10 --permutations 0 --groups spaced.csv",
+                         firms),
+                     0);
+    ck_assert_msg(strstr(out_text, "firms in 1 group ("), "%s", out_text);
+    write_stack();
+    ck_assert_int_eq(run("cluster stack.csv out.gpkg --overwrite --s-srs EPSG:4326 --sector-field "
+                         "oked --where 'oked = 47' --eps 300 --permutations 9"),
+                     0);
+    ck_assert_msg(strstr(out_text, "all firms are of one sector, so there is nothing to shuffle\n"),
+                  "%s", out_text);
 }
 END_TEST
 
@@ -970,6 +1005,38 @@ START_TEST(synth_plants_related_sectors)
 }
 END_TEST
 
+/* Issue 26, case 10: an institution without a geometry was fatal (a firm
+ * without one is skipped); one without a type was left out of inst_types,
+ * whose counts then did not add up to n_inst; a type holding ',' or ':'
+ * could not be parsed back. */
+START_TEST(institutions_without_geometry_or_type)
+{
+    FILE *f = fopen(in_dir("firms.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (int i = 0; i < 20; i++)
+        fprintf(f, "%.6f,51.128,62\n", 71.43 + 0.0001 * i);
+    fclose(f);
+    const char *wkt[] = {"POINT (71.431 51.128)", "POINT (71.431 51.1281)", NULL,
+                         "POINT (71.4311 51.128)"};
+    const char *kind[] = {"univ,ersity:x", NULL, "agency", "agency"};
+    fc_test_write_points(in_dir("inst.gpkg"), 4326, 4, wkt, kind);
+    ck_assert_int_eq(run("cluster firms.csv out.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps 500 --min-pts 5 --permutations 0 --institutions inst.gpkg "
+                         "--institution-field oked"),
+                     0);
+    ck_assert_msg(strstr(err_text, "inst.gpkg: skipped 1 institution with no geometry or an "
+                                   "empty one (FID 3)"),
+                  "%s", err_text);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRFeatureH c = OGR_L_GetNextFeature(layer(ds, "clusters"));
+    ck_assert_int_eq(OGR_F_GetFieldAsInteger(c, OGR_F_GetFieldIndex(c, "n_inst")), 3);
+    ck_assert_str_eq(OGR_F_GetFieldAsString(c, OGR_F_GetFieldIndex(c, "inst_types")),
+                     "(no type):1,agency:1,univ%2Cersity%3Ax:1");
+    OGR_F_Destroy(c);
+    GDALClose(ds);
+}
+END_TEST
+
 START_TEST(institutions_match_brute_force)
 {
     /* Random firms in blobs and random institutions, longitude/latitude:
@@ -1245,6 +1312,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, hdbscan_run_is_the_library_s);
     tcase_add_test(tc, eps_auto_is_each_sector_alone);
     tcase_add_test(tc, institutions_match_brute_force);
+    tcase_add_test(tc, institutions_without_geometry_or_type);
     tcase_add_test(tc, synth_institutions_near_their_sectors);
     tcase_add_test(tc, synth_plants_related_sectors);
     tcase_add_test(tc, groups_auto_round_trip);
@@ -1258,6 +1326,7 @@ static Suite *cli_suite(void)
     tcase_add_test(tc, config_file_equals_command_line);
     tcase_add_test(tc, config_files_name_file_and_line);
     tcase_add_test(tc, eps_auto_for_a_stacked_sector);
+    tcase_add_test(tc, groups_trimmed_and_one_sector_said);
     tcase_add_test(tc, info_tells_roles);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, synth_is_deterministic);

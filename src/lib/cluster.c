@@ -853,8 +853,10 @@ static int significance_stage(fc_job *job)
         return FC_OK;
     if (job->f.n_sectors < 2) { /* one sector: shuffling sector codes changes nothing */
         snprintf(job->significance, sizeof job->significance,
-                 "p-values: none: all firms are of one sector, so there is nothing to shuffle "
-                 "(give --sector-field to test sectors against each other)");
+                 "p-values: none: all firms are of one %s, so there is nothing to shuffle%s",
+                 o->groups ? "group" : "sector",
+                 o->sector_field ? "" : " (give --sector-field to test sectors against each "
+                                        "other)");
         return FC_OK;
     }
     t->p_value = malloc(n * sizeof *t->p_value);

@@ -68,6 +68,10 @@ enum fc_method { FC_METHOD_DBSCAN, FC_METHOD_HDBSCAN };
 /* --distance: auto is geodesic for geographic input, planar otherwise. */
 enum fc_distance_option { FC_DIST_AUTO, FC_DIST_GEODESIC, FC_DIST_PLANAR };
 
+/* The smallest eps in metres: with it, a grid of cells over the whole earth
+ * (or a plane 30,000 km across) still fits in 4 billion cells a side. */
+#define FC_MIN_EPS_M 0.01
+
 struct fc_options {
     char *layer;
     char *where;

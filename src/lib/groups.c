@@ -29,6 +29,20 @@ static int compare_text(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A text field of the table without the blanks around it (a spreadsheet
+ * cell's " ict" is the group "ict"), into buf. */
+static const char *trimmed_field(OGRFeatureH feat, int i, char *buf, size_t size)
+{
+    const char *v = i >= 0 ? OGR_F_GetFieldAsString(feat, i) : "";
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t len = strlen(v);
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' || v[len - 1] == '\r'))
+        len--;
+    snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), v);
+    return buf;
+}
+
 /* The distinct group ids of the table, sorted, into g->codes. */
 static int collect_groups(fc_context *ctx, const char *path, OGRLayerH l, int group_i,
                           fc_groups *g)
@@ -37,8 +51,9 @@ static int collect_groups(fc_context *ctx, const char *path, OGRLayerH l, int gr
     g->codes = malloc(cap * sizeof *g->codes);
     OGRFeatureH feat;
     OGR_L_ResetReading(l);
+    char buf[512];
     while (g->codes && (feat = OGR_L_GetNextFeature(l))) {
-        const char *id = OGR_F_GetFieldAsString(feat, group_i);
+        const char *id = trimmed_field(feat, group_i, buf, sizeof buf);
         bool known = !*id;
         for (size_t k = 0; k < g->n && !known; k++)
             known = strcmp(g->codes[k], id) == 0;
@@ -89,7 +104,8 @@ static int read_rows(fc_context *ctx, const char *path, OGRLayerH l, const int f
     OGR_L_ResetReading(l);
     while (status == FC_OK && *n_rows < (size_t)n_features && (feat = OGR_L_GetNextFeature(l))) {
         group_row *r = &rows[*n_rows];
-        const char *id = OGR_F_GetFieldAsString(feat, field[0]);
+        char id_buf[512], name_buf[512];
+        const char *id = trimmed_field(feat, field[0], id_buf, sizeof id_buf);
         fc_normal_code(OGR_F_GetFieldAsString(feat, field[1]), r->key, sizeof r->key);
         r->fid = OGR_F_GetFID(feat);
         if (!*id || !*r->key) {
@@ -97,7 +113,7 @@ static int read_rows(fc_context *ctx, const char *path, OGRLayerH l, const int f
                               r->fid, *id ? "code" : "group");
         } else {
             r->group = group_index(g, id);
-            const char *name = field[2] >= 0 ? OGR_F_GetFieldAsString(feat, field[2]) : "";
+            const char *name = trimmed_field(feat, field[2], name_buf, sizeof name_buf);
             if (*name && !g->names[r->group] && !(g->names[r->group] = fc_strdup(name)))
                 status = fc_error(ctx, FC_ENOMEM, "out of memory");
             for (size_t k = 0; k < *n_rows && status == FC_OK; k++)

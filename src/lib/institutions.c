@@ -19,6 +19,9 @@
 
 /* The clustered firms and the institutions as one set of points: firms
  * first (their input index in who[]), then the institutions. */
+/* The type of an institution whose type field is NULL or empty. */
+#define NO_TYPE "(no type)"
+
 typedef struct joint {
     size_t n, n_firms;
     double *x, *y;
@@ -128,8 +131,21 @@ static void find_nearest(void *arg, const grid *g, uint32_t p, uint32_t q, size_
     }
 }
 
+/* A type in inst_types: ',' ':' and '%' percent-encoded, so that the list
+ * parses whatever the types hold. */
+static size_t put_type(char *text, size_t size, const char *type)
+{
+    size_t used = 0;
+    for (const char *c = type; *c && used + 4 < size; c++)
+        used += *c == ',' || *c == ':' || *c == '%'
+                    ? (size_t)snprintf(text + used, size - used, "%%%02X", (unsigned char)*c)
+                    : (size_t)snprintf(text + used, size - used, "%c", *c);
+    return used;
+}
+
 /* The types in a cluster, most frequent first (ties by name),
- * "university:2,research:1"; empties count. */
+ * "university:2,research:1"; an institution without a type counts as
+ * NO_TYPE, so that the counts add up to n_inst. */
 static char *types_text(const fc_institutions *in, uint32_t *count)
 {
     char text[512] = "";
@@ -142,8 +158,10 @@ static char *types_text(const fc_institutions *in, uint32_t *count)
         for (size_t t = 1; t < in->n_types; t++) /* types are sorted: ties go to the first */
             if (count[t] > count[best])
                 best = t;
-        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s:%u", used ? "," : "",
-                                 in->types[best], count[best]);
+        if (used)
+            text[used++] = ',';
+        used += put_type(text + used, sizeof text - used, in->types[best]);
+        used += (size_t)snprintf(text + used, sizeof text - used, ":%u", count[best]);
         shown += count[best];
         count[best] = 0; /* scratch: counted */
     }
@@ -314,9 +332,16 @@ static int read_points(fc_context *ctx, const char *path, OGRLayerH l, int type_
     OGRFeatureH f;
     int status = FC_OK;
     OGR_L_ResetReading(l);
+    size_t skipped = 0;
+    char fids[160] = "";
     while (status == FC_OK && (f = OGR_L_GetNextFeature(l))) {
         OGRGeometryH geom = OGR_F_GetGeometryRef(f);
-        if (!geom || wkbFlatten(OGR_G_GetGeometryType(geom)) != wkbPoint || OGR_G_IsEmpty(geom)) {
+        if (!geom || OGR_G_IsEmpty(geom)) { /* skipped, as a firm without one is */
+            size_t len = strlen(fids);
+            if (skipped++ < 10)
+                snprintf(fids + len, sizeof fids - len, "%s" CPL_FRMT_GIB, len ? ", " : "",
+                         OGR_F_GetFID(f));
+        } else if (wkbFlatten(OGR_G_GetGeometryType(geom)) != wkbPoint) {
             status = fc_error(ctx, FC_EDATA, "%s: institution feature " CPL_FRMT_GIB
                               " is not a point", path, OGR_F_GetFID(f));
         } else if (!grow(in, raw, &cap)) {
@@ -329,12 +354,17 @@ static int read_points(fc_context *ctx, const char *path, OGRLayerH l, int type_
                                   OGR_F_GetFID(f));
             in->x[in->n] = px;
             in->y[in->n] = py;
-            (*raw)[in->n] = type_i >= 0 ? fc_strdup(OGR_F_GetFieldAsString(f, type_i)) : NULL;
+            const char *type = type_i >= 0 ? OGR_F_GetFieldAsString(f, type_i) : NULL;
+            (*raw)[in->n] = !type ? NULL : fc_strdup(*type ? type : NO_TYPE);
             in->names[in->n] = name_i >= 0 ? fc_strdup(OGR_F_GetFieldAsString(f, name_i)) : NULL;
             in->n++;
         }
         OGR_F_Destroy(f);
     }
+    if (status == FC_OK && skipped)
+        fc_message(ctx, FC_MSG_WARNING, "%s: skipped %zu institution%s with no geometry or an "
+                                        "empty one (FID %s%s)",
+                   path, skipped, skipped == 1 ? "" : "s", fids, skipped > 10 ? ", ..." : "");
     return status;
 }
 

@@ -270,7 +270,13 @@ static int parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
+    while (*s == ' ' || *s == '\t') /* blanks around a number, as a config file may leave */
+        s++;
+    if (strpbrk(s, "xXpP")) /* C's hexadecimal numbers are not what a user means */
+        return 0;
     double v = strtod(s, &end);
+    while (end != s && (*end == ' ' || *end == '\t'))
+        end++;
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
         return 0;
     *out = v;
@@ -282,6 +288,8 @@ static int parse_long(const char *s, long long *out)
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
+    while (end != s && (*end == ' ' || *end == '\t'))
+        end++;
     if (end == s || *end != '\0' || errno == ERANGE)
         return 0;
     *out = v;
@@ -438,6 +446,11 @@ int fc_options_check(fc_context *ctx, const fc_options *o)
     if (hdbscan && o->min_weight >= 0)
         return fc_error(ctx, FC_EINVAL, "--min-weight is for --method dbscan: HDBSCAN* here "
                                         "counts firms, not their weight");
+    if (o->eps > 0 && o->eps < FC_MIN_EPS_M) /* cells of a grid over the earth: 4 billion a side */
+        return fc_error(ctx, FC_EINVAL,
+                        "--eps %g m is below %g m, the smallest firmclust takes (no register "
+                        "places firms closer than that): eps is in metres, whatever the CRS",
+                        o->eps, FC_MIN_EPS_M);
     if (o->eps > 20037508.0)
         return fc_error(ctx, FC_EINVAL,
                         "--eps %g m is more than half the earth's circumference: is it in metres?",

@@ -147,6 +147,14 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
     int status = fc_output_check_target(ctx, path, out, kind, overwrite);
     if (status != FC_OK)
         return status;
+    /* one message for every format when the directory is missing (GDAL's
+     * would be SQLite's "sqlite3_open failed" for a GeoPackage) */
+    const char *parent = *CPLGetPath(path) ? CPLGetPath(path) : ".";
+    VSIStatBufL dir_st;
+    if (VSIStatL(parent, &dir_st) != 0 || !VSI_ISDIR(dir_st.st_mode))
+        return fc_error(ctx, FC_EIO, "%s: cannot write in %s: %s", path, parent,
+                        VSIStatL(parent, &dir_st) != 0 ? "No such file or directory"
+                                                        : "Not a directory");
 
     /* A hidden name in the same directory, so that the final rename stays
      * on one file system. A file keeps its extension, at the end only, for

@@ -417,7 +417,7 @@ static bool grow(fc_firms *f, size_t *cap)
 enum code_kind { CODE_TEXT, CODE_INTEGER, CODE_DECIMAL };
 
 typedef struct firm_checks {
-    skip_log no_geom, bad_xy, out_of_range, no_sector, bad_weight;
+    skip_log no_geom, bad_xy, out_of_range, no_sector, bad_weight, huge_weight;
     bool geographic;
     int sector_digits;
     int code_kind;          /* an enum code_kind */
@@ -436,9 +436,15 @@ static skip_log *point_problem(firm_checks *c, double x, double y)
     return NULL;
 }
 
+/* The largest weight taken: a billion firms of it still sum to a finite
+ * double (1e308 each summed to infinity). */
+#define MAX_WEIGHT 1e15
+
 static skip_log *weight_problem(firm_checks *c, double w)
 {
-    return w >= 0 && isfinite(w) ? NULL : &c->bad_weight;
+    if (isnan(w) || w < 0)
+        return &c->bad_weight;
+    return w <= MAX_WEIGHT ? NULL : &c->huge_weight;
 }
 
 /* The sector of a code as read (len bytes of text): its id in codes, or
@@ -605,9 +611,12 @@ static int reading_progress(firm_reader *r, size_t k)
 }
 
 /* Only the columns needed go through the stream; the writer asks for the
- * others again. */
+ * others again. Not with --where: GDAL's stream is then empty when the
+ * filter names an ignored field (GDAL 3.6; OSGeo/gdal#9655 tells of it). */
 static void arrow_ignore_other_fields(firm_reader *r)
 {
+    if (r->opts->where)
+        return;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(r->in->layer);
     char **ignored = NULL;
     for (int i = 0; i < OGR_FD_GetFieldCount(defn); i++) {
@@ -999,6 +1008,7 @@ static void report_reading(firm_reader *r)
     report_skips(r->ctx, in, &c->out_of_range);
     report_skips(r->ctx, in, &c->no_sector);
     report_skips(r->ctx, in, &c->bad_weight);
+    report_skips(r->ctx, in, &c->huge_weight);
     if (c->code_kind == CODE_INTEGER && !opts->sector_width && opts->sector_digits > 0 &&
         c->shortest < c->longest)
         fc_message(r->ctx, FC_MSG_WARNING,
@@ -1023,6 +1033,7 @@ static int read_input(fc_context *ctx, fc_input *in, const fc_options *opts, fc_
                              .out_of_range = {"longitude/latitude out of range", 0, {0}},
                              .no_sector = {"no sector code", 0, {0}},
                              .bad_weight = {"a missing or negative weight", 0, {0}},
+                             .huge_weight = {"an infinite weight, or one above 1e15", 0, {0}},
                              .sector_digits = opts->sector_digits,
                              .code_kind = CODE_TEXT,
                              .sector_width = opts->sector_width};
