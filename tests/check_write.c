@@ -406,6 +406,62 @@ START_TEST(cancel_stops_the_firms_written_beside_the_statistics)
 }
 END_TEST
 
+/* Issue 26, case 10: a Shapefile holds 254 bytes of text a field. GDAL cut
+ * a Russian name inside a letter and printed each whole value; two codes
+ * that shared their first 254 bytes became one sector. */
+START_TEST(shapefile_text_cut_on_a_character)
+{
+    FILE *f = fopen(in_dir("long.csv"), "w");
+    fprintf(f, "lon,lat,oked,note\n");
+    for (int i = 0; i < 12; i++) {
+        fprintf(f, "%.6f,51.128,62,", 71.43 + 0.0001 * i);
+        for (int k = 0; k < 200; k++)
+            fputs("\xd0\x96", f); /* Ж, two bytes */
+        fputc('\n', f);
+    }
+    fclose(f);
+    ck_assert_int_eq(run("cluster long.csv shp -f 'ESRI Shapefile' --s-srs EPSG:4326 "
+                         "--sector-field oked --eps 100 --min-pts 1 --permutations 0 -q"),
+                     0);
+    ck_assert_msg(strstr(err_text, "layer firms, field note: 12 values were longer than the 254 "
+                                   "bytes a Shapefile field holds, cut after the last whole "
+                                   "character that fits"),
+                  "%s", err_text);
+    ck_assert_msg(strlen(err_text) < 1000, "GDAL's own warnings came through:\n%.300s", err_text);
+    GDALDatasetH ds = open_vector(in_dir("shp/firms.shp"));
+    OGRFeatureH feat;
+    int seen = 0;
+    while ((feat = OGR_L_GetNextFeature(layer(ds, NULL)))) {
+        const char *note = OGR_F_GetFieldAsString(feat, OGR_F_GetFieldIndex(feat, "note"));
+        ck_assert_uint_eq(strlen(note), 254); /* 127 whole letters */
+        ck_assert(CPLIsUTF8(note, -1));
+        OGR_F_Destroy(feat);
+        seen++;
+    }
+    ck_assert_int_eq(seen, 12);
+    GDALClose(ds);
+    /* codes longer than a field holds are refused, not merged */
+    f = fopen(in_dir("codes.csv"), "w");
+    fprintf(f, "lon,lat,oked\n");
+    for (int i = 0; i < 2; i++) {
+        fprintf(f, "%.6f,51.128,", 71.43 + 0.0001 * i);
+        for (int k = 0; k < 300; k++)
+            fputc('A', f);
+        fprintf(f, "%s\n", i ? "B" : "");
+    }
+    fclose(f);
+    ck_assert_int_eq(run("cluster codes.csv shp2 -f 'ESRI Shapefile' --s-srs EPSG:4326 "
+                         "--sector-field oked --eps 100 --min-pts 1 --permutations 0 -q"),
+                     1);
+    ck_assert_msg(strstr(err_text, "bytes long; a Shapefile field holds 254, and cut codes could "
+                                   "merge two sectors: write a GeoPackage"),
+                  "%s", err_text);
+    ck_assert_int_eq(run("cluster codes.csv out.gpkg --s-srs EPSG:4326 --sector-field oked "
+                         "--eps 100 --min-pts 1 --permutations 0 -q"),
+                     0);
+}
+END_TEST
+
 /* Cancels at the last moment a run asks: just before its output goes into
  * place. */
 static int cancel_at_the_end(double complete, const char *message, void *arg)
@@ -753,6 +809,7 @@ static Suite *write_suite(void)
     tcase_add_test(tc, existing_output_kept_without_overwrite);
     tcase_add_test(tc, overwrite_replaces_only_what_firmclust_wrote);
     tcase_add_test(tc, cancel_at_the_end_keeps_the_old_output);
+    tcase_add_test(tc, shapefile_text_cut_on_a_character);
     tcase_add_test(tc, output_never_replaces_input);
     tcase_add_test(tc, shapefile_directory_with_cpg_and_prj);
     tcase_add_test(tc, geojson_directory);

@@ -402,7 +402,11 @@ static int read_stage(fc_job *job)
         job->out_srs = OSRClone(f->srs);
         OSRSetAxisMappingStrategy(job->out_srs, OAMS_TRADITIONAL_GIS_ORDER);
     }
-    status = fc_sector_names(ctx, o, &job->f);
+    status = job->out.driver ? fc_codes_fit(ctx, GDALGetDriverShortName(job->out.driver),
+                                            job->f.sector_codes, job->f.n_sectors)
+                             : FC_OK;
+    if (status == FC_OK)
+        status = fc_sector_names(ctx, o, &job->f);
     const bool groups_file = o->groups && strcmp(o->groups, "auto") != 0;
     if (status == FC_OK && groups_file)
         status = fc_groups_read(ctx, o->groups, &job->f, &job->groups);

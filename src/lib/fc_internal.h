@@ -769,6 +769,20 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
 OGRLayerH fc_layer_create(fc_context *ctx, GDALDatasetH ds, const char *name,
                           OGRSpatialReferenceH srs, OGRwkbGeometryType type, bool index_later);
 int fc_field_add(fc_context *ctx, OGRLayerH l, const char *name, OGRFieldType type, int width);
+/* Text that fits the output: in a Shapefile, each text value longer than a
+ * DBF field's 254 bytes cut after its last whole UTF-8 character, and one
+ * warning a field, at the end, says how many were. Elsewhere nothing. */
+typedef struct fc_text_fit {
+    OGRLayerH layer;
+    int n_fields;
+    size_t *cut; /* per field; NULL: nothing to fit */
+} fc_text_fit;
+void fc_text_fit_init(fc_text_fit *t, GDALDatasetH ds, OGRLayerH l);
+void fc_text_fit_feature(fc_text_fit *t, OGRFeatureH f);
+void fc_text_fit_end(fc_context *ctx, fc_text_fit *t);
+/* Refuses, for a Shapefile output (driver's short name), a sector code
+ * that would not fit whole: cut codes could merge two sectors. */
+int fc_codes_fit(fc_context *ctx, const char *driver, char *const *codes, size_t n);
 /* Commits and starts a transaction every so many rows (`written` so far);
  * fc_batch_end() commits the last. Drivers without transactions ignore it. */
 int fc_batch_step(fc_context *ctx, GDALDatasetH ds, size_t written, bool *in_tx);

@@ -55,6 +55,74 @@ int fc_field_add(fc_context *ctx, OGRLayerH l, const char *name, OGRFieldType ty
     return FC_OK;
 }
 
+/* ---- text that fits the format ------------------------------------------ */
+
+/* A DBF text field (Shapefile) holds 254 bytes. GDAL cuts longer text
+ * wherever the byte falls, inside a Cyrillic letter too, and prints each
+ * whole value in a warning; instead each value is cut at the last whole
+ * UTF-8 character that fits, and one warning a field says how many were. */
+#define DBF_TEXT_BYTES 254
+
+void fc_text_fit_init(fc_text_fit *t, GDALDatasetH ds, OGRLayerH l)
+{
+    *t = (fc_text_fit){0};
+    const char *drv = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
+    if (strcmp(drv, "ESRI Shapefile") != 0)
+        return;
+    t->layer = l;
+    t->n_fields = OGR_FD_GetFieldCount(OGR_L_GetLayerDefn(l));
+    t->cut = calloc((size_t)t->n_fields + 1, sizeof *t->cut);
+}
+
+void fc_text_fit_feature(fc_text_fit *t, OGRFeatureH f)
+{
+    for (int i = 0; t->cut && i < t->n_fields; i++) {
+        if (OGR_Fld_GetType(OGR_F_GetFieldDefnRef(f, i)) != OFTString ||
+            !OGR_F_IsFieldSetAndNotNull(f, i))
+            continue;
+        const char *v = OGR_F_GetFieldAsString(f, i);
+        size_t len = strlen(v);
+        if (len <= DBF_TEXT_BYTES)
+            continue;
+        len = DBF_TEXT_BYTES;
+        while (len > 0 && ((unsigned char)v[len] & 0xC0) == 0x80) /* inside a character */
+            len--;
+        char cut[DBF_TEXT_BYTES + 1];
+        memcpy(cut, v, len);
+        cut[len] = '\0';
+        OGR_F_SetFieldString(f, i, cut);
+        t->cut[i]++;
+    }
+}
+
+void fc_text_fit_end(fc_context *ctx, fc_text_fit *t)
+{
+    OGRFeatureDefnH defn = t->cut ? OGR_L_GetLayerDefn(t->layer) : NULL;
+    for (int i = 0; t->cut && i < t->n_fields; i++)
+        if (t->cut[i])
+            fc_message(ctx, FC_MSG_WARNING,
+                       "layer %s, field %s: %zu value%s longer than the %d bytes a Shapefile "
+                       "field holds, cut after the last whole character that fits (a GeoPackage "
+                       "keeps them whole)",
+                       OGR_L_GetName(t->layer), OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, i)),
+                       t->cut[i], t->cut[i] == 1 ? " was" : "s were", DBF_TEXT_BYTES);
+    free(t->cut);
+    t->cut = NULL;
+}
+
+int fc_codes_fit(fc_context *ctx, const char *driver, char *const *codes, size_t n)
+{
+    if (!driver || strcmp(driver, "ESRI Shapefile") != 0)
+        return FC_OK;
+    for (size_t s = 0; s < n; s++)
+        if (strlen(codes[s]) > DBF_TEXT_BYTES)
+            return fc_error(ctx, FC_EDATA,
+                            "sector code '%.40s...' is %zu bytes long; a Shapefile field holds "
+                            "%d, and cut codes could merge two sectors: write a GeoPackage",
+                            codes[s], strlen(codes[s]), DBF_TEXT_BYTES);
+    return FC_OK;
+}
+
 /* Starts a new transaction every TRANSACTION_SIZE features; drivers without
  * transactions ignore it. */
 int fc_batch_step(fc_context *ctx, GDALDatasetH ds, size_t written, bool *in_tx)
@@ -274,6 +342,8 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->work->srs, r->out_srs, true)) != FC_OK)
         return status;
+    fc_text_fit fit;
+    fc_text_fit_init(&fit, ds, l);
 
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
@@ -336,6 +406,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                 OGR_F_SetFieldString(f, k++, t->inst_types[i]);
         }
         OGR_F_SetGeometryDirectly(f, g);
+        fc_text_fit_feature(&fit, f);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write cluster %zu",
                                    GDALGetDescription(ds), i + 1);
@@ -343,6 +414,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     }
     if (status == FC_OK)
         status = fc_batch_end(ctx, ds, in_tx);
+    fc_text_fit_end(ctx, &fit);
     mover_free(&mover);
     return status;
 }
@@ -416,6 +488,8 @@ int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r
     if (failed)
         return fc_error_gdal(ctx, FC_ECRS, "cannot transform institutions to the output CRS");
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
+    fc_text_fit fit;
+    fc_text_fit_init(&fit, ds, l);
     for (size_t i = 0; i < in->n && status == FC_OK; i++) {
         OGRFeatureH f = OGR_F_Create(defn);
         int k = 0;
@@ -440,11 +514,13 @@ int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r
         OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
         OGR_G_SetPoint_2D(pt, 0, x, y);
         OGR_F_SetGeometryDirectly(f, pt);
+        fc_text_fit_feature(&fit, f);
         if (status == FC_OK && OGR_L_CreateFeature(l, f) != OGRERR_NONE)
             status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write institution %zu",
                                    GDALGetDescription(ds), i + 1);
         OGR_F_Destroy(f);
     }
+    fc_text_fit_end(ctx, &fit);
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
     return status;
@@ -469,6 +545,8 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->firms->srs, r->out_srs, false)) != FC_OK)
         return status;
+    fc_text_fit fit;
+    fc_text_fit_init(&fit, ds, l);
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     bool in_tx = false;
     size_t row = 0;
@@ -504,6 +582,7 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             if (st->w)
                 set_double(f, k++, fc_lq_weight(st, g, s));
             OGR_F_SetGeometryDirectly(f, geom);
+            fc_text_fit_feature(&fit, f);
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                 status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write region '%s'",
                                        GDALGetDescription(ds), r->regions->names[g]);
@@ -513,6 +592,7 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     }
     if (status == FC_OK)
         status = fc_batch_end(ctx, ds, in_tx);
+    fc_text_fit_end(ctx, &fit);
     mover_free(&mover);
     return status;
 }

@@ -296,6 +296,7 @@ static bool ours(const char *name, const fc_findings *r, size_t n_inputs)
 /* Writing the firms layer: every input feature in order, with its labels. */
 typedef struct firms_writer {
     fc_context *ctx;
+    fc_text_fit fit; /* text cut to fit a Shapefile */
     GDALDatasetH ds;
     OGRLayerH layer;
     OGRFeatureDefnH defn;
@@ -470,7 +471,7 @@ static int write_feature_rows(firms_writer *w, const fc_input *in, size_t input,
                                    "%s, layer %s, feature " CPL_FRMT_GIB
                                    ": cannot transform to the output CRS",
                                    in->path, in->layer_name, OGR_F_GetFID(src));
-        else if (OGR_L_CreateFeature(w->layer, f) != OGRERR_NONE)
+        else if (fc_text_fit_feature(&w->fit, f), OGR_L_CreateFeature(w->layer, f) != OGRERR_NONE)
             status = fc_error_gdal(w->ctx, FC_EIO, "%s: cannot write firm %zu",
                                    GDALGetDescription(w->ds), w->k);
         else
@@ -526,6 +527,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
     if (!(w.maps = calloc(n_inputs, sizeof *w.maps)))
         return fc_error(ctx, FC_ENOMEM, "out of memory");
     int status = add_firms_fields(&w, inputs, n_inputs);
+    fc_text_fit_init(&w.fit, ds, w.layer);
     if (status == FC_OK)
         status = fc_rtree_begin(ctx, ds, w.layer, &w.index);
     bool failed = false;
@@ -544,6 +546,7 @@ int fc_write_firms(fc_context *ctx, GDALDatasetH ds, fc_input *inputs, size_t n_
         status = fc_rtree_end(ctx, w.index);
     else
         fc_rtree_free(w.index);
+    fc_text_fit_end(ctx, &w.fit);
     if (w.ct_firms)
         OCTDestroyCoordinateTransformation(w.ct_firms);
     for (size_t i = 0; i < n_inputs; i++)
