@@ -565,6 +565,14 @@ START_TEST(groups_trimmed_and_one_sector_said)
                          firms),
                      0);
     ck_assert_msg(strstr(out_text, "firms in 1 group ("), "%s", out_text);
+    /* a Cyrillic group id is padded by characters, not bytes, in the table */
+    write_text("ru.csv", "group,code\n\xd0\x98\xd0\x9a\xd0\xa2,62\n\xd0\x98\xd0\x9a\xd0\xa2,63\n");
+    ck_assert_int_eq(run("cluster '%s' ru.gpkg --sector-field oked --sector-digits 2 --eps 2000 "
+                         "--min-pts 10 --permutations 0 --groups ru.csv",
+                         firms),
+                     0);
+    ck_assert_msg(strstr(out_text, "\n\xd0\x98\xd0\x9a\xd0\xa2           434        3"), "%s",
+                  out_text);
     write_stack();
     ck_assert_int_eq(run("cluster stack.csv out.gpkg --overwrite --s-srs EPSG:4326 --sector-field "
                          "oked --where 'oked = 47' --eps 300 --permutations 9"),

@@ -230,7 +230,10 @@ static void print_sector_table(const fc_result *r, bool with_regions)
         size_t f, c, cl;
         double lq;
         fc_result_sector(r, order[i], &code, &f, &c, &cl);
-        printf("%-8s %8zu %8zu %9zu", code, f, c, cl);
+        size_t points = 0; /* padded by characters: a group's id may be Cyrillic */
+        for (const char *p = code; *p; p++)
+            points += (*p & 0xC0) != 0x80;
+        printf("%s%*s %8zu %8zu %9zu", code, points < 8 ? (int)(8 - points) : 0, "", f, c, cl);
         if (named) /* padded where regions follow */
             print_name_column(name, with_regions);
         int k = 0;
