@@ -590,7 +590,8 @@ static int auto_eps_stage(fc_job *job)
     int status = job->sector_eps_m && start && members && sx && sy && (!f->weight || sw) &&
                          scid && srole
                      ? fc_suggest_eps(job->ctx, n, job->cx, job->cy, f->sector, f->n_sectors,
-                                      (const char *const *)f->sector_codes, &job->params, to_metres, job->o->min_pts, job->sector_eps_m)
+                                      (const char *const *)f->sector_codes, &job->params,
+                                      to_metres, job->o->min_pts, job->sector_eps_m)
                      : fc_error(job->ctx, FC_ENOMEM, "out of memory for %zu firms", n);
     for (size_t i = 0; status == FC_OK && i < n; i++) /* the firms by sector, in input order */
         start[f->sector[i] + 1]++;
