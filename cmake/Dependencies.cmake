@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The versions Debian 12 ships; see README.md for the packages.
 find_package(GDAL 3.6 CONFIG REQUIRED)   # GDAL::GDAL
 find_package(PROJ 9.1 CONFIG REQUIRED)   # PROJ::proj

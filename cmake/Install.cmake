@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What `cmake --install` puts under the prefix: the library with its header,
 # the command-line tool, a pkg-config file and a CMake package config, so
 # that another program finds the library with either
@@ -11,7 +12,8 @@ install(TARGETS firmclust EXPORT firmclustTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS firmclust_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES include/firmclust.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES include/firmclust.h ${CMAKE_CURRENT_BINARY_DIR}/include/firmclust_version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(EXPORT firmclustTargets NAMESPACE firmclust:: DESTINATION ${FIRMCLUST_CMAKE_DIR})
 configure_package_config_file(cmake/firmclustConfig.cmake.in

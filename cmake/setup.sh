@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Set-up, build and check firmclust on Debian 12, in one command.
 #
 #   sh cmake/setup.sh demo   install what is missing, build, cluster the bundled

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * firmclust: spatial clustering of firm points into economic clusters.
  *
@@ -30,10 +31,8 @@
 extern "C" {
 #endif
 
-#define FIRMCLUST_VERSION_MAJOR 0
-#define FIRMCLUST_VERSION_MINOR 1
-#define FIRMCLUST_VERSION_PATCH 0
-#define FIRMCLUST_VERSION "0.1.0"
+/* FIRMCLUST_VERSION_MAJOR, _MINOR, _PATCH and FIRMCLUST_VERSION ("0.1.0") */
+#include "firmclust_version.h"
 
 /* Every public function is marked FC_API: the library is built with hidden
  * visibility, so only these are exported (libuv's UV_EXTERN). */
@@ -94,9 +93,13 @@ typedef void (*fc_message_fn)(int level, const char *message, void *arg);
 FC_API fc_context *fc_context_new(void);
 /** Frees the context; accepts NULL; returns NULL. */
 FC_API fc_context *fc_context_destroy(fc_context *ctx);
-/** The message of the last error on this context ("" if none). */
+/** The message of the last error on this context ("" if none); for a NULL
+ *  context (fc_context_new() failed), "out of memory". A static string or
+ *  the context's own: valid until its next call. */
 FC_API const char *fc_errmsg(const fc_context *ctx);
-/** The status code of the last error on this context (FC_OK if none). */
+/** The status code of the last error on this context (FC_OK if none); for
+ *  a NULL context (fc_context_new() failed), FC_ENOMEM, as SQLite's
+ *  sqlite3_errcode(NULL). */
 FC_API int fc_errcode(const fc_context *ctx);
 FC_API void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg);
 FC_API void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg);
@@ -260,8 +263,8 @@ FC_API fc_options *fc_options_destroy(fc_options *opts);
 /**
  * Sets one option by its command-line name, without the leading dashes:
  * "eps", "min-pts", "sector-field", "hull", ... (see fc_options_usage()).
- * Every option, its kind, range and help is one row of the table in
- * src/lib/options.c; where a run uses it is said in src/lib/cluster.c.
+ * Every option, its kind, range and help is one row of one table in the
+ * library, the same that fc_options_usage() prints.
  * The value is checked here: a bad one fails with FC_EINVAL and a message
  * naming the option. Flags ("overwrite") take NULL or "yes"/"no".
  */
@@ -316,7 +319,7 @@ typedef struct fc_result fc_result;
 
 /**
  * Reads the firm points of `input`, clusters them sector by sector and
- * writes `output` (the stages, one function each, are in src/lib/cluster.c): a GeoPackage (or other multi-layer format) with layers
+ * writes `output`: a GeoPackage (or other multi-layer format) with layers
  * "clusters" and "firms", or, for single-layer formats such as Shapefile,
  * GeoJSON and FlatGeobuf, a directory holding clusters.* and firms.*.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fails when a Check suite makes a test case or sets a timeout by itself:
 # every test case must come from fc_tcase() (tests/check_main.h), which gives
 # it the suite's one time budget.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command-line tool as a user runs it: the main job on the bundled sample,
  * usage errors and bad input (a clear message, a non-zero exit, nothing left
  * behind), batches, configuration files, info, help and synth. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sector codes are identifiers, never numbers: whatever the format holds
  * them in, 01110 stays 01110 from the input to the output, byte for byte. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Co-location quotients: a case to check by eye, then the brute-force
  * definition (tests/support.c) over thousands of random cases, planar and
  * geodesic, with cells of many sides; the same bits on any thread count. */

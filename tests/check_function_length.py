@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Every function in src/ stays under 100 lines (issue 12): a long function
 is cut along the pipeline's own stages instead. A function here starts with
 a line that is only "{" after its signature, and ends with the next line

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Geodesic DBSCAN: exact against a brute-force reference that calls PROJ's
  * geod_inverse on every pair, at the equator, at 80 degrees north, across
  * the antimeridian, near the pole and over Kazakhstan, with pairs placed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The firms layer's GeoPackage spatial index, packed in bulk: SQLite finds
  * it sound (rtreecheck), a spatial filter through it finds exactly the
  * points a scan finds, and it follows edits made afterwards. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HDBSCAN*: a case to check by eye, then an oracle over random cases that
  * follows the definition with no spanning tree: the components of the
  * mutual reachability graph at every distinct distance, from the largest

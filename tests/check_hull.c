@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fc_hull: every cluster gets a valid polygon, degenerate ones included. */
 #include "fc_internal.h"
 #include "check_main.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* k-distances for choosing eps: a case to check by eye, then brute force
  * over random cases (planar and geodesic, duplicates, groups, 1 to 3
  * threads), and the knee of a curve. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main() every Check test program shares: runs one suite, exits
  * non-zero when any test failed. */
 #ifndef CHECK_MAIN_H

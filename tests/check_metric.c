@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Distances in metres whatever the CRS (reproject.c and the choice of the
  * metric in cluster.c), through the tool: projected and longitude/latitude
  * input, weights, geodesic distances and areas, the antimeridian, Web

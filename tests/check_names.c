@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sector names: the built-in NACE Rev. 2 table (every division and section,
  * codes unique), names chosen by language, tables of one's own with dotted
  * codes, and no names where the codes are not NACE divisions. */

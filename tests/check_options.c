@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* Options and sector codes: what users type is checked, and named back in
  * the error when it is wrong. */
 #include "fc_internal.h"
 #include "check_main.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static fc_context *ctx;
@@ -176,6 +178,19 @@ START_TEST(status_names_and_messages)
     ck_assert_ptr_null(fc_context_destroy(NULL));
     ck_assert_ptr_null(fc_options_destroy(NULL));
     ck_assert_ptr_null(fc_result_destroy(NULL));
+    /* a NULL context is fc_context_new() failing: out of memory, as the
+     * header says (it gave FC_EINVAL and "") */
+    ck_assert_int_eq(fc_errcode(NULL), FC_ENOMEM);
+    ck_assert_str_eq(fc_errmsg(NULL), "out of memory");
+    fc_context *fresh = fc_context_new();
+    ck_assert_int_eq(fc_errcode(fresh), FC_OK);
+    ck_assert_str_eq(fc_errmsg(fresh), "");
+    fc_context_destroy(fresh);
+    /* the version macros are CMake's project() version */
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", FIRMCLUST_VERSION_MAJOR,
+             FIRMCLUST_VERSION_MINOR, FIRMCLUST_VERSION_PATCH);
+    ck_assert_str_eq(version, FIRMCLUST_VERSION);
 }
 END_TEST
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every cluster polygon is valid and has the area that follows from it,
  * whatever the geometry of its firms: lines in every direction in
  * longitude/latitude and in projected input, two firms, duplicates, across

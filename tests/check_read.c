@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading firms (read.c) through the tool: CSV, filters, skipped features,
  * the Arrow stream against feature by feature reading, multipoints and
  * centroids, code pages. */

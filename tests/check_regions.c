@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Regions and statistics (regions.c, stats.c) through the tool: location
  * quotients and p-values over the oblasts, regions without firms, one sector. */
 #define _GNU_SOURCE

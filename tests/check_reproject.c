@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The working CRS: projected inputs kept, geographic ones given a local
  * equidistant projection whose distances are checked against PROJ's
  * geodesic (GeographicLib) distances on the ellipsoid. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Regions, location quotients and the Monte Carlo significance of clusters,
  * on cases small enough to compute by hand. */
 #include "fc_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing outputs (output.c, write.c, write_firms.c) through the tool: every
  * format read back with OGR, field names a Shapefile cannot hold, nothing
  * replaced without --overwrite, nothing half-written after a failure, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs the examples of README.md as a new user would, in order, from a fresh
 clone: every command of a ```console block (a line starting with "$ ", with
 its continuation lines) must exit 0, and every line the README shows after it

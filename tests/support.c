@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the test programs share; see support.h. */
 #define _GNU_SOURCE
 #include "support.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the test programs share (tests/support.c): temporary directories,
  * fixture writers, the one brute-force DBSCAN oracle, and running the built
  * tool. */

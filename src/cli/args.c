@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one option parser of the commands: each command gives a table of its
  * own options; `cluster` also takes every option of the library's table
  * (fc_option_takes_value()), and --config-file splices a file's options in

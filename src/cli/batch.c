@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust cluster` with several inputs: the jobs run on a few threads,
  * one library call each, with one progress bar for all of them. */
 #include "cli.h"

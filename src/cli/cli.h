@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* firmclust, the command-line tool: what its commands share.
  *
  * main.c dispatches to one cmd_* function per command (cluster.c, info.c,

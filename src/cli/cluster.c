@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust cluster`: one input to one output, several inputs to one
  * output each (--output-dir), or several taken together (--output). Parses
  * the arguments, makes the jobs, runs them (batch.c) and prints the outcome. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the commands share: how messages, failures and progress are shown,
  * and how Ctrl-C and SIGTERM ask the library to stop. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust info FILE`: what firmclust sees in a file (fc_info()). */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* firmclust: the command-line tool over libfirmclust. main() sets up GDAL
  * and the signals and hands over to the command: cluster (cluster.c, with
  * batch.c for several inputs), info (info.c), render (render.c), suggest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust render OUTPUT MAP`: a map of an output (PNG, PDF or SVG), drawn
  * by QGIS's own renderer through PyQGIS. The script (render.py) is built into
  * the tool, so there is nothing to install beside it. */

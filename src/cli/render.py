@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # firmclust render: draws a firmclust output as a map with QGIS's own
 # renderer, so the map shows the styles the output carries, with the regions'
 # names, a legend, a scale bar, a north arrow and a source line. Run by

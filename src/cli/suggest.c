@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust suggest FIRMS`: help choosing eps (fc_suggest()). */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* `firmclust synth OUTPUT`: synthetic Kazakh firms (fc_synth()). */
 #include "cli.h"
 

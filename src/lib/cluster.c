@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The clustering job, fc_cluster_many(): one function per stage of the
  * pipeline (check -> read -> reproject -> choose the metric -> cluster ->
  * polygons -> statistics -> write, the firms layer written on a thread of

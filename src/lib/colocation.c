@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Neighbourhood co-location quotients (Leslie and Kronenfeld 2011) of every
  * ordered pair of sectors, with a fixed distance band: which sectors locate
  * together.

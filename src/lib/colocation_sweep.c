@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The co-location sums of colocation.c by a sweep: the same T(A, B),
  * n'(A), |N(i)| and u sums as the grid of cells gives, without testing
  * most pairs one by one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The co-location sums by a sweep (colocation_sweep.c), for colocation.c. */
 #ifndef FC_COLOCATION_SWEEP_H
 #define FC_COLOCATION_SWEEP_H

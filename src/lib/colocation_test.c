@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Significance of the co-location quotients, from the exact mean and
  * variance of their numerators under the clusters' null model.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Context: errors, messages and progress. */
 #include "fc_internal.h"
 
@@ -48,8 +49,9 @@ fc_context *fc_context_destroy(fc_context *ctx)
     return NULL;
 }
 
-const char *fc_errmsg(const fc_context *ctx) { return ctx ? ctx->errmsg : ""; }
-int fc_errcode(const fc_context *ctx) { return ctx ? ctx->errcode : FC_EINVAL; }
+/* A NULL context is fc_context_new() having failed: out of memory. */
+const char *fc_errmsg(const fc_context *ctx) { return ctx ? ctx->errmsg : "out of memory"; }
+int fc_errcode(const fc_context *ctx) { return ctx ? ctx->errcode : FC_ENOMEM; }
 
 void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg)
 {

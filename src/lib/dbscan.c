@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact grid DBSCAN, planar or geodesic.
  *
  * The grid (grid.c) bins points into cells, so that any two points of one

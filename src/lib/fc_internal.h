@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal declarations shared by the modules of libfirmclust.
  * Pipeline: read -> reproject -> dbscan (grid index inside) -> hull ->
  * regions and stats -> write (output.c, write.c, write_firms.c), driven by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A GeoPackage spatial index for the firms, packed in bulk.
  *
  * SQLite builds its R*-tree one insertion at a time, some 15 us a point:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The grid index of exact DBSCAN and the co-location counts, planar or
  * geodesic.
  *

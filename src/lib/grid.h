@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The grid index shared by DBSCAN (dbscan.c) and the co-location counts
  * (colocation.c): points binned into cells so that any two points of one
  * cell are within eps of each other, sorted by (group, cell); the neighbour

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Related-sector clusters (--groups FILE): sectors grouped by code prefix,
  * clustered together.
  *

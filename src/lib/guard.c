@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Nothing lost: which paths a run may write. A run never writes over what it
  * reads (compared as the system sees files: after links, "..", and hard
  * links), never writes two outputs to one place, never replaces a device,

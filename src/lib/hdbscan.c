@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact HDBSCAN* (Campello, Moulavi and Sander 2013; Campello et al. 2015),
  * planar or geodesic, separately within each group:
  *  1. core distances: each point's distance to its min_samples-th nearest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cluster polygons with the GEOS C API. */
 #define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the tool sees in a file: layers, geometry, features, CRS, fields with
  * sample values, and which fields look like sector codes, weights or
  * region names (as text for people, or JSON for scripts). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Associated organisations (--institutions FILE): universities, research
  * institutes, technoparks, agencies near the clusters.
  *

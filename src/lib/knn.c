@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exact k-distances: for each point, the distance to its k-th nearest point
  * of the same group, itself counted first (so k = min-pts gives the eps at
  * which the point would be core). For choosing eps (`firmclust suggest`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sector names: what a code means, for the clusters layer, the styles, the
  * summary and the map. From --sector-names FILE (CSV or any OGR table with
  * `code`, `name` and optional `name_ru`, `name_kk`), or else from the built-in

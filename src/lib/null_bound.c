@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A cheap upper bound on the largest DBSCAN cluster of a sample of the
  * firms, the part of the sample that can reach a given size, and the
  * largest cluster of that part: what the significance test (stats.c) asks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The significance test's null runs on a grid of all firms built once: a
  * cheap upper bound on the largest DBSCAN cluster of a sample, the part of
  * the sample that can reach a size, and the DBSCAN of that part. How it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Options of the clustering job: one table gives each option's name, its
  * kind, its range or choices and its help text, so that fc_options_set(),
  * the command line, its --help and configuration files all read from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atomic output: everything is written under a temporary name beside the
  * output and renamed into place once complete (fc_output_commit), so a
  * failed or killed run never leaves half an output and never damages an

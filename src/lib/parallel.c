@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Work sharing over a range of items: threads take chunks of the range in
  * turn from a shared counter. Each item is done by exactly one thread, so
  * work whose items write disjoint memory gives the same result whatever the

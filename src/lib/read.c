@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading firm points with GDAL/OGR into flat columns. */
 #define _GNU_SOURCE /* qsort_r */
 #include "fc_internal.h"

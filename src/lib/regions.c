@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Regions: read administrative polygons, repair them, and find the region
  * of every firm with a GEOS STRtree and prepared geometries. */
 #define _GNU_SOURCE /* strcasestr */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The working CRS: distances are measured in metres in a projected CRS.
  * A projected input CRS is used as it is (its linear unit converted to
  * metres); a geographic one is replaced by an equidistant conic fitted to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The summary of a run: what fc_result's accessors return, and the same as
  * JSON for scripts. */
 #include "fc_internal.h"

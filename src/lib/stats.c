@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cluster economics: location quotients per region and sector, and the
  * Monte Carlo significance of clusters. */
 #define _GNU_SOURCE /* qsort_r */

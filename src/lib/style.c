@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* QGIS styles (QML) made from what a run found, so that the layers open
  * styled: in a GeoPackage through the layer_styles table QGIS itself
  * writes, elsewhere as a .qml beside each file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Choosing eps (`firmclust suggest`): for each sector, the distance from
  * each firm to its min-pts-th nearest firm of the sector, itself counted
  * first (the eps at which it would be core), measured as the clustering

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Synthetic firms of Kazakhstan: a realistic, deterministic test set.
  *
  * Firms gather around 31 real cities in proportion to their population.

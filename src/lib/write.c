@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing the clusters and regions layers, and what every layer writer
  * shares (creating layers and fields, transactions, transformations). The
  * firms layer is written by write_firms.c, into an output that output.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Writing the firms layer: every input feature in input order, with its
  * cluster, role and region; the input is read ahead on another thread while
  * rows are written, and field names the format cannot hold are renamed. */

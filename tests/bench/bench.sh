@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # firmclust benchmark: synthetic Kazakh firms (firmclust synth), eps 1000 m,
 # min-pts 20, all firms one sector, as in issue 7. Prints three tables:
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The clustering core alone, I/O excluded: the benchmark's fc_dbscan timer.
  *
  *   bench_core dump FIRMS OUT.bin       points of a vector file (lon/lat),

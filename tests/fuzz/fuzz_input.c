@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target over what users write: configuration files, option values
  * (CRS strings among them) and sector codes. The first byte picks the
  * parser; the rest is its input. Built for libFuzzer with

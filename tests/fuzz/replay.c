@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs files (the fuzz corpus) through the fuzz target, without libFuzzer:
  * the regression test of every input the fuzzer found interesting. */
 #include <dirent.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the build into a temporary prefix and builds a small C program
 # against it twice, with pkg-config and with CMake's find_package; runs
 # both, and the installed tool. Also checks that the shared library exports

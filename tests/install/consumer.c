@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program that uses the installed library as anyone would: its header,
  * its library, nothing else. Clusters six points (two groups of three, 1 m
  * apart, and far from each other) and checks the result. */

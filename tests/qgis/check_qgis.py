@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Opens every output format of firmclust in real QGIS, headless, and checks
 what a GIS specialist sees: valid layers with the expected feature counts and
 CRS, the default style loaded (renderer and categories matching the sectors),
