@@ -30,7 +30,8 @@ if [ "$mode" = test ]; then
     # Check and valgrind; QGIS for the integration test that opens every
     # output format in real QGIS
     # poppler-utils: pdfinfo and pdftoppm, to read the atlas back
-    packages="$packages check libsubunit-dev valgrind qgis python3-qgis poppler-utils"
+    # man-db and groff-base: the man pages read back with man -l
+    packages="$packages check libsubunit-dev valgrind qgis python3-qgis poppler-utils man-db groff-base"
 fi
 
 missing=""

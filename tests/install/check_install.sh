@@ -32,6 +32,13 @@ cmake --build "$tmp/consumer" >"$tmp/build.log"
 # 3. the installed tool finds its library where it was installed
 "$prefix/bin/firmclust" --version
 
+# 3b. its man pages, one a command, readable with man -l
+for command in cluster suggest render info synth; do
+    page=$(find "$prefix" -path "*man1/firmclust-$command.1")
+    [ -n "$page" ] || { echo "no man page firmclust-$command.1 installed"; exit 1; }
+    MANPAGER=cat man -l "$page" | grep -q "^SYNOPSIS" || { echo "$page: no SYNOPSIS"; exit 1; }
+done
+
 # 4. the ABI: the shared library's exported functions are the header's
 so=$(find "$lib" -name 'libfirmclust.so.*' -type f | head -1)
 if [ -n "$so" ]; then
