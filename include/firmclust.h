@@ -63,12 +63,24 @@ enum fc_status {
 #undef FC_STATUS_ENUM
 };
 
-/** Short English description of a status code (static string). */
+/** Short English description of a status code (static string).
+ *  Errors: none.
+ *  Ownership: a static string.
+ *  Threads: any.
+ */
 FC_API const char *fc_strerror(int status);
 /** Name of a status code, e.g. "FC_EIO" (static string); "FC_EUNKNOWN" for
- *  a value that is none. */
+ *  a value that is none.
+ *  Errors: none.
+ *  Ownership: a static string.
+ *  Threads: any.
+ */
 FC_API const char *fc_err_name(int status);
-/** The library's version string, e.g. "0.1.0". */
+/** The library's version string, e.g. "0.1.0".
+ *  Errors: none.
+ *  Ownership: a static string.
+ *  Threads: any.
+ */
 FC_API const char *fc_version(void);
 
 /* ------------------------------------------------------------------------ */
@@ -89,19 +101,47 @@ enum fc_message_level { FC_MSG_DEBUG = 0, FC_MSG_INFO = 1, FC_MSG_WARNING = 2 };
  *  also go to GDAL's CPLDebug("FIRMCLUST", ...), shown by `--debug on`. */
 typedef void (*fc_message_fn)(int level, const char *message, void *arg);
 
-/** A new context, or NULL when out of memory. */
+/** A new context, or NULL when out of memory.
+ *  Errors: NULL when out of memory (then fc_errcode(NULL) is FC_ENOMEM).
+ *  Ownership: the caller's: free it with fc_context_destroy().
+ *  Threads: any; the context is then used by one thread at a time.
+ */
 FC_API fc_context *fc_context_new(void);
-/** Frees the context; accepts NULL; returns NULL. */
+/** Frees the context; accepts NULL; returns NULL.
+ *  Errors: none.
+ *  Ownership: frees ctx and what it holds.
+ *  Threads: not while another thread uses ctx.
+ */
 FC_API fc_context *fc_context_destroy(fc_context *ctx);
 /** The message of the last error on this context ("" if none); for a NULL
  *  context (fc_context_new() failed), "out of memory". A static string or
- *  the context's own: valid until its next call. */
+ *  the context's own: valid until its next call.
+ *  Errors: none.
+ *  Ownership: ctx's (or static): valid until ctx's next call.
+ *  Threads: the thread using ctx.
+ */
 FC_API const char *fc_errmsg(const fc_context *ctx);
 /** The status code of the last error on this context (FC_OK if none); for
  *  a NULL context (fc_context_new() failed), FC_ENOMEM, as SQLite's
- *  sqlite3_errcode(NULL). */
+ *  sqlite3_errcode(NULL).
+ *  Errors: none.
+ *  Ownership: none.
+ *  Threads: the thread using ctx.
+ */
 FC_API int fc_errcode(const fc_context *ctx);
+/**
+ *  Errors: none.
+ *  Ownership: fn and arg stay the caller's; the library calls fn on the thread that made the
+ *  call that reports progress, never on others.
+ *  Threads: not while ctx is in use by a call.
+ */
 FC_API void fc_context_set_progress(fc_context *ctx, fc_progress_fn fn, void *arg);
+/**
+ *  Errors: none.
+ *  Ownership: fn and arg stay the caller's; messages of the firms written on another thread are
+ *  held and handed to fn on the calling thread.
+ *  Threads: not while ctx is in use by a call.
+ */
 FC_API void fc_context_set_message_handler(fc_context *ctx, fc_message_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
@@ -162,6 +202,10 @@ typedef struct fc_dbscan_params {
  * that comes first in the input. Fails with FC_EINVAL on eps <= 0 or not
  * finite, min_pts < 1, a negative or non-finite weight or coordinate, a
  * latitude outside [-90, 90] in geodesic mode, or n > INT32_MAX.
+ *  Errors: FC_EINVAL (bad parameters or coordinates, as above), FC_ENOMEM.
+ *  Ownership: x, y, group and params stay the caller's and are only read; the outputs are the
+ *  caller's arrays of n.
+ *  Threads: any, with one context per thread; it starts params->threads threads of its own.
  */
 FC_API int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
               const uint32_t *group, const fc_dbscan_params *params,
@@ -244,6 +288,9 @@ typedef struct fc_hdbscan_labels {
  *
  * The same result for any thread count. Fails with FC_EINVAL as
  * fc_dbscan() does, and on min_cluster_size < 2.
+ *  Errors: FC_EINVAL, FC_ENOMEM, FC_ECANCEL (the progress callback).
+ *  Ownership: the caller's arrays, only read; the outputs are the caller's.
+ *  Threads: any, with one context per thread; it starts params->threads threads of its own.
  */
 FC_API int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
                       const uint32_t *group, const fc_hdbscan_params *params,
@@ -256,8 +303,17 @@ FC_API int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *
 
 typedef struct fc_options fc_options;
 
-/** Options of fc_cluster() with their defaults. NULL when out of memory. */
+/** Options of fc_cluster() with their defaults. NULL when out of memory.
+ *  Errors: NULL when out of memory.
+ *  Ownership: the caller's: free it with fc_options_destroy().
+ *  Threads: any.
+ */
 FC_API fc_options *fc_options_new(void);
+/**
+ *  Errors: none; accepts NULL and returns NULL.
+ *  Ownership: frees opts and its strings.
+ *  Threads: not while another thread uses opts.
+ */
 FC_API fc_options *fc_options_destroy(fc_options *opts);
 
 /**
@@ -267,6 +323,9 @@ FC_API fc_options *fc_options_destroy(fc_options *opts);
  * library, the same that fc_options_usage() prints.
  * The value is checked here: a bad one fails with FC_EINVAL and a message
  * naming the option. Flags ("overwrite") take NULL or "yes"/"no".
+ *  Errors: FC_EINVAL (no such option, a bad value: the message names the option), FC_ENOMEM.
+ *  Ownership: value is copied.
+ *  Threads: not while another thread reads or sets opts.
  */
 FC_API int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
                    const char *value);
@@ -276,16 +335,31 @@ FC_API int fc_options_set(fc_context *ctx, fc_options *opts, const char *name,
  * --min-weight only with --weight-field, --region-field and --region-layer
  * only with --regions. FC_EINVAL, with a message naming the options, when
  * they do not: a usage error.
+ *  Errors: FC_EINVAL: a usage error, naming the options.
+ *  Ownership: none.
+ *  Threads: any: opts is read only.
  */
 FC_API int fc_options_check(fc_context *ctx, const fc_options *opts);
 /** The threads a run with these options uses: the "threads" option, or one
- *  per core when it is not set. */
+ *  per core when it is not set.
+ *  Errors: none.
+ *  Ownership: none.
+ *  Threads: any: opts is read only.
+ */
 FC_API int fc_options_threads(const fc_options *opts);
 /** 1 when the option exists and takes a value, 0 when it is a flag, -1
- *  when there is no such option. */
+ *  when there is no such option.
+ *  Errors: none (-1: no such option).
+ *  Ownership: none.
+ *  Threads: any.
+ */
 FC_API int fc_option_takes_value(const char *name);
 /** A help text listing every option of fc_cluster(), one or more lines
- *  each, as `firmclust cluster --help` prints it (static string). */
+ *  each, as `firmclust cluster --help` prints it (static string).
+ *  Errors: none.
+ *  Ownership: a static string, built once.
+ *  Threads: any (built once under pthread_once).
+ */
 FC_API const char *fc_options_usage(void);
 
 /**
@@ -298,8 +372,9 @@ FC_API const char *fc_options_usage(void);
  * that reads more (a configuration file) calls it too. Paths that are not
  * local files ("PG:...", /vsi...) are not compared.
  *
- * Returns FC_OK, or FC_EINVAL with a message naming both paths. Owns
- * nothing; may be called from several threads with different contexts.
+ *  Errors: FC_EINVAL, with a message naming both paths; FC_ENOMEM.
+ *  Ownership: the paths stay the caller's, only read.
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_check_paths(fc_context *ctx, size_t n_reads, const char *const *reads,
                           size_t n_writes, const char *const *writes);
@@ -311,8 +386,16 @@ FC_API int fc_check_paths(fc_context *ctx, size_t n_reads, const char *const *re
  * '#' starting a comment; so `eps = 2000` gives "--eps=2000" and a lone
  * `overwrite` gives "--overwrite". Free the
  * list with fc_args_free(). Fails with FC_EINVAL naming the file and line.
+ *  Errors: FC_EINVAL naming the file and line, FC_ENOMEM.
+ *  Ownership: *args is the caller's: free it with fc_args_free(); text is only read.
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_config_parse(fc_context *ctx, const char *name, const char *text, char ***args);
+/**
+ *  Errors: none; accepts NULL.
+ *  Ownership: frees the list and its strings.
+ *  Threads: any.
+ */
 FC_API void fc_args_free(char **args);
 
 typedef struct fc_result fc_result;
@@ -329,6 +412,16 @@ typedef struct fc_result fc_result;
  *
  * @param result_out  receives a summary of the run (may be NULL); free it
  *                    with fc_result_destroy().
+ *  Errors: FC_EINVAL (options that do not go together, an output that would replace an input,
+ *  NULL arguments), FC_EEXIST (the output exists without "overwrite", or is not what firmclust
+ *  wrote), FC_EIO (a file that cannot be read or written, naming it), FC_EDATA (unusable input:
+ *  a field, layer or feature named), FC_ECRS, FC_EGEOM, FC_ECANCEL (the progress callback asked
+ *  to stop; nothing was written), FC_ENOMEM, FC_EINTERNAL.
+ *  Ownership: input, output and opts stay the caller's; *result_out is the caller's: free it
+ *  with fc_result_destroy().
+ *  Threads: any, with one context per thread: several runs at once may share one fc_options
+ *  (only read); GEOS's cancel is process-wide, so a cancel may also stop another run's GEOS
+ *  call.
  */
 FC_API int fc_cluster(fc_context *ctx, const char *input, const char *output,
                const fc_options *opts, fc_result **result_out);
@@ -339,71 +432,184 @@ FC_API int fc_cluster(fc_context *ctx, const char *input, const char *output,
  * firms layer holds every input's firms in order, with the union of their
  * fields and a `source` field naming the input; inputs in another CRS than
  * the first are reprojected to it.
+ *  Errors: those of fc_cluster(), and FC_EINVAL for an input given twice.
+ *  Ownership: as fc_cluster().
+ *  Threads: as fc_cluster().
  */
 FC_API int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
                     const char *output, const fc_options *opts, fc_result **result_out);
 
+/**
+ *  Errors: none; accepts NULL and returns NULL.
+ *  Ownership: frees r and every string it handed out.
+ *  Threads: not while another thread reads r.
+ */
 FC_API fc_result *fc_result_destroy(fc_result *result);
-/** Firms clustered (points read and kept) and features skipped. */
+/** Firms clustered (points read and kept) and features skipped.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_firms(const fc_result *r);
+/**
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_skipped(const fc_result *r);
+/**
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_clusters(const fc_result *r);
-/** Firms in a cluster (core and border). */
+/** Firms in a cluster (core and border).
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_clustered(const fc_result *r);
+/**
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_sectors(const fc_result *r);
-/** Sector i (0 <= i < n_sectors, in code order): its code and counts. */
+/** Sector i (0 <= i < n_sectors, in code order): its code and counts.
+ *  Errors: FC_EINVAL when an index is out of range (the outputs are then untouched); r must not
+ *  be NULL.
+ *  Ownership: the strings handed out belong to r and live as long as it; any output pointer may
+ *  be NULL.
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_sector(const fc_result *r, size_t i, const char **code,
                      size_t *n_firms, size_t *n_clusters, size_t *n_clustered);
 /** What sector i's code means (--sector-names, or the built-in NACE Rev. 2
- *  divisions), or NULL when it is not known. Owned by r. */
+ *  divisions), or NULL when it is not known. Owned by r.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_sector_name(const fc_result *r, size_t i);
-/** One line saying where the sector names came from ("": none). Owned by r. */
+/** One line saying where the sector names came from ("": none). Owned by r.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_sector_names(const fc_result *r);
 /** The metric CRS the hulls were drawn in (and planar distances measured
- *  in), as a PROJ string or the input CRS's name. */
+ *  in), as a PROJ string or the input CRS's name.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_working_crs(const fc_result *r);
 /** How distances were measured, e.g. "geodesic on the WGS 84 ellipsoid
- *  (...)" or "planar in ...". */
+ *  (...)" or "planar in ...".
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_distance(const fc_result *r);
 /** How the clusters were found, in words: "DBSCAN, eps 1 km, min-pts 5" or
- *  "HDBSCAN* (...)". Owned by r. */
+ *  "HDBSCAN* (...)". Owned by r.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_method(const fc_result *r);
 /** With regions: how many were read, how many firms lay outside all of
  *  them, and the field that names them (*guessed set to 1 when it was
- *  not given). 0, 0 and NULL without regions. */
+ *  not given). 0, 0 and NULL without regions.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_regions(const fc_result *r);
+/**
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_outside(const fc_result *r);
+/**
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_region_field(const fc_result *r, int *guessed);
 /** The region with the rank-th highest (0 = highest, up to 2) location
  *  quotient in sector i, among regions with firms of the sector; FC_EINVAL
- *  when there is none. */
+ *  when there is none.
+ *  Errors: FC_EINVAL when an index is out of range (the outputs are then untouched); r must not
+ *  be NULL.
+ *  Ownership: the strings handed out belong to r and live as long as it; any output pointer may
+ *  be NULL.
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_top_region(const fc_result *r, size_t sector, int rank, const char **region,
                          double *lq, size_t *n_firms);
 /** The sectors the co-location quotients pair up: the firms' own sectors
  *  (at --sector-digits), the same as fc_result_sector()'s but with
  *  --groups, where the run's "sectors" are the groups. 0 when the run
  *  measured no co-location (one sector, or --colocation off). Sector i's
- *  code and firms; FC_EINVAL when i is out of range. */
+ *  code and firms; FC_EINVAL when i is out of range.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_colocation_sectors(const fc_result *r);
+/**
+ *  Errors: FC_EINVAL when an index is out of range (the outputs are then untouched); r must not
+ *  be NULL.
+ *  Ownership: the strings handed out belong to r and live as long as it; any output pointer may
+ *  be NULL.
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_colocation_sector(const fc_result *r, size_t i, const char **code,
                                        size_t *n_firms);
 /** The co-location quotient CLQ(a -> b) of sectors a and b (indices as in
  *  fc_result_colocation_sector(); NaN where undefined), the firms of a with
  *  at least one firm within eps, and the pair's q-value (NaN without a
  *  significance test); FC_EINVAL when the run measured no co-location or an
- *  index is out of range. Any pointer may be NULL. */
+ *  index is out of range. Any pointer may be NULL.
+ *  Errors: FC_EINVAL when an index is out of range (the outputs are then untouched); r must not
+ *  be NULL.
+ *  Ownership: the strings handed out belong to r and live as long as it; any output pointer may
+ *  be NULL.
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_colocation(const fc_result *r, size_t a, size_t b, double *clq,
                                 size_t *n_a_near, double *q_value);
-/** Monte Carlo runs behind the clusters' p-values, at most, per sector (0: none). */
+/** Monte Carlo runs behind the clusters' p-values, at most, per sector (0: none).
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_permutations(const fc_result *r);
 /** One line saying how the p-values were found, or why there are none ("":
- *  not asked for, or no cluster to test). Owned by r. */
+ *  not asked for, or no cluster to test). Owned by r.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: the string belongs to r and lives as long as it.
+ *  Threads: any: r is read only.
+ */
 FC_API const char *fc_result_significance(const fc_result *r);
 /** Input fields whose names the output could not keep (a Shapefile holds 10
  *  characters; firmclust's own fields keep theirs): how many, and the i-th
  *  rename, original name and name written (owned by r). FC_EINVAL when i is
- *  out of range. */
+ *  out of range.
+ *  Errors: none: r must not be NULL.
+ *  Ownership: none (returns a number).
+ *  Threads: any: r is read only.
+ */
 FC_API size_t fc_result_n_renamed(const fc_result *r);
+/**
+ *  Errors: FC_EINVAL when an index is out of range (the outputs are then untouched); r must not
+ *  be NULL.
+ *  Ownership: the strings handed out belong to r and live as long as it; any output pointer may
+ *  be NULL.
+ *  Threads: any: r is read only.
+ */
 FC_API int fc_result_renamed(const fc_result *r, size_t i, const char **from, const char **to);
 
 /**
@@ -416,6 +622,10 @@ FC_API int fc_result_renamed(const fc_result *r, size_t i, const char **from, co
  * curve (Kneedle) as the suggested eps: a table, or JSON (with the curve)
  * when json is non-zero. Free it with fc_free(). The "eps" option is not
  * needed.
+ *  Errors: those of reading in fc_cluster() (FC_EIO, FC_EDATA, FC_ECRS, FC_EINVAL), FC_ENOMEM,
+ *  FC_ECANCEL.
+ *  Ownership: *text is the caller's: free it with fc_free().
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_suggest(fc_context *ctx, const char *input, const fc_options *opts, int json,
                       char **text);
@@ -426,9 +636,16 @@ FC_API int fc_suggest(fc_context *ctx, const char *input, const fc_options *opts
  * values, and which fields look like sector codes, weights or region names.
  * *text receives plain text, or JSON when json is non-zero; free it with
  * fc_free().
+ *  Errors: FC_EIO (not a vector dataset GDAL reads), FC_ENOMEM.
+ *  Ownership: *text is the caller's: free it with fc_free().
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_info(fc_context *ctx, const char *path, int json, char **text);
-/** Frees memory the library handed over (fc_info's text). */
+/** Frees memory the library handed over (fc_info's text).
+ *  Errors: none; accepts NULL.
+ *  Ownership: frees what the library handed over.
+ *  Threads: any.
+ */
 FC_API void fc_free(void *p);
 
 /* ------------------------------------------------------------------------ */
@@ -441,6 +658,9 @@ FC_API void fc_free(void *p);
  * GDAL driver name, or NULL to choose by the file's extension). Firms
  * gather around the real cities in proportion to their population, with
  * the sectors that concentrate there; the same seed gives the same firms.
+ *  Errors: FC_EINVAL (a driver that cannot write), FC_EEXIST, FC_EIO, FC_ENOMEM.
+ *  Ownership: output and format stay the caller's.
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_synth(fc_context *ctx, const char *output, const char *format,
              size_t n_firms, uint64_t seed, int overwrite);
@@ -452,6 +672,9 @@ FC_API int fc_synth(fc_context *ctx, const char *output, const char *format,
  * and city) to `output`: in the cities that have them, those serving a
  * sector inside that sector's districts of the firms fc_synth() makes with
  * the same seed. For --institutions.
+ *  Errors: as fc_synth().
+ *  Ownership: as fc_synth().
+ *  Threads: any, with one context per thread.
  */
 FC_API int fc_synth_institutions(fc_context *ctx, const char *output, const char *format,
                                  uint64_t seed, int overwrite);
