@@ -3,7 +3,7 @@
  * usage errors and bad input (a clear message, a non-zero exit, nothing left
  * behind), batches, configuration files, info, help and synth. */
 #define _GNU_SOURCE
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 #include "support.h"
 

@@ -2,8 +2,8 @@
 /* Co-location quotients: a case to check by eye, then the brute-force
  * definition (tests/support.c) over thousands of random cases, planar and
  * geodesic, with cells of many sides; the same bits on any thread count. */
-#include "colocation_sweep.h"
-#include "fc_internal.h"
+#include "core/colocation_sweep.h"
+#include "core/core.h"
 #include "check_main.h"
 #include "support.h"
 

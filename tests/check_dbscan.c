@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fc_dbscan: small cases to check by eye, then a brute-force O(n^2)
  * DBSCAN (tests/support.c) as the oracle over thousands of random cases. */
-#include "fc_internal.h"
+#include "core/core.h"
 #include "check_main.h"
 #include "support.h"
 

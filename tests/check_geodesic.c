@@ -3,7 +3,7 @@
  * geod_inverse on every pair, at the equator, at 80 degrees north, across
  * the antimeridian, near the pole and over Kazakhstan, with pairs placed
  * 1 mm inside and outside eps. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 #include "support.h"
 

@@ -2,7 +2,7 @@
 /* The firms layer's GeoPackage spatial index, packed in bulk: SQLite finds
  * it sound (rtreecheck), a spatial filter through it finds exactly the
  * points a scan finds, and it follows edits made afterwards. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 #include "support.h"
 

@@ -4,7 +4,7 @@
  * mutual reachability graph at every distinct distance, from the largest
  * down (planar and geodesic, duplicates, lattice ties, groups, 1 to 3
  * threads, both selections). */
-#include "fc_internal.h"
+#include "core/core.h"
 #include "check_main.h"
 
 #include <geodesic.h>

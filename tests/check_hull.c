@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fc_hull: every cluster gets a valid polygon, degenerate ones included. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
 /* k-distances for choosing eps: a case to check by eye, then brute force
  * over random cases (planar and geodesic, duplicates, groups, 1 to 3
  * threads), and the knee of a curve. */
-#include "fc_internal.h"
+#include "core/core.h"
 #include "check_main.h"
 
 #include <geodesic.h>

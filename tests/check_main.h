@@ -7,7 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#ifdef FC_INTERNAL_H
+#ifdef FC_CORE_H
 /* The random cases' numbers: splitmix64, the same on every machine; a test
  * sets rng_state to its seed. */
 static uint64_t rng_state __attribute__((unused));

@@ -3,7 +3,7 @@
  * codes unique), names chosen by language, tables of one's own with dotted
  * codes, and no names where the codes are not NACE divisions. */
 #define _GNU_SOURCE
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 #include "support.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Options and sector codes: what users type is checked, and named back in
  * the error when it is wrong. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * longitude/latitude and in projected input, two firms, duplicates, across
  * the antimeridian and near the poles. */
 #define _GNU_SOURCE
-#include "fc_internal.h" /* before check_main.h: its random numbers */
+#include "pipeline/pipeline.h" /* before check_main.h: its random numbers */
 #include "check_main.h"
 #include "support.h"
 

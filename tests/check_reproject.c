@@ -2,7 +2,7 @@
 /* The working CRS: projected inputs kept, geographic ones given a local
  * equidistant projection whose distances are checked against PROJ's
  * geodesic (GeographicLib) distances on the ellipsoid. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 #include "check_main.h"
 
 #include <geodesic.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Regions, location quotients and the Monte Carlo significance of clusters,
  * on cases small enough to compute by hand. */
-#include "fc_internal.h"
-#include "null_bound.h"
+#include "pipeline/pipeline.h"
+#include "core/null_bound.h"
 #include "check_main.h"
 #include "support.h"
 

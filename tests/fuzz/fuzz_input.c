@@ -4,7 +4,7 @@
  * parser; the rest is its input. Built for libFuzzer with
  * -DFIRMCLUST_FUZZ=ON (clang); replay.c runs the committed corpus through
  * it in every test run. */
-#include "fc_internal.h"
+#include "pipeline/pipeline.h"
 
 #include <stdlib.h>
 #include <string.h>
