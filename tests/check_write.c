@@ -4,6 +4,7 @@
  * replaced without --overwrite, nothing half-written after a failure, a
  * full disk, Ctrl-C, SIGTERM, SIGKILL or a concurrent run. */
 #define _GNU_SOURCE
+#include "io/io.h"
 #include "check_main.h"
 #include "support.h"
 
@@ -463,6 +464,39 @@ START_TEST(shapefile_text_cut_on_a_character)
 }
 END_TEST
 
+/* Issue 27: the clusters layer's fields are described in the GeoPackage
+ * (gpkg_data_columns, the Schema extension) from the same schema that made
+ * them: one row a field, in the layer's order, titles and descriptions. */
+START_TEST(fields_described_in_the_geopackage)
+{
+    char regions[600];
+    snprintf(regions, sizeof regions, "%s/fixtures/kz/kaz_admbnda_adm1_2024.shp", src);
+    ck_assert_int_eq(run(MAIN_JOB " --regions '%s' -q", firms, "out.gpkg", regions), 0);
+    GDALDatasetH ds = open_vector(in_dir("out.gpkg"));
+    OGRFeatureDefnH defn = OGR_L_GetLayerDefn(layer(ds, "clusters"));
+    OGRLayerH rows = GDALDatasetExecuteSQL(
+        ds, "SELECT column_name, title, description FROM gpkg_data_columns WHERE table_name = "
+            "'clusters' ORDER BY rowid", NULL, NULL);
+    ck_assert_ptr_nonnull(rows);
+    ck_assert_int_eq(OGR_L_GetFeatureCount(rows, TRUE), OGR_FD_GetFieldCount(defn));
+    int k = 0;
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(rows))) {
+        const char *column = OGR_F_GetFieldAsString(f, 0);
+        ck_assert_str_eq(column, OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, k++)));
+        const fc_field *d = fc_cluster_schema();
+        while (d->name && strcmp(d->name, column) != 0)
+            d++;
+        ck_assert_ptr_nonnull(d->name);
+        ck_assert_str_eq(OGR_F_GetFieldAsString(f, 1), d->title);
+        ck_assert_str_eq(OGR_F_GetFieldAsString(f, 2), d->description);
+        OGR_F_Destroy(f);
+    }
+    GDALDatasetReleaseResultSet(ds, rows);
+    GDALClose(ds);
+}
+END_TEST
+
 /* Cancels at the last moment a run asks: just before its output goes into
  * place. */
 static int cancel_at_the_end(double complete, const char *message, void *arg)
@@ -811,6 +845,7 @@ static Suite *write_suite(void)
     tcase_add_test(tc, overwrite_replaces_only_what_firmclust_wrote);
     tcase_add_test(tc, cancel_at_the_end_keeps_the_old_output);
     tcase_add_test(tc, shapefile_text_cut_on_a_character);
+    tcase_add_test(tc, fields_described_in_the_geopackage);
     tcase_add_test(tc, output_never_replaces_input);
     tcase_add_test(tc, shapefile_directory_with_cpg_and_prj);
     tcase_add_test(tc, geojson_directory);

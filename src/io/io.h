@@ -401,6 +401,32 @@ typedef struct fc_findings {
     size_t *firm_rows;              /* the writer puts the firms layer's row count here */
 } fc_findings;
 
+/* ---- schema.c: a layer's fields, one row each ------------------------------ */
+
+/* A field of an output layer: its name and type, a short title (the name
+ * GeoPackage readers show) and a description, whether the run has it
+ * (present NULL: always) and how row i fills it (k: its index in the
+ * layer). A schema ends with a row whose name is NULL. */
+typedef struct fc_field {
+    const char *name;
+    OGRFieldType type;
+    const char *title;
+    const char *description;
+    bool (*present)(const fc_findings *r);
+    void (*fill)(OGRFeatureH f, int k, const fc_findings *r, size_t i);
+} fc_field;
+/* The clusters layer's schema. */
+const fc_field *fc_cluster_schema(void);
+/* The fields of the schema that the run has, in its order. */
+int fc_schema_add_fields(fc_context *ctx, OGRLayerH l, const fc_field *schema,
+                         const fc_findings *r);
+/* Fills row i's fields, in the order fc_schema_add_fields() made them. */
+void fc_schema_fill(OGRFeatureH f, const fc_field *schema, const fc_findings *r, size_t i);
+/* In a GeoPackage: each field's title and description in gpkg_data_columns
+ * (the Schema extension, registered in gpkg_extensions). Elsewhere nothing. */
+int fc_schema_describe(fc_context *ctx, GDALDatasetH ds, const char *layer, const fc_field *schema,
+                       const fc_findings *r);
+
 /* ---- output.c ----------------------------------------------------------- */
 
 /* An output being written under a temporary name. */

@@ -43,19 +43,6 @@ OGRLayerH fc_layer_create(fc_context *ctx, GDALDatasetH ds, const char *name,
     return l;
 }
 
-int fc_field_add(fc_context *ctx, OGRLayerH l, const char *name, OGRFieldType type, int width)
-{
-    OGRFieldDefnH f = OGR_Fld_Create(name, type);
-    if (width)
-        OGR_Fld_SetWidth(f, width);
-    OGRErr err = OGR_L_CreateField(l, f, TRUE);
-    OGR_Fld_Destroy(f);
-    if (err != OGRERR_NONE)
-        return fc_error_gdal(ctx, FC_EIO, "cannot create field %s in layer %s", name,
-                             OGR_L_GetName(l));
-    return FC_OK;
-}
-
 /* ---- text that fits the format ------------------------------------------ */
 
 /* A DBF text field (Shapefile) holds 254 bytes. GDAL cuts longer text
@@ -295,49 +282,14 @@ static OGRGeometryH move_polygon(const polygon_mover *m, const unsigned char *wk
     return OGR_G_ForceToMultiPolygon(g);
 }
 
-/* The clusters layer's fields, as the run has them. */
-static int add_cluster_fields(fc_context *ctx, OGRLayerH l, const fc_findings *r)
-{
-    const fc_cluster_table *t = r->clusters;
-    int status;
-    if ((status = fc_field_add(ctx, l, "cluster_id", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
-        (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
-        (t->top_sectors && ((status = fc_field_add(ctx, l, "n_sectors", OFTInteger, 0)) ||
-                            (status = fc_field_add(ctx, l, "top_sects", OFTString, 0)) ||
-                            (status = fc_field_add(ctx, l, "diversity", OFTReal, 0)))) ||
-        (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "n_core", OFTInteger, 0)) ||
-        (r->sector_eps_m && (status = fc_field_add(ctx, l, "eps", OFTReal, 0))) ||
-        (r->hdbscan && ((status = fc_field_add(ctx, l, "stability", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "birth_m", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "death_m", OFTReal, 0)))) ||
-        (t->weight && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
-        (status = fc_field_add(ctx, l, "area_km2", OFTReal, 0)) ||
-        (status = fc_field_add(ctx, l, "density", OFTReal, 0)) ||
-        (status = fc_field_add(ctx, l, "sect_share", OFTReal, 0)) ||
-        (t->weight_share && (status = fc_field_add(ctx, l, "wgt_share", OFTReal, 0))) ||
-        (r->regions && ((status = fc_field_add(ctx, l, "region", OFTString, 0)) ||
-                        (status = fc_field_add(ctx, l, "reg_share", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "n_regions", OFTInteger, 0)) ||
-                        (status = fc_field_add(ctx, l, "region_lq", OFTReal, 0)))) ||
-        (t->p_value && ((status = fc_field_add(ctx, l, "p_value", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "q_value", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "runs", OFTInteger, 0)))) ||
-        (t->n_inst && ((status = fc_field_add(ctx, l, "n_inst", OFTInteger, 0)) ||
-                       (r->institutions->has_types &&
-                        (status = fc_field_add(ctx, l, "inst_types", OFTString, 0))))))
-        return status;
-    return FC_OK;
-}
-
 int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_cluster_table *t = r->clusters;
     OGRLayerH l = fc_layer_create(ctx, ds, "clusters", r->out_srs, wkbMultiPolygon, false);
     if (!l)
         return FC_EIO;
-    int status = add_cluster_fields(ctx, l, r);
+    const fc_field *schema = fc_cluster_schema();
+    int status = fc_schema_add_fields(ctx, l, schema, r);
     if (status != FC_OK)
         return status;
     polygon_mover mover;
@@ -358,54 +310,7 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             break;
         }
         OGRFeatureH f = OGR_F_Create(defn);
-        int k = 0;
-        OGR_F_SetFieldInteger(f, k++, (int)(i + 1));
-        OGR_F_SetFieldString(f, k++, r->firms->sector_codes[t->sector[i]]);
-        if (r->firms->sector_names) {
-            if (r->firms->sector_names[t->sector[i]])
-                OGR_F_SetFieldString(f, k, r->firms->sector_names[t->sector[i]]);
-            k++;
-        }
-        if (t->top_sectors) { /* a group's cluster: its mix of sectors */
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_sectors[i]);
-            OGR_F_SetFieldString(f, k++, t->top_sectors[i]);
-            OGR_F_SetFieldDouble(f, k++, t->diversity[i]);
-        }
-        OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_firms[i]);
-        OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_core[i]);
-        if (r->sector_eps_m)
-            OGR_F_SetFieldDouble(f, k++, r->sector_eps_m[t->sector[i]]);
-        if (r->hdbscan) { /* an infinite stability (firms at one spot) is NULL */
-            const fc_hdbscan_cluster *h = &r->hdbscan[i];
-            set_double(f, k++, isinf(h->stability) ? NAN : h->stability);
-            OGR_F_SetFieldDouble(f, k++, h->birth);
-            OGR_F_SetFieldDouble(f, k++, h->death);
-        }
-        if (t->weight)
-            OGR_F_SetFieldDouble(f, k++, t->weight[i]);
-        OGR_F_SetFieldDouble(f, k++, t->area_km2[i]);
-        set_double(f, k++, t->area_km2[i] > 0 ? (double)t->n_firms[i] / t->area_km2[i] : NAN);
-        set_double(f, k++, t->sector_share[i]);
-        if (t->weight_share)
-            set_double(f, k++, t->weight_share[i]);
-        if (r->regions) {
-            if (t->region[i] >= 0)
-                OGR_F_SetFieldString(f, k, r->regions->names[t->region[i]]);
-            k++;
-            set_double(f, k++, t->region_share[i]);
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_regions[i]);
-            set_double(f, k++, t->region_lq[i]);
-        }
-        if (t->p_value) {
-            OGR_F_SetFieldDouble(f, k++, t->p_value[i]);
-            OGR_F_SetFieldDouble(f, k++, t->q_value[i]);
-            OGR_F_SetFieldInteger(f, k++, t->runs[i]);
-        }
-        if (t->n_inst) {
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)t->n_inst[i]);
-            if (r->institutions->has_types)
-                OGR_F_SetFieldString(f, k++, t->inst_types[i]);
-        }
+        fc_schema_fill(f, schema, r, i);
         OGR_F_SetGeometryDirectly(f, g);
         fc_text_fit_feature(&fit, f);
         if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
@@ -417,6 +322,8 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         status = fc_batch_end(ctx, ds, in_tx);
     fc_text_fit_end(ctx, &fit);
     mover_free(&mover);
+    if (status == FC_OK)
+        status = fc_schema_describe(ctx, ds, "clusters", schema, r);
     return status;
 }
 
