@@ -415,8 +415,12 @@ typedef struct fc_field {
     bool (*present)(const fc_findings *r);
     void (*fill)(OGRFeatureH f, int k, const fc_findings *r, size_t i);
 } fc_field;
-/* The clusters layer's schema. */
+/* The schemas of the clusters, regions and institutions layers and of
+ * the colocation table. */
 const fc_field *fc_cluster_schema(void);
+const fc_field *fc_region_schema(void);
+const fc_field *fc_colocation_schema(void);
+const fc_field *fc_institution_schema(void);
 /* The fields of the schema that the run has, in its order. */
 int fc_schema_add_fields(fc_context *ctx, OGRLayerH l, const fc_field *schema,
                          const fc_findings *r);

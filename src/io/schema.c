@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The clusters layer's schema: one row a field, with its name, type, title,
+/* The output layers' schemas: one row a field, with its name, type, title,
  * description, when the run has it and how a cluster fills it. The writer
  * (write.c) makes the layer's fields and fills them from it; the GeoPackage
  * gets each field's title and description in gpkg_data_columns (so that
@@ -162,6 +162,156 @@ static const fc_field cluster_fields[] = {
 };
 
 const fc_field *fc_cluster_schema(void) { return cluster_fields; }
+
+/* ---- the regions layer: one row a region and sector (row = region *
+ * sectors + sector) ------------------------------------------------------- */
+
+static bool region_weights(const fc_findings *r) { return r->stats->w != NULL; }
+
+#define FILL(name) static void name(OGRFeatureH f, int k, const fc_findings *r, size_t i)
+#define ST (r->stats)
+#define G (i / ST->n_sectors)
+#define S (i % ST->n_sectors)
+
+FILL(fill_region_name) { OGR_F_SetFieldString(f, k, r->regions->names[G]); }
+FILL(fill_region_sector) { OGR_F_SetFieldString(f, k, r->firms->sector_codes[S]); }
+FILL(fill_region_sect_name)
+{
+    if (r->firms->sector_names[S]) /* so that a filter by sector reads its name */
+        OGR_F_SetFieldString(f, k, r->firms->sector_names[S]);
+}
+FILL(fill_region_n) { OGR_F_SetFieldInteger64(f, k, (GIntBig)ST->n[i]); }
+FILL(fill_region_w) { OGR_F_SetFieldDouble(f, k, ST->w[i]); }
+FILL(fill_region_share)
+{
+    set_nullable(f, k, ST->n_region[G] ? (double)ST->n[i] / (double)ST->n_region[G] : NAN);
+}
+FILL(fill_region_lq_firms) { set_nullable(f, k, fc_lq(ST, G, S)); }
+FILL(fill_region_lq_weight) { set_nullable(f, k, fc_lq_weight(ST, G, S)); }
+
+#undef S
+#undef G
+#undef ST
+
+static const fc_field region_fields[] = {
+    {"region", OFTString, "region", "the region's name (--region-field)", NULL, fill_region_name},
+    {"sector", OFTString, "sector", "the sector code (after --sector-digits)", NULL,
+     fill_region_sector},
+    {"sect_name", OFTString, "sector name", "what the code means", named, fill_region_sect_name},
+    {"n_firms", OFTInteger, "firms", "the sector's firms in the region", NULL, fill_region_n},
+    {"weight", OFTReal, "weight", "with --weight-field: their summed weight", region_weights,
+     fill_region_w},
+    {"share", OFTReal, "share of region", "the sector's share of the region's firms", NULL,
+     fill_region_share},
+    {"lq", OFTReal, "location quotient",
+     "location quotient by firms: (the sector's firms in the region / the region's firms) / "
+     "(the sector's firms / all firms in a region); NULL where undefined",
+     NULL, fill_region_lq_firms},
+    {"lq_weight", OFTReal, "location quotient by weight",
+     "with --weight-field: the same quotient by weight", region_weights, fill_region_lq_weight},
+    {NULL, OFTInteger, NULL, NULL, NULL, NULL},
+};
+
+const fc_field *fc_region_schema(void) { return region_fields; }
+
+/* ---- the colocation table: one row an ordered pair (row = a * sectors + b) */
+
+static bool coloc_named(const fc_findings *r) { return r->colocation->names != NULL; }
+static bool coloc_tested(const fc_findings *r) { return r->colocation->p_value != NULL; }
+
+#define C (r->colocation)
+#define A (i / C->n_sectors)
+#define B (i % C->n_sectors)
+
+FILL(fill_sector_a) { OGR_F_SetFieldString(f, k, C->codes[A]); }
+FILL(fill_sector_b) { OGR_F_SetFieldString(f, k, C->codes[B]); }
+FILL(fill_name_a)
+{
+    if (C->names[A])
+        OGR_F_SetFieldString(f, k, C->names[A]);
+}
+FILL(fill_name_b)
+{
+    if (C->names[B])
+        OGR_F_SetFieldString(f, k, C->names[B]);
+}
+FILL(fill_n_a) { OGR_F_SetFieldInteger64(f, k, (GIntBig)C->n_firms[A]); }
+FILL(fill_n_b) { OGR_F_SetFieldInteger64(f, k, (GIntBig)C->n_firms[B]); }
+FILL(fill_n_a_near) { OGR_F_SetFieldInteger64(f, k, (GIntBig)C->n_with[A]); }
+FILL(fill_clq) { set_nullable(f, k, C->clq[i]); }
+FILL(fill_coloc_p) { set_nullable(f, k, C->p_value[i]); }
+FILL(fill_coloc_q) { set_nullable(f, k, C->q_value[i]); }
+
+#undef B
+#undef A
+#undef C
+
+static const fc_field colocation_fields[] = {
+    {"sector_a", OFTString, "sector A", "the first sector of the pair", NULL, fill_sector_a},
+    {"sector_b", OFTString, "sector B", "the second sector of the pair", NULL, fill_sector_b},
+    {"name_a", OFTString, "name of A", "what sector A's code means", coloc_named, fill_name_a},
+    {"name_b", OFTString, "name of B", "what sector B's code means", coloc_named, fill_name_b},
+    {"n_a", OFTInteger, "firms of A", "sector A's firms", NULL, fill_n_a},
+    {"n_b", OFTInteger, "firms of B", "sector B's firms", NULL, fill_n_b},
+    {"n_a_near", OFTInteger, "firms of A with neighbours",
+     "firms of A with at least one firm within eps", NULL, fill_n_a_near},
+    {"clq", OFTReal, "co-location quotient",
+     "CLQ(A -> B), Leslie and Kronenfeld's: how much more often B's firms are among the "
+     "neighbours of A's firms than B's share of all firms; NULL where undefined",
+     NULL, fill_clq},
+    {"p_value", OFTReal, "p-value",
+     "one-sided p-value of the CLQ under the null model (sectors shuffled), where tested",
+     coloc_tested, fill_coloc_p},
+    {"q_value", OFTReal, "q-value", "Benjamini-Hochberg q-value over the pairs with a p-value",
+     coloc_tested, fill_coloc_q},
+    {NULL, OFTInteger, NULL, NULL, NULL, NULL},
+};
+
+const fc_field *fc_colocation_schema(void) { return colocation_fields; }
+
+/* ---- the institutions layer: one row an institution ------------------------ */
+
+static bool inst_named(const fc_findings *r) { return r->institutions->has_names; }
+static bool inst_typed(const fc_findings *r) { return r->institutions->has_types; }
+
+#define IN (r->institutions)
+
+FILL(fill_inst_id) { OGR_F_SetFieldInteger64(f, k, (GIntBig)(i + 1)); }
+FILL(fill_inst_name)
+{
+    if (IN->names[i])
+        OGR_F_SetFieldString(f, k, IN->names[i]);
+}
+FILL(fill_inst_type)
+{
+    if (IN->type[i] >= 0)
+        OGR_F_SetFieldString(f, k, IN->types[IN->type[i]]);
+}
+FILL(fill_inst_nearest)
+{
+    if (IN->nearest[i] >= 0)
+        OGR_F_SetFieldInteger(f, k, IN->nearest[i] + 1);
+}
+FILL(fill_inst_dist) { set_nullable(f, k, IN->distance_m[i]); }
+
+#undef IN
+#undef FILL
+
+static const fc_field institution_fields[] = {
+    {"inst_id", OFTInteger, "institution", "1, 2, ... in the order of the institutions' file",
+     NULL, fill_inst_id},
+    {"name", OFTString, "name", "its name, where the file has a 'name' field", inst_named,
+     fill_inst_name},
+    {"type", OFTString, "type", "its type (--institution-field)", inst_typed, fill_inst_type},
+    {"nearest", OFTInteger, "nearest cluster",
+     "the cluster_id of its nearest clustered firm, within 10 eps; NULL: none", NULL,
+     fill_inst_nearest},
+    {"dist_m", OFTReal, "distance (m)", "the distance to that firm, in metres", NULL,
+     fill_inst_dist},
+    {NULL, OFTInteger, NULL, NULL, NULL, NULL},
+};
+
+const fc_field *fc_institution_schema(void) { return institution_fields; }
 
 /* ---- what a schema gives ------------------------------------------------- */
 

@@ -141,15 +141,6 @@ OGRCoordinateTransformationH fc_transform_or_null(OGRSpatialReferenceH from,
     return ct;
 }
 
-/* Sets a double field, or NULL where the value is undefined (NaN). */
-static void set_double(OGRFeatureH f, int field, double v)
-{
-    if (isnan(v))
-        OGR_F_SetFieldNull(f, field);
-    else
-        OGR_F_SetFieldDouble(f, field, v);
-}
-
 /* Moves polygons from one CRS to another. A cluster polygon across the
  * antimeridian (its longitudes in the output's geographic CRS spread over
  * more than 180 degrees, which no cluster does) is cut there: its
@@ -330,21 +321,13 @@ int fc_write_clusters(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
 {
     const fc_colocation *c = r->colocation;
-    char **codes = c->codes, **names = c->names;
+    char **codes = c->codes;
     OGRLayerH l = fc_layer_create(ctx, ds, "colocation", NULL, wkbNone, false);
     if (!l)
         return FC_EIO;
-    int status;
-    if ((status = fc_field_add(ctx, l, "sector_a", OFTString, 0)) ||
-        (status = fc_field_add(ctx, l, "sector_b", OFTString, 0)) ||
-        (names && (status = fc_field_add(ctx, l, "name_a", OFTString, 0))) ||
-        (names && (status = fc_field_add(ctx, l, "name_b", OFTString, 0))) ||
-        (status = fc_field_add(ctx, l, "n_a", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "n_b", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "n_a_near", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "clq", OFTReal, 0)) ||
-        (c->p_value && ((status = fc_field_add(ctx, l, "p_value", OFTReal, 0)) ||
-                        (status = fc_field_add(ctx, l, "q_value", OFTReal, 0)))))
+    const fc_field *schema = fc_colocation_schema();
+    int status = fc_schema_add_fields(ctx, l, schema, r);
+    if (status != FC_OK)
         return status;
     OGRFeatureDefnH defn = OGR_L_GetLayerDefn(l);
     const size_t S = c->n_sectors;
@@ -354,20 +337,7 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
             if ((status = fc_batch_step(ctx, ds, a * S + b, &in_tx)) != FC_OK)
                 break;
             OGRFeatureH f = OGR_F_Create(defn);
-            int k = 0;
-            OGR_F_SetFieldString(f, k++, codes[a]);
-            OGR_F_SetFieldString(f, k++, codes[b]);
-            for (int side = 0; names && side < 2; side++, k++)
-                if (names[side ? b : a])
-                    OGR_F_SetFieldString(f, k, names[side ? b : a]);
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[a]);
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_firms[b]);
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)c->n_with[a]);
-            set_double(f, k++, c->clq[a * S + b]);
-            if (c->p_value) {
-                set_double(f, k++, c->p_value[a * S + b]);
-                set_double(f, k++, c->q_value[a * S + b]);
-            }
+            fc_schema_fill(f, schema, r, a * S + b);
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
                 status = fc_error_gdal(ctx, FC_EIO, "%s: cannot write the co-location of %s and %s",
                                        GDALGetDescription(ds), codes[a], codes[b]);
@@ -375,6 +345,8 @@ int fc_write_colocation(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         }
     if (status == FC_OK)
         status = fc_batch_end(ctx, ds, in_tx);
+    if (status == FC_OK)
+        status = fc_schema_describe(ctx, ds, "colocation", schema, r);
     return status;
 }
 
@@ -384,12 +356,9 @@ int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r
     OGRLayerH l = fc_layer_create(ctx, ds, "institutions", r->out_srs, wkbPoint, false);
     if (!l)
         return FC_EIO;
-    int status;
-    if ((status = fc_field_add(ctx, l, "inst_id", OFTInteger, 0)) ||
-        (in->has_names && (status = fc_field_add(ctx, l, "name", OFTString, 0))) ||
-        (in->has_types && (status = fc_field_add(ctx, l, "type", OFTString, 0))) ||
-        (status = fc_field_add(ctx, l, "nearest", OFTInteger, 0)) ||
-        (status = fc_field_add(ctx, l, "dist_m", OFTReal, 0)))
+    const fc_field *schema = fc_institution_schema();
+    int status = fc_schema_add_fields(ctx, l, schema, r);
+    if (status != FC_OK)
         return status;
     bool failed;
     OGRCoordinateTransformationH ct = fc_transform_or_null(r->firms->srs, r->out_srs, &failed);
@@ -400,22 +369,7 @@ int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r
     fc_text_fit_init(&fit, ds, l);
     for (size_t i = 0; i < in->n && status == FC_OK; i++) {
         OGRFeatureH f = OGR_F_Create(defn);
-        int k = 0;
-        OGR_F_SetFieldInteger64(f, k++, (GIntBig)(i + 1));
-        if (in->has_names) {
-            if (in->names[i])
-                OGR_F_SetFieldString(f, k, in->names[i]);
-            k++;
-        }
-        if (in->has_types) {
-            if (in->type[i] >= 0)
-                OGR_F_SetFieldString(f, k, in->types[in->type[i]]);
-            k++;
-        }
-        if (in->nearest[i] >= 0)
-            OGR_F_SetFieldInteger(f, k, in->nearest[i] + 1);
-        k++;
-        set_double(f, k++, in->distance_m[i]);
+        fc_schema_fill(f, schema, r, i);
         double x = in->x[i], y = in->y[i], z = 0;
         if (ct && !OCTTransform(ct, 1, &x, &y, &z))
             status = fc_error_gdal(ctx, FC_ECRS, "cannot transform institution %zu", i + 1);
@@ -431,6 +385,8 @@ int fc_write_institutions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r
     fc_text_fit_end(ctx, &fit);
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
+    if (status == FC_OK)
+        status = fc_schema_describe(ctx, ds, "institutions", schema, r);
     return status;
 }
 
@@ -440,15 +396,9 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
     OGRLayerH l = fc_layer_create(ctx, ds, "regions", r->out_srs, wkbMultiPolygon, false);
     if (!l)
         return FC_EIO;
-    int status;
-    if ((status = fc_field_add(ctx, l, "region", OFTString, 0)) ||
-        (status = fc_field_add(ctx, l, "sector", OFTString, 0)) ||
-        (r->firms->sector_names && (status = fc_field_add(ctx, l, "sect_name", OFTString, 0))) ||
-        (status = fc_field_add(ctx, l, "n_firms", OFTInteger, 0)) ||
-        (st->w && (status = fc_field_add(ctx, l, "weight", OFTReal, 0))) ||
-        (status = fc_field_add(ctx, l, "share", OFTReal, 0)) ||
-        (status = fc_field_add(ctx, l, "lq", OFTReal, 0)) ||
-        (st->w && (status = fc_field_add(ctx, l, "lq_weight", OFTReal, 0))))
+    const fc_field *schema = fc_region_schema();
+    int status = fc_schema_add_fields(ctx, l, schema, r);
+    if (status != FC_OK)
         return status;
     polygon_mover mover;
     if ((status = mover_init(ctx, &mover, r->firms->srs, r->out_srs, false)) != FC_OK)
@@ -472,23 +422,8 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
                                        r->regions->names[g]);
                 break;
             }
-            size_t cell = g * st->n_sectors + s;
             OGRFeatureH f = OGR_F_Create(defn);
-            int k = 0;
-            OGR_F_SetFieldString(f, k++, r->regions->names[g]);
-            OGR_F_SetFieldString(f, k++, r->firms->sector_codes[s]);
-            if (r->firms->sector_names) { /* so that a filter by sector reads its name */
-                if (r->firms->sector_names[s])
-                    OGR_F_SetFieldString(f, k, r->firms->sector_names[s]);
-                k++;
-            }
-            OGR_F_SetFieldInteger64(f, k++, (GIntBig)st->n[cell]);
-            if (st->w)
-                OGR_F_SetFieldDouble(f, k++, st->w[cell]);
-            set_double(f, k++, st->n_region[g] ? (double)st->n[cell] / (double)st->n_region[g] : NAN);
-            set_double(f, k++, fc_lq(st, g, s));
-            if (st->w)
-                set_double(f, k++, fc_lq_weight(st, g, s));
+            fc_schema_fill(f, schema, r, g * st->n_sectors + s);
             OGR_F_SetGeometryDirectly(f, geom);
             fc_text_fit_feature(&fit, f);
             if (OGR_L_CreateFeature(l, f) != OGRERR_NONE)
@@ -502,5 +437,7 @@ int fc_write_regions(fc_context *ctx, GDALDatasetH ds, const fc_findings *r)
         status = fc_batch_end(ctx, ds, in_tx);
     fc_text_fit_end(ctx, &fit);
     mover_free(&mover);
+    if (status == FC_OK)
+        status = fc_schema_describe(ctx, ds, "regions", schema, r);
     return status;
 }
