@@ -443,19 +443,51 @@ char *fc_style_institutions(const char *label_field)
     return finish(out, &buf);
 }
 
+/* The style with the schema's titles as QGIS's field aliases (the "Fields"
+ * style category), so that the attribute table and forms say "share in
+ * region" for reg_share; qml is freed. NULL when out of memory. */
+static char *with_aliases(char *qml, const fc_field *schema, const fc_findings *r)
+{
+    static const char old_head[] = "styleCategories=\"Symbology|Labeling\"";
+    char *head = qml ? strstr(qml, old_head) : NULL, *end = qml ? strstr(qml, "</qgis>") : NULL;
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = head && end ? open_memstream(&buf, &size) : NULL;
+    if (!out) {
+        free(qml);
+        return NULL;
+    }
+    fprintf(out, "%.*sstyleCategories=\"Symbology|Labeling|Fields\"%.*s  <aliases>\n",
+            (int)(head - qml), qml, (int)(end - head - (sizeof old_head - 1)),
+            head + sizeof old_head - 1);
+    int k = 0;
+    for (const fc_field *d = schema; d->name; d++)
+        if (!d->present || d->present(r)) {
+            fprintf(out, "    <alias field=\"%s\" index=\"%d\" name=\"", d->name, k++);
+            xml_text(out, d->title);
+            fputs("\"/>\n", out);
+        }
+    fprintf(out, "  </aliases>\n%s", end);
+    free(qml);
+    return finish(out, &buf);
+}
+
 int fc_write_styles(fc_context *ctx, const fc_output *out, GDALDatasetH ds, const fc_findings *r)
 {
     const char *layers[4] = {"clusters", "firms"};
-    char *qml[4] = {fc_style_clusters(r->firms, r->clusters), fc_style_firms()};
+    char *qml[4] = {with_aliases(fc_style_clusters(r->firms, r->clusters), fc_cluster_schema(), r),
+                    fc_style_firms()};
     int n = 2, status = FC_OK;
     if (r->regions) {
         layers[n] = "regions";
-        qml[n++] = fc_style_regions();
+        qml[n++] = with_aliases(fc_style_regions(), fc_region_schema(), r);
     }
     if (r->institutions) {
         const fc_institutions *in = r->institutions;
         layers[n] = "institutions";
-        qml[n++] = fc_style_institutions(in->has_names ? "name" : in->has_types ? "type" : NULL);
+        qml[n++] = with_aliases(
+            fc_style_institutions(in->has_names ? "name" : in->has_types ? "type" : NULL),
+            fc_institution_schema(), r);
     }
     for (int i = 0; i < n; i++)
         if (!qml[i])

@@ -133,6 +133,10 @@ def checks(work):
                 check(f"{fmt} clusters: a category per sector", categories == sectors,
                       f"{categories} != {sectors}")
                 check(f"{fmt} clusters: categorised by sector", r.classAttribute() == "sector")
+            # the schema's titles are the fields' aliases (issue 27)
+            if "reg_share" in clusters.fields().names():
+                alias = clusters.attributeAlias(clusters.fields().indexOf("reg_share"))
+                check(f"{fmt} clusters: reg_share's alias", alias == "share in region", alias)
             check(f"{fmt} clusters: labels", clusters.labelsEnabled())
             if clusters.labelsEnabled():  # the largest clusters are labelled first
                 settings = QgsPalLayerSettings(clusters.labeling().settings())  # a copy
