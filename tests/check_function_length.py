@@ -3,7 +3,8 @@
 """Every function in src/ stays under 100 lines (issue 12): a long function
 is cut along the pipeline's own stages instead. A function here starts with
 a line that is only "{" after its signature, and ends with the next line
-that is only "}" (the project's clang-format style).
+that is only "}" (the project's clang-format style). And every file of src/
+stays under 900 lines (issue 27).
 
     python3 check_function_length.py SOURCE_DIR
 """
@@ -12,6 +13,7 @@ import re
 import sys
 
 LIMIT = 100
+FILE_LIMIT = 900
 
 
 def functions(path):
@@ -40,10 +42,18 @@ def main():
             count += 1
             if length >= LIMIT:
                 long_ones.append(f"{path.relative_to(root)}:{line + 1}: {name} has {length} lines")
-    for message in long_ones:
+    # and no file of the library or the tool of FILE_LIMIT lines or more (issue 27)
+    big_files = []
+    for path in sorted(list(root.glob("src/**/*.c")) + list(root.glob("src/**/*.h"))):
+        with open(path, encoding="utf-8") as f:
+            n_lines = sum(1 for _ in f)
+        if n_lines >= FILE_LIMIT:
+            big_files.append(f"{path.relative_to(root)}: {n_lines} lines")
+    for message in long_ones + big_files:
         print(message)
-    print(f"function length: {count} functions, {len(long_ones)} of {LIMIT} lines or more")
-    return 1 if long_ones or count == 0 else 0
+    print(f"function length: {count} functions, {len(long_ones)} of {LIMIT} lines or more; "
+          f"{len(big_files)} files of {FILE_LIMIT} lines or more")
+    return 1 if long_ones or big_files or count == 0 else 0
 
 
 if __name__ == "__main__":
