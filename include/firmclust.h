@@ -163,6 +163,12 @@ enum fc_distance {
 };
 
 typedef struct fc_dbscan_params {
+    /** sizeof(fc_dbscan_params) as the caller was compiled with, so that a
+     *  later library, whose struct has more fields at its end, reads only
+     *  those the caller has and takes 0 for the others; 0 stands for this
+     *  version's size (designated initializers may leave it out). A size
+     *  larger than the library's fails with FC_EINVAL. */
+    size_t struct_size;
     /** Neighbourhood radius: in the unit of x and y (planar), or in metres
      *  (geodesic). Distance <= eps counts. */
     double eps;
@@ -225,6 +231,8 @@ enum fc_cluster_selection {
 };
 
 typedef struct fc_hdbscan_params {
+    /** As in fc_dbscan_params: sizeof(fc_hdbscan_params) as compiled, or 0. */
+    size_t struct_size;
     /** The fewest points a cluster may have (at least 2). */
     size_t min_cluster_size;
     /** A point's core distance is the distance to its min_samples-th

@@ -6,6 +6,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,39 @@ START_TEST(three_in_a_row)
     ck_assert_int_eq(c[0], 0);
     ck_assert_int_eq(c[1], 0);
     ck_assert_int_eq(c[2], 0);
+}
+END_TEST
+
+/* Issue 27: the parameter structs carry their size, so that a later
+ * library reads of an older caller's struct only what it has. */
+START_TEST(params_carry_their_size)
+{
+    double x[] = {0, 1, 2}, y[] = {0, 0, 0};
+    int32_t c[3];
+    uint8_t r[3];
+    size_t k;
+    fc_dbscan_params full = {.struct_size = sizeof full, .eps = 1, .min_pts = 3, .threads = 1};
+    ck_assert_int_eq(fc_dbscan(ctx, 3, x, y, NULL, &full, c, r, &k), FC_OK);
+    ck_assert_uint_eq(k, 1);
+    /* an older caller's, that ends before distance: the rest is read as 0
+     * (planar, one thread a core), never from beyond what it has */
+    fc_dbscan_params older = full;
+    older.struct_size = offsetof(fc_dbscan_params, distance);
+    older.distance = 42; /* an unknown kind, were it read */
+    ck_assert_int_eq(fc_dbscan(ctx, 3, x, y, NULL, &older, c, r, &k), FC_OK);
+    ck_assert_uint_eq(k, 1);
+    ck_assert_int_eq(r[1], FC_ROLE_CORE);
+    /* a newer caller's, larger than this library knows */
+    fc_dbscan_params newer = full;
+    newer.struct_size = sizeof newer + 8;
+    ck_assert_int_eq(fc_dbscan(ctx, 3, x, y, NULL, &newer, c, r, &k), FC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fc_errmsg(ctx), "fc_dbscan_params of"));
+    fc_hdbscan_params hp = {.struct_size = sizeof hp + 1, .min_cluster_size = 2};
+    fc_hdbscan_labels labels = {.cluster = c};
+    ck_assert_int_eq(fc_hdbscan(ctx, 3, x, y, NULL, &hp, &labels, NULL, &k), FC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(fc_errmsg(ctx), "fc_hdbscan_params of"));
+    hp.struct_size = 0; /* this version's */
+    ck_assert_int_eq(fc_hdbscan(ctx, 3, x, y, NULL, &hp, &labels, NULL, &k), FC_OK);
 }
 END_TEST
 
@@ -412,6 +446,7 @@ static Suite *dbscan_suite(void)
     TCase *small = fc_tcase("small");
     tcase_add_checked_fixture(small, setup, teardown);
     tcase_add_test(small, three_in_a_row);
+    tcase_add_test(small, params_carry_their_size);
     tcase_add_test(small, exactly_eps_counts);
     tcase_add_test(small, groups_never_mix);
     tcase_add_test(small, border_tie_goes_to_first_core_in_input);

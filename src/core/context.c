@@ -151,3 +151,17 @@ double fc_seconds_since(const struct timespec *t0)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
 }
+
+int fc_struct_in(fc_context *ctx, const void *given, size_t given_size, void *out, size_t size,
+                 const char *what)
+{
+    if (given_size == 0)
+        given_size = size;
+    if (given_size > size)
+        return fc_error(ctx, FC_EINVAL,
+                        "%s of %zu bytes, from a newer firmclust: this one knows %zu bytes of it",
+                        what, given_size, size);
+    memset(out, 0, size);
+    memcpy(out, given, given_size);
+    return FC_OK;
+}

@@ -54,6 +54,12 @@ int fc_progress(fc_context *ctx, double complete, const char *message);
 int fc_progress_again(fc_context *ctx);
 /* Starts a stage that covers [lo, hi] of the whole run's progress. */
 int fc_progress_stage(fc_context *ctx, double lo, double hi, const char *message);
+/* A parameter struct of the public API as this library lays it out (out,
+ * `size` bytes): the caller's first given_size bytes (0: size), the rest
+ * 0; FC_EINVAL, naming `what`, when the caller's is larger (a newer
+ * firmclust's). */
+int fc_struct_in(fc_context *ctx, const void *given, size_t given_size, void *out, size_t size,
+                 const char *what);
 /* Seconds on the monotonic clock since t0 (for --debug timings). */
 double fc_seconds_since(const struct timespec *t0);
 

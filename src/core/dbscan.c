@@ -412,9 +412,13 @@ int fc_dbscan(fc_context *ctx, size_t n, const double *x, const double *y,
               const uint32_t *group, const fc_dbscan_params *params,
               int32_t *cluster_out, uint8_t *role_out, size_t *n_clusters_out)
 {
-    double side = params ? fc_grid_default_side(params) : 0;
-    return fc_dbscan_with_side(ctx, n, x, y, group, params, side, cluster_out, role_out,
-                               n_clusters_out);
+    fc_dbscan_params p; /* as this library lays it out (struct_size) */
+    if (params && fc_struct_in(ctx, params, params->struct_size, &p, sizeof p,
+                               "fc_dbscan_params") != FC_OK)
+        return fc_errcode(ctx);
+    double side = params ? fc_grid_default_side(&p) : 0;
+    return fc_dbscan_with_side(ctx, n, x, y, group, params ? &p : NULL, side, cluster_out,
+                               role_out, n_clusters_out);
 }
 
 int fc_dbscan_with_side(fc_context *ctx, size_t n, const double *x, const double *y,

@@ -464,6 +464,11 @@ int fc_hdbscan(fc_context *ctx, size_t n, const double *x, const double *y,
         *n_clusters_out = 0;
     if (!labels || !labels->cluster)
         return fc_error(ctx, FC_EINVAL, "no array for the points' clusters");
+    fc_hdbscan_params own; /* as this library lays it out (struct_size) */
+    if (params && fc_struct_in(ctx, params, params->struct_size, &own, sizeof own,
+                               "fc_hdbscan_params") != FC_OK)
+        return fc_errcode(ctx);
+    params = params ? &own : NULL;
     if (!params || params->min_cluster_size < 2)
         return fc_error(ctx, FC_EINVAL, "min-cluster-size must be at least 2");
     if (params->selection != FC_SELECT_EOM && params->selection != FC_SELECT_LEAF)
