@@ -166,6 +166,20 @@ static void check_directory_output(const char *format, const char *ext)
     char t[600];
     snprintf(t, sizeof t, "%s/outdir/colocation.csv", dir);
     ck_assert_int_eq(count(t, NULL), SAMPLE_DIVISIONS * SAMPLE_DIVISIONS);
+    /* whole numbers unquoted, codes text by the .csvt beside it (issue 26:
+     * GDAL 3.6 quoted the integers; "01" must stay 01 when read back) */
+    static char text[65536];
+    slurp(t, text, sizeof text);
+    ck_assert_msg(strstr(text, "\n01,01,") && strstr(text, ",1125,1125,279,"), "%.300s", text);
+    char csvt[600];
+    snprintf(csvt, sizeof csvt, "%s/outdir/colocation.csvt", dir);
+    slurp(csvt, text, sizeof text);
+    ck_assert_msg(strncmp(text, "String,String,", 14) == 0, "%s", text);
+    GDALDatasetH table = open_vector(t);
+    OGRFeatureH row = OGR_L_GetNextFeature(layer(table, NULL));
+    ck_assert_str_eq(OGR_F_GetFieldAsString(row, 0), "01");
+    OGR_F_Destroy(row);
+    GDALClose(table);
     ck_assert_int_eq(count(f, NULL), count(in_dir("ref.gpkg"), "firms"));
     GDALDatasetH ds = open_vector(f);
     OGRFeatureDefnH fd = OGR_L_GetLayerDefn(layer(ds, NULL));

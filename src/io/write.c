@@ -26,8 +26,14 @@ OGRLayerH fc_layer_create(fc_context *ctx, GDALDatasetH ds, const char *name,
     const char *drv = GDALGetDriverShortName(GDALGetDatasetDriver(ds));
     if (strcmp(drv, "ESRI Shapefile") == 0)
         lco = CSLSetNameValue(lco, "ENCODING", "UTF-8"); /* and a .cpg saying so */
-    else if (strcmp(drv, "CSV") == 0)
+    else if (strcmp(drv, "CSV") == 0) {
         lco = CSLSetNameValue(lco, "GEOMETRY", "AS_WKT"); /* for spreadsheets */
+        /* Each column's type in a .csvt beside it (GDAL and QGIS read codes
+         * as text from it, so "01" stays 01), and only what must be quoted
+         * quoted: GDAL 3.6 quotes whole numbers otherwise (OSGeo/gdal#8813) */
+        lco = CSLSetNameValue(lco, "CREATE_CSVT", "YES");
+        lco = CSLSetNameValue(lco, "STRING_QUOTING", "IF_NEEDED");
+    }
     if (index_later)
         lco = fc_rtree_layer_options(ds, lco);
     OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, type, lco);
