@@ -66,8 +66,7 @@ static float round_up(double v)
     return (double)f < v ? nextafterf(f, INFINITY) : f;
 }
 
-/* Runs one statement; a SELECT's first value is copied to *value. */
-static int run_sql(fc_context *ctx, GDALDatasetH ds, const char *sql, char **value)
+int fc_sql_run(fc_context *ctx, GDALDatasetH ds, const char *sql, char **value, const char *doing)
 {
     CPLErrorReset();
     OGRLayerH res = GDALDatasetExecuteSQL(ds, sql, NULL, NULL);
@@ -81,9 +80,28 @@ static int run_sql(fc_context *ctx, GDALDatasetH ds, const char *sql, char **val
     if (res)
         GDALDatasetReleaseResultSet(ds, res);
     if (CPLGetLastErrorType() >= CE_Failure)
-        return fc_error_gdal(ctx, FC_EIO, "%s: cannot build the spatial index",
-                             GDALGetDescription(ds));
+        return fc_error_gdal(ctx, FC_EIO, "%s: cannot %s", GDALGetDescription(ds), doing);
     return FC_OK;
+}
+
+const char *fc_sql_text(const char *s, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[used++] = '\'';
+    for (; *s && used + 3 < size; s++) {
+        if (*s == '\'')
+            buf[used++] = '\'';
+        buf[used++] = *s;
+    }
+    buf[used++] = '\'';
+    buf[used] = '\0';
+    return buf;
+}
+
+/* Runs one statement of the index's building. */
+static int run_sql(fc_context *ctx, GDALDatasetH ds, const char *sql, char **value)
+{
+    return fc_sql_run(ctx, ds, sql, value, "build the spatial index");
 }
 
 char **fc_rtree_layer_options(GDALDatasetH ds, char **options)
@@ -412,14 +430,8 @@ static int copy_nodes(fc_context *ctx, const fc_rtree *t, const char *scratch, b
                       bool *in_tx)
 {
     char quoted[4200], sql[8600];
-    size_t q = 0;
-    for (const char *c = scratch; *c && q < sizeof quoted - 2; c++) {
-        if (*c == '\'')
-            quoted[q++] = '\'';
-        quoted[q++] = *c;
-    }
-    quoted[q] = '\0';
-    snprintf(sql, sizeof sql, "ATTACH DATABASE '%s' AS fc_scratch", quoted);
+    snprintf(sql, sizeof sql, "ATTACH DATABASE %s AS fc_scratch",
+             fc_sql_text(scratch, quoted, sizeof quoted));
     int status = run_sql(ctx, t->ds, sql, NULL);
     *attached = status == FC_OK;
     if (status != FC_OK)

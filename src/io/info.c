@@ -208,7 +208,6 @@ static void describe_layer(FILE *out, const char *path, OGRLayerH l, bool json, 
 
 int fc_info(fc_context *ctx, const char *path, int json, char **text)
 {
-    fc_io_init();
     *text = NULL;
     GDALDatasetH ds = fc_dataset_open(ctx, path, NULL);
     if (!ds)

@@ -25,8 +25,9 @@ int fc_error_gdal(fc_context *ctx, int code, const char *fmt, ...)
  * FC_GEOS_MESSAGE_SIZE bytes. */
 #define FC_GEOS_MESSAGE_SIZE 512
 void fc_geos_message(const char *message, void *buffer);
-/* Registers GDAL's drivers once, if none is (the public calls that open
- * files do it first), and sends the library's debug messages to CPLDebug. */
+/* Registers GDAL's drivers once, if none is, and sends the library's debug
+ * messages to CPLDebug: fc_context_new() calls it, and every call of the
+ * library takes a context made there. */
 void fc_io_init(void);
 
 /* ---- options.c ----------------------------------------------------------- */
@@ -536,6 +537,11 @@ typedef struct fc_rtree fc_rtree;
 /* Adds to a layer's creation options what fc_rtree needs (GeoPackage:
  * SPATIAL_INDEX=NO); returns the list, as CSLSetNameValue() does. */
 char **fc_rtree_layer_options(GDALDatasetH ds, char **options);
+/* Runs one SQL statement on ds (a SELECT's first value copied to *value,
+ * which may be NULL); FC_EIO "DS: cannot DOING: GDAL's message" on failure. */
+int fc_sql_run(fc_context *ctx, GDALDatasetH ds, const char *sql, char **value, const char *doing);
+/* s as an SQL text literal, quotes doubled, into buf (size bytes, cut to fit). */
+const char *fc_sql_text(const char *s, char *buf, size_t size);
 int fc_rtree_begin(fc_context *ctx, GDALDatasetH ds, OGRLayerH layer, fc_rtree **out);
 int fc_rtree_add(fc_context *ctx, fc_rtree *t, int64_t fid, OGRGeometryH g);
 int fc_rtree_end(fc_context *ctx, fc_rtree *t); /* frees t */

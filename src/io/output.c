@@ -119,7 +119,6 @@ static void remove_stale_temporaries(const char *path)
 int fc_output_prepare(fc_context *ctx, const char *path, const char *format, bool overwrite,
                       int kind, fc_output *out)
 {
-    fc_io_init(); /* GDAL's drivers, once */
     memset(out, 0, sizeof *out);
     const bool one_dataset = kind != FC_OUT_LAYERS;
     if (kind == FC_OUT_FILE) {
@@ -153,10 +152,10 @@ int fc_output_prepare(fc_context *ctx, const char *path, const char *format, boo
      * would be SQLite's "sqlite3_open failed" for a GeoPackage) */
     const char *parent = *CPLGetPath(path) ? CPLGetPath(path) : ".";
     VSIStatBufL dir_st;
-    if (VSIStatL(parent, &dir_st) != 0 || !VSI_ISDIR(dir_st.st_mode))
+    const bool found = VSIStatL(parent, &dir_st) == 0;
+    if (!found || !VSI_ISDIR(dir_st.st_mode))
         return fc_error(ctx, FC_EIO, "%s: cannot write in %s: %s", path, parent,
-                        VSIStatL(parent, &dir_st) != 0 ? "No such file or directory"
-                                                        : "Not a directory");
+                        found ? "Not a directory" : "No such file or directory");
 
     /* A hidden name in the same directory, so that the final rename stays
      * on one file system. A file keeps its extension, at the end only, for

@@ -62,7 +62,6 @@ enum open_mode { OPEN_PLAIN, OPEN_SECTOR_TEXT, OPEN_CODES_TABLE };
 static GDALDatasetH open_dataset(fc_context *ctx, const char *path, const char *encoding,
                                  enum open_mode mode)
 {
-    fc_io_init(); /* GDAL's drivers, once */
     CPLErrorReset();
     GDALDriverH drv = GDALIdentifyDriverEx(path, GDAL_OF_VECTOR, NULL, NULL);
     if (!drv) {

@@ -347,32 +347,6 @@ void fc_schema_fill(OGRFeatureH f, const fc_field *schema, const fc_findings *r,
             d->fill(f, k++, r, i);
 }
 
-/* SQLite's quoting of a text literal, into buf. */
-static const char *sql_text(const char *s, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[used++] = '\'';
-    for (; *s && used + 3 < size; s++) {
-        if (*s == '\'')
-            buf[used++] = '\'';
-        buf[used++] = *s;
-    }
-    buf[used++] = '\'';
-    buf[used] = '\0';
-    return buf;
-}
-
-static int run_sql(fc_context *ctx, GDALDatasetH ds, const char *sql)
-{
-    CPLErrorReset();
-    OGRLayerH res = GDALDatasetExecuteSQL(ds, sql, NULL, NULL);
-    if (res)
-        GDALDatasetReleaseResultSet(ds, res);
-    if (CPLGetLastErrorType() == CE_Failure)
-        return fc_error_gdal(ctx, FC_EIO, "%s: cannot describe the fields", GDALGetDescription(ds));
-    return FC_OK;
-}
-
 /* The GeoPackage Schema extension's table (GeoPackage 1.3, F.2), and its
  * registration, as GDAL writes them. */
 static const char *const data_columns_sql[] = {
@@ -401,7 +375,7 @@ int fc_schema_describe(fc_context *ctx, GDALDatasetH ds, const char *layer, cons
         return FC_OK; /* only a GeoPackage has the table */
     int status = FC_OK;
     for (const char *const *q = data_columns_sql; *q && status == FC_OK; q++)
-        status = run_sql(ctx, ds, *q);
+        status = fc_sql_run(ctx, ds, *q, NULL, "describe the fields");
     char sql[2048], a[128], b[256], c[1024];
     for (const fc_field *d = schema; d->name && status == FC_OK; d++) {
         if (d->present && !d->present(r))
@@ -409,9 +383,9 @@ int fc_schema_describe(fc_context *ctx, GDALDatasetH ds, const char *layer, cons
         snprintf(sql, sizeof sql,
                  "INSERT INTO gpkg_data_columns (table_name, column_name, name, title, "
                  "description) VALUES ('%s', '%s', %s, %s, %s)",
-                 layer, d->name, sql_text(d->title, a, sizeof a), sql_text(d->title, b, sizeof b),
-                 sql_text(d->description, c, sizeof c));
-        status = run_sql(ctx, ds, sql);
+                 layer, d->name, fc_sql_text(d->title, a, sizeof a), fc_sql_text(d->title, b, sizeof b),
+                 fc_sql_text(d->description, c, sizeof c));
+        status = fc_sql_run(ctx, ds, sql, NULL, "describe the fields");
     }
     return status;
 }

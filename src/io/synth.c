@@ -699,7 +699,6 @@ static int synth_dataset(fc_context *ctx, const char *output, const char *format
 int fc_synth_institutions(fc_context *ctx, const char *output, const char *format, uint64_t seed,
                           int overwrite)
 {
-    fc_io_init();
     if (!ctx)
         return FC_EINVAL;
     if (!output)
@@ -711,7 +710,6 @@ int fc_synth_institutions(fc_context *ctx, const char *output, const char *forma
 int fc_synth(fc_context *ctx, const char *output, const char *format, size_t n_firms,
              uint64_t seed, int overwrite)
 {
-    fc_io_init();
     if (!ctx)
         return FC_EINVAL;
     if (!output)

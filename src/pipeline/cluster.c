@@ -261,7 +261,6 @@ static void job_free(fc_job *job, int status)
 int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
                     const char *output, const fc_options *o, fc_result **result_out)
 {
-    fc_io_init();
     if (result_out)
         *result_out = NULL;
     if (!ctx)
@@ -306,7 +305,6 @@ int fc_cluster_many(fc_context *ctx, size_t n_inputs, const char *const *inputs,
 
 int fc_measure_firms(fc_context *ctx, const char *input, const fc_options *o, fc_measured *m)
 {
-    fc_io_init();
     memset(m, 0, sizeof *m);
     fc_job *job = calloc(1, sizeof *job);
     fc_input *in = calloc(1, sizeof *in);
